@@ -1,0 +1,3 @@
+from envdoctor.cli.main import main
+
+raise SystemExit(main())

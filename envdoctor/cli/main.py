@@ -1,0 +1,84 @@
+"""`envdoctor` entry point: parse arguments, pick the language, run one command, map errors to exit 3.
+
+Each command module exposes `register(subparsers)` and `run(args, ui) -> int`; modules import their
+heavy dependencies inside `run` so that `envdoctor check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from envdoctor import __version__
+from envdoctor.cli.ui import Ui
+from envdoctor.errors import EnvdoctorError, UsageError
+from envdoctor.i18n import LANGUAGES, detect_language
+
+COMMANDS = ("check",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad arguments; launchers read 2 as "will fail", so bad input must be 3."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError("error.bad_arguments", detail=message, usage=self.format_usage().strip())
+
+
+def common_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--lang", choices=LANGUAGES, help="message language (default: from the system locale)")
+    parent.add_argument("--json", action="store_true", help="print a versioned JSON envelope instead of text")
+    parent.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="envdoctor",
+        description="Checks, diagnoses and safely upgrades the GPU runtime of GPT-SoVITS bundles.",
+    )
+    parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parent = common_options()
+    for name in COMMANDS:
+        importlib.import_module(f"envdoctor.cli.{name}").register(sub, parent)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lang = detect_language(_peek_lang(argv))
+    ui = Ui(lang=lang, json_mode="--json" in argv, debug="--debug" in argv)
+    try:
+        args = build_parser().parse_args(argv)
+        ui = Ui(lang=detect_language(args.lang), json_mode=getattr(args, "json", False),
+                debug=getattr(args, "debug", False))
+        if not args.command:
+            build_parser().print_help()
+            return 3
+        module = importlib.import_module(f"envdoctor.cli.{args.command}")
+        return int(module.run(args, ui))
+    except EnvdoctorError as error:
+        return ui.fail(error, command=argv[0] if argv else "")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # an envdoctor bug: say so plainly, keep the traceback for --debug
+        if ui.debug:
+            raise
+        return ui.fail(EnvdoctorError("error.unexpected", detail=f"{type(exc).__name__}: {exc}"),
+                       command=argv[0] if argv else "")
+
+
+def _peek_lang(argv: List[str]) -> Optional[str]:
+    for index, item in enumerate(argv):
+        if item == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if item.startswith("--lang="):
+            return item.split("=", 1)[1]
+    return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Output plumbing shared by commands: the console, JSON printing, error display."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from envdoctor.errors import EnvdoctorError
+from envdoctor.i18n import message
+
+
+def _ensure_utf8_streams() -> None:
+    """Chinese text on a Windows console with a legacy code page must not crash the print."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
+
+
+@dataclass
+class Ui:
+    lang: str = "en"
+    json_mode: bool = False
+    debug: bool = False
+
+    def console(self, stderr: bool = False) -> Any:
+        from rich.console import Console
+
+        _ensure_utf8_streams()
+        return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+    def print_json(self, payload: Dict[str, Any]) -> None:
+        _ensure_utf8_streams()
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+        sys.stdout.flush()
+
+    def fail(self, error: EnvdoctorError, command: str = "") -> int:
+        if self.json_mode:
+            from envdoctor.report.envelope import error_envelope
+
+            self.print_json(error_envelope(error, self.lang, command))
+        else:
+            _ensure_utf8_streams()
+            text = message(self.lang, error.key, **error.params)
+            prefix = message(self.lang, "error.prefix")
+            sys.stderr.write(f"{prefix}: {text}\n")
+            if not self.debug:
+                sys.stderr.write(message(self.lang, "error.hint_debug") + "\n")
+        return error.exit_code
+
+    def text(self, key: str, **params: Any) -> str:
+        return message(self.lang, key, **params)
+
+
+def optional_int(value: Optional[str]) -> Optional[int]:
+    return None if value is None else int(value)

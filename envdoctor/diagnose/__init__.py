@@ -1,0 +1,1 @@
+"""Facts + matrix -> findings. Rules are pure: no I/O, no printing."""

@@ -1,0 +1,113 @@
+"""What every rule gets: the facts, the matrix, and a few derived views computed once.
+
+Derivations live here (not in a rule) when more than one rule needs them: a GPU's effective
+compute capability, and the kernel coverage of the torch build for it from each source.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from envdoctor.diagnose import coverage
+from envdoctor.matrix.model import ArchSet, Matrix, TorchSeries, TorchVariant
+from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu
+
+
+@dataclass(frozen=True)
+class CoverageView:
+    """How well one source says the torch build covers one GPU."""
+
+    source: str  # "scan" | "live" | "matrix"
+    verdict: str  # coverage.NATIVE | PTX_JIT | NONE
+    detail: str  # e.g. "sm_90 SASS" or "sm_75 sm_80 sm_86"
+    lacking: Tuple[str, ...] = ()  # binaries without coverage (scan only)
+
+
+@dataclass
+class DiagnosisContext:
+    facts: Facts
+    matrix: Matrix
+    _cache: Dict[str, object] = field(default_factory=dict)
+
+    # -- the GPU -------------------------------------------------------------------------------
+
+    def capability(self, gpu: Gpu) -> Optional[ComputeCapability]:
+        """NVML's answer, or the matrix's name table when a source gave only the name."""
+        if gpu.compute_capability is not None:
+            return gpu.compute_capability
+        model = self.matrix.gpu_capability(gpu.name)
+        return model.compute_capability if model else None
+
+    # -- the torch build in the matrix -----------------------------------------------------------
+
+    def torch_series(self) -> Optional[TorchSeries]:
+        torch = self.facts.torch
+        return self.matrix.series_of(torch.release) if torch else None
+
+    def torch_variant(self) -> Optional[TorchVariant]:
+        torch, series = self.facts.torch, self.torch_series()
+        if torch is None or series is None:
+            return None
+        name = torch.local or series.default_variant
+        if name is None and torch.cuda:
+            name = "cu" + torch.cuda.replace(".", "")
+        return series.variant(name) if name else None
+
+    def matrix_archs(self) -> Optional[ArchSet]:
+        variant = self.torch_variant()
+        if variant is None or not variant.archs:
+            return None
+        platform = self.facts.runtime.platform if self.facts.runtime else self.facts.host_platform
+        return variant.archs.get(platform) or variant.archs.get("linux")
+
+    # -- coverage, by source ----------------------------------------------------------------------
+
+    def torch_binaries(self) -> List[BinaryCoverageSummary]:
+        torch = self.facts.torch
+        if torch is None:
+            return []
+        lib = os.path.join(torch.location, "lib") + os.sep
+        return [b for b in self.facts.binaries if b.path.startswith(lib) and (b.sass or b.ptx)]
+
+    def other_binaries(self) -> List[BinaryCoverageSummary]:
+        own = {b.path for b in self.torch_binaries()}
+        return [b for b in self.facts.binaries if b.path not in own and (b.sass or b.ptx)]
+
+    def coverage_views(self, cc: ComputeCapability) -> List[CoverageView]:
+        views: List[CoverageView] = []
+        binaries = self.torch_binaries()
+        if binaries:
+            per_binary = [(b, coverage.verdict(cc, b.sass, b.ptx)) for b in binaries]
+            worst = min((v for _, v in per_binary), key=_rank)
+            lacking = tuple(os.path.basename(b.path) for b, v in per_binary if v == coverage.NONE)
+            sass = sorted({a for b in binaries for a in b.sass}, key=_arch_key)
+            ptx = sorted({a for b in binaries for a in b.ptx}, key=_arch_key)
+            detail = " ".join(sass) + (f" | PTX {' '.join(ptx)}" if ptx else "")
+            views.append(CoverageView("scan", worst, detail, lacking))
+        live = self.facts.live
+        if live is not None and live.status == "ok" and live.arch_list:
+            sass_names, ptx_names = coverage.split_arch_list(live.arch_list)
+            views.append(
+                CoverageView("live", coverage.verdict(cc, sass_names, ptx_names), " ".join(live.arch_list))
+            )
+        archs = self.matrix_archs()
+        if archs is not None:
+            detail = " ".join(archs.sass) + (f" | PTX {' '.join(archs.ptx)}" if archs.ptx else "")
+            views.append(CoverageView("matrix", coverage.verdict(cc, archs.sass, archs.ptx), detail))
+        return views
+
+    def coverage_for(self, cc: ComputeCapability) -> Optional[CoverageView]:
+        """The most trustworthy view: what is in the files, then what torch says, then the matrix."""
+        views = self.coverage_views(cc)
+        return views[0] if views else None
+
+
+def _rank(verdict: str) -> int:
+    return {coverage.NONE: 0, coverage.PTX_JIT: 1, coverage.NATIVE: 2}[verdict]
+
+
+def _arch_key(name: str) -> Tuple[int, int, str]:
+    arch = coverage.parse_arch(name)
+    return (arch.major, arch.minor, arch.variant) if arch else (999, 0, name)

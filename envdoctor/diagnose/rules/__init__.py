@@ -1,0 +1,31 @@
+"""One module per rule. Each exposes `evaluate(ctx) -> list[Finding]` and the codes it can emit."""
+
+from __future__ import annotations
+
+from envdoctor.diagnose.rules import (
+    arch_coverage,
+    cpu_only_torch,
+    driver,
+    fp16_attention,
+    live_probe,
+    no_gpu,
+    nvrtc,
+    other_binaries,
+    python_version,
+    torch_installed,
+    torchaudio_pair,
+)
+
+ALL_RULES = (
+    no_gpu,
+    torch_installed,
+    cpu_only_torch,
+    driver,
+    arch_coverage,
+    nvrtc,
+    fp16_attention,
+    other_binaries,
+    live_probe,
+    torchaudio_pair,
+    python_version,
+)

@@ -1,0 +1,47 @@
+"""Does the torch build carry kernels this GPU can run: native SASS, PTX to JIT, or nothing?
+
+Prefers what is inside torch's binaries (fat-binary scan), then what torch reports (live probe),
+then the matrix's arch list for the build, and says when the sources disagree.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from envdoctor.diagnose import coverage
+from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.model import Finding, Severity
+
+CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
+
+
+def evaluate(ctx: DiagnosisContext) -> List[Finding]:
+    torch = ctx.facts.torch
+    if torch is None or not torch.is_cuda:
+        return []
+    findings: List[Finding] = []
+    for gpu in ctx.facts.gpu.gpus:
+        cc = ctx.capability(gpu)
+        if cc is None:
+            continue
+        arch = f"sm_{cc[0]}{cc[1]}"
+        views = ctx.coverage_views(cc)
+        if not views:
+            findings.append(Finding("coverage-unknown", Severity.WARNING, {"gpu": gpu.name, "arch": arch},
+                                    gpu_index=gpu.index))
+            continue
+        best = views[0]
+        evidence = tuple(f"{v.source}: {v.verdict} ({v.detail})" for v in views)
+        params = {"gpu": gpu.name, "arch": arch, "torch": torch.version, "source": best.source,
+                  "lacking": ", ".join(best.lacking)}
+        code, severity = {
+            coverage.NATIVE: ("kernels-native", Severity.OK),
+            coverage.PTX_JIT: ("ptx-jit-only", Severity.WARNING),
+            coverage.NONE: ("no-kernels-for-gpu", Severity.BLOCKING),
+        }[best.verdict]
+        findings.append(Finding(code, severity, params, evidence, gpu.index))
+        verdicts = {v.source: v.verdict for v in views}
+        if len(set(verdicts.values())) > 1:
+            params = dict(params, sources=", ".join(f"{s}={v}" for s, v in verdicts.items()))
+            findings.append(Finding("arch-sources-disagree", Severity.WARNING, params, evidence, gpu.index))
+    return findings

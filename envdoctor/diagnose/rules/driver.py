@@ -1,0 +1,42 @@
+"""Is the installed driver new enough for the CUDA toolkit the torch build was made with?
+
+Below the toolkit's own minimum a 12.x build may still run through minor-version compatibility
+(warning: no PTX JIT), below that the CUDA runtime refuses to start (blocking).
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.versions import as_tuple, at_least, major_minor
+from envdoctor.model import Finding, Severity
+
+CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown")
+
+
+def evaluate(ctx: DiagnosisContext) -> List[Finding]:
+    torch, gpu_facts = ctx.facts.torch, ctx.facts.gpu
+    if torch is None or not torch.is_cuda or not gpu_facts.gpus:
+        return []
+    driver = gpu_facts.driver
+    if driver is None:
+        return [Finding("driver-unknown", Severity.WARNING, {})]
+    platform = ctx.facts.runtime.platform if ctx.facts.runtime else ctx.facts.host_platform
+    toolkit = ctx.matrix.toolkit(torch.cuda or "")
+    params = {"driver": driver.version, "cuda": major_minor(torch.cuda), "torch": torch.version}
+    evidence = (f"driver {driver.version} ({driver.source})", f"torch {torch.version} built with CUDA {torch.cuda}")
+    if toolkit is None:
+        return [Finding("torch-build-unknown", Severity.WARNING, {"torch": torch.version}, evidence)]
+    minimum = toolkit.min_driver.get(platform) or toolkit.min_driver["linux"]
+    params["minimum"] = minimum
+    if at_least(driver.version, minimum):
+        return [Finding("driver-ok", Severity.OK, params, evidence + (f"{toolkit.source}",))]
+    major = as_tuple(torch.cuda)[:1]
+    for compat in ctx.matrix.minor_compat:
+        if (compat["major"],) == major:
+            compat_min = compat["min_driver"].get(platform) or compat["min_driver"]["linux"]
+            if at_least(driver.version, compat_min):
+                params["compat_minimum"] = compat_min
+                return [Finding("driver-minor-compat", Severity.WARNING, params, evidence + (compat["source"],))]
+    return [Finding("driver-too-old", Severity.BLOCKING, params, evidence + (toolkit.source,))]

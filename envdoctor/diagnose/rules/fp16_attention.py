@@ -1,0 +1,33 @@
+"""FP16 attention risk: the memo's "FATAL: this function is for sm80, but was built for sm370".
+
+The fused (memory-efficient, CUTLASS) attention kernels check at run time which architecture they
+were built for. When the torch build has no native SASS for the GPU, the kernel that runs was not
+built for it and the check aborts the whole process. GPT-SoVITS uses FP16 by default on such cards.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from envdoctor.diagnose import coverage
+from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.model import Finding, Severity
+
+CODES = ("fp16-attention-abort-risk",)
+
+
+def evaluate(ctx: DiagnosisContext) -> List[Finding]:
+    torch = ctx.facts.torch
+    if torch is None or not torch.is_cuda:
+        return []
+    findings = []
+    for gpu in ctx.facts.gpu.gpus:
+        cc = ctx.capability(gpu)
+        view = ctx.coverage_for(cc) if cc else None
+        # With no kernels at all, "no kernel image" comes first; that is arch_coverage's finding.
+        if cc is None or view is None or view.verdict != coverage.PTX_JIT or cc < (8, 0):
+            continue
+        params = {"gpu": gpu.name, "arch": f"sm_{cc[0]}{cc[1]}", "torch": torch.version}
+        findings.append(Finding("fp16-attention-abort-risk", Severity.BLOCKING, params,
+                                (f"{view.source}: {view.detail}",), gpu.index))
+    return findings

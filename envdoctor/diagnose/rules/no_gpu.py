@@ -1,0 +1,23 @@
+"""No NVIDIA GPU or driver: GPT-SoVITS falls back to the CPU (slow), nothing crashes."""
+
+from __future__ import annotations
+
+from typing import List
+
+from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.model import Finding, Severity
+
+CODES = ("no-nvidia-gpu", "gpu-capability-unknown")
+
+
+def evaluate(ctx: DiagnosisContext) -> List[Finding]:
+    gpu_facts = ctx.facts.gpu
+    if not gpu_facts.gpus:
+        tried = tuple(f"{a.source}: {a.detail}" for a in gpu_facts.attempts)
+        return [Finding("no-nvidia-gpu", Severity.WARNING, {}, tried)]
+    findings = []
+    for gpu in gpu_facts.gpus:
+        if ctx.capability(gpu) is None:
+            findings.append(Finding("gpu-capability-unknown", Severity.WARNING, {"gpu": gpu.name}, (),
+                                    gpu.index))
+    return findings

@@ -1,0 +1,39 @@
+"""Can torch's NVRTC (run-time compiler, same CUDA version as the build) target this GPU?
+
+torch compiles some elementwise kernels at run time (the jiterator), e.g. for torch.fft.rfft(x).abs()
+in GPT-SoVITS' speaker-verification fbank. An NVRTC older than the GPU rejects its -arch: the memo's
+v2Pro failure ("nvrtc: error: invalid value for --gpu-architecture (-arch)").
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.versions import major_minor
+from envdoctor.model import Finding, Severity
+
+CODES = ("nvrtc-too-old",)
+
+
+def evaluate(ctx: DiagnosisContext) -> List[Finding]:
+    torch = ctx.facts.torch
+    if torch is None or not torch.is_cuda:
+        return []
+    toolkit = ctx.matrix.toolkit(torch.cuda or "")
+    if toolkit is None:
+        return []
+    findings = []
+    for gpu in ctx.facts.gpu.gpus:
+        cc = ctx.capability(gpu)
+        if cc is None:
+            continue
+        arch = f"sm_{cc[0]}{cc[1]}"
+        if arch in toolkit.sass_archs:
+            continue
+        first = ctx.matrix.toolkits_for_arch(cc)
+        params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(torch.cuda),
+                  "needed": first[0].version if first else "?"}
+        evidence = (f"CUDA {toolkit.version} targets: {' '.join(toolkit.sass_archs)}", toolkit.source)
+        findings.append(Finding("nvrtc-too-old", Severity.BLOCKING, params, evidence, gpu.index))
+    return findings

@@ -1,0 +1,21 @@
+"""torch must be in the runtime, and its build must be one the matrix knows to judge it fully."""
+
+from __future__ import annotations
+
+from typing import List
+
+from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.model import Finding, Severity
+
+CODES = ("torch-not-installed", "torch-build-unknown")
+
+
+def evaluate(ctx: DiagnosisContext) -> List[Finding]:
+    torch = ctx.facts.torch
+    if ctx.facts.runtime is None:
+        return []
+    if torch is None:
+        return [Finding("torch-not-installed", Severity.BLOCKING, {"site": ", ".join(ctx.facts.runtime.site_packages)})]
+    if ctx.torch_series() is None or (torch.is_cuda and ctx.torch_variant() is None):
+        return [Finding("torch-build-unknown", Severity.WARNING, {"torch": torch.version}, (torch.location,))]
+    return []

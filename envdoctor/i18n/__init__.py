@@ -1,0 +1,55 @@
+"""Message catalogues (en, zh_CN), keyed by finding code or message key, and language choice."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Dict, Mapping, Optional
+
+LANGUAGES = ("en", "zh_CN")
+
+
+def detect_language(explicit: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> str:
+    """--lang, then ENVDOCTOR_LANG, then the POSIX locale variables, then the Windows UI language."""
+    env = os.environ if environ is None else environ
+    for value in (explicit, env.get("ENVDOCTOR_LANG"), env.get("LC_ALL"), env.get("LC_MESSAGES"), env.get("LANG")):
+        if value:
+            return "zh_CN" if value.lower().startswith("zh") else "en"
+    if sys.platform == "win32":
+        try:
+            import ctypes
+
+            lang_id = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
+            return "zh_CN" if (lang_id & 0x3FF) == 0x04 else "en"  # 0x04: LANG_CHINESE
+        except Exception:
+            return "en"
+    return "en"
+
+
+def catalogue(lang: str) -> Dict[str, str]:
+    if lang == "zh_CN":
+        from envdoctor.i18n.zh_CN import MESSAGES
+    else:
+        from envdoctor.i18n.en import MESSAGES
+    return MESSAGES
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def message(lang: str, key: str, **params: Any) -> str:
+    """Catalogue text for key, filled from params; falls back to English, then to the key."""
+    template = catalogue(lang).get(key)
+    if template is None:
+        template = catalogue("en").get(key, key)
+    return template.format_map(_Missing({k: _text(v) for k, v in params.items()}))
+
+
+def has_message(lang: str, key: str) -> bool:
+    return key in catalogue(lang)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,1 @@
+"""Compatibility facts (matrices/*.yaml): schema, loader and typed lookups."""

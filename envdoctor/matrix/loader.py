@@ -1,0 +1,145 @@
+"""Loading matrices/*.yaml: find them, validate them against the schema, cache the result.
+
+Where the files come from, first match wins:
+  1. ENVDOCTOR_MATRIX_DIR (a user's updated matrix, or a test's)
+  2. the installed package (envdoctor/matrices, also inside the zipapp, read with pkgutil)
+  3. the source checkout's top-level matrices/
+Parsing YAML costs more than the rest of a check, so the validated data is cached as JSON keyed by
+a hash of the file contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pkgutil
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from envdoctor.errors import MatrixError
+from envdoctor.jsoncache import JsonCache
+from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.schema import SchemaViolation, Validator, file_schema, load_with_lines
+
+SCHEMA_NAME = "schema.yaml"
+ENV_MATRIX_DIR = "ENVDOCTOR_MATRIX_DIR"
+_CHECKOUT_DIR = Path(__file__).resolve().parent.parent.parent / "matrices"
+
+
+def _read_dir(directory: Path) -> Dict[str, str]:
+    texts = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            texts[path.name] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MatrixError("error.matrix_unreadable", file=str(path), detail=str(exc)) from exc
+    return texts
+
+
+def _read_package() -> Optional[Dict[str, str]]:
+    try:
+        schema = pkgutil.get_data("envdoctor", f"matrices/{SCHEMA_NAME}")
+    except OSError:
+        return None
+    if schema is None:
+        return None
+    texts = {SCHEMA_NAME: schema.decode("utf-8")}
+    root = load_with_lines(texts[SCHEMA_NAME])
+    for name in root.get("files", {}):
+        try:
+            data = pkgutil.get_data("envdoctor", f"matrices/{name}")
+        except OSError:
+            continue
+        if data is not None:
+            texts[name] = data.decode("utf-8")
+    return texts
+
+
+def read_matrix_texts(directory: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
+    """(where, {filename: text}) of the matrix files to use."""
+    chosen = directory or os.environ.get(ENV_MATRIX_DIR)
+    if chosen:
+        path = Path(chosen)
+        if not path.is_dir():
+            raise MatrixError("error.matrix_dir_missing", file=str(path))
+        texts = _read_dir(path)
+        if SCHEMA_NAME not in texts:
+            # A user's matrix directory may hold only data; the schema is always ours.
+            texts[SCHEMA_NAME] = _builtin_schema()
+        return str(path), texts
+    packaged = _read_package()
+    if packaged:
+        return "envdoctor/matrices", packaged
+    if _CHECKOUT_DIR.is_dir():
+        return str(_CHECKOUT_DIR), _read_dir(_CHECKOUT_DIR)
+    raise MatrixError("error.matrix_dir_missing", file=str(_CHECKOUT_DIR))
+
+
+def _builtin_schema() -> str:
+    try:
+        packaged = pkgutil.get_data("envdoctor", f"matrices/{SCHEMA_NAME}")
+    except OSError:
+        packaged = None
+    if packaged is not None:
+        return packaged.decode("utf-8")
+    return (_CHECKOUT_DIR / SCHEMA_NAME).read_text(encoding="utf-8")
+
+
+def validate_texts(where: str, texts: Dict[str, str]) -> Dict[str, dict]:
+    """Parse and validate every file; the first problem raises MatrixError naming file, line, field."""
+    import yaml
+
+    schema_root = load_with_lines(texts[SCHEMA_NAME])
+    validator = Validator(schema_root)
+    data: Dict[str, dict] = {}
+    missing: List[str] = [name for name in schema_root.get("files", {}) if name not in texts]
+    if missing:
+        raise MatrixError("error.matrix_file_missing", file=os.path.join(where, missing[0]))
+    for name, text in texts.items():
+        if name == SCHEMA_NAME:
+            continue
+        display = os.path.join(where, name)
+        schema = file_schema(schema_root, name)
+        if schema is None:
+            raise MatrixError("error.matrix_unknown_file", file=display)
+        try:
+            document = load_with_lines(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 0
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise MatrixError("error.matrix_invalid", file=display, line=line, field="-", detail=problem) from exc
+        try:
+            validator.validate(document, schema)
+        except SchemaViolation as exc:
+            raise MatrixError(
+                "error.matrix_invalid", file=display, line=exc.line, field=exc.path or "<top>", detail=exc.message
+            ) from exc
+        data[name] = _plain(document)
+    return data
+
+
+def _plain(value):
+    """LineDict/LineList -> dict/list, so the data caches as JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def load_matrix(directory: Optional[str] = None, cache: Optional[JsonCache] = None) -> Matrix:
+    where, texts = read_matrix_texts(directory)
+    digest = hashlib.sha256()
+    for name in sorted(texts):
+        digest.update(name.encode() + b"\0" + texts[name].encode("utf-8") + b"\0")
+    key = "matrix:" + digest.hexdigest()
+    data = cache.get(key) if cache else None
+    if not isinstance(data, dict):
+        data = validate_texts(where, texts)
+        if cache:
+            cache.put(key, data)
+    try:
+        return Matrix.from_data(data, where)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MatrixError("error.matrix_invalid", file=where, line=0, field="-", detail=str(exc)) from exc

@@ -1,0 +1,172 @@
+"""Typed, read-only views of the matrix data with the lookups the rules need."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.model import ComputeCapability, parse_cc
+
+
+def _v(text: str) -> Version:
+    return Version(text)
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    version: str
+    min_driver: Dict[str, str]  # platform -> driver version
+    sass_archs: Tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class ArchSet:
+    sass: Tuple[str, ...]
+    ptx: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TorchVariant:
+    name: str
+    cuda: Optional[str]
+    index_url: Optional[str]
+    archs: Dict[str, ArchSet]  # platform -> arch set
+    source: str
+
+
+@dataclass(frozen=True)
+class TorchRelease:
+    torch: str
+    torchaudio: Optional[str]
+    torchvision: Optional[str]
+
+
+@dataclass(frozen=True)
+class TorchSeries:
+    series: str
+    python_min: str
+    python_max: str
+    releases: Tuple[TorchRelease, ...]
+    default_variant: Optional[str]
+    variants: Tuple[TorchVariant, ...]
+    source: str
+
+    def variant(self, name: str) -> Optional[TorchVariant]:
+        return next((v for v in self.variants if v.name == name), None)
+
+    def release(self, torch_version: str) -> Optional[TorchRelease]:
+        return next((r for r in self.releases if r.torch == torch_version), None)
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    match: str
+    compute_capability: ComputeCapability
+    family: Optional[str]
+    source: str
+
+
+@dataclass(frozen=True)
+class KnownError:
+    code: str
+    pattern: str
+    title: Dict[str, str]
+    cause: Dict[str, str]
+    fix: Dict[str, str]
+    source: str
+
+
+@dataclass(frozen=True)
+class Matrix:
+    where: str
+    toolkits: Tuple[Toolkit, ...]
+    minor_compat: Tuple[dict, ...]
+    series: Tuple[TorchSeries, ...]
+    gpus: Tuple[GpuModel, ...]
+    known_errors: Tuple[KnownError, ...]
+    gptsovits: dict
+
+    @classmethod
+    def from_data(cls, data: Dict[str, dict], where: str) -> Matrix:
+        cuda = data.get("cuda.yaml", {})
+        torch = data.get("torch.yaml", {})
+        toolkits = tuple(
+            Toolkit(t["version"], dict(t["min_driver"]), tuple(t["sass_archs"]), t["source"])
+            for t in cuda.get("toolkits", [])
+        )
+        series = tuple(_series(s) for s in torch.get("series", []))
+        gpus = tuple(
+            GpuModel(g["match"], parse_cc(g["compute_capability"]), g.get("family"), g["source"])
+            for g in data.get("gpus.yaml", {}).get("gpus", [])
+        )
+        errors = tuple(
+            KnownError(e["code"], e["pattern"], e["title"], e["cause"], e["fix"], e["source"])
+            for e in data.get("errors.yaml", {}).get("known_errors", [])
+        )
+        return cls(
+            where=where,
+            toolkits=toolkits,
+            minor_compat=tuple(cuda.get("minor_version_compat", [])),
+            series=series,
+            gpus=gpus,
+            known_errors=errors,
+            gptsovits=data.get("gptsovits.yaml", {}),
+        )
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def toolkit(self, cuda_version: str) -> Optional[Toolkit]:
+        """The toolkit entry of this major.minor CUDA version, if the matrix knows it."""
+        wanted = _major_minor(cuda_version)
+        return next((t for t in self.toolkits if _major_minor(t.version) == wanted), None)
+
+    def series_of(self, torch_release: str) -> Optional[TorchSeries]:
+        wanted = _major_minor(torch_release)
+        return next((s for s in self.series if _major_minor(s.series) == wanted), None)
+
+    def newest_series(self) -> Optional[TorchSeries]:
+        return max(self.series, key=lambda s: _v(s.series), default=None)
+
+    def gpu_capability(self, name: str) -> Optional[GpuModel]:
+        for model in self.gpus:
+            if re.search(model.match, name, re.IGNORECASE):
+                return model
+        return None
+
+    def toolkits_for_arch(self, cc: ComputeCapability) -> List[Toolkit]:
+        """Toolkits that can compile SASS for this exact major.minor, oldest first."""
+        name = f"sm_{cc[0]}{cc[1]}"
+        return sorted((t for t in self.toolkits if name in t.sass_archs), key=lambda t: _v(t.version))
+
+
+def _major_minor(version: str) -> Tuple[int, ...]:
+    try:
+        return _v(version).release[:2]
+    except InvalidVersion:
+        return ()
+
+
+def _series(item: dict) -> TorchSeries:
+    variants = []
+    for v in item["variants"]:
+        archs = {
+            platform: ArchSet(tuple(spec.get("sass", [])), tuple(spec.get("ptx", [])))
+            for platform, spec in (v.get("archs") or {}).items()
+        }
+        variants.append(TorchVariant(v["name"], v.get("cuda"), v.get("index_url"), archs, v["source"]))
+    releases = tuple(
+        TorchRelease(r["torch"], r.get("torchaudio"), r.get("torchvision")) for r in item["releases"]
+    )
+    return TorchSeries(
+        series=item["series"],
+        python_min=item["python"]["min"],
+        python_max=item["python"]["max"],
+        releases=releases,
+        default_variant=item.get("default_variant"),
+        variants=tuple(variants),
+        source=item["source"],
+    )

@@ -1,0 +1,230 @@
+"""The data model: facts that probes collect, findings that the diagnosis makes, the report.
+
+Everything here is a frozen dataclass with no behaviour beyond small derived properties and
+conversion to plain JSON-able dictionaries. Probes create facts, rules create findings, renderers
+read both; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+ComputeCapability = Tuple[int, int]
+
+
+def format_cc(cc: Optional[ComputeCapability]) -> str:
+    return "?" if cc is None else f"{cc[0]}.{cc[1]}"
+
+
+def parse_cc(text: str) -> ComputeCapability:
+    """'12.0' -> (12, 0); '8.6' -> (8, 6); '120' or 'sm_120' -> (12, 0)."""
+    value = text.strip().lower()
+    if value.startswith("sm_"):
+        value = value[3:]
+    if "." in value:
+        major, minor = value.split(".", 1)
+        return int(major), int(minor)
+    if value.isdigit() and len(value) >= 2:
+        return int(value[:-1]), int(value[-1])
+    raise ValueError(f"not a compute capability: {text!r}")
+
+
+class Severity(str, enum.Enum):
+    OK = "ok"
+    WARNING = "warning"
+    BLOCKING = "blocking"
+
+    @property
+    def rank(self) -> int:
+        return {"ok": 0, "warning": 1, "blocking": 2}[self.value]
+
+
+class Verdict(str, enum.Enum):
+    """The one-line answer of a check; its exit code is what launcher scripts act on."""
+
+    READY = "ready"
+    WARNINGS = "warnings"
+    WILL_FAIL = "will-fail"
+    COULD_NOT_CHECK = "could-not-check"
+
+    @property
+    def exit_code(self) -> int:
+        return {"ready": 0, "warnings": 1, "will-fail": 2, "could-not-check": 3}[self.value]
+
+    @classmethod
+    def from_severity(cls, severity: Severity) -> Verdict:
+        return {Severity.OK: cls.READY, Severity.WARNING: cls.WARNINGS, Severity.BLOCKING: cls.WILL_FAIL}[
+            severity
+        ]
+
+
+@dataclass(frozen=True)
+class ProbeAttempt:
+    """One source a probe asked, and what came of it (for 'which source answered' logging)."""
+
+    source: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    compute_capability: Optional[ComputeCapability]
+    uuid: Optional[str] = None
+    memory_total_mib: Optional[int] = None
+    source: str = "unknown"
+
+    @property
+    def cc_text(self) -> str:
+        return format_cc(self.compute_capability)
+
+
+@dataclass(frozen=True)
+class Driver:
+    version: str
+    cuda_version: Optional[str] = None  # newest CUDA the driver supports, e.g. "12.9"
+    source: str = "unknown"
+
+
+@dataclass(frozen=True)
+class GpuFacts:
+    """What the machine has. `driver is None` and no GPUs is a normal state: no NVIDIA driver."""
+
+    gpus: Tuple[Gpu, ...]
+    driver: Optional[Driver]
+    attempts: Tuple[ProbeAttempt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str  # normalised (PEP 503)
+    version: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A Python environment envdoctor inspects (GPT-SoVITS' runtime/ or any interpreter)."""
+
+    root: str
+    python: str
+    layout: str  # "windows-embedded" | "windows-venv" | "posix-prefix" | "interpreter"
+    platform: str  # "windows" | "linux" | "darwin"
+    python_version: Optional[str]
+    site_packages: Tuple[str, ...]
+    source: str = "files"
+
+
+@dataclass(frozen=True)
+class TorchBuild:
+    """torch facts read from files (torch/version.py and dist-info), without importing torch."""
+
+    version: str  # "2.6.0+cu124"
+    release: str  # "2.6.0"
+    local: Optional[str]  # "cu124" | "cpu" | "rocm6.2" | None
+    cuda: Optional[str]  # "12.4", None for CPU builds
+    hip: Optional[str]
+    git_version: Optional[str]
+    cudnn: Optional[str]
+    location: str  # the torch package directory
+    source: str = "torch/version.py"
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.cuda is not None
+
+
+@dataclass(frozen=True)
+class LiveDevice:
+    index: int
+    name: str
+    compute_capability: Optional[ComputeCapability]
+
+
+@dataclass(frozen=True)
+class LiveProbe:
+    """What the runtime's own interpreter said after `import torch` (run in a child process)."""
+
+    status: str  # "ok" | "failed" | "crashed" | "timeout" | "skipped"
+    torch_version: Optional[str] = None
+    cuda_version: Optional[str] = None
+    cuda_available: Optional[bool] = None
+    arch_list: Tuple[str, ...] = ()
+    devices: Tuple[LiveDevice, ...] = ()
+    error: Optional[str] = None
+    duration_s: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class BinaryCoverageSummary:
+    """Arch counts of one CUDA binary, as read from its fat-binary headers."""
+
+    path: str
+    sass: Dict[str, int]
+    ptx: Dict[str, int]
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    gpu: GpuFacts
+    runtime: Optional[Runtime] = None
+    torch: Optional[TorchBuild] = None
+    distributions: Tuple[Distribution, ...] = ()
+    live: Optional[LiveProbe] = None
+    binaries: Tuple[BinaryCoverageSummary, ...] = ()
+    host_platform: str = "linux"
+
+    def distribution(self, name: str) -> Optional[Distribution]:
+        for dist in self.distributions:
+            if dist.name == name:
+                return dist
+        return None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One judgement. Text lives in the message catalogues, keyed by `code`, filled from `params`."""
+
+    code: str
+    severity: Severity
+    params: Dict[str, Any] = field(default_factory=dict)
+    evidence: Tuple[str, ...] = ()
+    gpu_index: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class GpuVerdict:
+    gpu_index: int
+    verdict: Verdict
+    coverage: Optional[str] = None  # "native" | "ptx-jit" | "none" | None when unknown
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types from dataclasses, enums and tuples (used by the JSON renderer and caches)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The outcome of `check` (and the base of `doctor` and `report`)."""
+
+    facts: Facts
+    findings: Tuple[Finding, ...]
+    verdict: Verdict
+    gpu_verdicts: Tuple[GpuVerdict, ...]
+    matrix_where: str = ""

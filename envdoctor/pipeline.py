@@ -1,0 +1,56 @@
+"""The check pipeline shared by check, doctor and report: probes -> matrix -> diagnosis."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional, Sequence
+
+from envdoctor.diagnose.engine import diagnose, gpu_verdicts, overall_verdict
+from envdoctor.errors import UsageError
+from envdoctor.jsoncache import JsonCache
+from envdoctor.matrix.loader import load_matrix
+from envdoctor.model import CheckReport, Facts, GpuFacts
+from envdoctor.paths import cache_dir
+from envdoctor.probes.collect import CollectOptions, collect
+from envdoctor.probes.gpus import OverrideError, detect_gpus
+from envdoctor.probes.runner import Runner
+
+
+def select_gpus(gpu_facts: GpuFacts, wanted: Optional[Sequence[int]]) -> GpuFacts:
+    if not wanted:
+        return gpu_facts
+    known = {g.index for g in gpu_facts.gpus}
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise UsageError("error.gpu_index", index=unknown[0], known=", ".join(map(str, sorted(known))) or "-")
+    return replace(gpu_facts, gpus=tuple(g for g in gpu_facts.gpus if g.index in wanted))
+
+
+def gather_facts(
+    options: CollectOptions,
+    gpus: Optional[GpuFacts] = None,
+    select: Optional[Sequence[int]] = None,
+    runner: Optional[Runner] = None,
+) -> Facts:
+    if gpus is None:
+        try:
+            gpus = detect_gpus()
+        except OverrideError as exc:
+            raise UsageError("error.gpu_override", detail=str(exc)) from exc
+    return collect(options, runner=runner, gpus=select_gpus(gpus, select))
+
+
+def judge(facts: Facts, matrix_dir: Optional[str] = None) -> CheckReport:
+    matrix = load_matrix(matrix_dir, cache=JsonCache(cache_dir(), "matrix"))
+    findings = tuple(diagnose(facts, matrix))
+    return CheckReport(facts, findings, overall_verdict(findings), gpu_verdicts(facts, findings), matrix.where)
+
+
+def run_check(
+    options: CollectOptions,
+    gpus: Optional[GpuFacts] = None,
+    select: Optional[Sequence[int]] = None,
+    runner: Optional[Runner] = None,
+    matrix_dir: Optional[str] = None,
+) -> CheckReport:
+    return judge(gather_facts(options, gpus, select, runner), matrix_dir)

@@ -1,0 +1,127 @@
+"""The live probe: ask the runtime's own interpreter what torch says, in a child process.
+
+`import torch` takes seconds and can crash or hang on a broken install, so it never happens in
+envdoctor's process. The answer is cached keyed by the runtime's torch files and the GPUs present,
+so a launcher's pre-launch check pays for it once per runtime change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional, Sequence
+
+from envdoctor.jsoncache import JsonCache, file_stamp
+from envdoctor.model import Gpu, LiveDevice, LiveProbe, Runtime, parse_cc
+from envdoctor.paths import host_platform
+from envdoctor.probes.runner import Runner, SubprocessRunner
+
+PROBE_SCRIPT = r"""
+import json, sys
+out = {"stage": "import"}
+try:
+    import torch
+    out["torch_version"] = str(torch.__version__)
+    out["cuda_version"] = getattr(torch.version, "cuda", None)
+    out["stage"] = "cuda"
+    available = bool(torch.cuda.is_available())
+    out["cuda_available"] = available
+    arch = list(torch.cuda.get_arch_list())
+    if not arch:
+        # get_arch_list() answers [] when no GPU is usable; the build's list is still there.
+        flags = getattr(getattr(torch, "_C", None), "_cuda_getArchFlags", None)
+        arch = (flags() or "").split() if flags else []
+    out["arch_list"] = arch
+    devices = []
+    if available:
+        for i in range(torch.cuda.device_count()):
+            major, minor = torch.cuda.get_device_capability(i)
+            devices.append({"index": i, "name": torch.cuda.get_device_name(i), "cc": "%d.%d" % (major, minor)})
+    out["devices"] = devices
+    out["stage"] = "done"
+except BaseException as exc:
+    out["error"] = "%s: %s" % (type(exc).__name__, exc)
+sys.stdout.write("ENVDOCTOR-LIVE " + json.dumps(out) + "\n")
+"""
+
+MARKER = "ENVDOCTOR-LIVE "
+DEFAULT_TIMEOUT_S = 90.0
+
+
+def cache_key(runtime: Runtime, torch_dir: Optional[str], gpus: Sequence[Gpu]) -> str:
+    """Changes whenever the torch files, the interpreter or the GPU set change."""
+    parts = [runtime.python, file_stamp(runtime.python)]
+    if torch_dir:
+        for name in ("version.py", "__init__.py", "lib"):
+            parts.append(file_stamp(os.path.join(torch_dir, name)))
+    parts.extend(f"{g.index}:{g.name}:{g.uuid}:{g.cc_text}" for g in gpus)
+    return "|".join(parts)
+
+
+def parse_probe_output(stdout: str) -> Optional[dict]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(MARKER):
+            try:
+                value = json.loads(line[len(MARKER):])
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def _from_answer(answer: dict, duration: float, cached: bool) -> LiveProbe:
+    devices = []
+    for item in answer.get("devices") or []:
+        try:
+            cc = parse_cc(str(item.get("cc")))
+        except ValueError:
+            cc = None
+        devices.append(LiveDevice(int(item.get("index", len(devices))), str(item.get("name", "?")), cc))
+    error = answer.get("error")
+    return LiveProbe(
+        status="failed" if error else "ok",
+        torch_version=answer.get("torch_version"),
+        cuda_version=answer.get("cuda_version"),
+        cuda_available=answer.get("cuda_available"),
+        arch_list=tuple(str(a) for a in answer.get("arch_list") or ()),
+        devices=tuple(devices),
+        error=error,
+        duration_s=duration,
+        cached=cached,
+    )
+
+
+def run_live_probe(
+    runtime: Runtime,
+    torch_dir: Optional[str],
+    gpus: Sequence[Gpu],
+    runner: Optional[Runner] = None,
+    cache: Optional[JsonCache] = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> LiveProbe:
+    if torch_dir is None:
+        return LiveProbe(status="skipped", error="torch is not installed in this runtime")
+    if runtime.platform != host_platform():
+        return LiveProbe(status="skipped", error=f"a {runtime.platform} runtime cannot run on {host_platform()}")
+    key = cache_key(runtime, torch_dir, gpus)
+    if cache is not None:
+        hit = cache.get(key)
+        if isinstance(hit, dict):
+            return _from_answer(hit["answer"], float(hit.get("duration_s", 0.0)), cached=True)
+    env = dict(os.environ)
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    result = (runner or SubprocessRunner()).run([runtime.python, "-I", "-c", PROBE_SCRIPT], timeout=timeout, env=env)
+    if result.timed_out:
+        return LiveProbe(status="timeout", error=f"no answer within {timeout:.0f} s", duration_s=result.duration_s)
+    if result.start_error:
+        return LiveProbe(status="failed", error=result.start_error, duration_s=result.duration_s)
+    answer = parse_probe_output(result.stdout)
+    if answer is None:
+        tail = (result.stderr or result.stdout).strip()[-800:]
+        status = "crashed" if result.crashed else "failed"
+        reason = result.signal_name or f"exit code {result.returncode}"
+        return LiveProbe(status=status, error=f"{reason}: {tail}" if tail else reason, duration_s=result.duration_s)
+    probe = _from_answer(answer, result.duration_s, cached=False)
+    if cache is not None and probe.status == "ok":
+        cache.put(key, {"answer": answer, "duration_s": result.duration_s})
+    return probe

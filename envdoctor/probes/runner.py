@@ -1,0 +1,119 @@
+"""Running another program (the runtime's interpreter, nvidia-smi) with a timeout.
+
+The runner is injectable so tests can substitute a recording one; the real one kills the whole
+process tree on timeout so that a hung `import torch` never hangs envdoctor.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Mapping, Optional, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class RunResult:
+    argv: tuple
+    returncode: Optional[int]  # None when it timed out or could not start
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    start_error: Optional[str] = None  # why the program could not be started
+
+    @property
+    def crashed(self) -> bool:
+        """Killed by a signal (POSIX, negative code) or aborted the Windows way (0xC0000409 etc.)."""
+        if self.returncode is None:
+            return False
+        if self.returncode < 0:
+            return True
+        return self.returncode >= 0xC0000000 or self.returncode in (3, 134, 139)
+
+    @property
+    def signal_name(self) -> Optional[str]:
+        if self.returncode is not None and self.returncode < 0:
+            try:
+                return signal.Signals(-self.returncode).name
+            except ValueError:
+                return f"signal {-self.returncode}"
+        return None
+
+
+class Runner(Protocol):
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        stdin_text: Optional[str] = None,
+    ) -> RunResult: ...
+
+
+class SubprocessRunner:
+    """The real runner: a new process group (POSIX) or process group flag (Windows), killed on timeout."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        stdin_text: Optional[str] = None,
+    ) -> RunResult:
+        started = time.monotonic()
+        kwargs: dict = {}
+        if sys.platform == "win32":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        else:
+            kwargs["start_new_session"] = True
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                **kwargs,
+            )
+        except OSError as exc:
+            return RunResult(tuple(argv), None, "", "", time.monotonic() - started, start_error=str(exc))
+        try:
+            out, err = proc.communicate(input=_encode(stdin_text), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc)
+            out, err = proc.communicate()
+            return RunResult(
+                tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started, timed_out=True
+            )
+        return RunResult(tuple(argv), proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
+
+
+def _encode(text: Optional[str]) -> Optional[bytes]:
+    return None if text is None else text.encode("utf-8")
+
+
+def _decode(data: Optional[bytes]) -> str:
+    if not data:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Windows consoles of Chinese systems write the ANSI code page (GBK) by default.
+        return data.decode("gbk", errors="replace")
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    try:
+        if sys.platform == "win32":
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (OSError, subprocess.SubprocessError):
+        proc.kill()

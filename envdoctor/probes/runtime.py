@@ -1,0 +1,161 @@
+"""Finding the Python runtime to inspect, from files (no interpreter is started if files suffice).
+
+Layouts recognised:
+  windows-embedded  runtime/python.exe + runtime/Lib/site-packages (GPT-SoVITS Windows bundle)
+  windows-venv      X/Scripts/python.exe + X/Lib/site-packages (venv / conda on Windows)
+  posix-prefix      X/bin/python3 + X/lib/python3.Y/site-packages (venv, conda, bundle on Linux)
+  interpreter       any other `--python`: the interpreter itself is asked where its packages live
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+from pathlib import Path
+from typing import Optional, Tuple
+
+from envdoctor.errors import ProbeError, UsageError
+from envdoctor.jsoncache import JsonCache, file_stamp
+from envdoctor.model import Runtime
+from envdoctor.probes.runner import Runner, SubprocessRunner
+
+RUNTIME_DIR_NAMES = ("runtime",)
+_DLL_VERSION = re.compile(r"^python3(\d+)\.dll$", re.IGNORECASE)
+_LIB_VERSION = re.compile(r"^python3\.(\d+)t?$")
+
+_ASK_INTERPRETER = (
+    "import json, sys, sysconfig, site\n"
+    "paths = []\n"
+    "for key in ('purelib', 'platlib'):\n"
+    "    p = sysconfig.get_paths().get(key)\n"
+    "    if p and p not in paths: paths.append(p)\n"
+    "for p in getattr(site, 'getsitepackages', lambda: [])():\n"
+    "    if p not in paths: paths.append(p)\n"
+    "print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'platform': sys.platform,"
+    " 'prefix': sys.prefix, 'site_packages': paths}))\n"
+)
+
+
+def find_runtime(
+    root: Optional[str] = None,
+    python: Optional[str] = None,
+    runner: Optional[Runner] = None,
+    cache: Optional[JsonCache] = None,
+) -> Runtime:
+    """Locate the runtime under a GPT-SoVITS root, or describe the interpreter `python`."""
+    if python:
+        return describe_interpreter(python, runner=runner, cache=cache)
+    base = Path(root or os.getcwd())
+    if not base.is_dir():
+        raise UsageError("error.root_not_found", path=str(base))
+    for candidate in [base / name for name in RUNTIME_DIR_NAMES] + [base]:
+        runtime = _from_prefix(candidate)
+        if runtime is not None:
+            return runtime
+    raise UsageError("error.no_runtime", path=str(base))
+
+
+def describe_interpreter(python: str, runner: Optional[Runner] = None, cache: Optional[JsonCache] = None) -> Runtime:
+    exe = Path(python)
+    if not exe.exists():
+        raise UsageError("error.python_not_found", path=python)
+    if exe.is_dir():
+        runtime = _from_prefix(exe)
+        if runtime is None:
+            raise UsageError("error.no_runtime", path=python)
+        return runtime
+    parent = exe.parent
+    prefix = parent.parent if parent.name.lower() in ("bin", "scripts") else parent
+    runtime = _from_prefix(prefix, interpreter=exe)
+    if runtime is not None:
+        return runtime
+    return _ask_interpreter(exe, runner or SubprocessRunner(), cache)
+
+
+def _from_prefix(prefix: Path, interpreter: Optional[Path] = None) -> Optional[Runtime]:
+    if not prefix.is_dir():
+        return None
+    lib_site = prefix / "Lib" / "site-packages"
+    site = (str(lib_site),) if lib_site.is_dir() else ()
+    if (prefix / "python.exe").is_file():
+        exe = interpreter or prefix / "python.exe"
+        return Runtime(str(prefix), str(exe), "windows-embedded", "windows", _windows_version(prefix), site)
+    venv_exe = prefix / "Scripts" / "python.exe"
+    if venv_exe.is_file() or (interpreter is not None and interpreter.suffix.lower() == ".exe"):
+        exe = interpreter or venv_exe
+        return Runtime(str(prefix), str(exe), "windows-venv", "windows", _windows_version(prefix), site)
+    posix_exe = interpreter
+    if posix_exe is None:
+        for name in ("python3", "python"):
+            if (prefix / "bin" / name).exists():
+                posix_exe = prefix / "bin" / name
+                break
+    if posix_exe is None:
+        return None
+    site_dirs = sorted(glob.glob(str(prefix / "lib" / "python3.*" / "site-packages")))
+    if not site_dirs:
+        return None
+    version = _cfg_version(prefix)
+    if version is None:
+        versions = [_LIB_VERSION.match(Path(p).parent.name) for p in site_dirs]
+        minors = [m.group(1) for m in versions if m]
+        version = f"3.{minors[-1]}" if minors else None
+    return Runtime(str(prefix), str(posix_exe), "posix-prefix", _posix_platform(), version, tuple(site_dirs))
+
+
+def _posix_platform() -> str:
+    import sys
+
+    return "darwin" if sys.platform == "darwin" else "linux"
+
+
+def _cfg_version(prefix: Path) -> Optional[str]:
+    """pyvenv.cfg's 'version' (or 'version_info') line, present in venvs."""
+    try:
+        text = (prefix / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return value.strip()
+    return None
+
+
+def _windows_version(prefix: Path) -> Optional[str]:
+    version = _cfg_version(prefix)
+    if version:
+        return version
+    try:
+        names = os.listdir(prefix)
+    except OSError:
+        return None
+    for name in sorted(names):
+        match = _DLL_VERSION.match(name)
+        if match:
+            return f"3.{match.group(1)}"
+    return None
+
+
+def _ask_interpreter(exe: Path, runner: Runner, cache: Optional[JsonCache]) -> Runtime:
+    key = "interp:" + file_stamp(str(exe.resolve()))
+    answer = cache.get(key) if cache else None
+    if answer is None:
+        result = runner.run([str(exe), "-I", "-c", _ASK_INTERPRETER], timeout=20)
+        if result.returncode != 0:
+            detail = (result.start_error or result.stderr or result.stdout or "").strip()[-300:]
+            raise ProbeError("error.not_python", path=str(exe), detail=detail)
+        try:
+            answer = json.loads(result.stdout.strip().splitlines()[-1])
+            if not isinstance(answer.get("site_packages"), list):
+                raise ValueError("no site-packages list in the answer")
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ProbeError("error.not_python", path=str(exe), detail=str(exc)) from exc
+        if cache:
+            cache.put(key, answer)
+    platform = "windows" if answer["platform"] == "win32" else answer["platform"]
+    site_dirs: Tuple[str, ...] = tuple(p for p in answer["site_packages"] if os.path.isdir(p))
+    return Runtime(answer["prefix"], str(exe), "interpreter", platform, answer["version"], site_dirs,
+                   source="interpreter")

@@ -1,0 +1,73 @@
+"""The versioned JSON envelope that `--json` prints and reports embed.
+
+Stable: `schema`, `schema_version`, `verdict`, `exit_code`, finding `code`s and `severity`.
+Text fields (title, detail, fix) are in the chosen language and may change wording.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from envdoctor import __version__
+from envdoctor.errors import EnvdoctorError
+from envdoctor.i18n import message
+from envdoctor.model import CheckReport, Finding, Verdict, format_cc, to_jsonable
+
+SCHEMA = "envdoctor.check"
+SCHEMA_VERSION = 1
+
+
+def finding_dict(finding: Finding, lang: str) -> Dict[str, Any]:
+    base = f"finding.{finding.code}"
+    return {
+        "code": finding.code,
+        "severity": finding.severity.value,
+        "gpu_index": finding.gpu_index,
+        "title": message(lang, base + ".title", **finding.params),
+        "detail": message(lang, base + ".detail", **finding.params),
+        "fix": message(lang, base + ".fix", **finding.params),
+        "params": to_jsonable(finding.params),
+        "evidence": list(finding.evidence),
+    }
+
+
+def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Dict[str, Any]:
+    gpus = []
+    by_index = {v.gpu_index: v for v in report.gpu_verdicts}
+    for gpu in report.facts.gpu.gpus:
+        verdict = by_index.get(gpu.index)
+        gpus.append({
+            "index": gpu.index,
+            "name": gpu.name,
+            "compute_capability": format_cc(gpu.compute_capability) if gpu.compute_capability else None,
+            "verdict": verdict.verdict.value if verdict else None,
+            "coverage": verdict.coverage if verdict else None,
+        })
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "envdoctor_version": __version__,
+        "command": command,
+        "lang": lang,
+        "verdict": report.verdict.value,
+        "exit_code": report.verdict.exit_code,
+        "summary": message(lang, f"verdict.{report.verdict.value}"),
+        "gpus": gpus,
+        "findings": [finding_dict(f, lang) for f in report.findings],
+        "facts": to_jsonable(report.facts),
+        "matrix": report.matrix_where,
+    }
+
+
+def error_envelope(error: EnvdoctorError, lang: str, command: str) -> Dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "envdoctor_version": __version__,
+        "command": command,
+        "lang": lang,
+        "verdict": Verdict.COULD_NOT_CHECK.value,
+        "exit_code": error.exit_code,
+        "error": {"key": error.key, "message": message(lang, error.key, **error.params),
+                  "params": to_jsonable(error.params)},
+    }

@@ -1,0 +1,89 @@
+"""The terminal view of a check: a one-line verdict, the facts table, the findings table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List
+
+from envdoctor.i18n import message
+from envdoctor.model import CheckReport, Finding, Severity, Verdict, format_cc
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_VERDICT_STYLE = {
+    Verdict.READY: "bold green",
+    Verdict.WARNINGS: "bold yellow",
+    Verdict.WILL_FAIL: "bold red",
+    Verdict.COULD_NOT_CHECK: "bold magenta",
+}
+_SEVERITY_STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.BLOCKING: "red"}
+
+
+def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
+    facts = report.facts
+    rows = []
+    verdicts = {v.gpu_index: v for v in report.gpu_verdicts}
+    if facts.gpu.gpus:
+        for gpu in facts.gpu.gpus:
+            coverage = verdicts.get(gpu.index)
+            cov = message(lang, f"ui.coverage.{coverage.coverage}") if coverage and coverage.coverage else "?"
+            memory = f", {gpu.memory_total_mib} MiB" if gpu.memory_total_mib else ""
+            rows.append((f"{message(lang, 'ui.gpu')} {gpu.index}",
+                         f"{gpu.name} (sm_{format_cc(gpu.compute_capability).replace('.', '')}{memory}) "
+                         f"[{gpu.source}] — {message(lang, 'ui.coverage')}: {cov}"))
+    else:
+        rows.append((message(lang, "ui.gpu"), message(lang, "ui.no_gpu")))
+    driver = facts.gpu.driver
+    if driver:
+        text = message(lang, "ui.driver_cuda", version=driver.version, cuda=driver.cuda_version) \
+            if driver.cuda_version else driver.version
+        rows.append((message(lang, "ui.driver"), f"{text} [{driver.source}]"))
+    if facts.runtime:
+        rt = facts.runtime
+        rows.append((message(lang, "ui.runtime"), f"{rt.root} ({rt.layout}, Python {rt.python_version or '?'})"))
+    if facts.torch:
+        torch = facts.torch
+        audio = facts.distribution("torchaudio")
+        extra = f", torchaudio {audio.version}" if audio else ""
+        rows.append((message(lang, "ui.torch"), f"{torch.version} (CUDA {torch.cuda or '-'}){extra}"))
+    if facts.live:
+        live = facts.live
+        cached = f", {message(lang, 'ui.live.cached')}" if live.cached else ""
+        archs = " ".join(live.arch_list)
+        rows.append((message(lang, "ui.live"), f"{live.status}{cached} {archs}".strip()))
+    return rows
+
+
+def _visible(findings: List[Finding]) -> List[Finding]:
+    """Blocking first, then warnings, then the OK confirmations."""
+    return sorted(findings, key=lambda f: -f.severity.rank)
+
+
+def render_check(report: CheckReport, lang: str, console: Console, verbose: bool = False) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(message(lang, f"verdict.{report.verdict.value}"), style=_VERDICT_STYLE[report.verdict]))
+    facts = Table(show_header=False, box=None, pad_edge=False)
+    facts.add_column(style="bold")
+    facts.add_column()
+    for label, value in _facts_rows(report, lang):
+        facts.add_row(label, value)
+    console.print(facts)
+    table = Table(show_lines=False, expand=False)
+    table.add_column(message(lang, "ui.severity"), no_wrap=True)
+    table.add_column(message(lang, "ui.finding"))
+    table.add_column(message(lang, "ui.fix"))
+    for finding in _visible(list(report.findings)):
+        base = f"finding.{finding.code}"
+        label = Text(message(lang, f"ui.severity.{finding.severity.value}"), style=_SEVERITY_STYLE[finding.severity])
+        body = Text(message(lang, base + ".title", **finding.params), style="bold")
+        detail = message(lang, base + ".detail", **finding.params).strip()
+        if detail and (finding.severity is not Severity.OK or verbose):
+            body.append("\n" + detail)
+        if verbose and finding.evidence:
+            body.append("\n" + "\n".join(f"· {line}" for line in finding.evidence), style="dim")
+        table.add_row(label, body, message(lang, base + ".fix", **finding.params))
+    console.print(table)
+    console.print(Text(f"{message(lang, 'ui.verdict')}: {report.verdict.value} "
+                       f"({message(lang, 'ui.exit_code', code=report.verdict.exit_code)})", style="dim"))
