@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 from typing import Any, Dict, Mapping, Optional
 
@@ -26,12 +28,23 @@ def detect_language(explicit: Optional[str] = None, environ: Optional[Mapping[st
     return "en"
 
 
+_CATALOGUES: Dict[str, Dict[str, str]] = {}
+
+
 def catalogue(lang: str) -> Dict[str, str]:
-    if lang == "zh_CN":
-        from envdoctor.i18n.zh_CN import MESSAGES
-    else:
-        from envdoctor.i18n.en import MESSAGES
-    return MESSAGES
+    """All messages of a language: the union of the MESSAGES dicts of envdoctor/i18n/<lang>/*.py.
+
+    One module per feature keeps features from editing each other's catalogue files.
+    """
+    lang = lang if lang in LANGUAGES else "en"
+    if lang not in _CATALOGUES:
+        package = importlib.import_module(f"envdoctor.i18n.{lang}")
+        merged: Dict[str, str] = {}
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"envdoctor.i18n.{lang}.{info.name}")
+            merged.update(getattr(module, "MESSAGES", {}))
+        _CATALOGUES[lang] = merged
+    return _CATALOGUES[lang]
 
 
 class _Missing(dict):

@@ -1,0 +1,1 @@
+"""English catalogue: every module here contributes a MESSAGES dict (one module per feature)."""
