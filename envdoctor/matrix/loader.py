@@ -19,7 +19,6 @@ from typing import Dict, List, Optional, Tuple
 from envdoctor.errors import MatrixError
 from envdoctor.jsoncache import JsonCache
 from envdoctor.matrix.model import Matrix
-from envdoctor.matrix.schema import SchemaViolation, Validator, file_schema, load_with_lines
 
 SCHEMA_NAME = "schema.yaml"
 ENV_MATRIX_DIR = "ENVDOCTOR_MATRIX_DIR"
@@ -37,6 +36,12 @@ def _read_dir(directory: Path) -> Dict[str, str]:
 
 
 def _read_package() -> Optional[Dict[str, str]]:
+    """The matrices shipped inside the package: a folder in a wheel install, zip members in the zipapp."""
+    folder = Path(__file__).resolve().parent.parent / "matrices"
+    if folder.is_dir():
+        return _read_dir(folder)
+    from envdoctor.matrix.schema import load_with_lines
+
     try:
         schema = pkgutil.get_data("envdoctor", f"matrices/{SCHEMA_NAME}")
     except OSError:
@@ -88,6 +93,8 @@ def _builtin_schema() -> str:
 def validate_texts(where: str, texts: Dict[str, str]) -> Dict[str, dict]:
     """Parse and validate every file; the first problem raises MatrixError naming file, line, field."""
     import yaml
+
+    from envdoctor.matrix.schema import SchemaViolation, Validator, file_schema, load_with_lines
 
     schema_root = load_with_lines(texts[SCHEMA_NAME])
     validator = Validator(schema_root)

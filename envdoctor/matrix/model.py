@@ -6,13 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from packaging.version import InvalidVersion, Version
-
 from envdoctor.model import ComputeCapability, parse_cc
-
-
-def _v(text: str) -> Version:
-    return Version(text)
+from envdoctor.versions import as_tuple
 
 
 @dataclass(frozen=True)
@@ -129,7 +124,7 @@ class Matrix:
         return next((s for s in self.series if _major_minor(s.series) == wanted), None)
 
     def newest_series(self) -> Optional[TorchSeries]:
-        return max(self.series, key=lambda s: _v(s.series), default=None)
+        return max(self.series, key=lambda s: as_tuple(s.series), default=None)
 
     def gpu_capability(self, name: str) -> Optional[GpuModel]:
         for model in self.gpus:
@@ -140,14 +135,11 @@ class Matrix:
     def toolkits_for_arch(self, cc: ComputeCapability) -> List[Toolkit]:
         """Toolkits that can compile SASS for this exact major.minor, oldest first."""
         name = f"sm_{cc[0]}{cc[1]}"
-        return sorted((t for t in self.toolkits if name in t.sass_archs), key=lambda t: _v(t.version))
+        return sorted((t for t in self.toolkits if name in t.sass_archs), key=lambda t: as_tuple(t.version))
 
 
 def _major_minor(version: str) -> Tuple[int, ...]:
-    try:
-        return _v(version).release[:2]
-    except InvalidVersion:
-        return ()
+    return as_tuple(version)[:2]
 
 
 def _series(item: dict) -> TorchSeries:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.diagnose.versions import as_tuple, at_least, major_minor
 from envdoctor.model import Finding, Severity
+from envdoctor.versions import as_tuple, at_least, major_minor
 
 CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.diagnose.versions import major_minor
 from envdoctor.model import Finding, Severity
+from envdoctor.versions import major_minor
 
 CODES = ("nvrtc-too-old",)
 

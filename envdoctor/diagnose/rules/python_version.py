@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.diagnose.versions import as_tuple
 from envdoctor.model import Finding, Severity
+from envdoctor.versions import as_tuple
 
 CODES = ("python-unsupported",)
 
