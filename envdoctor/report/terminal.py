@@ -49,8 +49,9 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
     if facts.live:
         live = facts.live
         cached = f", {message(lang, 'ui.live.cached')}" if live.cached else ""
-        archs = " ".join(live.arch_list)
-        rows.append((message(lang, "ui.live"), f"{live.status}{cached} {archs}".strip()))
+        error_lines = (live.error or "").splitlines()
+        detail = " ".join(live.arch_list) if live.status == "ok" else (error_lines[0][:120] if error_lines else "")
+        rows.append((message(lang, "ui.live"), f"{live.status}{cached} {detail}".strip()))
     return rows
 
 
@@ -66,14 +67,15 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
     console.print(Text(message(lang, f"verdict.{report.verdict.value}"), style=_VERDICT_STYLE[report.verdict]))
     facts = Table(show_header=False, box=None, pad_edge=False)
     facts.add_column(style="bold")
-    facts.add_column()
+    facts.add_column(overflow="fold")
     for label, value in _facts_rows(report, lang):
         facts.add_row(label, value)
     console.print(facts)
     table = Table(show_lines=False, expand=False)
     table.add_column(message(lang, "ui.severity"), no_wrap=True)
-    table.add_column(message(lang, "ui.finding"))
-    table.add_column(message(lang, "ui.fix"))
+    # "fold", not the default ellipsis: Chinese text has no spaces, so rich would cut it off.
+    table.add_column(message(lang, "ui.finding"), overflow="fold")
+    table.add_column(message(lang, "ui.fix"), overflow="fold")
     for finding in _visible(list(report.findings)):
         base = f"finding.{finding.code}"
         label = Text(message(lang, f"ui.severity.{finding.severity.value}"), style=_SEVERITY_STYLE[finding.severity])
