@@ -44,7 +44,8 @@ def test_import_error_is_reported_with_its_text(tmp_path: Path) -> None:
 
 
 def test_an_aborting_interpreter_is_a_crash_not_a_crash_of_envdoctor(tmp_path: Path) -> None:
-    live = _probe(tmp_path, FakeTorch(behaviour="abort", message="FATAL: this function is for sm80, but was built for sm370"))
+    fatal = "FATAL: this function is for sm80, but was built for sm370"
+    live = _probe(tmp_path, FakeTorch(behaviour="abort", message=fatal))
     assert live.status == "crashed"
     assert "SIGABRT" in live.error and "sm370" in live.error
 

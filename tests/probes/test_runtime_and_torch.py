@@ -41,7 +41,7 @@ def test_posix_venv_layout_and_python_flag(tmp_path: Path) -> None:
     by_python = find_runtime(python=str(python))
     assert by_root.layout == by_python.layout == "posix-prefix"
     assert by_root.site_packages == by_python.site_packages == (str(site_packages(tmp_path / "runtime")),)
-    assert by_root.python_version == "%d.%d.%d" % sys.version_info[:3]  # pyvenv.cfg
+    assert by_root.python_version == ".".join(map(str, sys.version_info[:3]))  # pyvenv.cfg
     torch = torchfiles.read_torch_build(by_root, torchfiles.read_distributions(by_root.site_packages))
     assert torch.cuda == "12.8" and torch.local == "cu128"
 
@@ -61,7 +61,7 @@ def test_interpreter_without_prefix_layout_is_asked_and_cached(tmp_path: Path) -
     cache = JsonCache(tmp_path / "cache", "facts")
     runtime = find_runtime(python=str(link), cache=cache)
     assert runtime.layout == "interpreter"
-    assert runtime.python_version == "%d.%d.%d" % sys.version_info[:3]
+    assert runtime.python_version == ".".join(map(str, sys.version_info[:3]))
     assert any(p.endswith("site-packages") for p in runtime.site_packages)
     assert list((tmp_path / "cache").iterdir())  # the answer was cached
 
