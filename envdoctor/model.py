@@ -228,3 +228,4 @@ class CheckReport:
     verdict: Verdict
     gpu_verdicts: Tuple[GpuVerdict, ...]
     matrix_where: str = ""
+    timings_ms: Tuple[Tuple[str, float], ...] = ()  # where the time went, for --debug and bench/

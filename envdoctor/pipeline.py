@@ -14,6 +14,7 @@ from envdoctor.paths import cache_dir
 from envdoctor.probes.collect import CollectOptions, collect
 from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner
+from envdoctor.timing import Stopwatch
 
 
 def select_gpus(gpu_facts: GpuFacts, wanted: Optional[Sequence[int]]) -> GpuFacts:
@@ -31,19 +32,26 @@ def gather_facts(
     gpus: Optional[GpuFacts] = None,
     select: Optional[Sequence[int]] = None,
     runner: Optional[Runner] = None,
+    watch: Optional[Stopwatch] = None,
 ) -> Facts:
+    watch = watch or Stopwatch()
     if gpus is None:
-        try:
-            gpus = detect_gpus()
-        except OverrideError as exc:
-            raise UsageError("error.gpu_override", detail=str(exc)) from exc
-    return collect(options, runner=runner, gpus=select_gpus(gpus, select))
+        with watch.stage("gpus"):
+            try:
+                gpus = detect_gpus()
+            except OverrideError as exc:
+                raise UsageError("error.gpu_override", detail=str(exc)) from exc
+    return collect(options, runner=runner, gpus=select_gpus(gpus, select), watch=watch)
 
 
-def judge(facts: Facts, matrix_dir: Optional[str] = None) -> CheckReport:
-    matrix = load_matrix(matrix_dir, cache=JsonCache(cache_dir(), "matrix"))
-    findings = tuple(diagnose(facts, matrix))
-    return CheckReport(facts, findings, overall_verdict(findings), gpu_verdicts(facts, findings), matrix.where)
+def judge(facts: Facts, matrix_dir: Optional[str] = None, watch: Optional[Stopwatch] = None) -> CheckReport:
+    watch = watch or Stopwatch()
+    with watch.stage("matrix"):
+        matrix = load_matrix(matrix_dir, cache=JsonCache(cache_dir(), "matrix"))
+    with watch.stage("diagnose"):
+        findings = tuple(diagnose(facts, matrix))
+    return CheckReport(facts, findings, overall_verdict(findings), gpu_verdicts(facts, findings), matrix.where,
+                       tuple(watch.stages))
 
 
 def run_check(
@@ -53,4 +61,5 @@ def run_check(
     runner: Optional[Runner] = None,
     matrix_dir: Optional[str] = None,
 ) -> CheckReport:
-    return judge(gather_facts(options, gpus, select, runner), matrix_dir)
+    watch = Stopwatch()
+    return judge(gather_facts(options, gpus, select, runner, watch), matrix_dir, watch)

@@ -55,4 +55,7 @@ def _show(report, args: argparse.Namespace, ui: Ui) -> int:
         from envdoctor.report.terminal import render_check
 
         render_check(report, ui.lang, ui.console(), verbose=args.verbose)
+        if ui.debug:
+            timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in report.timings_ms)
+            ui.console(stderr=True).print(f"timings: {timings}", style="dim")
     return report.verdict.exit_code

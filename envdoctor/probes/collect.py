@@ -14,6 +14,7 @@ from envdoctor.probes.gpus import detect_gpus
 from envdoctor.probes.live import run_live_probe
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.probes.runtime import find_runtime
+from envdoctor.timing import Stopwatch
 
 
 @dataclass(frozen=True)
@@ -42,21 +43,35 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
     )
 
 
-def collect(options: CollectOptions, runner: Optional[Runner] = None, gpus: Optional[GpuFacts] = None) -> Facts:
+def collect(
+    options: CollectOptions,
+    runner: Optional[Runner] = None,
+    gpus: Optional[GpuFacts] = None,
+    watch: Optional[Stopwatch] = None,
+) -> Facts:
     runner = runner or SubprocessRunner()
+    watch = watch or Stopwatch()
     cache = JsonCache(cache_dir(), "facts")
-    runtime = find_runtime(options.root, options.python, runner=runner, cache=cache)
-    gpu_facts = gpus if gpus is not None else detect_gpus()
-    distributions = torchfiles.read_distributions(runtime.site_packages)
-    torch = torchfiles.read_torch_build(runtime, distributions)
+    with watch.stage("runtime"):
+        runtime = find_runtime(options.root, options.python, runner=runner, cache=cache)
+    if gpus is None:
+        with watch.stage("gpus"):
+            gpus = detect_gpus()
+    with watch.stage("torch-files"):
+        distributions = torchfiles.read_distributions(runtime.site_packages)
+        torch = torchfiles.read_torch_build(runtime, distributions)
     torch_dir = torch.location if torch else None
-    binaries = scan_binaries(runtime, torch_dir, cache) if options.scan else ()
+    binaries: tuple = ()
+    if options.scan:
+        with watch.stage("scan"):
+            binaries = scan_binaries(runtime, torch_dir, cache)
     live = None
     if options.live:
-        live = run_live_probe(runtime, torch_dir, gpu_facts.gpus, runner=runner,
-                              cache=JsonCache(cache_dir(), "live"), timeout=options.live_timeout)
+        with watch.stage("live"):
+            live = run_live_probe(runtime, torch_dir, gpus.gpus, runner=runner,
+                                  cache=JsonCache(cache_dir(), "live"), timeout=options.live_timeout)
     return Facts(
-        gpu=gpu_facts,
+        gpu=gpus,
         runtime=runtime,
         torch=torch,
         distributions=distributions,

@@ -56,6 +56,7 @@ def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Di
         "findings": [finding_dict(f, lang) for f in report.findings],
         "facts": to_jsonable(report.facts),
         "matrix": report.matrix_where,
+        "timings_ms": dict(report.timings_ms),
     }
 
 
