@@ -27,7 +27,12 @@ class Scenario:
 
 
 SCENARIOS = {
-    # The memo's machine: RTX 5060 Ti (Blackwell, sm_120) with the v2pro bundle's torch 2.6 cu124.
+    # The memo's machine: RTX 5060 Ti (Blackwell, sm_120) with the v2pro-20250604 bundle, whose torch is
+    # a Windows CUDA 11.8 build (its arch list ends in compute_37, GPT-SoVITS issue #2478; the exact
+    # torch release is not documented, 2.4.1 stands in for it).
+    "rtx5060ti-v2pro": Scenario("2.4.1+cu118", "11.8", 9, "NVIDIA GeForce RTX 5060 Ti", (12, 0), 16311,
+                                "576.02", "12.9"),
+    # GPT-SoVITS' CI-built cu124 package on the same card.
     "rtx5060ti-cu124": Scenario("2.6.0+cu124", "12.4", 11, "NVIDIA GeForce RTX 5060 Ti", (12, 0), 16311,
                                 "576.02", "12.9"),
     # The same card after the upgrade envdoctor recommends.

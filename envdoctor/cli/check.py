@@ -24,9 +24,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--live-timeout", type=float, default=90.0, metavar="S",
                         help="seconds to wait for the runtime's 'import torch' (default 90)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show details and evidence of every finding")
-    parser.add_argument("--demo", nargs="?", const="rtx5060ti-cu124", metavar="SCENARIO",
+    parser.add_argument("--demo", nargs="?", const="rtx5060ti-v2pro", metavar="SCENARIO",
                         help="check a built-in example bundle on a simulated GPU (no GPU needed); "
-                        "scenarios: rtx5060ti-cu124 (default), rtx5060ti-cu128, rtx4060-cu124")
+                        "scenarios: rtx5060ti-v2pro (default: the memo's machine), rtx5060ti-cu124, "
+                        "rtx5060ti-cu128, rtx4060-cu124")
 
 
 def run(args: argparse.Namespace, ui: Ui) -> int:

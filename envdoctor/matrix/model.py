@@ -13,7 +13,7 @@ from envdoctor.versions import as_tuple
 @dataclass(frozen=True)
 class Toolkit:
     version: str
-    min_driver: Dict[str, str]  # platform -> driver version
+    min_driver: Dict[str, Optional[str]]  # platform -> driver version (None: unknown)
     sass_archs: Tuple[str, ...]
     source: str
 

@@ -79,14 +79,15 @@ CASES = [
     ("cpu", "8.6", NEW_DRIVER, 1, {"cpu-only-torch"}),
     ("cpu", "12.0", NEW_DRIVER, 1, {"cpu-only-torch"}),
     # Drivers: too old for any CUDA 11.8+ build; minor-version compatibility; Windows minimum.
-    ("cu118", "8.6", "470.82.01@11.4", 2, {"driver-too-old"}),
+    ("cu124", "8.6", "470.82.01@11.4", 2, {"driver-too-old"}),  # below the 12.x floor (525.60.13)
+    ("cu118", "8.6", "470.82.01@11.4", 1, {"driver-minor-compat"}),  # 11.x runs on R450+
     ("cu128", "8.6", "550.54.14@12.4", 1, {"driver-minor-compat"}),
     ("cu124", "8.6", "551.61@12.4", 0, {"driver-ok"}),
 ]
 
 
 @pytest.mark.parametrize(("variant", "cc", "driver", "exit_code", "codes"), CASES,
-                         ids=[f"{c[0]}-sm{c[1]}-{c[2].split('@')[0]}" for c in CASES])
+                         ids=[f"{c[0]}-sm{c[1]}-{c[2].split('@')[0]}-{c[3]}" for c in CASES])
 def test_check_verdicts(runtimes, variant, cc, driver, exit_code, codes, capsys, monkeypatch) -> None:
     envelope = run_check(runtimes[variant], GPUS[cc], driver, capsys, monkeypatch)
     assert envelope["exit_code"] == exit_code, envelope["codes"]

@@ -55,7 +55,7 @@ def _break(path: Path, old: str, new: str) -> None:
 def test_a_wrong_type_names_file_line_and_field(matrix_copy: Path) -> None:
     cuda = matrix_copy / "cuda.yaml"
     lines = cuda.read_text(encoding="utf-8").splitlines()
-    number = next(i for i, line in enumerate(lines) if "sass_archs" in line) + 1
+    number = next(i for i, line in enumerate(lines) if line.strip().startswith("sass_archs:")) + 1
     _break(cuda, "sass_archs:", "sass_archs: 12\n    ignored_archs:")
     with pytest.raises(MatrixError) as error:
         load_matrix(str(matrix_copy))

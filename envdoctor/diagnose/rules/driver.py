@@ -12,7 +12,7 @@ from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.model import Finding, Severity
 from envdoctor.versions import as_tuple, at_least, major_minor
 
-CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown")
+CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown", "driver-unknown-minimum")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -28,15 +28,16 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     evidence = (f"driver {driver.version} ({driver.source})", f"torch {torch.version} built with CUDA {torch.cuda}")
     if toolkit is None:
         return [Finding("torch-build-unknown", Severity.WARNING, {"torch": torch.version}, evidence)]
-    minimum = toolkit.min_driver.get(platform) or toolkit.min_driver["linux"]
+    compat = next((c for c in ctx.matrix.minor_compat if (c["major"],) == as_tuple(torch.cuda)[:1]), None)
+    compat_min = compat["min_driver"].get(platform) if compat else None
+    # The matrix may not know a toolkit's own minimum (not published yet): the major's floor stands in.
+    minimum = toolkit.min_driver.get(platform) or compat_min
+    if minimum is None:
+        return [Finding("driver-unknown-minimum", Severity.WARNING, params, evidence + (toolkit.source,))]
     params["minimum"] = minimum
     if at_least(driver.version, minimum):
-        return [Finding("driver-ok", Severity.OK, params, evidence + (f"{toolkit.source}",))]
-    major = as_tuple(torch.cuda)[:1]
-    for compat in ctx.matrix.minor_compat:
-        if (compat["major"],) == major:
-            compat_min = compat["min_driver"].get(platform) or compat["min_driver"]["linux"]
-            if at_least(driver.version, compat_min):
-                params["compat_minimum"] = compat_min
-                return [Finding("driver-minor-compat", Severity.WARNING, params, evidence + (compat["source"],))]
+        return [Finding("driver-ok", Severity.OK, params, evidence + (toolkit.source,))]
+    if compat_min and at_least(driver.version, compat_min):
+        params["compat_minimum"] = compat_min
+        return [Finding("driver-minor-compat", Severity.WARNING, params, evidence + (compat["source"],))]
     return [Finding("driver-too-old", Severity.BLOCKING, params, evidence + (toolkit.source,))]
