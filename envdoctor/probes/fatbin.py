@@ -441,20 +441,28 @@ class _NameTable:
 
 def _scan_elf(reader: _Reader, ident: bytes, out: List[FatbinEntry]) -> None:
     e_type, sections = _elf_sections(reader, ident)
-    wanted = (_ELF_FATBIN, _ELF_RELFATBIN) if e_type == 1 else (_ELF_FATBIN,)
-    # Linked binaries keep a copy of relocatable device code in __nv_relfatbin; the runtime loads
-    # the linked image in .nv_fatbin, and cuobjdump lists only that one, so do we.
-    _scan_sections(reader, sections, wanted, (_ELF_SEGMENT,) if e_type != 1 else (), out)
+    if e_type == 1:  # ET_REL: relocatable objects keep their device code in __nv_relfatbin
+        _scan_sections(reader, sections, (_ELF_FATBIN, _ELF_RELFATBIN), (), (), out)
+    else:
+        # Linked binaries built with -rdc keep the pre-link device code in __nv_relfatbin too, and a
+        # wrapper points at it; the runtime loads the linked image in .nv_fatbin, and cuobjdump lists
+        # only that one, so do we.
+        _scan_sections(reader, sections, (_ELF_FATBIN,), (_ELF_RELFATBIN,), (_ELF_SEGMENT,), out)
 
 
 def _scan_sections(
     reader: _Reader,
     sections: List[_Section],
     wanted: Tuple[str, ...],
+    skipped: Tuple[str, ...],
     segments: Tuple[str, ...],
     out: List[FatbinEntry],
 ) -> None:
-    done: List[Tuple[int, int]] = []
+    """Walk the sections named in wanted; then follow wrappers in segments to containers elsewhere
+    (not into sections named in skipped)."""
+    done: List[Tuple[int, int]] = [
+        (section.offset, section.offset + section.size) for section in sections if section.name in skipped
+    ]
     for section in sections:
         if section.name not in wanted or section.kind == 8 or section.size == 0:
             continue
@@ -503,7 +511,7 @@ def _scan_pe(reader: _Reader, out: List[FatbinEntry]) -> None:
         size = min(virtual_size, raw_size) if virtual_size else raw_size
         kind = 1 if raw_at and size else 8
         sections.append(_Section(name, kind, image_base + rva, raw_at, size))
-    _scan_sections(reader, sections, _PE_FATBIN, _PE_SEGMENT, out)
+    _scan_sections(reader, sections, _PE_FATBIN, (), _PE_SEGMENT, out)
 
 
 def _pe_long_name(reader: _Reader, at: int) -> str:
