@@ -55,9 +55,26 @@ __all__ = [
     "is_shared_library_name",
     "MIN_ENTRY_HEADER",
     "SCANNER_VERSION",
+    "ERROR_CODES",
 ]
 
 SCANNER_VERSION = 1
+
+# Every value BinaryScan.error can take besides None.
+ERROR_CODES = frozenset(
+    {
+        "unreadable",  # the file could not be opened or read (missing, permission denied, I/O error)
+        "not-a-file",  # a directory, device, FIFO or socket
+        "empty",  # zero-length file
+        "not-elf-or-pe",  # neither ELF, PE nor a bare fat binary
+        "unsupported-elf",  # ELF32 or big-endian
+        "bad-elf-header",  # ELF header fields that cannot be right
+        "no-section-headers",  # ELF without a section header table: nothing can be said
+        "truncated",  # a header or a declared size runs past the end of the file or its container
+        "bad-fatbin-header",  # a fat-binary section or container that does not parse
+        "header-loop",  # a header chain that does not advance
+    }
+)
 
 FATBIN_MAGIC = 0xBA55ED50
 WRAPPER_MAGIC = 0x466243B1
