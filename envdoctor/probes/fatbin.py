@@ -36,12 +36,9 @@ a section renamed by a post-link tool), that container is read too, like the run
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import stat
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -216,14 +213,20 @@ class _Reader:
         self.handle = handle
         self.size = size
         self.reads = 0
+        # One pread per header where the OS has it (POSIX); seek + read elsewhere (Windows).
+        self._pread = getattr(os, "pread", None)
+        self._fd = handle.fileno()
 
     def read(self, offset: int, length: int, what: str) -> bytes:
         if offset < 0 or length < 0 or offset + length > self.size:
             raise _ScanError(
                 "truncated", f"{what}: {length} bytes at {offset:#x} run past the end ({self.size:#x})"
             )
-        self.handle.seek(offset)
-        data = self.handle.read(length)
+        if self._pread is not None:
+            data = self._pread(self._fd, length, offset)
+        else:
+            self.handle.seek(offset)
+            data = self.handle.read(length)
         self.reads += 1
         if len(data) != length:
             raise _ScanError("truncated", f"{what}: file shrank while being read at {offset:#x}")
@@ -265,16 +268,27 @@ def _compression(flags: int) -> str:
     return "none"
 
 
-def _entry(kind: int, arch: int, flags: int, offset: int) -> FatbinEntry:
-    compression = _compression(flags)
+# Entries are gathered as (kind, arch, flags, offset) tuples: cheap for the ~3000 of a big library;
+# FatbinEntry objects are made only when asked for (scan_entries).
+_Raw = Tuple[int, int, int, int]
+
+
+def _describe(kind: int, arch: int, flags: int) -> Tuple[str, str]:
+    """(kind name, arch name) of an entry."""
     name = _arch_name(arch, flags)
     if kind == KIND_SASS:
-        return FatbinEntry("sass", name, compression, offset, flags)
+        return "sass", name
     if kind == KIND_PTX:
-        return FatbinEntry("ptx", name, compression, offset, flags)
+        return "ptx", name
     if kind == KIND_LTO:
-        return FatbinEntry("lto", "lto_" + name[3:], compression, offset, flags)
-    return FatbinEntry("unknown", f"kind{kind}_{name}", compression, offset, flags)
+        return "lto", "lto_" + name[3:]
+    return "unknown", f"kind{kind}_{name}"
+
+
+def _entry(raw: _Raw) -> FatbinEntry:
+    kind, arch, flags, offset = raw
+    kind_name, arch_name = _describe(kind, arch, flags)
+    return FatbinEntry(kind_name, arch_name, _compression(flags), offset, flags)
 
 
 def _skip_padding(reader: _Reader, pos: int, end: int) -> int:
@@ -289,9 +303,8 @@ def _skip_padding(reader: _Reader, pos: int, end: int) -> int:
     return end
 
 
-def _walk_container(reader: _Reader, pos: int, end: int, out: List[FatbinEntry]) -> int:
-    """Read one container starting at pos (its magic already checked); return where it ends."""
-    header = reader.read(pos, CONTAINER_HEADER, "fat binary header")
+def _walk_container(reader: _Reader, pos: int, header: bytes, end: int, out: List[_Raw]) -> int:
+    """Read the entries of the container at pos (header: its 16 bytes); return where it ends."""
     _magic, _version, header_size, body_size = struct.unpack_from("<IHHQ", header)
     if header_size < CONTAINER_HEADER:
         raise _ScanError("bad-fatbin-header", f"container at {pos:#x} declares header size {header_size}")
@@ -301,16 +314,17 @@ def _walk_container(reader: _Reader, pos: int, end: int, out: List[FatbinEntry])
         raise _ScanError(
             "truncated", f"container at {pos:#x} declares {body_size:#x} bytes, region ends at {end:#x}"
         )
+    read = reader.read
+    unpack = _ENTRY_HEADER.unpack_from
     cursor = body
     while cursor < stop:
         if len(out) >= _MAX_ENTRIES:
             raise _ScanError("bad-fatbin-header", f"more than {_MAX_ENTRIES} entries")
         if stop - cursor < MIN_ENTRY_HEADER:
             raise _ScanError("truncated", f"entry header at {cursor:#x} cut by container end {stop:#x}")
-        raw = reader.read(cursor, MIN_ENTRY_HEADER, "entry header")
-        kind, _ver, entry_header_size, payload_size = struct.unpack_from("<HHIQ", raw)
-        (arch,) = struct.unpack_from("<I", raw, 0x1C)
-        (flags,) = struct.unpack_from("<Q", raw, 0x28)
+        kind, entry_header_size, payload_size, arch, flags = unpack(
+            read(cursor, MIN_ENTRY_HEADER, "entry header")
+        )
         if entry_header_size < MIN_ENTRY_HEADER:
             raise _ScanError(
                 "bad-fatbin-header", f"entry at {cursor:#x} declares header size {entry_header_size}"
@@ -322,24 +336,33 @@ def _walk_container(reader: _Reader, pos: int, end: int, out: List[FatbinEntry])
             raise _ScanError(
                 "truncated", f"entry at {cursor:#x} runs to {following:#x}, past its container ({stop:#x})"
             )
-        out.append(_entry(kind, arch, flags, cursor))
+        out.append((kind, arch, flags, cursor))
         cursor = following
     return stop
 
 
-def _walk_region(reader: _Reader, start: int, end: int, out: List[FatbinEntry], single: bool = False) -> None:
+# kind u16, version u16 (skipped), header size u32, payload size u64, 12 bytes skipped, arch u32 at
+# 0x1C, 8 bytes skipped, flags u64 at 0x28.
+_ENTRY_HEADER = struct.Struct("<H2xIQ12xI8xQ")
+assert _ENTRY_HEADER.size == MIN_ENTRY_HEADER
+
+
+def _walk_region(reader: _Reader, start: int, end: int, out: List[_Raw], single: bool = False) -> None:
     """Read the containers in [start, end): back to back, zero padding allowed between them."""
     pos = start
     while pos < end:
-        pos = _skip_padding(reader, pos, end)
-        if pos >= end:
-            return
         if end - pos < CONTAINER_HEADER:
+            if _skip_padding(reader, pos, end) >= end:
+                return
             raise _ScanError("truncated", f"{end - pos} stray bytes at {pos:#x}")
-        (magic,) = struct.unpack("<I", reader.read(pos, 4, "fat binary magic"))
+        header = reader.read(pos, CONTAINER_HEADER, "fat binary header")
+        (magic,) = struct.unpack_from("<I", header)
         if magic != FATBIN_MAGIC:
+            if header[0] == 0:
+                pos = _skip_padding(reader, pos, end)
+                continue
             raise _ScanError("bad-fatbin-header", f"no fat binary magic at {pos:#x} (found {magic:#010x})")
-        following = _walk_container(reader, pos, end, out)
+        following = _walk_container(reader, pos, header, end, out)
         if following <= pos:
             raise _ScanError("header-loop", f"container at {pos:#x} does not advance")
         if single:
@@ -356,28 +379,27 @@ def _follow_wrappers(
     segment: _Section,
     sections: List[_Section],
     done: List[Tuple[int, int]],
-    out: List[FatbinEntry],
+    out: List[_Raw],
 ) -> None:
     """Read containers that registration wrappers point at, unless their bytes were read already."""
     count = min(segment.size // WRAPPER_SIZE, _MAX_WRAPPERS)
     if count == 0:
         return
     data = reader.read(segment.offset, count * WRAPPER_SIZE, "fat binary wrappers")
+    loaded = [section for section in sections if section.kind != 8 and section.address]  # not NOBITS
     for index in range(count):
         magic, _version, address, _more = struct.unpack_from("<IIQQ", data, index * WRAPPER_SIZE)
         if magic != WRAPPER_MAGIC or address == 0:
             continue
-        for section in sections:
-            if section.kind == 8 or not section.address:  # SHT_NOBITS or not loaded
-                continue
+        for section in loaded:
             if section.address <= address < section.address + section.size:
                 offset = section.offset + (address - section.address)
                 end = min(section.offset + section.size, reader.size)
                 break
         else:
             continue
-        if end - offset < CONTAINER_HEADER:
-            continue
+        if end - offset < CONTAINER_HEADER or _overlaps(offset, offset + 1, done):
+            continue  # usually: a wrapper of a container in .nv_fatbin, read already
         magic, _version, header_size, body_size = struct.unpack(
             "<IHHQ", reader.read(offset, CONTAINER_HEADER, "wrapped fat binary")
         )
@@ -456,7 +478,7 @@ class _NameTable:
         return chunk.split(b"\0", 1)[0].decode("latin-1")
 
 
-def _scan_elf(reader: _Reader, ident: bytes, out: List[FatbinEntry]) -> None:
+def _scan_elf(reader: _Reader, ident: bytes, out: List[_Raw]) -> None:
     e_type, sections = _elf_sections(reader, ident)
     if e_type == 1:  # ET_REL: relocatable objects keep their device code in __nv_relfatbin
         _scan_sections(reader, sections, (_ELF_FATBIN, _ELF_RELFATBIN), (), (), out)
@@ -473,7 +495,7 @@ def _scan_sections(
     wanted: Tuple[str, ...],
     skipped: Tuple[str, ...],
     segments: Tuple[str, ...],
-    out: List[FatbinEntry],
+    out: List[_Raw],
 ) -> None:
     """Walk the sections named in wanted; then follow wrappers in segments to containers elsewhere
     (not into sections named in skipped)."""
@@ -501,7 +523,7 @@ def _scan_sections(
 # PE
 
 
-def _scan_pe(reader: _Reader, out: List[FatbinEntry]) -> None:
+def _scan_pe(reader: _Reader, out: List[_Raw]) -> None:
     (pe_offset,) = struct.unpack("<I", reader.read(0x3C, 4, "DOS header"))
     signature = reader.read(pe_offset, 24, "PE header")
     if signature[:4] != b"PE\0\0":
@@ -556,8 +578,8 @@ def _open_regular(path: str) -> Tuple[IO[bytes], os.stat_result]:
         raise
 
 
-def _scan(path: str) -> Tuple[BinaryScan, List[FatbinEntry]]:
-    entries: List[FatbinEntry] = []
+def _scan(path: str) -> Tuple[BinaryScan, List[_Raw]]:
+    entries: List[_Raw] = []
     size = 0
     mtime_ns = 0
     fmt = "unknown"
@@ -609,10 +631,7 @@ def _arch_key(name: str) -> Tuple[int, str, str]:
     return (int(digits) if digits else -1, rest, prefix)
 
 
-def _count(names: Iterable[str]) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
+def _sorted(counts: Dict[str, int]) -> Dict[str, int]:
     return {name: counts[name] for name in sorted(counts, key=_arch_key)}
 
 
@@ -621,21 +640,26 @@ def _result(
     fmt: str,
     size: int,
     mtime_ns: int,
-    entries: List[FatbinEntry],
+    entries: List[_Raw],
     error: Optional[str],
     detail: Optional[str],
 ) -> BinaryScan:
+    buckets: Dict[str, Dict[str, int]] = {"sass": {}, "ptx": {}, "other": {}}
+    for kind, arch, flags, _offset in entries:
+        kind_name, arch_name = _describe(kind, arch, flags)
+        bucket = buckets.get(kind_name, buckets["other"])
+        bucket[arch_name] = bucket.get(arch_name, 0) + 1
     return BinaryScan(
         path=path,
         format=fmt,
         size=size,
         mtime_ns=mtime_ns,
-        sass=_count(e.arch for e in entries if e.kind == "sass"),
-        ptx=_count(e.arch for e in entries if e.kind == "ptx"),
+        sass=_sorted(buckets["sass"]),
+        ptx=_sorted(buckets["ptx"]),
         entries=len(entries),
         error=error,
         error_detail=detail,
-        other=_count(e.arch for e in entries if e.kind not in ("sass", "ptx")),
+        other=_sorted(buckets["other"]),
     )
 
 
@@ -646,7 +670,8 @@ def scan_file(path: str) -> BinaryScan:
 
 def scan_entries(path: str) -> Tuple[BinaryScan, List[FatbinEntry]]:
     """Like scan_file, plus every entry in file order (the order cuobjdump lists them in)."""
-    return _scan(os.fspath(path))
+    scan, raw = _scan(os.fspath(path))
+    return scan, [_entry(item) for item in raw]
 
 
 # --------------------------------------------------------------------------------------------
@@ -677,10 +702,14 @@ class ScanCache:
         }
 
     def _file(self, realpath: str) -> str:
+        import hashlib  # the cache's imports wait until a cache is used: a bare scan starts faster
+
         digest = hashlib.sha256(realpath.encode("utf-8", "surrogateescape")).hexdigest()[:32]
         return os.path.join(self.directory, f"fatbin-{digest}.json")
 
     def get(self, path: str) -> Optional[BinaryScan]:
+        import json
+
         try:
             realpath = os.path.realpath(path)
             info = os.stat(realpath)
@@ -698,6 +727,9 @@ class ScanCache:
     def put(self, path: str, scan: BinaryScan) -> None:
         if scan.error in ("unreadable", "not-a-file"):
             return
+        import json
+        import tempfile
+
         try:
             realpath = os.path.realpath(path)
             info = os.stat(realpath)

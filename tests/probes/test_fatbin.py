@@ -466,3 +466,9 @@ def test_scan_paths_symlink_to_outside_file(tmp_path: Path) -> None:
     (root / "libc.so").symlink_to(outside)
     (results,) = scan_paths([str(root)])
     assert results.path == str(root / "libc.so") and results.sass == {"sm_75": 2}
+
+
+def test_without_pread_as_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = scan_file(str(FIXTURES / "family.so"))
+    monkeypatch.delattr(os, "pread", raising=False)
+    assert scan_file(str(FIXTURES / "family.so")) == expected
