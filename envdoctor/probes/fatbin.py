@@ -16,7 +16,8 @@ Layout of a fat binary (little-endian), as found in ``.nv_fatbin`` (ELF), ``__nv
 
 Entry flags, checked against ``cuobjdump`` 13.5 on nvcc 13.0 output (see tests/fixtures/fatbin):
 
-* 0x1 64-bit device code, 0x10 Linux host, 0x40 Windows host;
+* 0x1 64-bit device code, 0x10 Linux host (0x40 Windows host per other parsers; not checked here:
+  the PE fixtures carry a fat binary built on Linux);
 * 0x2000 payload compressed with LZ4 (``-compress-mode=speed``),
   0x8000 payload compressed with zstd (the default mode of CUDA 13);
 * 0x10000 on LTO-IR entries;
