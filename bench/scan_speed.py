@@ -83,11 +83,8 @@ def cuobjdump_counts(elf_listing: str, ptx_listing: str) -> Dict[str, Dict[str, 
 
 
 def scanner_counts(scan: dict) -> Dict[str, Dict[str, int]]:
-    # cuobjdump --list-elf prints family SASS (sm_103f) without its "f"; --list-ptx keeps it.
-    sass: Counter = Counter()
-    for arch, count in scan["sass"].items():
-        sass[arch[:-1] if arch.endswith("f") else arch] += count
-    return {"sass": dict(sass), "ptx": dict(scan["ptx"])}
+    # The scanner names SASS as --list-elf does (family "f" dropped), PTX as --list-ptx does.
+    return {"sass": dict(scan["sass"]), "ptx": dict(scan["ptx"])}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

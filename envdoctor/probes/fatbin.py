@@ -278,7 +278,9 @@ def _describe(kind: int, arch: int, flags: int) -> Tuple[str, str]:
     """(kind name, arch name) of an entry."""
     name = _arch_name(arch, flags)
     if kind == KIND_SASS:
-        return "sass", name
+        # Named as `cuobjdump --list-elf` names SASS: without the family "f" (sm_103f -> sm_103). For
+        # SASS the two mean the same thing (runs on its major, minor >= its own); `flags` keeps the bit.
+        return "sass", name[:-1] if name.endswith("f") else name
     if kind == KIND_PTX:
         return "ptx", name
     if kind == KIND_LTO:
