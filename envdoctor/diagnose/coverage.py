@@ -83,3 +83,9 @@ def best_native(cc: ComputeCapability, sass: Iterable[str]) -> Optional[str]:
     """The SASS arch the GPU would load (the highest compatible one), for evidence lines."""
     fitting = [a for a in map(parse_arch, sass) if a is not None and runs_natively(a, cc)]
     return max(fitting, key=lambda a: (a.cc, a.variant)).name if fitting else None
+
+
+def combined(verdicts: Iterable[str]) -> str:
+    """A set of binaries is only as good as its worst member (every library gets loaded)."""
+    order = {NONE: 0, PTX_JIT: 1, NATIVE: 2}
+    return min(verdicts, key=order.__getitem__, default=NATIVE)

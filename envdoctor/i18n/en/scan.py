@@ -1,0 +1,9 @@
+"""Messages of `envdoctor scan`."""
+
+MESSAGES = {
+    "ui.scan.binary": "Binary",
+    "ui.scan.no_cuda": "No CUDA kernels found in the given paths.",
+    "ui.scan.summary": "All binaries together on {arch}: {verdict}",
+    "error.path_not_found": "{path} does not exist.",
+    "error.bad_cc": "{value} is not a compute capability; write it like 8.6 or 12.0.",
+}

@@ -1,0 +1,56 @@
+"""`envdoctor scan` on the real nvcc-built fixtures: JSON shape, verdicts, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from envdoctor.cli.main import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fatbin"
+
+
+def scan_json(capsys, *args: str) -> dict:
+    code = main(["scan", "--json", *args])
+    result = json.loads(capsys.readouterr().out)
+    result["exit_code"] = code
+    return result
+
+
+def test_json_lists_counts_per_arch(capsys) -> None:
+    result = scan_json(capsys, str(FIXTURES / "multi_arch.so"), str(FIXTURES / "windows.dll"), "--cc", "8.6")
+    by_name = {Path(b["path"]).name: b for b in result["binaries"]}
+    assert by_name["multi_arch.so"]["sass"] == {"sm_75": 2, "sm_80": 2, "sm_86": 2, "sm_90": 2}
+    assert by_name["windows.dll"]["format"] == "pe"
+    assert by_name["windows.dll"]["sass"] == {"sm_86": 1, "sm_90a": 1}
+    assert result["gpus"]["8.6"]["verdict"] == "native" and result["exit_code"] == 0
+
+
+def test_a_folder_is_judged_as_a_whole_and_lacking_binaries_are_named(capsys) -> None:
+    result = scan_json(capsys, str(FIXTURES), "--cc", "12.0")
+    summary = result["gpus"]["12.0"]
+    assert summary["verdict"] == "none" and result["exit_code"] == 2
+    lacking = {Path(p).name for p in summary["lacking"]}
+    assert {"sm75.so", "multi_arch.so"} <= lacking
+    assert "family.so" not in lacking  # sm_120 family SASS serves 12.0
+    assert "ptx_only.so" in {Path(p).name for p in summary["ptx_only"]}
+
+
+def test_ptx_only_is_exit_1(capsys) -> None:
+    result = scan_json(capsys, str(FIXTURES / "ptx_only.so"), "--cc", "9.0")
+    assert result["gpus"]["9.0"]["verdict"] == "ptx-jit" and result["exit_code"] == 1
+
+
+def test_bad_paths_and_capabilities_exit_3(tmp_path, capsys) -> None:
+    assert main(["scan", str(tmp_path / "missing.so")]) == 3
+    assert main(["scan", str(FIXTURES), "--cc", "twelve"]) == 3
+    garbage = tmp_path / "libbroken.so"
+    garbage.write_bytes(b"\x7fELF" + b"\xff" * 60)
+    result = scan_json(capsys, str(garbage), "--cc", "9.0")
+    assert result["binaries"][0]["error"] and result["exit_code"] == 1
+
+
+def test_terminal_table(capsys) -> None:
+    assert main(["scan", str(FIXTURES / "sm75.so"), "--cc", "9.0"]) == 2
+    out = capsys.readouterr().out
+    assert "sm_75×2" in out and "none" in out
