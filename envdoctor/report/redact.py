@@ -63,7 +63,7 @@ def _ip_or_keep(match: re.Match) -> str:
     return "<ip>"
 
 
-_VERSION_BEFORE = re.compile(r"(?i)(?:version|ver|v|==|[-_@+~])\s*[:=]?\s*$")
+_VERSION_BEFORE = re.compile(r"(?i)(?:\bversion|\bver|\bv|==|[-_+~])\s*[:=]?\s*$")
 
 
 def _ipv4_or_keep(match: re.Match) -> str:
@@ -157,10 +157,12 @@ def machine_identity(environ: Optional[Mapping[str, str]] = None) -> Identity:
 
 
 def _clean(values: Iterable[str], minimum: int = 3) -> Tuple[str, ...]:
+    """Distinct names long enough to replace safely (two CJK characters make a full Chinese name)."""
     seen = []
     for value in values:
         value = (value or "").strip()
-        if len(value) >= minimum and value not in seen:
+        wanted = 2 if not value.isascii() else minimum
+        if len(value) >= wanted and value not in seen:
             seen.append(value)
     # Longest first: a home folder must be replaced before the user name inside it.
     return tuple(sorted(seen, key=lambda v: (-len(v), v)))
