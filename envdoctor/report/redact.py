@@ -96,8 +96,11 @@ _PATTERN_RULES: List[_Rule] = [
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), SECRET),
     # key=value, key: value, "key": "value", --key value, with a secret-looking key name.
     ("assignment", re.compile(
-        r"(?i)((?:[\"']?)[A-Za-z0-9_.-]*(?:token|secret|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|"
-        r"private[_-]?key|client[_-]?secret|credential|cookie|session[_-]?id|(?<![a-z])key)[A-Za-z0-9_.-]*[\"']?"
+        # The name starts at a word start and is bounded: an unanchored `[...]*` prefix backtracks
+        # quadratically over long runs of letters (a 64 KiB log took seconds).
+        r"(?i)((?<![A-Za-z0-9_.-])[\"']?[A-Za-z0-9_.-]{0,40}?"
+        r"(?:token|secret|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+        r"client[_-]?secret|credential|cookie|session[_-]?id|(?<![a-z])key)[A-Za-z0-9_.-]{0,40}[\"']?"
         r"(?:\s*[:=]\s*|\s+(?=[\"']))[\"']?)"
         r"(?!<redacted>)([^\s\"',;&}<]{3,})"),
      _keep_scheme),

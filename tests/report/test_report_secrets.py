@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import GPU_SERIAL, GPU_UUID, make_machine, make_posix_runtime, use_environment
+from report_machine import GPU_SERIAL, GPU_UUID, make_machine, use_environment
 
 from envdoctor.cli.main import main
 from envdoctor.report.markdown import escape as md_escape
