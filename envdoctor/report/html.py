@@ -47,7 +47,7 @@ dd{margin:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;min-width:34em;font-size:.9em}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{white-space:nowrap}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}
 pre{background:var(--code);padding:10px;border-radius:8px;white-space:pre-wrap;word-break:break-word;
 font:12.5px/1.45 ui-monospace,SFMono-Regular,Consolas,"Liberation Mono",monospace;margin:.6em 0 0}
 summary{cursor:pointer;color:var(--muted)}
