@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from envdoctor import __version__
+from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import has_message, message
+from envdoctor.model import CheckReport, format_cc, to_jsonable
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.report import evidence, logs, seams
-from envdoctor.report.envelope import SCHEMA, check_envelope
+from envdoctor.report.envelope import SCHEMA, check_envelope, error_envelope
 from envdoctor.report.redact import Redactor
 
 REPORT_SCHEMA_VERSION = 1
@@ -66,8 +68,14 @@ def gather(
     step = progress or (lambda key: None)
 
     step("report.step.check")
-    check = run_check(options.collect, select=options.gpu, runner=runner, matrix_dir=options.matrix_dir)
-    envelope = check_envelope(check, lang, command="report")
+    check: Optional[CheckReport] = None
+    try:
+        check = run_check(options.collect, select=options.gpu, runner=runner, matrix_dir=options.matrix_dir)
+        envelope = check_envelope(check, lang, command="report")
+    except EnvdoctorError as error:
+        # "envdoctor cannot even find the runtime" is a support case too: report what can be read.
+        envelope = error_envelope(error, lang, "report")
+        envelope.update(_gpus_only(), findings=[])
     _stabilize(envelope)
     files: Dict[str, str] = {}
 
@@ -75,10 +83,11 @@ def gather(
     smi = evidence.nvidia_smi_query(runner)
     if smi is not None:
         files["evidence/nvidia-smi-q.txt"] = smi
-    files["evidence/packages.txt"] = evidence.package_list(check.facts)
+    if check is not None:
+        files["evidence/packages.txt"] = evidence.package_list(check.facts)
 
     step("report.step.config")
-    runtime_root = check.facts.runtime.root if check.facts.runtime else None
+    runtime_root = check.facts.runtime.root if check and check.facts.runtime else None
     root = evidence.gptsovits_root(options.collect.root, options.collect.python, runtime_root)
     gptsovits, config_files = evidence.gptsovits_state(root)
     files.update(config_files)
@@ -121,6 +130,20 @@ def gather(
         "evidence": [],  # filled by `index_evidence` once the files are final
     }
     return Document(envelope, files)
+
+
+def _gpus_only() -> Dict[str, Any]:
+    """The GPU part of an envelope, for a report whose check could not run."""
+    from envdoctor.probes.gpus import OverrideError, detect_gpus
+
+    try:
+        gpu_facts = detect_gpus()
+    except OverrideError as exc:
+        return {"gpus": [], "facts": {"gpu": {"gpus": [], "driver": None, "attempts": [], "error": str(exc)}}}
+    gpus = [{"index": g.index, "name": g.name,
+             "compute_capability": format_cc(g.compute_capability) if g.compute_capability else None,
+             "verdict": None, "coverage": None} for g in gpu_facts.gpus]
+    return {"gpus": gpus, "facts": {"gpu": to_jsonable(gpu_facts)}}
 
 
 def _read_logs(paths: List[str], lang: str, known_errors: Any, files: Dict[str, str]) -> List[Dict[str, Any]]:

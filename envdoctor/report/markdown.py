@@ -15,8 +15,9 @@ from envdoctor.report.view import Section, View, build_view, severity_label
 MAX_CHARS = 60_000
 COMPACT_TEXT_CHARS = 1_500
 COMPACT_ROWS = 20
-_SPECIAL = re.compile(r"([\\`*_\[\]|<>#])")
+_SPECIAL = re.compile(r"([\\`*_\[\]|<>#~])")
 _SEVERITY_MARK = {"blocking": "❌", "warning": "⚠️", "ok": "✅"}
+_VERDICT_MARK = {"will-fail": "❌", "warnings": "⚠️", "ready": "✅", "could-not-check": "❓"}
 
 
 def render_markdown(envelope: Dict[str, Any]) -> str:
@@ -49,7 +50,7 @@ def _render(view: View, compact: bool) -> str:
     out.append(f"> {'🔒' if view.redacted else '⚠️'} {escape(view.redaction_note)}")
     out.append("")
     head = view.headline
-    out.append(f"## {_SEVERITY_MARK.get(head.severity, '')} {escape(head.verdict_text)}".replace("#  ", "# "))
+    out.append(f"## {_VERDICT_MARK.get(head.verdict, '')} {escape(head.verdict_text)}".replace("#  ", "# "))
     out.append("")
     if head.title:
         out.append(f"**{escape(t('report.top_finding'))}:** {escape(head.title)}")

@@ -22,7 +22,7 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Pattern, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Pattern, Tuple
 
 USER = "<user>"
 HOST = "<host>"
@@ -230,16 +230,6 @@ class Redactor:
         if isinstance(value, (list, tuple)):
             return [self.value(v, key) for v in value]
         return value
-
-    def environment(self, environ: Mapping[str, str], names: Callable[[str], bool]) -> dict:
-        """The selected variables, sorted, with secret-named ones replaced whole."""
-        selected = {}
-        for name in sorted(environ):
-            if not names(name):
-                continue
-            raw = environ[name]
-            selected[name] = SECRET if (self.enabled and SECRET_NAME.search(name) and raw) else self.text(raw)
-        return selected
 
 
 def _is_envdoctor_key(key: str, value: str) -> bool:

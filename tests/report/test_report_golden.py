@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -155,4 +156,18 @@ def test_doctor_says_plainly_when_it_is_not_available(machine: Machine, tmp_path
     assert doctor["requested"] is True
     if doctor["available"] is False:  # until the doctor branch lands
         assert "not available" in doctor["reason"]
+    capsys.readouterr()
+
+
+def test_a_report_is_written_even_when_the_runtime_cannot_be_found(machine: Machine, tmp_path: Path, capsys) -> None:
+    shutil.rmtree(machine.root / "runtime")
+    output = tmp_path / "o.zip"
+    assert main(["report", "--root", str(machine.root), "-o", str(output)]) == 0
+    files = _entries(output)
+    envelope = json.loads(files["report.json"])
+    assert envelope["verdict"] == "could-not-check" and envelope["error"]["key"] == "error.no_runtime"
+    assert envelope["gpus"][0]["name"] == "NVIDIA GeForce RTX 5060 Ti"
+    md = files["report.md"].decode("utf-8")
+    assert "## ❓ envdoctor could not check this runtime." in md and "No Python runtime found in" in md
+    assert "evidence/nvidia-smi-q.txt" in files and any(name.startswith("evidence/logs/") for name in files)
     capsys.readouterr()
