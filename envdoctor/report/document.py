@@ -25,6 +25,7 @@ from envdoctor.report.redact import Redactor
 
 REPORT_SCHEMA_VERSION = 1
 SEVERITY_RANK = {"ok": 0, "warning": 1, "blocking": 2}
+MAX_NAMED_LOGS = 8  # with 64 KiB tails each, the zip stays well under a ticket system's attachment limit
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def gather(
             matrix.append(load_matrix(options.matrix_dir, cache=JsonCache(cache_dir(), "matrix")))
         return matrix[0].known_errors
 
-    log_sections = _read_logs(list(options.logs) + logs.find_logs(root), lang, known_errors, files)
+    named = list(options.logs)[:MAX_NAMED_LOGS]
+    log_sections = _read_logs(named + logs.find_logs(root), lang, known_errors, files)
 
     doctor: Dict[str, Any] = {"requested": options.doctor}
     if options.doctor:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
+import sys
 import textwrap
 import urllib.parse
 import zipfile
@@ -58,6 +60,8 @@ SECRETS = {
     "weight.json user": "weightuser",
     "live probe path user": "probeuser",
     "live probe session": "sess0987654321",
+    "smoke output user": "smokeuser",
+    "smoke output key": "sk-smoketest0123456789abcdef",
     "GPU UUID": GPU_UUID[4:],
     "GPU serial": GPU_SERIAL,
 }
@@ -80,6 +84,13 @@ LOG = textwrap.dedent("""\
     Traceback (most recent call last):
       File "C:\\Users\\李雷\\GPT-SoVITS\\GPT_SoVITS\\TTS_infer_pack\\TTS.py", line 10, in run
     RuntimeError: FATAL: this function is for sm80, but was built for sm370
+    """)
+
+# The doctor's smoke tests (a stand-in for the doctor package, at its seam) echo paths and keys too.
+DOCTOR = textwrap.dedent("""\
+    def report_section(check_report, options, lang):
+        return {"verdict": "will-fail", "smoke": [{"name": "fp16-sdpa", "status": "crashed", "summary": "SIGABRT",
+                "output": "C:\\\\Users\\\\smokeuser\\\\x.py: OPENAI_API_KEY=sk-smoketest0123456789abcdef"}]}
     """)
 
 TORCH_RAISES = textwrap.dedent("""\
@@ -129,6 +140,12 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "TORCH_HOME": f"/home/{USER}/.cache/torch",
     })
     use_environment(monkeypatch, env)
+    doctor = tmp_path / "doctor_stand_in.py"
+    doctor.write_text(DOCTOR, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("envdoctor.doctor", doctor)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "envdoctor.doctor", module)
     return machine, log
 
 
@@ -136,13 +153,13 @@ def test_no_planted_secret_survives_in_any_file_of_the_zip(planted, tmp_path: Pa
     machine, log = planted
     assert len(SECRETS) >= 30
     output = tmp_path / "out" / "report.zip"
-    assert main(["report", "--root", str(machine.root), "--log", str(log), "-o", str(output)]) == 0
+    assert main(["report", "--root", str(machine.root), "--log", str(log), "--doctor", "-o", str(output)]) == 0
     raw = output.read_bytes()
     with zipfile.ZipFile(output) as archive:
         contents = {name: archive.read(name) for name in archive.namelist()}
     # Every input was read: the planted files are in the zip, so their secrets had a way in.
     assert {"evidence/gptsovits/go-webui.bat", "evidence/gptsovits/go-webui.ps1", "evidence/gptsovits/weight.json",
-            "evidence/nvidia-smi-q.txt", "evidence/live-probe.json"} <= set(contents)
+            "evidence/nvidia-smi-q.txt", "evidence/live-probe.json", "evidence/smoke/fp16-sdpa.txt"} <= set(contents)
     assert any(name.startswith("evidence/logs/") and name.endswith("ticket.log.txt") for name in contents)
     leaks = []
     for label, secret in SECRETS.items():
