@@ -116,7 +116,7 @@ def _output_path(output: Optional[str], envelope: Dict[str, Any]) -> str:
     name = f"envdoctor-report-{stamp.rstrip('Z') or 'now'}.zip"
     if not output:
         return os.path.abspath(name)
-    if os.path.isdir(output):
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
         return os.path.abspath(os.path.join(output, name))
     return os.path.abspath(output)
 

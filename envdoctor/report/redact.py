@@ -33,7 +33,8 @@ SECRET = "<redacted>"
 _COMMON_NAMES = frozenset({
     "root", "admin", "administrator", "user", "users", "test", "guest", "default", "public", "home", "runner",
     "localhost", "local", "nvidia", "python", "cuda", "torch", "runtime", "windows", "linux", "ubuntu", "debian",
-    "desktop", "pc", "owner", "system", "work", "app", "docker", "container",
+    "desktop", "pc", "owner", "system", "work", "app", "docker", "container", "gpt", "sovits", "dev", "model",
+    "models", "data", "temp", "tmp", "lib", "bin", "site",
 })
 
 # Environment variable names whose values are secrets whatever the value looks like.
