@@ -6,6 +6,7 @@ only the redacted document reaches the renderers (markdown.py, html.py) and the 
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -94,12 +95,10 @@ def gather(
     files.update(config_files)
 
     step("report.step.logs")
-    matrix = []  # loaded once, and only when a log has an error to explain
 
+    @functools.cache  # loaded once, and only when a log has an error to explain
     def known_errors() -> tuple:
-        if not matrix:
-            matrix.append(load_matrix(options.matrix_dir, cache=JsonCache(cache_dir(), "matrix")))
-        return matrix[0].known_errors
+        return load_matrix(options.matrix_dir, cache=JsonCache(cache_dir(), "matrix")).known_errors
 
     named = list(options.logs)[:MAX_NAMED_LOGS]
     log_sections = _read_logs(named + logs.find_logs(root), lang, known_errors, files)
