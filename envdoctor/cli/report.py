@@ -1,0 +1,138 @@
+"""`envdoctor report`: one redacted zip (HTML, Markdown, JSON, raw evidence) to attach to a support ticket."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Dict, Optional
+
+from envdoctor.cli.check import add_target_options
+from envdoctor.cli.ui import Ui
+from envdoctor.errors import UsageError
+
+HELP = "write a redacted support report (.zip with report.html, report.md, report.json and the evidence)"
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("report", parents=[parent], help=HELP, description=HELP)
+    add_target_options(parser)
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="zip to write (default: envdoctor-report-<time>.zip in the current folder)")
+    parser.add_argument("--doctor", action="store_true", help="also run the doctor's smoke tests (slower)")
+    parser.add_argument("--log", action="append", default=[], metavar="FILE",
+                        help="include the tail of this log and explain its last error (repeatable)")
+    parser.add_argument("--no-redact", action="store_true",
+                        help="keep user names, paths, addresses and tokens (do NOT post such a report publicly)")
+    parser.add_argument("--from", dest="from_report", metavar="REPORT",
+                        help="re-render an existing report.json (or report zip) instead of checking this machine")
+    parser.add_argument("--no-live", action="store_true", help="do not run the runtime's Python")
+    parser.add_argument("--no-scan", action="store_true", help="do not read CUDA binaries' fat-binary headers")
+    parser.add_argument("--live-timeout", type=float, default=90.0, metavar="S",
+                        help="seconds to wait for the runtime's 'import torch' (default 90)")
+
+
+def run(args: argparse.Namespace, ui: Ui) -> int:
+    from envdoctor.report.bundle import render_files, write_zip
+    from envdoctor.report.redact import Redactor
+
+    redactor = Redactor.for_machine(enabled=not args.no_redact)
+    if args.from_report:
+        document = _from_existing(args.from_report, ui.lang if args.lang else None, redactor)
+    else:
+        document = _from_machine(args, ui, redactor)
+    files, envelope = render_files(document)
+    output = _output_path(args.output, envelope)
+    try:
+        write_zip(output, files)
+    except OSError as exc:
+        raise UsageError("report.error.write", path=output, detail=exc.strerror or str(exc)) from exc
+    if ui.json_mode:
+        ui.print_json(envelope)
+    else:
+        _print_done(ui, envelope, output)
+    return 0
+
+
+def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
+    from envdoctor.probes.collect import CollectOptions
+    from envdoctor.report.document import ReportOptions, gather, redact_document
+
+    for path in args.log:
+        if not os.path.isfile(path):
+            raise UsageError("report.error.log_missing", path=path)
+    options = ReportOptions(
+        collect=CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
+                               live_timeout=args.live_timeout),
+        gpu=args.gpu,
+        doctor=args.doctor,
+        logs=tuple(args.log),
+    )
+    if ui.json_mode:
+        raw = gather(options, ui.lang)
+    else:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=ui.console(stderr=True), transient=True) as progress:
+            task = progress.add_task(ui.text("report.step.check"), total=None)
+            raw = gather(options, ui.lang, progress=lambda key: progress.update(task, description=ui.text(key)))
+    return redact_document(raw, redactor)
+
+
+def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
+    import json
+    import zipfile
+
+    from envdoctor.report.document import Document, is_report_envelope, relocalize
+
+    evidence: Dict[str, str] = {}
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                envelope = json.loads(archive.read("report.json").decode("utf-8"))
+                for name in archive.namelist():
+                    if name.startswith("evidence/") and not name.endswith("/"):
+                        evidence[name] = archive.read(name).decode("utf-8", errors="replace")
+        else:
+            with open(path, encoding="utf-8") as handle:
+                envelope = json.load(handle)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise UsageError("report.error.from_unreadable", path=path, detail=str(exc)[:200]) from exc
+    if not is_report_envelope(envelope):
+        raise UsageError("report.error.from_not_report", path=path)
+    if lang:
+        envelope = relocalize(envelope, lang)
+    document = Document(envelope, evidence)
+    if redactor.enabled:
+        # Redacting again is harmless (idempotent) and cleans a report that was written with --no-redact.
+        from envdoctor.report.document import redact_document
+
+        document = redact_document(document, redactor)
+    return document
+
+
+def _output_path(output: Optional[str], envelope: Dict[str, Any]) -> str:
+    stamp = str(envelope["report"].get("generated_at", "")).replace("-", "").replace(":", "").replace("T", "-")
+    name = f"envdoctor-report-{stamp.rstrip('Z') or 'now'}.zip"
+    if not output:
+        return os.path.abspath(name)
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
+        return os.path.abspath(os.path.join(output, name))
+    return os.path.abspath(output)
+
+
+def _print_done(ui: Ui, envelope: Dict[str, Any], output: str) -> None:
+    from rich.text import Text
+
+    from envdoctor.report.view import build_view
+
+    console = ui.console()
+    head = build_view(envelope).headline
+    console.print(Text(head.verdict_text, style="bold"))
+    if head.title:
+        console.print(f"{ui.text('report.top_finding')}: {head.title}")
+        if head.fix:
+            console.print(f"{ui.text('ui.fix')}: {head.fix}")
+    console.print(ui.text("report.written", path=output))
+    if not envelope["report"].get("redacted", True):
+        console.print(Text(ui.text("report.not_redacted"), style="bold red"))

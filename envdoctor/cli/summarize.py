@@ -1,0 +1,29 @@
+"""`envdoctor summarize DIR`: counts over many support reports (GPU arch, driver branch, torch, findings)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from envdoctor.cli.ui import Ui
+from envdoctor.errors import UsageError
+
+HELP = "summarize many envdoctor reports (report.json files or report zips under DIR)"
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("summarize", parents=[parent], help=HELP, description=HELP)
+    parser.add_argument("directory", metavar="DIR", help="folder searched (with subfolders) for reports")
+
+
+def run(args: argparse.Namespace, ui: Ui) -> int:
+    from envdoctor.report.summarize import load_reports, render_summary, summarize
+
+    if not os.path.isdir(args.directory):
+        raise UsageError("summarize.error.not_dir", path=args.directory)
+    summary = summarize(*load_reports(args.directory))
+    if ui.json_mode:
+        ui.print_json(summary)
+    else:
+        render_summary(summary, ui.lang, ui.console())
+    return 0

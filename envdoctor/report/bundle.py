@@ -1,0 +1,70 @@
+"""The report zip: report.html, report.md, report.json first, then evidence/ in name order.
+
+Deterministic (fixed entry order, timestamps, permissions and compression level: the same content
+gives the same bytes) and atomic (written beside the target, then renamed: never a half zip).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any, Dict, Mapping, Tuple
+
+from envdoctor.report.document import Document, facts_evidence, index_evidence
+from envdoctor.report.html import render_html
+from envdoctor.report.markdown import render_markdown
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no clock in the bytes
+_FIRST = ("report.html", "report.md", "report.json")
+
+
+def envelope_json(envelope: Dict[str, Any]) -> str:
+    return json.dumps(envelope, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_files(document: Document) -> Tuple[Dict[str, bytes], Dict[str, Any]]:
+    """Every file of the zip and the final envelope, rendered from the (already redacted) document."""
+    evidence = dict(document.evidence)
+    evidence.update(facts_evidence(document.envelope))
+    files = {path: text.encode("utf-8") for path, text in evidence.items()}
+    envelope = index_evidence(document.envelope, files)
+    files["report.json"] = envelope_json(envelope).encode("utf-8")
+    files["report.md"] = render_markdown(envelope).encode("utf-8")
+    files["report.html"] = render_html(envelope).encode("utf-8")
+    return files, envelope
+
+
+def ordered(files: Mapping[str, bytes]) -> list:
+    first = [name for name in _FIRST if name in files]
+    return first + sorted(name for name in files if name not in _FIRST)
+
+
+def zip_bytes_to(handle: Any, files: Mapping[str, bytes]) -> None:
+    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name in ordered(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3  # Unix, whatever system wrote it: same bytes on Windows and Linux
+            archive.writestr(info, files[name], compresslevel=9)
+
+
+def write_zip(path: str, files: Mapping[str, bytes]) -> None:
+    """Write atomically: a temporary file in the target folder, flushed, then renamed over `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".envdoctor-report-", suffix=".zip.tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            zip_bytes_to(handle, files)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,113 @@
+"""`envdoctor summarize DIR`: many reports at a glance, for a support team.
+
+Reads every report.json under DIR (loose, or inside report zips), and counts reports by GPU arch,
+driver branch, torch build, finding code and verdict. A file that is not a report is listed as
+skipped with the reason, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Tuple
+
+from envdoctor.i18n import message
+from envdoctor.report.document import is_report_envelope
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+SCHEMA = "envdoctor.summary"
+SCHEMA_VERSION = 1
+DIMENSIONS = ("by_gpu_arch", "by_driver_branch", "by_torch_build", "by_finding", "by_verdict")
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+
+
+def load_reports(directory: str) -> Tuple[List[Tuple[str, Dict[str, Any]]], List[Dict[str, str]]]:
+    """(reports as (relative path, envelope), skipped files with a reason), in path order."""
+    reports: List[Tuple[str, Dict[str, Any]]] = []
+    skipped: List[Dict[str, str]] = []
+    for path in _candidates(directory):
+        relative = os.path.relpath(path, directory).replace(os.sep, "/")
+        try:
+            data = _read(path)
+        except (OSError, ValueError, zipfile.BadZipFile, KeyError, UnicodeDecodeError) as exc:
+            skipped.append({"path": relative, "reason": f"{type(exc).__name__}: {exc}"[:200]})
+            continue
+        if data is None:
+            continue  # a zip or JSON that is not ours: nothing to say
+        if not is_report_envelope(data):
+            skipped.append({"path": relative, "reason": "not an envdoctor report"})
+            continue
+        reports.append((relative, data))
+    return reports, skipped
+
+
+def _candidates(directory: str) -> Iterable[str]:
+    for current, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            lower = name.lower()
+            if lower == "report.json" or lower.endswith(".zip") or (lower.endswith(".json") and "report" in lower):
+                yield os.path.join(current, name)
+
+
+def _read(path: str) -> Any:
+    if path.lower().endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            if "report.json" not in archive.namelist():
+                return None
+            if archive.getinfo("report.json").file_size > MAX_REPORT_BYTES:
+                raise ValueError("report.json is too large")
+            return json.loads(archive.read("report.json").decode("utf-8"))
+    if os.path.getsize(path) > MAX_REPORT_BYTES:
+        raise ValueError("too large for a report")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _arch(cc: Any) -> str:
+    return f"sm_{str(cc).replace('.', '')}" if cc else "unknown"
+
+
+def _driver_branch(version: Any) -> str:
+    return str(version).split(".")[0] if version else "none"
+
+
+def summarize(reports: List[Tuple[str, Dict[str, Any]]], skipped: List[Dict[str, str]]) -> Dict[str, Any]:
+    counters = {name: Counter() for name in DIMENSIONS}
+    for _path, envelope in reports:
+        facts = envelope.get("facts") or {}
+        gpus = envelope.get("gpus") or []
+        archs = {_arch(g.get("compute_capability")) for g in gpus} or {"no-gpu"}
+        counters["by_gpu_arch"].update(archs)  # a machine with two sm_86 cards counts once
+        driver = (facts.get("gpu") or {}).get("driver") or {}
+        counters["by_driver_branch"][_driver_branch(driver.get("version"))] += 1
+        torch = facts.get("torch") or {}
+        counters["by_torch_build"][str(torch.get("version") or "none")] += 1
+        codes = {f"{f.get('code')}" for f in envelope.get("findings") or [] if f.get("severity") != "ok"}
+        counters["by_finding"].update(codes)
+        counters["by_verdict"][str(envelope.get("verdict") or "?")] += 1
+    summary: Dict[str, Any] = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "reports": len(reports)}
+    for name in DIMENSIONS:
+        items = sorted(counters[name].items(), key=lambda kv: (-kv[1], kv[0]))
+        summary[name] = [{"value": value, "count": count} for value, count in items]
+    summary["skipped"] = skipped
+    return summary
+
+
+def render_summary(summary: Dict[str, Any], lang: str, console: Console) -> None:
+    from rich.table import Table
+
+    console.print(message(lang, "summarize.reports", count=summary["reports"]))
+    for name in DIMENSIONS:
+        table = Table(title=message(lang, f"summarize.{name}"), title_justify="left")
+        table.add_column(message(lang, "summarize.value"))
+        table.add_column(message(lang, "summarize.count"), justify="right")
+        for item in summary[name]:
+            table.add_row(str(item["value"]), str(item["count"]))
+        console.print(table)
+    for item in summary["skipped"]:
+        console.print(message(lang, "summarize.skipped", path=item["path"], reason=item["reason"]), style="dim")

@@ -1,0 +1,119 @@
+"""Log tails and their last error; the seams to doctor and explain (absent, present, broken)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from envdoctor.matrix.model import KnownError
+from envdoctor.report import logs, seams
+
+MEMO_TRACEBACK = textwrap.dedent("""\
+    INFO start
+    Traceback (most recent call last):
+      File "GPT_SoVITS/eres2net/kaldi.py", line 621, in fbank
+        spectrum = torch.fft.rfft(strided_input).abs()
+    RuntimeError:
+      nvrtc: error: invalid value for --gpu-architecture (-arch)
+    INFO next request
+    """)
+
+
+def test_recent_error_is_the_whole_last_traceback() -> None:
+    error = logs.recent_error("Traceback (most recent call last):\n  x\nValueError: old\n" + MEMO_TRACEBACK)
+    assert error is not None
+    assert error.startswith("Traceback") and "kaldi.py" in error
+    assert error.endswith("nvrtc: error: invalid value for --gpu-architecture (-arch)")
+    assert "old" not in error and "next request" not in error
+
+
+def test_a_later_fatal_line_wins_over_an_earlier_traceback() -> None:
+    text = MEMO_TRACEBACK + "loading model\nFATAL: this function is for sm80, but was built for sm370\n"
+    assert logs.recent_error(text) == "INFO next request\nloading model\n" \
+        "FATAL: this function is for sm80, but was built for sm370"
+
+
+def test_no_error_means_none() -> None:
+    assert logs.recent_error("INFO all good\nINFO still good\n") is None
+
+
+def test_tail_reads_only_the_end_and_drops_the_cut_line(tmp_path: Path) -> None:
+    path = tmp_path / "big.log"
+    path.write_bytes(b"".join(b"line %06d\n" % i for i in range(100_000)))
+    tail = logs.read_tail(str(path), limit=1000)
+    assert tail.truncated and tail.size == path.stat().st_size
+    lines = tail.text.splitlines()
+    assert lines[-1] == "line 099999" and all(line.startswith("line ") and len(line) == 11 for line in lines)
+
+
+def test_chinese_windows_logs_in_gbk_are_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.log"
+    path.write_bytes("错误：找不到显卡\r\n".encode("gbk"))
+    assert logs.read_tail(str(path)).text == "错误：找不到显卡\n"
+
+
+def test_find_logs_takes_the_newest_under_logs(tmp_path: Path) -> None:
+    deep = tmp_path / "logs" / "exp" / "logs_s2"
+    deep.mkdir(parents=True)
+    too_deep = deep / "a" / "b"
+    too_deep.mkdir(parents=True)
+    for number, path in enumerate([tmp_path / "root.log", deep / "train.log", tmp_path / "logs" / "webui.log",
+                                   too_deep / "hidden.log", tmp_path / "logs" / "old.log"]):
+        path.write_text("x", encoding="utf-8")
+        os.utime(path, (1_000_000 + number, 1_000_000 + number))
+    os.utime(tmp_path / "logs" / "old.log", (10, 10))
+    found = [Path(p).name for p in logs.find_logs(str(tmp_path))]
+    assert found == ["webui.log", "train.log", "root.log"]
+
+
+def test_doctor_seam_says_not_available_without_the_doctor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _shadow(monkeypatch, tmp_path, "doctor", "")  # a doctor package without the report function
+    section = seams.doctor_section(None, None, "zh_CN")
+    assert section == {"available": False, "reason": "此版本的 envdoctor 没有 doctor 功能；报告只包含检查结果。"}
+
+
+def test_doctor_seam_passes_the_doctors_answer_through(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _shadow(monkeypatch, tmp_path, "doctor", textwrap.dedent("""\
+        def report_section(check_report, options, lang):
+            return {"verdict": "will-fail", "smoke": [{"name": "fp16-sdpa", "status": "crashed",
+                    "summary": "SIGABRT", "output": "FATAL: this function is for sm80"}]}
+        """))
+    section = seams.doctor_section(object(), object(), "en")
+    assert section["available"] is True and section["smoke"][0]["status"] == "crashed"
+
+
+def test_doctor_seam_turns_a_crash_into_a_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _shadow(monkeypatch, tmp_path, "doctor", "def report_section(*a, **k):\n    raise RuntimeError('boom')\n")
+    assert seams.doctor_section(None, None, "en") == {"available": True, "error": "RuntimeError: boom"}
+
+
+def test_explain_seam_falls_back_to_the_matrix_known_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _shadow(monkeypatch, tmp_path, "explain", "")
+    known = (KnownError("nvrtc-arch", r"nvrtc: error: invalid value for --gpu-architecture",
+                        {"en": "NVRTC too old", "zh_CN": "NVRTC 太旧"}, {"en": "c", "zh_CN": "原因"},
+                        {"en": "f", "zh_CN": "办法"}, "memo"),)
+    reading = seams.explain_text(MEMO_TRACEBACK, "zh_CN", lambda: known)
+    assert reading == {"code": "nvrtc-arch", "title": "NVRTC 太旧", "cause": "原因", "fix": "办法", "source": "memo",
+                       "by": "matrix"}
+    assert seams.explain_text("nothing known", "en", lambda: known) is None
+
+
+def test_explain_seam_uses_explain_when_it_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _shadow(monkeypatch, tmp_path, "explain",
+            "def explain_for_report(text, lang):\n    return {'code': 'x', 'title': lang + ':' + text[:4]}\n")
+    assert seams.explain_text("nvrtc", "en", lambda: ()) == {"code": "x", "title": "en:nvrt", "by": "explain"}
+
+
+def _shadow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, source: str) -> None:
+    """A real envdoctor.<name> module, loaded from a file in tmp_path, in place of any real one for one test."""
+    path = tmp_path / f"shadow_{name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"envdoctor.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, f"envdoctor.{name}", module)  # removed again after the test
