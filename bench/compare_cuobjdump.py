@@ -1,0 +1,52 @@
+"""Compare `envdoctor scan` with `cuobjdump --list-elf/--list-ptx` on every CUDA library in folders.
+
+    python bench/compare_cuobjdump.py /path/to/site-packages/torch/lib [--cuobjdump PATH]
+
+Prints one line per library (entries, agree/DIFFER) and a total; exits 1 on any difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from envdoctor.probes.fatbin import scan_paths  # noqa: E402
+
+
+def listing(cuobjdump: str, option: str, path: str, pattern: str) -> dict:
+    text = subprocess.run([cuobjdump, option, path], capture_output=True, text=True).stdout
+    return dict(Counter(re.findall(pattern, text, re.M)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("paths", nargs="+")
+    parser.add_argument("--cuobjdump", default=shutil.which("cuobjdump") or "/usr/local/cuda/bin/cuobjdump")
+    args = parser.parse_args()
+    differences = 0
+    checked = 0
+    for scan in scan_paths(args.paths):
+        if not scan.has_cuda:
+            continue
+        checked += 1
+        elf = listing(args.cuobjdump, "--list-elf", scan.path, r"^ELF file +\d+: .*\.(sm_\w+)\.cubin$")
+        ptx = listing(args.cuobjdump, "--list-ptx", scan.path, r"^PTX file +\d+: .*\.(sm_\w+)\.ptx$")
+        same = elf == scan.sass and ptx == scan.ptx
+        differences += not same
+        print(f"{'agree ' if same else 'DIFFER'} {os.path.basename(scan.path)}: {scan.entries} entries, "
+              f"SASS {sum(scan.sass.values())} in {len(scan.sass)} archs, PTX {sum(scan.ptx.values())}")
+        if not same:
+            print(f"   scanner SASS {scan.sass} PTX {scan.ptx}\n   cuobjdump SASS {elf} PTX {ptx}")
+    print(f"{checked} CUDA libraries compared, {differences} differ")
+    return 1 if differences or not checked else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
