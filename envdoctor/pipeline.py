@@ -12,6 +12,7 @@ from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import CheckReport, Facts, GpuFacts
 from envdoctor.paths import cache_dir
 from envdoctor.probes.collect import CollectOptions, collect
+from envdoctor.probes.driverfiles import driver_fingerprint
 from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner
 from envdoctor.timing import Stopwatch
@@ -38,7 +39,7 @@ def gather_facts(
     if gpus is None:
         with watch.stage("gpus"):
             try:
-                gpus = detect_gpus()
+                gpus = detect_gpus(cache=JsonCache(cache_dir(), "gpus"), fingerprint=driver_fingerprint())
             except OverrideError as exc:
                 raise UsageError("error.gpu_override", detail=str(exc)) from exc
     return collect(options, runner=runner, gpus=select_gpus(gpus, select), watch=watch)

@@ -40,24 +40,20 @@ def _read_package() -> Optional[Dict[str, str]]:
     folder = Path(__file__).resolve().parent.parent / "matrices"
     if folder.is_dir():
         return _read_dir(folder)
-    from envdoctor.matrix.schema import load_with_lines
+    import envdoctor
 
-    try:
-        schema = pkgutil.get_data("envdoctor", f"matrices/{SCHEMA_NAME}")
-    except OSError:
+    archive = getattr(getattr(envdoctor, "__loader__", None), "archive", None)  # set by zipimport
+    if not archive:
         return None
-    if schema is None:
-        return None
-    texts = {SCHEMA_NAME: schema.decode("utf-8")}
-    root = load_with_lines(texts[SCHEMA_NAME])
-    for name in root.get("files", {}):
-        try:
-            data = pkgutil.get_data("envdoctor", f"matrices/{name}")
-        except OSError:
-            continue
-        if data is not None:
-            texts[name] = data.decode("utf-8")
-    return texts
+    import zipfile
+
+    prefix = getattr(envdoctor.__loader__, "prefix", "") + "envdoctor/matrices/"
+    with zipfile.ZipFile(archive) as bundle:
+        return {
+            member[len(prefix):]: bundle.read(member).decode("utf-8")
+            for member in bundle.namelist()
+            if member.startswith(prefix) and member.endswith(".yaml") and "/" not in member[len(prefix):]
+        } or None
 
 
 def read_matrix_texts(directory: Optional[str] = None) -> Tuple[str, Dict[str, str]]:

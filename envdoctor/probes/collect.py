@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from envdoctor.jsoncache import JsonCache
-from envdoctor.model import BinaryCoverageSummary, Facts, GpuFacts, Runtime
+from envdoctor.model import BinaryCoverageSummary, Facts, GpuFacts, Runtime, to_jsonable
 from envdoctor.paths import cache_dir, host_platform
 from envdoctor.probes import torchfiles
 from envdoctor.probes.gpus import detect_gpus
@@ -26,21 +27,50 @@ class CollectOptions:
     live_timeout: float = 90.0
 
 
+_LIBRARY_SUFFIXES = (".so", ".dll", ".pyd")
+
+
+def _libraries_stamp(directories: List[str]) -> str:
+    """(name, size, mtime, inode) of every shared library below the folders: changes when any does."""
+    parts = []
+    for top in directories:
+        for folder, subfolders, files in os.walk(top):
+            subfolders.sort()
+            for name in sorted(files):
+                if name.lower().endswith(_LIBRARY_SUFFIXES) or ".so." in name:
+                    try:
+                        info = os.stat(os.path.join(folder, name))
+                    except OSError:
+                        continue
+                    parts.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+    return "\n".join(parts)
+
+
 def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) -> tuple:
-    """Fat-binary arch counts of the runtime's CUDA libraries (empty when the scanner is absent)."""
+    """Fat-binary arch counts of the runtime's CUDA libraries (empty when the scanner is absent).
+
+    The whole set is cached under one key made of every library's stamp, so a warm check costs a
+    folder listing and a few stat calls, not one cache file per library.
+    """
+    directories = torchfiles.cuda_binaries(runtime, torch_dir)
+    if not directories:
+        return ()
+    key = "binaries:" + _libraries_stamp(directories)
+    cached = cache.get(key)
+    if isinstance(cached, list):
+        return tuple(BinaryCoverageSummary(c["path"], c["sass"], c["ptx"], c["error"]) for c in cached)
     try:
         fatbin = importlib.import_module("envdoctor.probes.fatbin")
     except ImportError:
         return ()
-    directories = torchfiles.cuda_binaries(runtime, torch_dir)
-    if not directories:
-        return ()
     scans = fatbin.scan_paths(directories, cache=fatbin.ScanCache(cache.directory))
-    return tuple(
+    summaries = tuple(
         BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error)
         for s in scans
         if s.sass or s.ptx or (s.error and s.error != "not-elf-or-pe")
     )
+    cache.put(key, [to_jsonable(s) for s in summaries])
+    return summaries
 
 
 def collect(

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from typing import List, Mapping, Optional, Sequence
 
-from envdoctor.model import Driver, Gpu, GpuFacts, ProbeAttempt, parse_cc
+from envdoctor.jsoncache import JsonCache
+from envdoctor.model import Driver, Gpu, GpuFacts, ProbeAttempt, parse_cc, to_jsonable
 from envdoctor.probes.interface import GpuSource, SourceUnavailable
 
 ENV_GPUS = "ENVDOCTOR_GPUS"
@@ -56,12 +57,45 @@ def default_sources() -> List[GpuSource]:
     return [NvmlSource(), DriverFilesSource(), NvidiaSmiSource()]
 
 
+def facts_from_json(data: dict) -> GpuFacts:
+    gpus = tuple(
+        Gpu(g["index"], g["name"], tuple(g["compute_capability"]) if g["compute_capability"] else None,
+            g.get("uuid"), g.get("memory_total_mib"), g.get("source", "cache"))
+        for g in data["gpus"]
+    )
+    driver = Driver(**data["driver"]) if data.get("driver") else None
+    return GpuFacts(gpus, driver)
+
+
 def detect_gpus(
-    sources: Optional[Sequence[GpuSource]] = None, environ: Optional[Mapping[str, str]] = None
+    sources: Optional[Sequence[GpuSource]] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    cache: Optional[JsonCache] = None,
+    fingerprint: Optional[str] = None,
 ) -> GpuFacts:
+    """Ask the sources in order. With a cache and a driver fingerprint, an answer given under the
+    same fingerprint is reused (the attempt says so); without a fingerprint, nothing is cached."""
     env = os.environ if environ is None else environ
     if env.get(ENV_GPUS) is not None:
         return parse_override(env[ENV_GPUS], env.get(ENV_DRIVER))
+    key = "gpus:" + fingerprint if (cache is not None and fingerprint) else None
+    if key is not None:
+        hit = cache.get(key)  # type: ignore[union-attr]
+        if isinstance(hit, dict):
+            try:
+                facts = facts_from_json(hit)
+            except (KeyError, TypeError, ValueError):
+                facts = None
+            if facts is not None:
+                note = ProbeAttempt("cache", True, "driver files unchanged since the last answer")
+                return GpuFacts(facts.gpus, facts.driver, (note,) + tuple(ProbeAttempt(**a) for a in hit["attempts"]))
+    facts = _ask_sources(sources)
+    if key is not None and facts.gpus and all(g.compute_capability for g in facts.gpus):
+        cache.put(key, to_jsonable(facts))  # type: ignore[union-attr]
+    return facts
+
+
+def _ask_sources(sources: Optional[Sequence[GpuSource]]) -> GpuFacts:
     attempts: List[ProbeAttempt] = []
     partial: Optional[GpuFacts] = None
     for source in default_sources() if sources is None else sources:

@@ -122,3 +122,32 @@ def test_torchaudio_mismatch_and_unknown_builds(tmp_path, capsys, monkeypatch) -
                                                  arch_list=["sm_86"]))
     envelope = run_check(tmp_path, GPUS["8.6"], NEW_DRIVER, capsys, monkeypatch)
     assert "torchaudio-mismatch" in envelope["codes"]
+
+
+FATBIN = REPO / "tests" / "fixtures" / "fatbin"
+
+
+def test_kernels_inside_torch_lib_decide_and_disagreement_is_reported(tmp_path, capsys, monkeypatch) -> None:
+    """torch/lib holds a real nvcc-built library with sm_75 SASS only, while torch *claims* sm_120:
+    the scan is what the GPU loads, so the verdict follows it and the disagreement is a finding."""
+    import shutil
+
+    from tests.support.fake_torch import site_packages
+
+    make_runtime(tmp_path / "runtime", FakeTorch(version="2.7.1+cu128", cuda="12.8",
+                                                 arch_list=["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]))
+    lib = site_packages(tmp_path / "runtime") / "torch" / "lib"
+    shutil.copy(FATBIN / "sm75.so", lib / "libtorch_cuda.so")
+    monkeypatch.setenv("ENVDOCTOR_GPUS", GPUS["12.0"])
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", NEW_DRIVER)
+    assert main(["check", "--root", str(tmp_path), "--json"]) == 2
+    envelope = json.loads(capsys.readouterr().out)
+    codes = {f["code"]: f for f in envelope["findings"]}
+    assert codes["no-kernels-for-gpu"]["params"]["source"] == "scan"
+    assert "libtorch_cuda.so" in codes["no-kernels-for-gpu"]["params"]["lacking"]
+    assert "scan=none" in codes["arch-sources-disagree"]["params"]["sources"]
+    # Replace the library with one that carries sm_120 family SASS: the cached scan must not answer.
+    shutil.copy(FATBIN / "family.so", lib / "libtorch_cuda.so")
+    assert main(["check", "--root", str(tmp_path), "--json"]) == 0
+    envelope = json.loads(capsys.readouterr().out)
+    assert envelope["gpus"][0]["coverage"] == "native"

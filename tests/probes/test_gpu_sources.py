@@ -203,3 +203,51 @@ def test_override_without_driver_is_rejected() -> None:
     with pytest.raises(OverrideError, match="ENVDOCTOR_DRIVER"):
         parse_override("RTX 5090@12.0", None)
     assert parse_override("none", None).gpus == ()
+
+
+def _driver_tree(root: Path, version_text: str, uuid: str) -> None:
+    proc = root / "proc/driver/nvidia"
+    (proc / "gpus/0000:00:06.0").mkdir(parents=True, exist_ok=True)
+    (proc / "version").write_text(version_text)
+    info = (CAPTURED / "gpu_information.txt").read_text().replace("GPU-818109b4", uuid)
+    (proc / "gpus/0000:00:06.0/information").write_text(info)
+
+
+class _Counting:
+    name = "nvml"
+
+    def __init__(self, facts):
+        self.facts, self.calls = facts, 0
+
+    def read(self):
+        self.calls += 1
+        return self.facts
+
+
+def test_nvml_answer_is_reused_while_the_driver_files_are_unchanged(tmp_path: Path) -> None:
+    from envdoctor.jsoncache import JsonCache
+    from envdoctor.probes.driverfiles import driver_fingerprint
+
+    _driver_tree(tmp_path, (CAPTURED / "proc_version.txt").read_text(), "GPU-818109b4")
+    cache = JsonCache(tmp_path / "cache", "gpus")
+    nvml = _Counting(GpuFacts((Gpu(0, "NVIDIA H200", (9, 0), "GPU-1", 143771, "nvml"),),
+                              Driver("580.159.04", "13.0", "nvml")))
+    first = detect_gpus([nvml], environ={}, cache=cache, fingerprint=driver_fingerprint(str(tmp_path)))
+    second = detect_gpus([nvml], environ={}, cache=cache, fingerprint=driver_fingerprint(str(tmp_path)))
+    assert nvml.calls == 1
+    assert second.gpus == first.gpus and second.driver == first.driver
+    assert second.attempts[0].source == "cache"
+    # A driver update (or another card) changes the files: NVML is asked again.
+    _driver_tree(tmp_path, (CAPTURED / "proc_version.txt").read_text().replace("580.159.04", "590.10.01"),
+                 "GPU-818109b4")
+    detect_gpus([nvml], environ={}, cache=cache, fingerprint=driver_fingerprint(str(tmp_path)))
+    assert nvml.calls == 2
+    _driver_tree(tmp_path, (CAPTURED / "proc_version.txt").read_text(), "GPU-aaaaaaaa")
+    detect_gpus([nvml], environ={}, cache=cache, fingerprint=driver_fingerprint(str(tmp_path)))
+    assert nvml.calls == 3
+
+
+def test_no_driver_files_means_no_fingerprint_and_no_cache(tmp_path: Path) -> None:
+    from envdoctor.probes.driverfiles import driver_fingerprint
+
+    assert driver_fingerprint(str(tmp_path)) is None
