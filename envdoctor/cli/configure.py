@@ -1,0 +1,184 @@
+"""`envdoctor configure`: write this machine's FP16 / speaker-verification / arch-list defaults into
+GPT-SoVITS. Preview (a unified diff) by default; --yes applies; --revert restores; --show explains.
+Exit 0 done (or nothing to do), 1 done but some target was refused, 3 error (nothing written)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from typing import Any, Dict, List
+
+from envdoctor.cli.ui import Ui
+
+HELP = "write FP16, v2Pro speaker-verification and TORCH_CUDA_ARCH_LIST defaults into GPT-SoVITS (preview first)"
+SCHEMA = "envdoctor.configure"
+SCHEMA_VERSION = 1
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("configure", parents=[parent], help=HELP, description=HELP)
+    parser.add_argument("--root", help="GPT-SoVITS folder (default: current folder)")
+    parser.add_argument("--fp16", choices=("on", "off", "auto"),
+                        help="half-precision inference (auto: off when the check finds the FP16 abort risk)")
+    parser.add_argument("--v2pro-sv", dest="v2pro_sv", choices=("on", "cpu", "off", "auto"),
+                        help="v2Pro speaker verification: on, cpu (same feature, no NVRTC), off "
+                        "(auto: cpu when torch's NVRTC is too old for this GPU)")
+    parser.add_argument("--arch-list", dest="arch_list", metavar="auto|VALUE|off",
+                        help="TORCH_CUDA_ARCH_LIST for the launchers (auto: this GPU's compute capability)")
+    parser.add_argument("--device", metavar="keep|cpu|cuda|cuda:N", help="tts_infer.yaml custom.device")
+    parser.add_argument("--launcher-check", dest="launcher_check", action="store_true", default=None,
+                        help="launchers run `envdoctor check` first and stop when it says the WebUI will fail")
+    parser.add_argument("--no-launcher-check", dest="launcher_check", action="store_false")
+    parser.add_argument("--check-command", metavar="CMD",
+                        help="how the launchers call envdoctor (default: envdoctor)")
+    parser.add_argument("--no-live", action="store_true", help="auto: judge from files only, without import torch")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--yes", "-y", action="store_true", help="apply the changes shown")
+    action.add_argument("--revert", action="store_true", help="restore every file envdoctor changed, byte for byte")
+    action.add_argument("--show", action="store_true", help="print the settings in effect and where each comes from")
+    parser.add_argument("--force", action="store_true",
+                        help="with --revert: restore even files changed since envdoctor wrote them")
+
+
+def run(args: argparse.Namespace, ui: Ui) -> int:
+    from envdoctor.gptsovits import layout
+
+    installation = layout.detect(args.root)
+    if args.show:
+        return _show(installation, ui)
+    if args.revert:
+        return _revert(installation, args, ui)
+    return _configure(installation, args, ui)
+
+
+def _envelope(ui: Ui, mode: str, installation: Any, **extra: Any) -> Dict[str, Any]:
+    from envdoctor import __version__
+
+    payload = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "envdoctor_version": __version__,
+               "command": "configure", "lang": ui.lang, "mode": mode,
+               "installation": {"root": installation.root, "generation": installation.generation,
+                                "has_v2pro_sv": installation.has_sv,
+                                "config_overrides_is_half": installation.config_overrides_env}}
+    payload.update(extra)
+    return payload
+
+
+def _messages(ui: Ui, items: List[Any]) -> List[Dict[str, Any]]:
+    return [{"key": key, "message": ui.text(key, **params), "params": params} for key, params in items]
+
+
+def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
+    from envdoctor.gptsovits import plan as planner
+    from envdoctor.gptsovits import recommend, writer
+    from envdoctor.gptsovits.settings import resolve
+    from envdoctor.i18n import message
+    from envdoctor.paths import host_platform
+
+    def advice() -> Any:
+        if ui.json_mode:
+            return recommend.recommend(installation.root, live=not args.no_live)
+        with ui.console(stderr=True).status(ui.text("configure.checking")):
+            return recommend.recommend(installation.root, live=not args.no_live)
+
+    state = writer.State(installation.root)
+    requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
+    settings, remember = resolve(requested, state.settings, advice, recommend.detect_arch_list,
+                                 args.launcher_check, args.check_command)
+    plan = planner.build(installation, settings, lambda key, lang=None: message(lang or ui.lang, key),
+                         host_platform())
+    applied = False
+    if args.yes and (plan.writes or state.files):
+        writer.apply(installation.root, plan.writes, remember)
+        applied = True
+    code = 1 if plan.refusals else 0
+    changes = [{"file": w.relative, "action": _action(w), "diff": _diff(w.relative, *plan.texts[w.relative])}
+               for w in plan.writes]
+    if ui.json_mode:
+        ui.print_json(_envelope(ui, "applied" if applied else "preview", installation,
+                                settings=settings.to_json(), changes=changes,
+                                refusals=_messages(ui, plan.refusals), notes=_messages(ui, plan.notes),
+                                exit_code=code))
+        return code
+    console = ui.console()
+    console.print(ui.text("configure.title", root=installation.root, generation=installation.generation))
+    for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("arch_list", settings.arch_list),
+                        ("device", settings.device)):
+        value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
+        why = f" ({choice.evidence})" if choice.evidence else ""
+        console.print(f"  {ui.text('configure.setting.' + key)}: {value}  "
+                      f"[{ui.text('configure.source.' + choice.source)}]{why}", markup=False)
+    for change in changes:
+        console.print("")
+        for line in change["diff"].splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+            console.print(line, style=style, markup=False, highlight=False)
+    if not changes:
+        console.print(ui.text("configure.no_changes"))
+    for key, params in plan.refusals:
+        console.print(ui.text("configure.refused") + " " + ui.text(key, **params), style="yellow", markup=False)
+    for key, params in plan.notes:
+        console.print("* " + ui.text(key, **params), markup=False)
+    if changes:
+        console.print(ui.text("configure.applied" if applied else "configure.preview_hint"))
+    return code
+
+
+def _value(value: Any) -> str:
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return str(value)
+
+
+def _action(write: Any) -> str:
+    if write.after is None:
+        return "delete"
+    return "create" if write.before is None else "modify"
+
+
+def _diff(relative: str, before: str, after: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), f"a/{relative}", f"b/{relative}",
+                                 lineterm="")
+    return "\n".join(lines)
+
+
+def _revert(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
+    from envdoctor.gptsovits import writer
+
+    result = writer.revert(installation.root, force=args.force)
+    if ui.json_mode:
+        ui.print_json(_envelope(ui, "revert", installation, restored=list(result.restored),
+                                deleted=list(result.deleted), drifted=list(result.drifted), exit_code=0))
+        return 0
+    console = ui.console()
+    if not (result.restored or result.deleted):
+        console.print(ui.text("configure.revert.nothing"))
+        return 0
+    for name in result.restored:
+        console.print(ui.text("configure.revert.restored", file=name), markup=False)
+    for name in result.deleted:
+        console.print(ui.text("configure.revert.deleted", file=name), markup=False)
+    return 0
+
+
+def _show(installation: Any, ui: Ui) -> int:
+    from envdoctor.gptsovits.show import effective
+
+    rows = effective(installation)
+    if ui.json_mode:
+        ui.print_json(_envelope(ui, "show", installation, settings=[
+            {"setting": r.setting, "value": r.value, "source": r.source, "file": r.file,
+             "applies_to": r.applies_to} for r in rows], exit_code=0))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=ui.text("configure.show.title", root=installation.root, generation=installation.generation))
+    for column in ("setting", "value", "source", "applies"):
+        table.add_column(ui.text("configure.show.col." + column))
+    for row in rows:
+        source = ui.text("configure.where." + row.source) + (f" ({row.file})" if row.file else "")
+        applies = ui.text("configure.applies." + row.applies_to) if row.applies_to else ""
+        table.add_row(ui.text("configure.setting." + row.setting), row.value, source, applies)
+    ui.console().print(table)
+    return 0

@@ -1,0 +1,1 @@
+"""Knowledge of the GPT-SoVITS layout and its config files, and the writer behind `envdoctor configure`."""

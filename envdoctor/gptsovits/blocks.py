@@ -1,0 +1,45 @@
+"""Marked blocks: the only text envdoctor adds to GPT-SoVITS files, findable and removable.
+
+A block is whole lines between a begin marker and an end marker, both comments in the file's language,
+each naming the block. Lines are joined with the file's own newline.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+BEGIN = ">>> envdoctor configure: {name} (remove with: envdoctor configure --revert)"
+END = "<<< envdoctor configure: {name}"
+
+
+def wrap(name: str, comment: str, body: List[str]) -> List[str]:
+    return [f"{comment} {BEGIN.format(name=name)}", *body, f"{comment} {END.format(name=name)}"]
+
+
+def find(text: str, name: str) -> Optional[Tuple[int, int]]:
+    """(start, end) offsets of block NAME including its last line's newline, or None."""
+    begin_tag = BEGIN.format(name=name)
+    start = text.find(begin_tag)
+    if start < 0:
+        return None
+    start = text.rfind("\n", 0, start) + 1  # back to the line start (after the comment leader)
+    end_tag = END.format(name=name)
+    end = text.find(end_tag, start)
+    if end < 0:
+        return None
+    line_end = text.find("\n", end)
+    return start, (len(text) if line_end < 0 else line_end + 1)
+
+
+def strip(text: str, name: str) -> str:
+    """TEXT without block NAME (used when a file changed after envdoctor wrote it)."""
+    span = find(text, name)
+    while span is not None:
+        text = text[: span[0]] + text[span[1]:]
+        span = find(text, name)
+    return text
+
+
+def body_of(text: str, name: str) -> Optional[str]:
+    span = find(text, name)
+    return None if span is None else text[span[0]: span[1]]

@@ -1,0 +1,127 @@
+"""The launcher block: environment for GPT-SoVITS and, optionally, a pre-launch `envdoctor check`.
+
+One block per launcher, inserted just before the first line that starts `webui.py` (after the script
+has set PATH and changed folder, before Python starts). `envdoctor check` exit codes: 0 ready,
+1 warnings -> start; 2 will fail -> print the message and stop; 3 could not check -> start (a
+check that cannot run is no reason to block the user).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from typing import Dict, List, Optional
+
+from envdoctor.gptsovits import blocks
+from envdoctor.gptsovits.patches import SV_ENV
+from envdoctor.gptsovits.settings import Settings
+
+NAME = "launcher"
+START_LINE = re.compile(r"webui\.py", re.IGNORECASE)
+
+
+class NoStartLine(Exception):
+    pass
+
+
+def environment(settings: Settings) -> OrderedDict[str, str]:
+    env: OrderedDict[str, str] = OrderedDict()
+    if settings.fp16.value is not None:
+        env["is_half"] = "True" if settings.fp16.value else "False"  # read with eval() upstream: Python literals
+    if settings.sv.value in ("cpu", "off"):  # "on" is GPT-SoVITS's own behaviour: nothing to set
+        env[SV_ENV] = settings.sv.value
+    if settings.arch_list.value is not None:
+        env["TORCH_CUDA_ARCH_LIST"] = settings.arch_list.value
+    return env
+
+
+def _bat_echo(text: str) -> str:
+    return re.sub(r"([&|<>^])", r"^\1", text).replace("%", "%%")
+
+
+def bat_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> List[str]:
+    lines = [f'set "{key}={value}"' for key, value in env.items()]
+    if check:
+        lines += [
+            f'call {check} check --root "%~dp0."',
+            'if not "%ERRORLEVEL%"=="2" goto envdoctor_start',
+            f"echo {_bat_echo(stop_message)}",
+            "pause",
+            "exit /b 2",
+            ":envdoctor_start",
+        ]
+    return lines
+
+
+def ps1_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> List[str]:
+    lines = [f"$env:{key} = '{value}'" for key, value in env.items()]
+    if check:
+        quoted = stop_message.replace("'", "''")
+        lines += [
+            f'& {check} check --root "$PSScriptRoot"',
+            "if ($LASTEXITCODE -eq 2) {",
+            f"    Write-Host '{quoted}'",
+            "    pause",
+            "    exit 2",
+            "}",
+        ]
+    return lines
+
+
+def sh_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> List[str]:
+    lines = [f"export {key}='{value}'" for key, value in env.items()]
+    if check:
+        quoted = stop_message.replace("'", "'\\''")
+        lines += [
+            f'{check} check --root "$(cd "$(dirname "$0")" && pwd)"',
+            'if [ "$?" -eq 2 ]; then',
+            f"    echo '{quoted}' >&2",
+            "    exit 2",
+            "fi",
+        ]
+    return lines
+
+
+KINDS = {
+    "go-webui.bat": ("REM", bat_body),
+    "go-webui.ps1": ("#", ps1_body),
+    "go-webui.sh": ("#", sh_body),
+}
+
+
+def new_sh_script(python: Optional[str], newline: str = "\n") -> str:
+    """A shell launcher for Linux checkouts/bundles that have none (created by configure, removed by revert)."""
+    interpreter = python or "python3"
+    return newline.join([
+        "#!/bin/sh",
+        "# Starts the GPT-SoVITS WebUI. Written by envdoctor configure; envdoctor configure --revert removes it.",
+        'cd "$(dirname "$0")" || exit 1',
+        f'exec {interpreter} webui.py "$@"',
+        "",
+    ])
+
+
+def apply(text: str, newline: str, launcher: str, body: Optional[List[str]]) -> str:
+    """TEXT with the launcher block (BODY) before the line that starts webui.py; None or [] removes it."""
+    base = blocks.strip(text, NAME)
+    if not body:
+        return base
+    comment = KINDS[launcher][0]
+    offset = 0
+    for line in base.splitlines(keepends=True):
+        stripped = line.strip()
+        if START_LINE.search(line) and not stripped.upper().startswith(("REM", "#", "::")):
+            lines = blocks.wrap(NAME, comment, body)
+            return base[:offset] + newline.join(lines) + newline + base[offset:]
+        offset += len(line)
+    raise NoStartLine(launcher)
+
+
+def read_environment(text: str) -> Dict[str, str]:
+    """is_half / TORCH_CUDA_ARCH_LIST / ... that envdoctor's block in TEXT sets (for --show)."""
+    body = blocks.body_of(text, NAME) or ""
+    found: Dict[str, str] = {}
+    for pattern in (r'^set "(\w+)=(.*)"\s*$', r"^\$env:(\w+) = '(.*)'\s*$", r"^export (\w+)='(.*)'\s*$"):
+        for match in re.finditer(pattern, body, re.MULTILINE):
+            found[match.group(1)] = match.group(2)
+    return found

@@ -1,0 +1,86 @@
+"""Where a GPT-SoVITS installation keeps the files configure touches, and which generation it is.
+
+Generations differ in what they honour (read from upstream RVC-Boss/GPT-SoVITS history):
+- "v2-2024" (e.g. the v2-240821 bundle): `config.py` reads env `is_half` and only forces it off for old
+  cards and CPU; no speaker verification (`GPT_SoVITS/sv.py` does not exist).
+- "v2pro-2025-06" (the v2pro-20250604 bundle): same `config.py` logic; `sv.py` exists (v2Pro models)
+  and has no switch.
+- "autodtype-2025-06" (upstream main since 2025-06-05): `config.py` picks the dtype per GPU
+  (`get_device_dtype_sm`) and overwrites the `is_half` it read from the environment; `sv.py` as above.
+Detection looks at features, not hashes; the anchored patches check exact text separately.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from envdoctor.gptsovits.textfile import ConfigureError
+
+V2_2024 = "v2-2024"
+V2PRO_2025 = "v2pro-2025-06"
+AUTODTYPE_2025 = "autodtype-2025-06"
+UNKNOWN = "unknown"
+
+CONFIG_PY = "config.py"
+SV_PY = "GPT_SoVITS/sv.py"
+TTS_YAML = "GPT_SoVITS/configs/tts_infer.yaml"
+BAT = "go-webui.bat"
+PS1 = "go-webui.ps1"
+SH = "go-webui.sh"
+STATE_DIR = ".envdoctor/configure"
+
+
+@dataclass(frozen=True)
+class Installation:
+    root: str
+    generation: str
+    has_sv: bool  # v2Pro speaker verification code present
+    config_overrides_env: bool  # config.py replaces an explicit is_half with its own choice
+    windows_runtime: bool  # runtime/python.exe (a Windows bundle)
+    posix_python: Optional[str]  # runtime/bin/python3 etc., relative to root, for the shell launcher
+
+    def path(self, relative: str) -> str:
+        return os.path.join(self.root, *relative.split("/"))
+
+    def exists(self, relative: str) -> bool:
+        return os.path.exists(self.path(relative))
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def detect(root: Optional[str]) -> Installation:
+    folder = os.path.abspath(root or os.getcwd())
+    if not os.path.isdir(folder):
+        raise ConfigureError("configure.error.root_missing", path=folder)
+    if not (os.path.isfile(os.path.join(folder, "webui.py")) and os.path.isdir(os.path.join(folder, "GPT_SoVITS"))):
+        raise ConfigureError("configure.error.not_gptsovits", path=folder)
+    config_text = _read(os.path.join(folder, CONFIG_PY))
+    has_sv = os.path.isfile(os.path.join(folder, *SV_PY.split("/")))
+    overrides = "get_device_dtype_sm" in config_text
+    if overrides:
+        generation = AUTODTYPE_2025
+    elif 'os.environ.get("is_half"' in config_text:
+        generation = V2PRO_2025 if has_sv else V2_2024
+    else:
+        generation = UNKNOWN
+    return Installation(folder, generation, has_sv, overrides,
+                        os.path.isfile(os.path.join(folder, "runtime", "python.exe")), _posix_python(folder))
+
+
+def _posix_python(root: str) -> Optional[str]:
+    for candidate in ("runtime/bin/python3", "runtime/bin/python"):
+        if os.path.isfile(os.path.join(root, *candidate.split("/"))):
+            return candidate
+    return None
+
+
+def generations() -> Tuple[str, ...]:
+    return (V2_2024, V2PRO_2025, AUTODTYPE_2025)

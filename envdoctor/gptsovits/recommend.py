@@ -1,0 +1,82 @@
+"""What `auto` means: the settings doctor recommends for this machine.
+
+One small seam on purpose: a `doctor` recommendation module is being written elsewhere; until it lands,
+fp16 and speaker verification follow the check's findings, and the arch list follows NVML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, List, Optional, Tuple
+
+from envdoctor.model import Finding, GpuFacts, format_cc
+
+FP16_RISK = "fp16-attention-abort-risk"
+NVRTC_OLD = "nvrtc-too-old"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    fp16: Optional[bool] = None  # False: turn FP16 off; None: GPT-SoVITS's choice is fine
+    sv: Optional[str] = None  # "cpu": keep speaker verification, run it on the CPU; None: leave as is
+    fp16_evidence: str = ""
+    sv_evidence: str = ""
+    error: Optional[str] = None  # the check could not run (then nothing is recommended)
+    evidence: Tuple[str, ...] = field(default_factory=tuple)
+
+
+def from_findings(findings: Iterable[Finding]) -> Recommendation:
+    """Pure: findings of a check -> fp16 / speaker-verification advice."""
+    fp16: Optional[bool] = None
+    sv: Optional[str] = None
+    fp16_why = sv_why = ""
+    for finding in findings:
+        if finding.code == FP16_RISK and fp16 is None:
+            fp16, fp16_why = False, f"{FP16_RISK}: {finding.params.get('gpu', '')} {finding.params.get('arch', '')}"
+        if finding.code == NVRTC_OLD and sv is None:
+            params = finding.params
+            sv, sv_why = "cpu", f"{NVRTC_OLD}: CUDA {params.get('cuda', '')} < {params.get('needed', '')}"
+    return Recommendation(fp16, sv, fp16_why.strip(), sv_why.strip())
+
+
+def arch_list_from_gpus(gpus: GpuFacts) -> Optional[str]:
+    """Compute capabilities of this machine's GPUs as TORCH_CUDA_ARCH_LIST wants them ('8.9;12.0')."""
+    seen: List[str] = []
+    for gpu in gpus.gpus:
+        if gpu.compute_capability is None:
+            continue
+        text = format_cc(gpu.compute_capability)
+        if text not in seen:
+            seen.append(text)
+    if not seen:
+        return None
+    return ";".join(sorted(seen, key=lambda t: tuple(int(p) for p in t.split("."))))
+
+
+def detect_arch_list() -> Tuple[Optional[str], str]:
+    from envdoctor.probes.gpus import OverrideError, detect_gpus
+
+    try:
+        gpus = detect_gpus()
+    except OverrideError as exc:
+        return None, str(exc)
+    names = ", ".join(f"{g.name} ({format_cc(g.compute_capability)})" for g in gpus.gpus)
+    source = next((a.source for a in gpus.attempts if a.ok), "none")
+    return arch_list_from_gpus(gpus), f"{source}: {names or 'no GPU'}"
+
+
+def recommend(root: str, live: bool = True) -> Recommendation:
+    """Run the check on ROOT's runtime and turn its findings into advice; never raises."""
+    from envdoctor.errors import EnvdoctorError
+    from envdoctor.pipeline import run_check
+    from envdoctor.probes.collect import CollectOptions
+
+    try:
+        report = run_check(CollectOptions(root=root, live=live))
+    except EnvdoctorError as exc:
+        from envdoctor.i18n import message
+
+        return Recommendation(error=message("en", exc.key, **exc.params))
+    except Exception as exc:  # a broken probe must not stop configure; the user still gets explicit choices
+        return Recommendation(error=f"{type(exc).__name__}: {exc}")
+    return from_findings(report.findings)

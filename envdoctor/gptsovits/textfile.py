@@ -1,0 +1,96 @@
+"""Read a text file the way GPT-SoVITS users have it, and write it back the same way.
+
+Bundles carry UTF-8 files, UTF-8 files with a BOM (PowerShell scripts saved by Windows editors) and
+GBK `.bat` files (cmd reads batch files in the ANSI code page, 936 on Chinese Windows). Line endings are
+CRLF or LF. An edit must keep all of that, so we decode once, edit text, and encode with what we found.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from envdoctor.errors import EnvdoctorError
+
+BOM = b"\xef\xbb\xbf"
+
+
+class ConfigureError(EnvdoctorError):
+    """configure could not do what was asked; nothing was written."""
+
+
+@dataclass(frozen=True)
+class TextFile:
+    path: str
+    raw: bytes
+    text: str
+    encoding: str  # "utf-8" | "utf-8-sig" | "gbk"
+    newline: str  # "\r\n" | "\n"
+    mode: Optional[int]  # permission bits, None for a file that does not exist yet
+
+    @property
+    def exists(self) -> bool:
+        return self.mode is not None
+
+    def encode(self, text: str) -> bytes:
+        """Encode edited text like the original; raises UnicodeEncodeError when it cannot."""
+        if self.encoding == "utf-8-sig":
+            return BOM + text.encode("utf-8")
+        return text.encode(self.encoding)
+
+    def can_encode(self, text: str) -> bool:
+        try:
+            self.encode(text)
+        except UnicodeEncodeError:
+            return False
+        return True
+
+
+def decode(raw: bytes, allow_gbk: bool) -> Tuple[str, str]:
+    if raw.startswith(BOM):
+        return raw[len(BOM):].decode("utf-8"), "utf-8-sig"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        if not allow_gbk:
+            raise
+    return raw.decode("gbk"), "gbk"
+
+
+def dominant_newline(text: str) -> str:
+    crlf = text.count("\r\n")
+    lf = text.count("\n") - crlf
+    return "\r\n" if crlf > lf else "\n"
+
+
+def read_text(path: str, allow_gbk: bool = False, default_newline: str = "\n") -> TextFile:
+    """The file's text, encoding, newline style and mode; a missing file reads as empty (mode None)."""
+    if not os.path.exists(path):
+        return TextFile(path, b"", "", "utf-8", default_newline, None)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        text, encoding = decode(raw, allow_gbk)
+    except UnicodeDecodeError as exc:
+        raise ConfigureError("configure.error.encoding", path=path, detail=str(exc)) from exc
+    except OSError as exc:
+        raise ConfigureError("configure.error.unreadable", path=path, detail=str(exc)) from exc
+    newline = dominant_newline(text) if "\n" in text else default_newline
+    return TextFile(path, raw, text, encoding, newline, stat.S_IMODE(os.stat(path).st_mode))
+
+
+def is_read_only(path: str) -> bool:
+    """True when the file (or, for a new file, its folder) must not be written.
+
+    Checks the permission bits as well as os.access: root passes os.access for any file, yet a file the
+    user marked read-only (or the Windows read-only attribute, which clears the write bits) is a choice
+    to respect.
+    """
+    target = path if os.path.exists(path) else os.path.dirname(path) or "."
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return True
+    return not (mode & stat.S_IWUSR) or not os.access(target, os.W_OK)

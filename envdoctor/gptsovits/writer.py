@@ -1,0 +1,272 @@
+"""Writing GPT-SoVITS files safely: atomic replace, backups of the originals, a manifest for --revert.
+
+State lives in <root>/.envdoctor/configure/: `manifest.json` and `backup/<relative path>` holding each
+file exactly as it was before envdoctor first changed it. Every write goes to a temporary file in the
+same folder, is fsynced, then replaces the target (os.replace is atomic on one file system), with the
+original permission bits. A failure part-way restores the files already written, so a run either
+changes everything it planned or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+from envdoctor.gptsovits.layout import STATE_DIR
+from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
+
+MANIFEST_SCHEMA = "envdoctor.configure-manifest"
+MANIFEST_VERSION = 1
+
+
+def sha256(data: Optional[bytes]) -> Optional[str]:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Write:
+    """One planned file change. `after` None deletes the file (it was created by envdoctor)."""
+
+    relative: str
+    before: Optional[bytes]  # current content, None when the file does not exist
+    after: Optional[bytes]
+    mode: Optional[int]  # permission bits to keep (None: new file, 0o644 / 0o755 for scripts)
+    original: Optional[bytes]  # what --revert must bring back (None: the file did not exist)
+    original_mode: Optional[int]
+
+
+def atomic_write(path: str, data: bytes, mode: Optional[int]) -> None:
+    folder = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(prefix=".envdoctor-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: str) -> None:
+    if os.name != "posix":
+        return
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+class State:
+    """The manifest and backups of one installation."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.folder = os.path.join(root, *STATE_DIR.split("/"))
+        self.manifest_path = os.path.join(self.folder, "manifest.json")
+        self.data: Dict[str, Any] = self._load()
+
+    def _load(self) -> Dict[str, Any]:
+        if not os.path.exists(self.manifest_path):
+            return {"schema": MANIFEST_SCHEMA, "version": MANIFEST_VERSION, "settings": {}, "files": {}}
+        try:
+            with open(self.manifest_path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail=str(exc)) from exc
+        if data.get("schema") != MANIFEST_SCHEMA:
+            raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail="unknown schema")
+        return data
+
+    @property
+    def files(self) -> Dict[str, Dict[str, Any]]:
+        return self.data.setdefault("files", {})
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        return self.data.setdefault("settings", {})
+
+    def backup_path(self, relative: str) -> str:
+        return os.path.join(self.folder, "backup", *relative.split("/"))
+
+    def original(self, relative: str) -> Tuple[bool, Optional[bytes], Optional[int]]:
+        """(managed, original bytes or None if it did not exist, original mode) of a managed file."""
+        entry = self.files.get(relative)
+        if entry is None:
+            return False, None, None
+        if not entry.get("existed"):
+            return True, None, None
+        with open(self.backup_path(relative), "rb") as handle:
+            return True, handle.read(), entry.get("mode")
+
+    def written_sha(self, relative: str) -> Optional[str]:
+        entry = self.files.get(relative)
+        return entry.get("written_sha256") if entry else None
+
+
+def _preflight(root: str, writes: List[Write], state_folder: str) -> None:
+    for write in writes:
+        path = os.path.join(root, *write.relative.split("/"))
+        if is_read_only(path) or is_read_only(os.path.dirname(path)):
+            raise ConfigureError("configure.error.read_only", path=path)
+    probe = state_folder
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if is_read_only(probe):
+        raise ConfigureError("configure.error.read_only", path=probe)
+
+
+def apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
+    """Back up, record, then write; on any failure put every touched file back and re-raise."""
+    state = State(root)
+    _preflight(root, writes, state.folder)
+    old_manifest = json.dumps(state.data)
+    created_state = not os.path.exists(state.folder)
+    done: List[Write] = []
+    try:
+        for write in writes:
+            entry = state.files.get(write.relative)
+            if write.after == write.original:
+                state.files.pop(write.relative, None)  # back to its original: no longer envdoctor's
+                continue
+            if entry is None or sha256(write.before) != entry.get("written_sha256"):
+                # First change, or the file changed since envdoctor wrote it: this is the state to return to.
+                if write.original is not None:
+                    os.makedirs(os.path.dirname(state.backup_path(write.relative)), exist_ok=True)
+                    atomic_write(state.backup_path(write.relative), write.original, None)
+                entry = {"existed": write.original is not None, "mode": write.original_mode,
+                         "original_sha256": sha256(write.original)}
+            entry["written_sha256"] = sha256(write.after)
+            state.files[write.relative] = entry
+        state.data["settings"] = settings
+        _save(state)
+        for write in writes:
+            path = os.path.join(root, *write.relative.split("/"))
+            if write.after is None:
+                if os.path.exists(path):
+                    os.unlink(path)
+            else:
+                atomic_write(path, write.after, write.mode if write.mode is not None else 0o644)
+            done.append(write)
+        _prune(state)
+    except BaseException as exc:
+        _undo(root, done)
+        if created_state:
+            shutil.rmtree(state.folder, ignore_errors=True)
+            _remove_empty_parent(state.folder)
+        else:
+            try:
+                atomic_write(state.manifest_path, old_manifest.encode("utf-8"), None)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise ConfigureError("configure.error.write_failed", path=getattr(exc, "filename", "") or root,
+                                 detail=str(exc)) from exc
+        raise
+
+
+def _undo(root: str, done: List[Write]) -> None:
+    for write in reversed(done):
+        path = os.path.join(root, *write.relative.split("/"))
+        try:
+            if write.before is None:
+                if os.path.exists(path):
+                    os.unlink(path)
+            else:
+                atomic_write(path, write.before, write.mode)
+        except OSError:
+            pass  # keep undoing the others; the backup folder still holds the originals
+
+
+def _save(state: State) -> None:
+    os.makedirs(state.folder, exist_ok=True)
+    text = json.dumps(state.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    atomic_write(state.manifest_path, text.encode("utf-8"), None)
+
+
+def _prune(state: State) -> None:
+    """Drop backups of files no longer managed; drop the whole state when nothing is managed."""
+    if not state.files:
+        shutil.rmtree(state.folder, ignore_errors=True)
+        _remove_empty_parent(state.folder)
+        return
+    backup_root = os.path.join(state.folder, "backup")
+    for folder, _dirs, names in os.walk(backup_root):
+        for name in names:
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, backup_root).replace(os.sep, "/")
+            if relative not in state.files:
+                os.unlink(path)
+
+
+def _remove_empty_parent(folder: str) -> None:
+    parent = os.path.dirname(folder)  # <root>/.envdoctor, shared with other envdoctor features
+    try:
+        os.rmdir(parent)
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True)
+class RevertResult:
+    restored: Tuple[str, ...]
+    deleted: Tuple[str, ...]
+    drifted: Tuple[str, ...]
+
+
+def revert(root: str, force: bool = False, dry_run: bool = False) -> RevertResult:
+    """Bring every managed file back to its original bytes and mode; remove the state."""
+    state = State(root)
+    plan: List[Tuple[str, str, Optional[bytes], Optional[int]]] = []
+    drifted: List[str] = []
+    for relative, entry in sorted(state.files.items()):
+        path = os.path.join(root, *relative.split("/"))
+        current = None
+        if os.path.exists(path):
+            with open(path, "rb") as handle:
+                current = handle.read()
+        if sha256(current) not in (entry.get("written_sha256"), entry.get("original_sha256")):
+            drifted.append(relative)
+        _managed, original, mode = state.original(relative)
+        plan.append((relative, path, original, mode))
+    if drifted and not force:
+        raise ConfigureError("configure.error.revert_drift", files=", ".join(drifted))
+    restored: List[str] = []
+    deleted: List[str] = []
+    for relative, _path, original, _mode in plan:
+        if original is None:
+            deleted.append(relative)
+        else:
+            restored.append(relative)
+    if dry_run:
+        return RevertResult(tuple(restored), tuple(deleted), tuple(drifted))
+    for _relative, path, original, _mode in plan:
+        if (original is not None and is_read_only(path)) or is_read_only(os.path.dirname(path)):
+            raise ConfigureError("configure.error.read_only", path=path)
+    for _relative, path, original, mode in plan:
+        if original is None:
+            if os.path.exists(path):
+                os.unlink(path)
+        else:
+            atomic_write(path, original, mode)
+    shutil.rmtree(state.folder, ignore_errors=True)
+    _remove_empty_parent(state.folder)
+    return RevertResult(tuple(restored), tuple(deleted), tuple(drifted))
