@@ -111,7 +111,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
         console.print("")
         for line in change["diff"].splitlines():
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-            console.print(line, style=style, markup=False, highlight=False)
+            console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
     if not changes:
         console.print(ui.text("configure.no_changes"))
     for key, params in plan.refusals:

@@ -64,7 +64,8 @@ def detect(root: Optional[str]) -> Installation:
         raise ConfigureError("configure.error.not_gptsovits", path=folder)
     config_text = _read(os.path.join(folder, CONFIG_PY))
     has_sv = os.path.isfile(os.path.join(folder, *SV_PY.split("/")))
-    overrides = "get_device_dtype_sm" in config_text
+    # The per-GPU dtype choice that overwrites is_half (function and assignment names as upstream spells them).
+    overrides = "get_device_dtype_sm" in config_text or "is_half = any(" in config_text
     if overrides:
         generation = AUTODTYPE_2025
     elif 'os.environ.get("is_half"' in config_text:

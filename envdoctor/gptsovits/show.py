@@ -82,4 +82,18 @@ def effective(inst: Installation, environ: Optional[Mapping[str, str]] = None) -
     if "device" in custom:
         rows.append(Row("device", str(custom["device"]), "yaml", TTS_YAML, "api"))
     rows.append(Row("device", "auto", "upstream_webui_device", "", "webui"))
-    return rows
+    return _merge(rows)
+
+
+def _merge(rows: List[Row]) -> List[Row]:
+    """One row per launcher setting, listing every launcher that sets the same value."""
+    merged: List[Row] = []
+    for row in rows:
+        twin = next((m for m in merged if row.source == "launcher" and m.source == "launcher"
+                     and (m.setting, m.value) == (row.setting, row.value)), None)
+        if twin is None:
+            merged.append(row)
+        else:
+            merged[merged.index(twin)] = Row(twin.setting, twin.value, twin.source, f"{twin.file}, {row.file}",
+                                             twin.applies_to)
+    return merged

@@ -151,7 +151,7 @@ def apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
                 # First change, or the file changed since envdoctor wrote it: this is the state to return to.
                 if write.original is not None:
                     os.makedirs(os.path.dirname(state.backup_path(write.relative)), exist_ok=True)
-                    atomic_write(state.backup_path(write.relative), write.original, None)
+                    atomic_write(state.backup_path(write.relative), write.original, 0o600)
                 entry = {"existed": write.original is not None, "mode": write.original_mode,
                          "original_sha256": sha256(write.original)}
             entry["written_sha256"] = sha256(write.after)
