@@ -28,7 +28,15 @@ def find(text: str, name: str) -> Optional[Tuple[int, int]]:
     if end < 0:
         return None
     line_end = text.find("\n", end)
-    return start, (len(text) if line_end < 0 else line_end + 1)
+    if line_end >= 0:
+        return start, line_end + 1
+    # The block ends the file without a final newline: it was put after a last line that had none,
+    # so the newline before the block is envdoctor's too.
+    if text.endswith("\r\n", 0, start):
+        return start - 2, len(text)
+    if text.endswith("\n", 0, start):
+        return start - 1, len(text)
+    return start, len(text)
 
 
 def strip(text: str, name: str) -> str:
