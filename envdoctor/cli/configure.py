@@ -100,6 +100,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
                                 exit_code=code))
         return code
     console = ui.console()
+    console.soft_wrap = True  # the terminal wraps; rich's wrapping would cut diff lines and CJK words
     console.print(ui.text("configure.title", root=installation.root, generation=installation.generation))
     for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("arch_list", settings.arch_list),
                         ("device", settings.device)):

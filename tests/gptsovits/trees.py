@@ -254,7 +254,7 @@ SV_CLASS_2025 = '''class SV:
             if self.is_half==True:wav=wav.half()
             feat = torch.stack([Kaldi.fbank(wav0.unsqueeze(0), num_mel_bins=80, sample_frequency=16000, dither=0) for wav0 in wav])
             sv_emb = self.embedding_model.forward3(feat)
-        return sv_emb'''
+        return sv_emb'''  # noqa: E501 (the compact upstream shape has a 131-character line)
 
 CONFIG_ENV = '''"""Test tree config.py: the generation that takes is_half from the environment (team-written)."""
 import os
@@ -318,7 +318,7 @@ os.environ["is_half"] = str(is_half)
 sys.exit(subprocess.call([python_exec, "-s", "GPT_SoVITS/inference_webui.py"] + sys.argv[1:]))
 '''
 
-INFERENCE_WEBUI = '''"""Test tree inference_webui.py: reads is_half like upstream, then runs speaker verification once."""
+INFERENCE_WEBUI = '''"""Test tree inference_webui.py: reads is_half like upstream, then runs speaker verification."""
 import json
 import os
 
