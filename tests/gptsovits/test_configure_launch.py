@@ -1,0 +1,93 @@
+"""From configure to a running WebUI code path: the shell launcher envdoctor writes, started for real.
+
+The tree's Python code runs on the stand-in torch; `envdoctor check` in the launcher is the real one,
+on a real venv runtime with the check's fake torch and a small matrix of our own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict
+
+import pytest
+
+from tests.gptsovits.conftest import configure, result_of
+from tests.gptsovits.test_configure_cli import MATRIX
+from tests.gptsovits.trees import snapshot
+from tests.support.fake_torch import FakeTorch, make_runtime
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+
+
+def launch(root: Path, standin: Path, extra: Dict[str, str]) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(standin), str(REPO)]), **extra)
+    env.pop("is_half", None)
+    return subprocess.run(["sh", str(root / "go-webui.sh")], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_configure_then_launch_gives_fp32_and_cpu_speaker_verification(tree, standin, capsys, gpu_5060) -> None:
+    root = tree("main")
+    before = snapshot(root)
+    envelope = configure(root, "--fp16", "off", "--v2pro-sv", "cpu", "--arch-list", "auto", "--yes", capsys=capsys)
+    assert envelope["_code"] == 0 and envelope["mode"] == "applied"
+    assert envelope["settings"]["arch_list"] == "12.0"
+    # The GPU's NVRTC is too old (the memo's failure 2) and nothing in the environment says fp16.
+    process = launch(root, standin, {"STANDIN_NVRTC_TOO_OLD": "1"})
+    assert process.returncode == 0, process.stderr
+    result = result_of(process)
+    assert result["is_half"] is False and result["device"] == "cuda"
+    assert result["fbank_calls"] == [{"device": "cpu", "dtype": "torch.float32"}]
+    assert result["arch_list"] == "12.0"
+    assert configure(root, "--revert", capsys=capsys)["_code"] == 0
+    assert snapshot(root) == before
+
+
+@pytest.fixture()
+def checked_tree(tree, tmp_path, monkeypatch):
+    matrix = tmp_path / "matrix"
+    matrix.mkdir()
+    for name, text in MATRIX.items():
+        (matrix / name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ENVDOCTOR_MATRIX_DIR", str(matrix))
+    root = tree("main")
+    (root / "runtime" / "bin" / "python3").unlink()
+    make_runtime(root / "runtime", FakeTorch(version="2.6.0+cu124", cuda="12.4",
+                                             devices=[{"name": "NVIDIA GeForce RTX 5060 Ti", "cc": "12.0"}]))
+    return root
+
+
+@pytest.mark.parametrize("gpu, expect_start", [
+    ("NVIDIA GeForce RTX 5060 Ti@12.0", False),  # check exit 2: will fail -> stop with the message
+    ("NVIDIA GeForce RTX 4090@8.9", True),  # check exit 0/1 -> start
+])
+def test_launcher_check_stops_only_on_will_fail(checked_tree, standin, capsys, monkeypatch, gpu, expect_start) -> None:
+    root = checked_tree
+    monkeypatch.setenv("ENVDOCTOR_GPUS", gpu)
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", "576.02@12.9")
+    command = f"{sys.executable} -m envdoctor"
+    envelope = configure(root, "--fp16", "off", "--v2pro-sv", "cpu", "--arch-list", "auto", "--launcher-check",
+                         "--check-command", command, "--yes", capsys=capsys)
+    assert envelope["_code"] == 0, envelope
+    process = launch(root, standin, {})
+    if expect_start:
+        assert process.returncode == 0, process.stdout + process.stderr
+        assert result_of(process)["is_half"] is False
+    else:
+        assert process.returncode == 2
+        assert "RESULT" not in process.stdout
+        assert "the WebUI was not started" in process.stderr
+
+
+def test_launcher_check_that_cannot_run_does_not_block(checked_tree, standin, capsys, gpu_5060) -> None:
+    root = checked_tree
+    configure(root, "--fp16", "off", "--v2pro-sv", "cpu", "--arch-list", "off", "--launcher-check",
+              "--check-command", f"{sys.executable} -m envdoctor", "--yes", capsys=capsys)
+    process = launch(root, standin, {"ENVDOCTOR_MATRIX_DIR": str(root / "no-matrix")})  # check exits 3
+    assert process.returncode == 0, process.stderr
+    assert result_of(process)["is_half"] is False
