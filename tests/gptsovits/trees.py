@@ -36,6 +36,7 @@ class _DType:
 
 float16 = _DType("float16")
 float32 = _DType("float32")
+dtype = _DType  # upstream config.py names torch.dtype in an annotation evaluated at import
 
 
 class device:
