@@ -114,8 +114,15 @@ class State:
             return False, None, None
         if not entry.get("existed"):
             return True, None, None
-        with open(self.backup_path(relative), "rb") as handle:
-            return True, handle.read(), entry.get("mode")
+        try:
+            with open(self.backup_path(relative), "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise ConfigureError("configure.error.manifest", path=self.backup_path(relative), detail=str(exc)) from exc
+        if sha256(data) != entry.get("original_sha256"):
+            raise ConfigureError("configure.error.manifest", path=self.backup_path(relative),
+                                 detail="backup does not match its recorded checksum")
+        return True, data, entry.get("mode")
 
     def written_sha(self, relative: str) -> Optional[str]:
         entry = self.files.get(relative)

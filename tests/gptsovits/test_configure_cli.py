@@ -196,3 +196,13 @@ def test_every_configure_message_exists_in_both_languages(lang) -> None:
 
     assert set(EN) == set(ZH)
     assert all(value.strip() for value in (EN if lang == "en" else ZH).values())
+
+
+def test_a_damaged_backup_is_reported_and_nothing_is_restored(tree, capsys) -> None:
+    root = tree("main")
+    configure(root, "--fp16", "off", "--arch-list", "off", "--yes", capsys=capsys)
+    (root / ".envdoctor/configure/backup/config.py").write_bytes(b"not the original\n")
+    configured = snapshot(root)
+    envelope = configure(root, "--revert", capsys=capsys)
+    assert envelope["_code"] == 3 and envelope["error"]["key"] == "configure.error.manifest"
+    assert snapshot(root) == configured
