@@ -73,7 +73,9 @@ def sh_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> Lis
     if check:
         quoted = stop_message.replace("'", "'\\''")
         lines += [
-            f'{check} check --root "$(cd "$(dirname "$0")" && pwd)"',
+            # The script may have changed folder already (the one configure writes cds to its own).
+            '_envdoctor_root="$(cd "$(dirname "$0")" 2>/dev/null && pwd || pwd)"',
+            f'{check} check --root "$_envdoctor_root"',
             'if [ "$?" -eq 2 ]; then',
             f"    echo '{quoted}' >&2",
             "    exit 2",
@@ -87,6 +89,24 @@ KINDS = {
     "go-webui.ps1": ("#", ps1_body),
     "go-webui.sh": ("#", sh_body),
 }
+
+
+PYZ = "envdoctor.pyz"
+
+
+def check_command(launcher: str, configured: str, root_has_pyz: bool, posix_python: Optional[str]) -> str:
+    """How LAUNCHER calls envdoctor: the user's command, else the bundle's zipapp run by the bundle's
+    own Python (no install needed), else `envdoctor` from PATH."""
+    if configured != "auto":
+        return configured
+    if not root_has_pyz:
+        return "envdoctor"
+    if launcher == "go-webui.bat":
+        return f'"%~dp0runtime\\python.exe" "%~dp0{PYZ}"'
+    if launcher == "go-webui.ps1":
+        return f'"$PSScriptRoot\\runtime\\python.exe" "$PSScriptRoot\\{PYZ}"'
+    python = posix_python or "python3"
+    return f'"$_envdoctor_root/{python}" "$_envdoctor_root/{PYZ}"'
 
 
 def new_sh_script(python: Optional[str], newline: str = "\n") -> str:

@@ -120,9 +120,12 @@ def _yaml(inst: Installation, state: State, settings: Settings, plan: Plan) -> N
 def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan, lang_message: Any,
                host: str) -> None:
     env = launchers.environment(settings)
-    check = settings.check_command if settings.launcher_check else None
     stop = lang_message("configure.launcher.stop")
+    has_pyz = inst.exists(launchers.PYZ)
     for relative in (BAT, PS1, SH):
+        check = None
+        if settings.launcher_check:
+            check = launchers.check_command(relative, settings.check_command, has_pyz, inst.posix_python)
         managed = relative in state.files
         if not inst.exists(relative) and not managed and not (relative == SH and host != "windows"):
             continue

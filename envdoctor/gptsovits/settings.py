@@ -40,7 +40,7 @@ class Settings:
     arch_list: Choice  # "12.0" / None
     device: Choice  # "cuda" / "cpu" / "cuda:1" / None
     launcher_check: bool = False
-    check_command: str = "envdoctor"
+    check_command: str = "auto"  # "auto": the bundle's envdoctor.pyz when present, else `envdoctor`
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -114,6 +114,6 @@ def resolve(requested: Dict[str, Optional[str]], previous: Dict[str, Any], recom
     wanted = str(asked["device"])
     device = Choice(None, UNSET) if wanted in ("keep", "auto") else Choice(parse_device(wanted), origin("device"))
     check = bool(previous.get("launcher_check", False)) if launcher_check is None else launcher_check
-    command = check_command or str(previous.get("check_command") or "envdoctor")
+    command = check_command or str(previous.get("check_command") or "auto")
     remember = {"requested": asked, "launcher_check": check, "check_command": command}
     return Settings(fp16, sv, arch, device, check, command), remember

@@ -25,10 +25,11 @@ pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSI
 
 
 def launch(root: Path, standin: Path, extra: Dict[str, str]) -> subprocess.CompletedProcess:
+    """Start the launcher the way a user might: from the folder above, by a relative path."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(standin), str(REPO)]), **extra)
     env.pop("is_half", None)
-    return subprocess.run(["sh", str(root / "go-webui.sh")], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(["sh", f"{root.name}/go-webui.sh"], cwd=root.parent, env=env, capture_output=True,
+                          text=True, timeout=120)
 
 
 def test_configure_then_launch_gives_fp32_and_cpu_speaker_verification(tree, standin, capsys, gpu_5060) -> None:
@@ -91,3 +92,16 @@ def test_launcher_check_that_cannot_run_does_not_block(checked_tree, standin, ca
     process = launch(root, standin, {"ENVDOCTOR_MATRIX_DIR": str(root / "no-matrix")})  # check exits 3
     assert process.returncode == 0, process.stderr
     assert result_of(process)["is_half"] is False
+
+
+def test_launcher_check_uses_the_bundles_zipapp_when_there_is_one(checked_tree, standin, capsys, gpu_5060) -> None:
+    """envdoctor.pyz beside the launchers is run by the bundle's own Python; here a stand-in pyz that
+    records its arguments and answers "will fail"."""
+    root = checked_tree
+    (root / "envdoctor.pyz").write_text("import sys\nprint('PYZ', sys.argv[1:])\nsys.exit(2)\n")
+    configure(root, "--fp16", "off", "--arch-list", "off", "--launcher-check", "--yes", capsys=capsys)
+    bat = (root / "go-webui.bat").read_text()
+    assert 'call "%~dp0runtime\\python.exe" "%~dp0envdoctor.pyz" check --root "%~dp0."' in bat
+    process = launch(root, standin, {})
+    assert process.returncode == 2
+    assert f"PYZ ['check', '--root', '{root}']" in process.stdout
