@@ -8,6 +8,7 @@ GPT-SoVITS's own `save_configs`) starts from its current text minus envdoctor's 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -137,7 +138,18 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
                 _add(plan, relative, base, None)
                 continue
             text, new_mode = launchers.new_sh_script(inst.posix_python, base.style.newline), 0o755
-        body = launchers.KINDS[relative][1](env, check, stop)
+        style = base.style
+        message = stop
+        if stop.isascii() or not text.isascii():
+            pass  # the message fits, or the file already carries non-ASCII text in an encoding that works
+        elif relative == BAT and "chcp 65001" not in text.lower():
+            # cmd reads batch files in the console code page (936 on Chinese Windows), not UTF-8.
+            style = dataclasses.replace(style, encoding="gbk")
+        elif relative == PS1 and style.encoding != "utf-8-sig":
+            # Windows PowerShell reads a script without BOM in the ANSI code page: keep it ASCII.
+            message = lang_message("configure.launcher.stop", "en")
+        base = dataclasses.replace(base, style=style)
+        body = launchers.KINDS[relative][1](env, check, message)
         try:
             new_text = launchers.apply(text, base.style.newline, relative, body)
         except launchers.NoStartLine:

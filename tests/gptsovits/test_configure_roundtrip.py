@@ -135,3 +135,16 @@ def test_configure_then_revert_is_byte_identical(generation, first, second, crlf
         revert = configure(root, "--revert", capsys=capsys)
         assert revert["_code"] == 0, revert
         assert snapshot(root) == before
+
+
+def test_chinese_stop_message_goes_into_an_ascii_bat_as_gbk_and_a_bomless_ps1_stays_ascii(tree, capsys) -> None:
+    root = tree("main")  # its go-webui.bat is ASCII, as upstream's is
+    (root / "go-webui.ps1").write_bytes(b'& "$PSScriptRoot\\runtime\\python.exe" -I "$PSScriptRoot\\webui.py"\n')
+    configure(root, "--fp16", "off", "--arch-list", "off", "--launcher-check", "--yes", capsys=capsys, lang="zh_CN")
+    bat = (root / "go-webui.bat").read_bytes()
+    assert "WebUI 没有启动".encode("gbk") in bat
+    ps1 = (root / "go-webui.ps1").read_bytes()
+    assert ps1.isascii() and b"the WebUI was not started" in ps1
+    assert "WebUI 没有启动" in (root / "go-webui.sh").read_text(encoding="utf-8")
+    configure(root, "--revert", capsys=capsys)
+    assert (root / "go-webui.bat").read_bytes().isascii()
