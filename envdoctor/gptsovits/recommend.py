@@ -1,13 +1,15 @@
 """What `auto` means: the settings doctor recommends for this machine.
 
-One small seam on purpose: a `doctor` recommendation module is being written elsewhere; until it lands,
-fp16 and speaker verification follow the check's findings, and the arch list follows NVML.
+One small seam on purpose: where `envdoctor.doctor.recommend` exists, its logic decides (fed with the
+check's facts and findings); otherwise fp16 and speaker verification follow the check's findings
+directly. The arch list follows NVML (detect_gpus) either way.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 from envdoctor.model import Finding, GpuFacts, format_cc
 
@@ -37,6 +39,26 @@ def from_findings(findings: Iterable[Finding]) -> Recommendation:
             params = finding.params
             sv, sv_why = "cpu", f"{NVRTC_OLD}: CUDA {params.get('cuda', '')} < {params.get('needed', '')}"
     return Recommendation(fp16, sv, fp16_why.strip(), sv_why.strip())
+
+
+def from_doctor(advice: Any) -> Recommendation:
+    """Map envdoctor.doctor.recommend's Recommendation (Settings with value + source) onto ours.
+
+    A value doctor got from GPT-SoVITS's own default or from plain facts (no GPU) is what GPT-SoVITS
+    already does by itself: nothing to override (None). Only evidence (smoke tests, predictions) is written.
+    """
+    def pick(setting: Any, neutral: Any) -> Tuple[Any, str]:
+        if setting is None or getattr(setting, "source", "default") in ("default", "facts"):
+            return None, ""
+        value = getattr(setting, "value", None)
+        if value == neutral:
+            return None, ""
+        evidence = "; ".join(getattr(setting, "evidence", ()) or ()) or str(getattr(setting, "reason", ""))
+        return value, f"{setting.source}: {evidence}"
+
+    fp16, fp16_why = pick(getattr(advice, "fp16", None), True)
+    sv, sv_why = pick(getattr(advice, "v2pro_sv", None), "on")
+    return Recommendation(fp16, sv, fp16_why, sv_why)
 
 
 def arch_list_from_gpus(gpus: GpuFacts) -> Optional[str]:
@@ -79,4 +101,8 @@ def recommend(root: str, live: bool = True) -> Recommendation:
         return Recommendation(error=message("en", exc.key, **exc.params))
     except Exception as exc:  # a broken probe must not stop configure; the user still gets explicit choices
         return Recommendation(error=f"{type(exc).__name__}: {exc}")
-    return from_findings(report.findings)
+    try:  # doctor's recommendation logic, where that package is installed
+        doctor = importlib.import_module("envdoctor.doctor.recommend")
+    except ImportError:
+        return from_findings(report.findings)
+    return from_doctor(doctor.recommend(report.facts, (), report.findings))
