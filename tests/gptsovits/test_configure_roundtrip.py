@@ -148,3 +148,20 @@ def test_chinese_stop_message_goes_into_an_ascii_bat_as_gbk_and_a_bomless_ps1_st
     assert "WebUI 没有启动" in (root / "go-webui.sh").read_text(encoding="utf-8")
     configure(root, "--revert", capsys=capsys)
     assert (root / "go-webui.bat").read_bytes().isascii()
+
+
+def test_a_launcher_edited_after_configure_keeps_the_edit_through_reconfigure_and_revert(tree, capsys) -> None:
+    root = tree("main")
+    configure(root, "--fp16", "off", "--arch-list", "12.0", "--yes", capsys=capsys)
+    bat = root / "go-webui.bat"
+    edited = bat.read_bytes().replace(b"pause\r\n", b"echo bye\r\npause\r\n")
+    bat.write_bytes(edited)
+    envelope = configure(root, "--arch-list", "8.9", "--yes", capsys=capsys)
+    assert {"key": "configure.note.drift", "file": "go-webui.bat"} in [
+        {"key": n["key"], "file": n["params"].get("file")} for n in envelope["notes"]]
+    text = bat.read_text()
+    assert text.count(">>> envdoctor") == 1 and 'TORCH_CUDA_ARCH_LIST=8.9"' in text and "echo bye" in text
+    configure(root, "--revert", capsys=capsys)
+    # Back to the user's version, without envdoctor's block.
+    assert bat.read_bytes() == edited.replace(
+        edited[edited.index(b"REM >>> envdoctor"):edited.index(b"runtime\\python.exe")], b"")
