@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-BEGIN = ">>> envdoctor configure: {name} (remove with: envdoctor configure --revert)"
-END = "<<< envdoctor configure: {name}"
+# No < > | & in the markers: they are REM lines in .bat files, where cmd must not see redirection.
+BEGIN = "envdoctor configure: begin {name} (remove with: envdoctor configure --revert)"
+END = "envdoctor configure: end {name}"
 
 
 def wrap(name: str, comment: str, body: List[str]) -> List[str]:

@@ -86,7 +86,7 @@ def test_patches_are_idempotent_and_follow_the_file_newline() -> None:
     assert version.startswith("921ac6c")
     assert once == twice
     assert "\n" not in once.replace("\r\n", "")
-    assert once.count("envdoctor configure: v2pro-sv") == 2  # one begin, one end marker
+    assert once.count("envdoctor configure: begin v2pro-sv") == once.count("envdoctor configure: end v2pro-sv") == 1
     other, _ = patches.apply(once, "\r\n", patches.SV_ANCHORS, patches.SV_BLOCK, patches.sv_body("off"))
     assert '"off").strip()' in other and '"cpu").strip()' not in other
 

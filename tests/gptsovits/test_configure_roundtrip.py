@@ -54,7 +54,7 @@ def test_bat_stays_gbk_with_crlf_and_gets_a_chinese_stop_message(tree, capsys) -
     assert data.count(b"\n") == data.count(b"\r\n")
     lines = text.split("\r\n")
     start = next(i for i, line in enumerate(lines) if "webui.py" in line and not line.startswith("REM"))
-    assert lines[start - 1].startswith("REM <<< envdoctor configure: launcher")
+    assert lines[start - 1].startswith("REM envdoctor configure: end launcher")
     assert 'set "is_half=False"' in lines and 'set "TORCH_CUDA_ARCH_LIST=12.0"' in lines
     assert 'call envdoctor check --root "%~dp0."' in lines
     assert 'if not "%ERRORLEVEL%"=="2" goto envdoctor_start' in lines
@@ -94,9 +94,9 @@ def test_configure_twice_changes_values_without_stacking_blocks(tree, capsys) ->
     configure(root, "--fp16", "off", "--v2pro-sv", "cpu", "--arch-list", "12.0", "--yes", capsys=capsys)
     configure(root, "--v2pro-sv", "off", "--yes", capsys=capsys)
     sv = (root / "GPT_SoVITS" / "sv.py").read_text()
-    assert sv.count(">>> envdoctor configure: v2pro-sv") == 1 and '"off").strip()' in sv
+    assert sv.count("envdoctor configure: begin v2pro-sv") == 1 and '"off").strip()' in sv
     bat = (root / "go-webui.bat").read_text()
-    assert bat.count(">>> envdoctor") == 1 and 'set "is_half=False"' in bat  # --fp16 off was kept
+    assert bat.count("envdoctor configure: begin") == 1 and 'set "is_half=False"' in bat  # --fp16 off was kept
     # Going back to GPT-SoVITS's own behaviour gives the original bytes back and forgets the file.
     fresh = make_tree(root.parent / "fresh", "main")
     envelope = configure(root, "--v2pro-sv", "on", "--yes", capsys=capsys)
@@ -160,8 +160,15 @@ def test_a_launcher_edited_after_configure_keeps_the_edit_through_reconfigure_an
     assert {"key": "configure.note.drift", "file": "go-webui.bat"} in [
         {"key": n["key"], "file": n["params"].get("file")} for n in envelope["notes"]]
     text = bat.read_text()
-    assert text.count(">>> envdoctor") == 1 and 'TORCH_CUDA_ARCH_LIST=8.9"' in text and "echo bye" in text
+    assert text.count("envdoctor configure: begin") == 1 and 'TORCH_CUDA_ARCH_LIST=8.9"' in text and "echo bye" in text
     configure(root, "--revert", capsys=capsys)
     # Back to the user's version, without envdoctor's block.
     assert bat.read_bytes() == edited.replace(
-        edited[edited.index(b"REM >>> envdoctor"):edited.index(b"runtime\\python.exe")], b"")
+        edited[edited.index(b"REM envdoctor configure: begin"):edited.index(b"runtime\\python.exe")], b"")
+
+
+def test_bat_block_has_no_characters_cmd_would_treat_as_redirection_in_rem_lines(tree, capsys) -> None:
+    root = tree("main")
+    configure(root, "--fp16", "off", "--arch-list", "12.0", "--launcher-check", "--yes", capsys=capsys)
+    rem_lines = [line for line in (root / "go-webui.bat").read_text().splitlines() if line.startswith("REM envdoctor")]
+    assert len(rem_lines) == 2 and not any(ch in line for line in rem_lines for ch in "<>|&")
