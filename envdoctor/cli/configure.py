@@ -74,11 +74,15 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.i18n import message
     from envdoctor.paths import host_platform
 
+    asked: Dict[str, Any] = {}
+
     def advice() -> Any:
         if ui.json_mode:
-            return recommend.recommend(installation.root, live=not args.no_live)
-        with ui.console(stderr=True).status(ui.text("configure.checking")):
-            return recommend.recommend(installation.root, live=not args.no_live)
+            asked["rec"] = recommend.recommend(installation.root, live=not args.no_live)
+        else:
+            with ui.console(stderr=True).status(ui.text("configure.checking")):
+                asked["rec"] = recommend.recommend(installation.root, live=not args.no_live)
+        return asked["rec"]
 
     state = writer.State(installation.root)
     requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
@@ -86,6 +90,10 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
                                  args.launcher_check, args.check_command)
     plan = planner.build(installation, settings, lambda key, lang=None: message(lang or ui.lang, key),
                          host_platform())
+    if "rec" in asked and asked["rec"].upgrade:
+        plan.notes.append(("configure.note.upgrade_needed", {}))
+    if "rec" in asked and asked["rec"].error:
+        plan.notes.append(("configure.note.auto_unknown", {"detail": asked["rec"].error}))
     applied = False
     if args.yes and (plan.writes or state.files):
         writer.apply(installation.root, plan.writes, remember)

@@ -15,6 +15,9 @@ from envdoctor.model import Finding, GpuFacts, format_cc
 
 FP16_RISK = "fp16-attention-abort-risk"
 NVRTC_OLD = "nvrtc-too-old"
+NO_KERNELS = "no-kernels-for-gpu"
+# Findings that settings only soften: the torch build itself is wrong for the GPU.
+UPGRADE_CODES = (NO_KERNELS, NVRTC_OLD, FP16_RISK)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Recommendation:
     fp16_evidence: str = ""
     sv_evidence: str = ""
     error: Optional[str] = None  # the check could not run (then nothing is recommended)
+    upgrade: bool = False  # the torch build is wrong for this GPU: settings are a workaround, not the fix
     evidence: Tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -32,13 +36,18 @@ def from_findings(findings: Iterable[Finding]) -> Recommendation:
     fp16: Optional[bool] = None
     sv: Optional[str] = None
     fp16_why = sv_why = ""
+    upgrade = False
     for finding in findings:
-        if finding.code == FP16_RISK and fp16 is None:
-            fp16, fp16_why = False, f"{FP16_RISK}: {finding.params.get('gpu', '')} {finding.params.get('arch', '')}"
-        if finding.code == NVRTC_OLD and sv is None:
+        upgrade = upgrade or finding.code in UPGRADE_CODES
+        if finding.code in (FP16_RISK, NO_KERNELS) and fp16 is None:
+            # No kernels at all: nothing runs on this GPU; FP16 off is still the careful value.
+            fp16, fp16_why = False, f"{finding.code}: {finding.params.get('gpu', '')} {finding.params.get('arch', '')}"
+        if finding.code == NO_KERNELS and sv is None:
+            sv, sv_why = "cpu", f"{NO_KERNELS}: {finding.params.get('arch', '')}"
+        if finding.code == NVRTC_OLD and sv in (None, "cpu"):
             params = finding.params
             sv, sv_why = "cpu", f"{NVRTC_OLD}: CUDA {params.get('cuda', '')} < {params.get('needed', '')}"
-    return Recommendation(fp16, sv, fp16_why.strip(), sv_why.strip())
+    return Recommendation(fp16, sv, fp16_why.strip(), sv_why.strip(), upgrade=upgrade)
 
 
 def from_doctor(advice: Any) -> Recommendation:
@@ -58,7 +67,8 @@ def from_doctor(advice: Any) -> Recommendation:
 
     fp16, fp16_why = pick(getattr(advice, "fp16", None), True)
     sv, sv_why = pick(getattr(advice, "v2pro_sv", None), "on")
-    return Recommendation(fp16, sv, fp16_why, sv_why)
+    upgrade = bool(getattr(getattr(advice, "upgrade_needed", None), "value", False))
+    return Recommendation(fp16, sv, fp16_why, sv_why, upgrade=upgrade)
 
 
 def arch_list_from_gpus(gpus: GpuFacts) -> Optional[str]:

@@ -145,6 +145,7 @@ def test_auto_follows_the_check_on_the_memo_machine(tree, tmp_path, capsys, monk
     assert settings["arch_list"] == "12.0"
     keys = [n["key"] for n in envelope["notes"]]
     assert "configure.note.fp16_off" in keys and "configure.note.sv_cpu" in keys
+    assert "configure.note.upgrade_needed" in keys  # settings are the workaround; the torch build is the fix
 
 
 def test_auto_without_a_verdict_keeps_gptsovits_defaults(tree, capsys, gpu_5060) -> None:

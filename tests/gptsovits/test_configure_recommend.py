@@ -51,3 +51,9 @@ def test_doctor_evidence_is_written_and_its_defaults_are_not() -> None:
     assert (advice.fp16, advice.sv) == (False, "cpu") and "sdpa-efficient: crashed" in advice.fp16_evidence
     defaults = _Advice(_Setting(False, "recommend.fp16.old_gpu", "default"), _Setting("on", "x", "smoke"))
     assert (from_doctor(defaults).fp16, from_doctor(defaults).sv) == (None, None)
+
+
+def test_no_kernels_for_the_gpu_turns_everything_careful_and_asks_for_the_upgrade() -> None:
+    advice = from_findings([Finding("no-kernels-for-gpu", Severity.BLOCKING, {"gpu": "RTX 5060 Ti", "arch": "sm_120"})])
+    assert (advice.fp16, advice.sv, advice.upgrade) == (False, "cpu", True)
+    assert from_findings([]).upgrade is False

@@ -29,6 +29,8 @@ MESSAGES = {
     "configure.note.fp16_on": "FP16 forced on: GPT-SoVITS will use half precision even where it would have chosen FP32.",
     "configure.note.sv_cpu": "v2Pro speaker verification runs on the CPU (FP32): the voice is unchanged, each reference audio takes a little longer, and no NVRTC kernel is compiled for the GPU.",
     "configure.note.sv_off": "v2Pro speaker verification off: v2Pro/v2ProPlus models get a zero speaker embedding, so their voices resemble the reference audio less. Prefer --v2pro-sv cpu.",
+    "configure.note.upgrade_needed": "These settings work around what they can; the torch build in the runtime is still wrong for this GPU. The real fix is a torch build made for it (envdoctor upgrade).",
+    "configure.note.auto_unknown": "auto: the check could not run ({detail}), so GPT-SoVITS keeps its own FP16 and speaker-verification choices. Pass --fp16 / --v2pro-sv to decide yourself.",
     "configure.note.device": "custom.device={device} in tts_infer.yaml applies to api_v2.py and the TTS pipeline config; the WebUI picks its device itself.",
     # -- launcher text -----------------------------------------------------------------------
     "configure.launcher.stop": "envdoctor check: GPT-SoVITS will fail on this GPU. Read the message above; the WebUI was not started.",

@@ -29,6 +29,8 @@ MESSAGES = {
     "configure.note.fp16_on": "强制开启 FP16：即使 GPT-SoVITS 本来会选 FP32，也会用半精度。",
     "configure.note.sv_cpu": "v2Pro 声纹改在 CPU 上运行（FP32）：音色不变，每段参考音频稍慢一点，也不会在显卡上用 NVRTC 编译内核。",
     "configure.note.sv_off": "关闭 v2Pro 声纹：v2Pro/v2ProPlus 模型拿到的是全零的声纹向量，生成的声音和参考音频没那么像。建议用 --v2pro-sv cpu。",
+    "configure.note.upgrade_needed": "这些设置只能绕开一部分问题；运行环境里的 torch 仍然不适合这张显卡。真正的解决办法是换成为它编译的 torch（envdoctor upgrade）。",
+    "configure.note.auto_unknown": "auto：检查没能运行（{detail}），所以 FP16 和声纹保持 GPT-SoVITS 自己的选择。可以用 --fp16 / --v2pro-sv 自己决定。",
     "configure.note.device": "tts_infer.yaml 的 custom.device={device} 只影响 api_v2.py 和 TTS 推理管线的配置；WebUI 会自己选择设备。",
     # -- 启动脚本里的文字 ----------------------------------------------------------------------
     "configure.launcher.stop": "envdoctor 检查：GPT-SoVITS 在这张显卡上会失败。请看上面的说明；WebUI 没有启动。",
