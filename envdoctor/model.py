@@ -180,6 +180,9 @@ class Facts:
     live: Optional[LiveProbe] = None
     binaries: Tuple[BinaryCoverageSummary, ...] = ()
     host_platform: str = "linux"
+    # Memo failures the GPT-SoVITS configuration works around: {finding code: how}, e.g. after
+    # `envdoctor configure --fp16 off` {"fp16-attention-abort-risk": "is_half=False"}.
+    workarounds: Dict[str, str] = field(default_factory=dict)
 
     def distribution(self, name: str) -> Optional[Distribution]:
         for dist in self.distributions:

@@ -151,3 +151,33 @@ def test_kernels_inside_torch_lib_decide_and_disagreement_is_reported(tmp_path, 
     assert main(["check", "--root", str(tmp_path), "--json"]) == 0
     envelope = json.loads(capsys.readouterr().out)
     assert envelope["gpus"][0]["coverage"] == "native"
+
+
+def test_configured_workarounds_turn_the_memo_failures_into_warnings(tmp_path, capsys, monkeypatch) -> None:
+    """The launcher's check must not stop a WebUI that `configure` has made runnable (FP16 off,
+    speaker verification on the CPU), and must block again once that is reverted."""
+    from envdoctor.demo import SCENARIOS, write_bundle
+    from tests.gptsovits.trees import make_tree
+
+    root = make_tree(tmp_path / "gsv", "v2pro-2025")
+    write_bundle(str(root), SCENARIOS["rtx5060ti-v2pro"])  # the bundle's runtime: Windows torch cu118
+    monkeypatch.setenv("ENVDOCTOR_GPUS", GPUS["12.0"])
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", "576.02@12.9")
+
+    def check() -> dict:
+        code = main(["check", "--root", str(root), "--json"])
+        envelope = json.loads(capsys.readouterr().out)
+        return {"exit": code, "codes": {f["code"] for f in envelope["findings"]}}
+
+    before = check()
+    assert before["exit"] == 2 and {"fp16-attention-abort-risk", "nvrtc-too-old"} <= before["codes"]
+    assert main(["configure", "--root", str(root), "--fp16", "off", "--v2pro-sv", "cpu", "--arch-list", "12.0",
+                 "--yes"]) == 0
+    capsys.readouterr()
+    after = check()
+    assert after["exit"] == 1, after
+    assert {"fp16-attention-abort-avoided", "nvrtc-too-old-avoided"} <= after["codes"]
+    assert not after["codes"] & {"fp16-attention-abort-risk", "nvrtc-too-old"}
+    assert main(["configure", "--root", str(root), "--revert"]) == 0
+    capsys.readouterr()
+    assert check()["exit"] == 2

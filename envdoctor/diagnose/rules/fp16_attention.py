@@ -13,7 +13,7 @@ from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.model import Finding, Severity
 
-CODES = ("fp16-attention-abort-risk",)
+CODES = ("fp16-attention-abort-risk", "fp16-attention-abort-avoided")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -28,6 +28,11 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         if cc is None or view is None or view.verdict != coverage.PTX_JIT or cc < (8, 0):
             continue
         params = {"gpu": gpu.name, "arch": f"sm_{cc[0]}{cc[1]}", "torch": torch.version}
-        findings.append(Finding("fp16-attention-abort-risk", Severity.BLOCKING, params,
-                                (f"{view.source}: {view.detail}",), gpu.index))
+        evidence = (f"{view.source}: {view.detail}",)
+        workaround = ctx.facts.workarounds.get("fp16-attention-abort-risk")
+        if workaround:  # `configure --fp16 off` is in place: the WebUI runs, only slower
+            findings.append(Finding("fp16-attention-abort-avoided", Severity.WARNING, dict(params, how=workaround),
+                                    evidence + (f"configured: {workaround}",), gpu.index))
+        else:
+            findings.append(Finding("fp16-attention-abort-risk", Severity.BLOCKING, params, evidence, gpu.index))
     return findings

@@ -13,7 +13,7 @@ from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.model import Finding, Severity
 from envdoctor.versions import major_minor
 
-CODES = ("nvrtc-too-old",)
+CODES = ("nvrtc-too-old", "nvrtc-too-old-avoided")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -35,5 +35,10 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(torch.cuda),
                   "needed": first[0].version if first else "?"}
         evidence = (f"CUDA {toolkit.version} targets: {' '.join(toolkit.sass_archs)}", toolkit.source)
-        findings.append(Finding("nvrtc-too-old", Severity.BLOCKING, params, evidence, gpu.index))
+        workaround = ctx.facts.workarounds.get("nvrtc-too-old")
+        if workaround:  # `configure --v2pro-sv cpu|off` keeps the NVRTC-compiled fbank off the GPU
+            findings.append(Finding("nvrtc-too-old-avoided", Severity.WARNING, dict(params, how=workaround),
+                                    evidence + (f"configured: {workaround}",), gpu.index))
+        else:
+            findings.append(Finding("nvrtc-too-old", Severity.BLOCKING, params, evidence, gpu.index))
     return findings

@@ -32,7 +32,7 @@ MESSAGES = {
     "ui.verdict": "Verdict",
     "ui.exit_code": "exit code {code}",
     # -- errors (exit code 3) ---------------------------------------------------------------
-    "error.prefix": "envdoctor could not check",
+    "error.prefix": "envdoctor stopped",
     "error.root_not_found": "The folder {path} does not exist. Run envdoctor inside the GPT-SoVITS folder or pass --root.",
     "error.no_runtime": "No Python runtime found in {path} (looked for runtime/python.exe, runtime/bin/python3). "
     "Pass --root with the GPT-SoVITS folder or --python with its interpreter.",
@@ -99,6 +99,12 @@ MESSAGES = {
     "finding.nvrtc-too-old.detail": "Operations compiled at run time (e.g. torch.fft.rfft in v2Pro speaker verification) "
     "will fail with \"nvrtc: error: invalid value for --gpu-architecture (-arch)\". CUDA {needed} or newer knows {arch}.",
     "finding.nvrtc-too-old.fix": "Run envdoctor upgrade (torch built with CUDA {needed}+), or envdoctor configure --v2pro-sv cpu.",
+    "finding.fp16-attention-abort-avoided.title": "FP16 is off, which avoids the abort on {gpu} ({arch})",
+    "finding.fp16-attention-abort-avoided.detail": "torch {torch} has no native kernels for {arch}; the configuration ({how}) keeps fused FP16 attention from aborting. Inference is slower and uses more memory.",
+    "finding.fp16-attention-abort-avoided.fix": "Run envdoctor upgrade for native {arch} kernels, then envdoctor configure --fp16 auto.",
+    "finding.nvrtc-too-old-avoided.title": "v2Pro speaker verification is kept off the GPU ({how})",
+    "finding.nvrtc-too-old-avoided.detail": "NVRTC of CUDA {cuda} cannot compile for {arch}; with this setting v2Pro models run, with speaker verification on the CPU (slower) or off (less similar voices).",
+    "finding.nvrtc-too-old-avoided.fix": "Run envdoctor upgrade (torch built with CUDA {needed}+), then envdoctor configure --v2pro-sv auto.",
     "finding.fp16-attention-abort-risk.title": "FP16 inference will abort on {gpu} ({arch})",
     "finding.fp16-attention-abort-risk.detail": "torch {torch} has no native kernels for {arch}; fused FP16 attention aborts the process with "
     "\"FATAL: this function is for sm80, but was built for sm370\".",

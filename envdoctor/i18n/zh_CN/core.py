@@ -29,7 +29,7 @@ MESSAGES = {
     "ui.evidence": "依据",
     "ui.verdict": "结论",
     "ui.exit_code": "退出码 {code}",
-    "error.prefix": "envdoctor 无法完成检查",
+    "error.prefix": "envdoctor 已停止",
     "error.root_not_found": "文件夹 {path} 不存在。请在 GPT-SoVITS 文件夹内运行 envdoctor，或使用 --root 指定。",
     "error.no_runtime": "在 {path} 中没有找到 Python 运行环境（已查找 runtime/python.exe、runtime/bin/python3）。"
     "请用 --root 指定 GPT-SoVITS 文件夹，或用 --python 指定其解释器。",
@@ -94,6 +94,12 @@ MESSAGES = {
     "finding.nvrtc-too-old.detail": "运行时编译的操作（例如 v2Pro 声纹中的 torch.fft.rfft）会报错"
     "“nvrtc: error: invalid value for --gpu-architecture (-arch)”。CUDA {needed} 及以上才认识 {arch}。",
     "finding.nvrtc-too-old.fix": "运行 envdoctor upgrade（使用 CUDA {needed}+ 编译的 torch），或运行 envdoctor configure --v2pro-sv cpu。",
+    "finding.fp16-attention-abort-avoided.title": "已关闭半精度（FP16），避免了在 {gpu}（{arch}）上崩溃",
+    "finding.fp16-attention-abort-avoided.detail": "torch {torch} 没有 {arch} 的原生内核；当前配置（{how}）避免了融合 FP16 注意力终止进程。推理会更慢、占用更多显存。",
+    "finding.fp16-attention-abort-avoided.fix": "运行 envdoctor upgrade 获取 {arch} 原生内核，然后运行 envdoctor configure --fp16 auto。",
+    "finding.nvrtc-too-old-avoided.title": "v2Pro 声纹不在显卡上运行（{how}）",
+    "finding.nvrtc-too-old-avoided.detail": "CUDA {cuda} 的 NVRTC 无法为 {arch} 编译；在此设置下 v2Pro 模型可以运行，声纹在 CPU 上运行（更慢）或被关闭（音色相似度降低）。",
+    "finding.nvrtc-too-old-avoided.fix": "运行 envdoctor upgrade（使用 CUDA {needed}+ 编译的 torch），然后运行 envdoctor configure --v2pro-sv auto。",
     "finding.fp16-attention-abort-risk.title": "半精度（FP16）推理会在 {gpu}（{arch}）上崩溃",
     "finding.fp16-attention-abort-risk.detail": "torch {torch} 没有 {arch} 的原生内核；融合的 FP16 注意力会以"
     "“FATAL: this function is for sm80, but was built for sm370”终止进程。",
