@@ -116,13 +116,16 @@ def build(output: Path, from_installed: bool) -> Path:
         else:
             download_pure(target, work)
         copy_envdoctor(target)
+        # Our own __main__: zipapp's generated one drops main()'s return value, and the exit code is
+        # what a launcher script acts on.
+        (target / "__main__.py").write_text(
+            "import sys\n\nfrom envdoctor.cli.main import main\n\nsys.exit(main())\n", encoding="utf-8")
         leftovers = [p for p in target.rglob("*") if p.suffix in COMPILED]
         if leftovers:
             raise SystemExit(f"compiled files would make the zipapp platform-specific: {leftovers[:3]}")
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp_output = output.with_suffix(".pyz.tmp")
-        zipapp.create_archive(target, tmp_output, interpreter="/usr/bin/env python3",
-                              main="envdoctor.cli.main:main", compressed=True)
+        zipapp.create_archive(target, tmp_output, interpreter="/usr/bin/env python3", compressed=True)
         tmp_output.replace(output)
     return output
 
