@@ -48,7 +48,7 @@ def _gpu_name(facts: Facts, index: Optional[int]) -> str:
     for gpu in facts.gpu.gpus:
         if gpu.index == index:
             return gpu.name
-    return "-" if index is None else str(index)
+    return "cuda:0" if index is None else str(index)
 
 
 def _first_line(text: Optional[str]) -> str:

@@ -7,6 +7,7 @@ starting processes that can only say the same. Progress goes to a callback (the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, List, Mapping, Optional, Sequence
 
 from envdoctor.doctor import model as m
@@ -16,8 +17,19 @@ from envdoctor.model import Facts, Gpu
 from envdoctor.paths import host_platform
 from envdoctor.probes.runner import Runner, SubprocessRunner
 
-# Progress callback: (event, test name, gpu index, result or None); event "start" | "done".
-Progress = Callable[[str, str, Optional[int], Optional[m.SmokeResult]], None]
+
+@dataclass(frozen=True)
+class Event:
+    """kind "plan" (total known), "start" (a test begins) or "done" (result attached)."""
+
+    kind: str
+    total: int
+    test: str = ""
+    gpu_index: Optional[int] = None
+    result: Optional[m.SmokeResult] = None
+
+
+Progress = Callable[[Event], None]
 
 _ONNXRUNTIME_DISTS = ("onnxruntime-gpu", "onnxruntime", "onnxruntime-directml")
 
@@ -61,14 +73,16 @@ def run_smoke_tests(
     env: Optional[Mapping[str, str]] = None,
 ) -> List[m.SmokeResult]:
     runner = runner or SubprocessRunner()
-    notify = progress or (lambda *args: None)
+    notify = progress or (lambda event: None)
     targets: List[Optional[Gpu]] = list(facts.gpu.gpus) or [None]
+    total = len(targets) * len(tests)
+    notify(Event("plan", total))
     results: List[m.SmokeResult] = []
     for gpu in targets:
         gate: Optional[tuple] = None
         gpu_index = gpu.index if gpu else None
         for test in tests:
-            notify("start", test.name, gpu_index, None)
+            notify(Event("start", total, test.name, gpu_index))
             blocked = _precondition(test, facts, extension)
             if blocked is None and test.needs == "torch" and test.name != "cuda":
                 blocked = gate
@@ -80,6 +94,6 @@ def run_smoke_tests(
                 if test.name == "cuda":
                     gate = _gate(result)
             results.append(result)
-            notify("done", test.name, gpu_index, result)
+            notify(Event("done", total, test.name, gpu_index, result))
     return results
 
