@@ -224,6 +224,10 @@ class cuda(object):
         return 1 if cuda.is_available() else 0
 
     @staticmethod
+    def get_arch_list():
+        return _C._cuda_getArchFlags().split() if cuda.is_available() else []
+
+    @staticmethod
     def get_device_capability(index=0):
         return tuple(_FAKE.get("cc", [12, 0]))
 
