@@ -19,7 +19,9 @@ from envdoctor.model import Facts, Finding, Severity
 # Which tests prove or disprove which of check's predictions (all must have passed to disprove).
 PREDICTION_TESTS: Dict[str, Tuple[str, ...]] = {
     "fp16-attention-abort-risk": ("sdpa-efficient", "sdpa-default"),
+    "fp16-attention-abort-avoided": ("sdpa-efficient", "sdpa-default"),
     "nvrtc-too-old": ("fft-fp32",),
+    "nvrtc-too-old-avoided": ("fft-fp32",),
     "no-kernels-for-gpu": ("elementwise", "matmul-fp32"),
 }
 

@@ -165,3 +165,15 @@ def test_every_possible_smoke_code_and_reason_has_text(lang: str) -> None:
     for setting in ("fp16", "v2pro_sv", "upgrade"):
         for key in ("no_torch", "cpu_torch", "no_gpu"):
             assert has_message(lang, f"recommend.{setting}.{key}")
+
+
+def test_a_risk_the_configuration_already_avoids_keeps_its_workaround() -> None:
+    avoided = [Finding("fp16-attention-abort-avoided", Severity.WARNING, {"gpu": RTX5060.name, "arch": "sm_120",
+                       "how": "is_half=False"}, (), 0),
+               Finding("nvrtc-too-old-avoided", Severity.WARNING, {"gpu": RTX5060.name, "arch": "sm_120"}, (), 0)]
+    rec = recommend(_facts(), [], avoided)
+    assert (rec.fp16.value, rec.v2pro_sv.value, rec.upgrade_needed.value) == (False, "cpu", True)
+    assert rec.fp16.source == "prediction" and rec.fp16.params["finding"] == "fp16-attention-abort-avoided"
+    # Proven fine by the tests: the workaround is not needed any more.
+    assert {f.code for f in reconcile(avoided, _all({}))} == {"prediction-disproved"}
+    assert recommend(_facts(), _all({}), avoided).fp16.value is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +195,21 @@ def test_reader_counts_lines_of_a_stream_without_final_newline() -> None:
     stats = ReadStats()
     assert list(read_lines(io.BytesIO(b"a\nb"), stats)) == [(1, "a"), (2, "b")]
     assert stats.lines == 2
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "matrices"
+
+
+@pytest.mark.parametrize("text, _code", REAL_TEXTS)
+def test_the_shipped_matrix_explains_every_required_error(text: str, _code: str) -> None:
+    shipped = load_matrix(str(SHIPPED)).known_errors
+    result = explain_stream(io.BytesIO(("加载中\n" + text + "\n").encode("gbk", "replace")), shipped)
+    assert result.matches, text
+
+
+def test_related_findings_of_the_shipped_matrix_are_real_finding_codes() -> None:
+    from envdoctor.i18n import has_message
+
+    for error in load_matrix(str(SHIPPED)).known_errors:
+        for code in error.related_findings:
+            assert has_message("en", f"finding.{code}.title"), (error.code, code)
