@@ -196,3 +196,25 @@ def test_timeout_kills_grandchildren_too(fake_python: Path, tmp_path: Path) -> N
     # The runner kills the process group: nothing the hung test started survives.
     result = _run(fake_python, "fft-fp16", timeout=2, fail={"rfft-float16": "hang"})
     assert result.status == m.TIMEOUT and result.stage == "rfft-abs-float16"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_an_interrupted_envdoctor_leaves_no_child_running(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+
+    def interrupt() -> None:
+        while not pid_file.exists() or not pid_file.read_text():
+            threading.Event().wait(0.05)
+        signal.pthread_kill(main_thread, signal.SIGINT)
+
+    main_thread = threading.get_ident()
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        SubprocessRunner().run([sys.executable, "-c", code], timeout=30)
+    child = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
