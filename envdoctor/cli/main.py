@@ -16,7 +16,7 @@ from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language
 
-COMMANDS = ("check", "scan", "report", "summarize", "configure")
+COMMANDS = ("check", "scan", "report", "summarize", "configure", "doctor", "explain")
 
 
 class _Parser(argparse.ArgumentParser):

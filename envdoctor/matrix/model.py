@@ -73,6 +73,8 @@ class KnownError:
     cause: Dict[str, str]
     fix: Dict[str, str]
     source: str
+    # check's finding codes that explain this error on a machine (explain links a log to the machine).
+    related_findings: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ class Matrix:
             for g in data.get("gpus.yaml", {}).get("gpus", [])
         )
         errors = tuple(
-            KnownError(e["code"], e["pattern"], e["title"], e["cause"], e["fix"], e["source"])
+            KnownError(e["code"], e["pattern"], e["title"], e["cause"], e["fix"], e["source"],
+                       tuple(e.get("related_findings") or ()))
             for e in data.get("errors.yaml", {}).get("known_errors", [])
         )
         return cls(

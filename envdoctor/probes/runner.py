@@ -92,6 +92,11 @@ class SubprocessRunner:
             return RunResult(
                 tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started, timed_out=True
             )
+        except BaseException:
+            # Ctrl-C reaches only envdoctor (the child has its own session): end the child too.
+            _kill_tree(proc)
+            proc.wait()
+            raise
         return RunResult(tuple(argv), proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
 
 

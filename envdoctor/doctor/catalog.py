@@ -1,0 +1,87 @@
+"""The smoke tests doctor knows: name, script, parameters, what GPT-SoVITS feature each stands for.
+
+Tests run in this order on each GPU; `cuda` goes first because when it finds no usable CUDA, the
+others have nothing to test (they are then skipped with its reason, without starting a process).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from envdoctor.errors import UsageError
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    name: str
+    script: str  # file under envdoctor/doctor/scripts/
+    params: Dict[str, Any] = field(default_factory=dict)
+    needs: str = "torch"  # "torch" | "onnxruntime" | "extension"
+    feature: str = "core"  # "core" | "fp16" | "v2pro-sv" | "g2pw" | "extension": what breaks when it fails
+    timeout_s: float = 180.0  # first use of a PTX-only build JIT-compiles kernels: minutes, not seconds
+
+
+TESTS: Tuple[SmokeTest, ...] = (
+    SmokeTest("cuda", "cuda_basics.py"),
+    SmokeTest("elementwise", "kernels.py", {"op": "elementwise", "dtype": "float32"}),
+    SmokeTest("matmul-fp32", "kernels.py", {"op": "matmul", "dtype": "float32"}),
+    SmokeTest("matmul-fp16", "kernels.py", {"op": "matmul", "dtype": "float16"}, feature="fp16"),
+    SmokeTest("conv1d-fp32", "kernels.py", {"op": "conv1d", "dtype": "float32"}),
+    SmokeTest("conv1d-fp16", "kernels.py", {"op": "conv1d", "dtype": "float16"}, feature="fp16"),
+    SmokeTest("sdpa-efficient", "sdpa.py", {"backend": "efficient"}, feature="fp16"),
+    SmokeTest("sdpa-default", "sdpa.py", {"backend": "default"}, feature="fp16"),
+    SmokeTest("fft-fp32", "fft.py", {"dtype": "float32"}, feature="v2pro-sv"),
+    SmokeTest("fft-fp16", "fft.py", {"dtype": "float16"}, feature="v2pro-sv"),
+    SmokeTest("onnxruntime-cuda", "onnxruntime_cuda.py", needs="onnxruntime", feature="g2pw"),
+    SmokeTest("extension", "extension_kernel.py", needs="extension", feature="extension"),
+)
+TEST_NAMES = tuple(t.name for t in TESTS)
+# Runs only when asked for (doctor --extension PATH): it tests a library the user names.
+OPT_IN = ("extension",)
+
+
+def get(name: str) -> SmokeTest:
+    for test in TESTS:
+        if test.name == name:
+            return test
+    raise KeyError(name)
+
+
+def _expand(patterns: Sequence[str]) -> List[str]:
+    """'fft-*' or 'fft' (a prefix of a group) or an exact name -> test names; unknown -> UsageError."""
+    chosen: List[str] = []
+    for raw in patterns:
+        for pattern in (p.strip() for p in raw.split(",")):
+            if not pattern:
+                continue
+            hits = [n for n in TEST_NAMES if fnmatch.fnmatchcase(n, pattern) or n.startswith(pattern + "-")]
+            if not hits:
+                raise UsageError("error.smoke_unknown_test", name=pattern, choices=", ".join(TEST_NAMES))
+            chosen.extend(h for h in hits if h not in chosen)
+    return chosen
+
+
+def select(only: Optional[Sequence[str]] = None, skip: Optional[Sequence[str]] = None,
+           extension: Optional[str] = None) -> Tuple[SmokeTest, ...]:
+    names = _expand(only) if only else [n for n in TEST_NAMES if n not in OPT_IN or (n == "extension" and extension)]
+    dropped = set(_expand(skip)) if skip else set()
+    return tuple(get(n) for n in TEST_NAMES if n in names and n not in dropped)
+
+
+_HARNESS = "_harness.py"
+
+
+def script_source(test: SmokeTest) -> str:
+    """The script followed by the harness that calls its main(): one self-contained `python -c` text."""
+    return _read(test.script) + "\n\n" + _read(_HARNESS)
+
+
+def _read(name: str) -> str:
+    # pkgutil works from a wheel, a source checkout and the zipapp alike.
+    data = pkgutil.get_data("envdoctor.doctor", f"scripts/{name}")
+    if data is None:  # pragma: no cover - only with a broken install
+        raise FileNotFoundError(name)
+    return data.decode("utf-8")

@@ -1,0 +1,136 @@
+"""Smoke results -> findings; and check's predictions reconciled with what the tests proved.
+
+A test that broke gets its own finding `smoke-<test>-<status>` (catalogue text per test and status).
+Passed tests and tests skipped for the same reason are summarised in one finding per GPU, so the
+table shows what matters. A prediction that a passed test disproves is replaced by
+`prediction-disproved`; one that a broken test confirms gets the test as extra evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from envdoctor.doctor import model as m
+from envdoctor.matrix.model import KnownError
+from envdoctor.model import Facts, Finding, Severity
+
+# Which tests prove or disprove which of check's predictions (all must have passed to disprove).
+PREDICTION_TESTS: Dict[str, Tuple[str, ...]] = {
+    "fp16-attention-abort-risk": ("sdpa-efficient", "sdpa-default"),
+    "fp16-attention-abort-avoided": ("sdpa-efficient", "sdpa-default"),
+    "nvrtc-too-old": ("fft-fp32",),
+    "nvrtc-too-old-avoided": ("fft-fp32",),
+    "no-kernels-for-gpu": ("elementwise", "matmul-fp32"),
+}
+
+
+def match_known_error(text: Optional[str], known: Sequence[KnownError]) -> Optional[KnownError]:
+    if not text:
+        return None
+    for error in known:
+        try:
+            if re.search(error.pattern, text, re.IGNORECASE | re.MULTILINE):
+                return error
+        except re.error:
+            continue
+    return None
+
+
+def tag_known_errors(results: Sequence[m.SmokeResult], known: Sequence[KnownError]) -> List[m.SmokeResult]:
+    tagged = []
+    for result in results:
+        hit = match_known_error(result.error, known) if result.status != m.SKIPPED else None
+        tagged.append(replace(result, known_error=hit.code) if hit else result)
+    return tagged
+
+
+def _gpu_name(facts: Facts, index: Optional[int]) -> str:
+    for gpu in facts.gpu.gpus:
+        if gpu.index == index:
+            return gpu.name
+    return "cuda:0" if index is None else str(index)
+
+
+def _first_line(text: Optional[str]) -> str:
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+def _key_line(text: Optional[str]) -> str:
+    """The most telling line of an error: a FATAL/Error line if present, else the first one."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    for line in lines:
+        if re.search(r"FATAL|nvrtc|no kernel image|CUDA error|out of memory|Error:", line):
+            return line[:300]
+    return lines[0][:300] if lines else ""
+
+
+def smoke_findings(facts: Facts, results: Sequence[m.SmokeResult]) -> List[Finding]:
+    findings: List[Finding] = []
+    by_gpu: Dict[Optional[int], List[m.SmokeResult]] = {}
+    for result in results:
+        by_gpu.setdefault(result.gpu_index, []).append(result)
+    for gpu_index, group in by_gpu.items():
+        gpu = _gpu_name(facts, gpu_index)
+        passed = [r.test for r in group if r.status == m.PASSED]
+        if passed:
+            seconds = round(sum(r.duration_s for r in group if r.status == m.PASSED), 1)
+            findings.append(Finding("smoke-passed", Severity.OK, {"gpu": gpu, "tests": ", ".join(passed),
+                                    "count": len(passed), "seconds": seconds}, (), gpu_index))
+        skipped: Dict[str, List[m.SmokeResult]] = {}
+        for r in group:
+            if r.status == m.SKIPPED:
+                skipped.setdefault(r.reason or "unknown", []).append(r)
+        for reason, items in skipped.items():
+            detail = next((r.error for r in items if r.error), "") or ""
+            findings.append(Finding(f"smoke-skipped-{reason}", Severity.OK,
+                                    {"gpu": gpu, "tests": ", ".join(r.test for r in items), "reason": reason,
+                                     "detail": _first_line(detail)}, (), gpu_index))
+        for r in group:
+            if r.status in (m.PASSED, m.SKIPPED):
+                continue
+            severity = Severity.WARNING if r.status == m.TIMEOUT else Severity.BLOCKING
+            params = {"gpu": gpu, "test": r.test, "status": r.status, "error": _key_line(r.error),
+                      "exit": r.exit or "", "stage": r.stage or "", "seconds": round(r.duration_s, 1),
+                      "known_error": r.known_error or ""}
+            evidence = [f"{r.test} on GPU {gpu}: {r.status}" + (f" ({r.exit})" if r.exit else "")
+                        + (f", last stage {r.stage}" if r.stage else "")]
+            if r.known_error:
+                evidence.append(f"known error: {r.known_error}")
+            evidence.extend(line for line in (r.error or "").strip().splitlines()[-12:] if line.strip())
+            findings.append(Finding(f"smoke-{r.test}-{r.status}", severity, params, tuple(evidence), gpu_index))
+    return findings
+
+
+def _status(results: Sequence[m.SmokeResult], test: str, gpu_index: Optional[int]) -> Optional[m.SmokeResult]:
+    return next((r for r in results if r.test == test and r.gpu_index == gpu_index), None)
+
+
+def reconcile(findings: Sequence[Finding], results: Sequence[m.SmokeResult]) -> List[Finding]:
+    """Evidence beats prediction: drop what passed tests disprove, annotate what broken tests confirm."""
+    out: List[Finding] = []
+    for finding in findings:
+        tests = PREDICTION_TESTS.get(finding.code)
+        if not tests:
+            out.append(finding)
+            continue
+        found = [_status(results, t, finding.gpu_index) for t in tests]
+        ran = [r for r in found if r is not None and r.ran]
+        if len(ran) == len(tests) and all(r.status == m.PASSED for r in ran):
+            params = {"prediction": finding.code, "tests": ", ".join(tests), "gpu": finding.params.get("gpu", ""),
+                      "arch": finding.params.get("arch", "")}
+            evidence = tuple(f"predicted: {line}" for line in finding.evidence) + tuple(
+                f"{r.test}: passed in {r.duration_s:.1f} s" for r in ran)
+            out.append(Finding("prediction-disproved", Severity.OK, params, evidence, finding.gpu_index))
+            continue
+        broke = [r for r in ran if r.broke]
+        if broke:
+            extra = tuple(f"confirmed by smoke test {r.test}: {r.status}" + (f" ({r.exit})" if r.exit else "")
+                          for r in broke)
+            finding = replace(finding, evidence=finding.evidence + extra)
+        out.append(finding)
+    return out

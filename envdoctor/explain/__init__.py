@@ -1,0 +1,34 @@
+"""`envdoctor explain`: read a traceback or a whole WebUI log and say which known error it shows.
+
+reader   streams any input as numbered text lines (UTF-8, GBK/GB18030, UTF-16; binary/empty detected)
+         in bounded memory, whatever its size or line length
+matcher  matches the lines against the matrix's known errors, keeps evidence and error-looking lines
+combine  links each match to what envdoctor sees on this machine (check's findings)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+
+def explain_for_report(text: str, lang: str = "en") -> Optional[Dict[str, Any]]:
+    """The first known error in TEXT, for `envdoctor report` (the contract in envdoctor/report/seams.py)."""
+    import io
+
+    from envdoctor.explain.matcher import explain_stream
+    from envdoctor.jsoncache import JsonCache
+    from envdoctor.matrix.loader import load_matrix
+    from envdoctor.paths import cache_dir
+
+    known = load_matrix(cache=JsonCache(cache_dir(), "matrix")).known_errors
+    found = explain_stream(io.BytesIO(text.encode("utf-8")), known)
+    if not found.matches:
+        return None
+    match = found.matches[0]
+
+    def pick(texts: Dict[str, str]) -> str:
+        return texts.get(lang) or texts.get("en", "")
+
+    return {"code": match.error.code, "title": pick(match.error.title), "cause": pick(match.error.cause),
+            "fix": pick(match.error.fix), "source": match.error.source, "line": match.line_no,
+            "evidence": match.line, "also": [m.error.code for m in found.matches[1:]]}

@@ -1,0 +1,26 @@
+"""English messages of `envdoctor explain`."""
+
+MESSAGES = {
+    "explain.header": "envdoctor explain: {name} ({lines} lines, {size}, {encoding})",
+    "explain.found": "Found {count} known error(s):",
+    "explain.line": "Line {line}",
+    "explain.times": "seen {count} times",
+    "explain.cause": "Cause",
+    "explain.fix": "Fix",
+    "explain.source": "Source",
+    "explain.machine": "On this machine",
+    "explain.machine.explained": "explained by what envdoctor sees here:",
+    "explain.machine.not-seen": "envdoctor does not see this problem on this machine now; the log may predate a fix, or come from another machine.",
+    "explain.machine.unknown": "not checked against this machine.",
+    "explain.machine_skipped": "This machine was not checked: {reason}",
+    "explain.none": "No known error found.",
+    "explain.none_hint": "If the log is about a GPU problem, run envdoctor doctor, and attach envdoctor report to your question.",
+    "explain.error_lines": "Lines that look like errors:",
+    "explain.more_error_lines": "… and {count} more",
+    "explain.no_error_lines": "No line looks like an error either.",
+    "explain.empty": "The input is empty: there is nothing to explain. Pass the WebUI's log file or paste the traceback.",
+    "explain.binary": "{name} is not a text log (it contains binary data). Pass the WebUI's console output saved as a text file.",
+    "explain.truncated": "{count} very long line(s) were only read in part.",
+    "error.explain_no_input": "Give a log file (envdoctor explain FILE), or pipe one in (… | envdoctor explain -).",
+    "error.explain_unreadable": "Cannot read {path}: {detail}",
+}

@@ -1,0 +1,26 @@
+"""`envdoctor explain` 的中文消息。"""
+
+MESSAGES = {
+    "explain.header": "envdoctor explain：{name}（{lines} 行，{size}，{encoding}）",
+    "explain.found": "发现 {count} 个已知错误：",
+    "explain.line": "第 {line} 行",
+    "explain.times": "共出现 {count} 次",
+    "explain.cause": "原因",
+    "explain.fix": "解决方法",
+    "explain.source": "出处",
+    "explain.machine": "本机情况",
+    "explain.machine.explained": "可以用 envdoctor 在本机看到的情况解释：",
+    "explain.machine.not-seen": "envdoctor 现在在本机上看不到这个问题；日志可能早于修复，或者来自另一台电脑。",
+    "explain.machine.unknown": "没有和本机情况对照。",
+    "explain.machine_skipped": "没有检查本机：{reason}",
+    "explain.none": "没有发现已知错误。",
+    "explain.none_hint": "如果日志和显卡有关，请运行 envdoctor doctor，并在提问时附上 envdoctor report 的结果。",
+    "explain.error_lines": "看起来像错误的行：",
+    "explain.more_error_lines": "……另外还有 {count} 行",
+    "explain.no_error_lines": "也没有看起来像错误的行。",
+    "explain.empty": "输入是空的，没有可以解释的内容。请提供 WebUI 的日志文件，或粘贴报错信息。",
+    "explain.binary": "{name} 不是文本日志（含有二进制数据）。请把 WebUI 控制台的输出保存为文本文件再试。",
+    "explain.truncated": "有 {count} 行特别长，只读取了一部分。",
+    "error.explain_no_input": "请提供日志文件（envdoctor explain 文件名），或通过管道输入（… | envdoctor explain -）。",
+    "error.explain_unreadable": "无法读取 {path}：{detail}",
+}

@@ -1,0 +1,101 @@
+"""The smoke scripts against a real torch (CPU build, from the local wheel), run by doctor for real.
+
+The venv is built once and kept in ~/.cache/envdoctor-test-venvs (ENVDOCTOR_TEST_VENVS overrides),
+keyed by torch and Python version; when torch cannot be installed (offline, no wheel for this
+Python), the tests are skipped with pip's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor.cli.main import main
+from envdoctor.doctor import model as m
+from envdoctor.doctor.catalog import TESTS
+from envdoctor.doctor.runner import run_one
+from envdoctor.model import Gpu, Runtime
+from envdoctor.probes.runner import SubprocessRunner
+
+TORCH = "2.13.0"
+pytestmark = pytest.mark.slow
+
+
+def _venvs() -> Path:
+    return Path(os.environ.get("ENVDOCTOR_TEST_VENVS") or Path.home() / ".cache" / "envdoctor-test-venvs")
+
+
+@pytest.fixture(scope="session")
+def cpu_torch_python() -> Path:
+    key = f"torch-{TORCH}-py{sys.version_info[0]}{sys.version_info[1]}"
+    final = _venvs() / key
+    python = final / "bin" / "python"
+    if (final / ".complete").exists():
+        return python
+    staging = _venvs() / f".{key}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
+    pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "-q"]
+    done = subprocess.run(pip + [f"torch=={TORCH}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        pytest.skip(f"cannot install torch=={TORCH}: {(done.stderr or done.stdout).strip()[-300:]}")
+    # onnxruntime (CPU) is optional: with it the onnxruntime smoke test runs its CPU half for real.
+    subprocess.run(pip + ["onnxruntime", "numpy"], capture_output=True, text=True)
+    (staging / ".complete").write_text(TORCH, encoding="utf-8")
+    try:
+        staging.rename(final)  # venvs hold absolute paths in scripts only; python itself is fine moved
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another session won the race
+    return python
+
+
+def _has(python: Path, module: str) -> bool:
+    return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def _runtime(python: Path) -> Runtime:
+    return Runtime(str(python.parent.parent), str(python), "posix-prefix", "linux", "3.11", ())
+
+
+@pytest.mark.parametrize("test", [t for t in TESTS if t.needs == "torch"], ids=lambda t: t.name)
+def test_every_torch_script_reports_no_cuda_on_a_cpu_build(cpu_torch_python: Path, test) -> None:
+    gpu = Gpu(0, "NVIDIA GeForce RTX 5060 Ti", (12, 0))
+    result = run_one(test, _runtime(cpu_torch_python), gpu, SubprocessRunner())
+    assert result.status == m.SKIPPED, result
+    assert result.reason == "no-cuda-build"
+    assert "is a CPU build" in result.error and result.details["torch"].startswith(TORCH)
+    if test.name.startswith("fft"):
+        assert result.details["cpu_ok"] is True  # the real CPU rfft().abs() ran
+
+
+def test_onnxruntime_cpu_build_skips_after_running_the_model_on_the_cpu(cpu_torch_python: Path) -> None:
+    if not _has(cpu_torch_python, "onnxruntime"):
+        pytest.skip("onnxruntime could not be installed into the test venv")
+    test = next(t for t in TESTS if t.name == "onnxruntime-cuda")
+    result = run_one(test, _runtime(cpu_torch_python), None, SubprocessRunner())
+    assert result.status == m.SKIPPED and result.reason == "no-cuda-provider"
+    assert result.details["cpu_ok"] is True  # the hand-written ONNX model loads and computes correctly
+
+
+def test_doctor_on_a_real_cpu_runtime(cpu_torch_python: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 5060 Ti@12.0")
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", "576.02@12.9")
+    code = main(["doctor", "--json", "--python", str(cpu_torch_python)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == out["exit_code"] == 1
+    cuda = next(s for s in out["smoke"] if s["test"] == "cuda")
+    assert cuda["status"] == "skipped" and cuda["reason"] == "no-cuda-build" and cuda["duration_s"] > 0
+    others = [s for s in out["smoke"] if s["test"] not in ("cuda", "onnxruntime-cuda")]
+    assert all(s["status"] == "skipped" and s["duration_s"] == 0 for s in others)  # gated: no process
+    assert "cpu-only-torch" in [f["code"] for f in out["findings"]]
+    rec = out["recommendation"]
+    assert rec["fp16"]["value"] is False and rec["fp16"]["source"] == "facts"
+    assert rec["upgrade_needed"]["value"] is True and rec["arch_list"]["value"] == "12.0"

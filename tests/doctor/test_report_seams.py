@@ -1,0 +1,35 @@
+"""doctor and explain as `envdoctor report` calls them (envdoctor/report/seams.py contracts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from envdoctor.pipeline import run_check
+from envdoctor.probes.collect import CollectOptions
+from envdoctor.report import seams
+
+from .fake_runtime import FATAL_SM
+
+
+def test_doctor_section_for_the_report(fake_python: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 5060 Ti@12.0")
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", "576.02@12.9")
+    monkeypatch.setenv("ENVDOCTOR_FAKE_TORCH", json.dumps({"fail": {"sdpa-efficient": "abort"}}))
+    options = CollectOptions(python=str(fake_python))
+    section = seams.doctor_section(run_check(options), options, "zh_CN")
+    assert section["available"] is True and section["verdict"] == "will-fail"
+    smoke = {s["name"]: s for s in section["smoke"]}
+    assert smoke["sdpa-efficient"]["status"] == "crashed"
+    assert smoke["sdpa-efficient"]["summary"].startswith("崩溃 (SIGABRT)")
+    assert FATAL_SM in smoke["sdpa-efficient"]["output"]
+    assert smoke["cuda"]["status"] == "passed"
+    assert "smoke-sdpa-efficient-crashed" in [f["code"] for f in section["findings"]]
+    assert section["recommendation"]["fp16"]["value"] is False
+
+
+def test_explain_for_the_report() -> None:
+    reading = seams.explain_text("xx\nnvrtc: error: invalid value for --gpu-architecture (-arch)\n", "en",
+                                 lambda: ())
+    assert reading["by"] == "explain" and reading["code"] == "nvrtc-invalid-arch" and reading["line"] == 2
+    assert seams.explain_text("nothing to see", "en", lambda: ()) is None
