@@ -113,26 +113,39 @@ def processes_using(path: str) -> List[str]:
     On Windows a rename of a folder with open files fails, which `drive` reports as "in use"."""
     if not os.path.isdir("/proc"):
         return []
-    base = os.path.realpath(path) + os.sep
+    bases = tuple({os.path.realpath(path) + os.sep, os.path.abspath(path) + os.sep})
     me = os.getpid()
     users = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
-        hit = None
         try:
-            exe = os.readlink(f"/proc/{entry}/exe")
-            if exe.startswith(base):
-                hit = exe
-            else:
-                with open(f"/proc/{entry}/maps", encoding="utf-8", errors="replace") as handle:
-                    for line in handle:
-                        parts = line.split(None, 5)
-                        if len(parts) == 6 and parts[5].startswith(base):
-                            hit = parts[5].strip()
-                            break
+            hit = _uses(entry, bases)
         except OSError:
-            continue
+            continue  # gone, or not ours to read
         if hit:
             users.append(f"{entry} ({hit})")
     return users
+
+
+def _uses(pid: str, bases: Tuple[str, ...]) -> Optional[str]:
+    # A venv's bin/python is a symlink, so /proc/PID/exe names the base interpreter: look at argv[0] too.
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        argv0 = handle.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+    if os.sep in argv0:  # a bare name was found on PATH, not relative to cwd
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            cwd = "/"
+        full = os.path.abspath(os.path.join(cwd, argv0))
+        if full.startswith(bases):
+            return full
+    exe = os.readlink(f"/proc/{pid}/exe")
+    if exe.startswith(bases):
+        return exe
+    with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].startswith(bases):
+                return parts[5].strip()
+    return None

@@ -21,8 +21,16 @@ class KeptTree:
 
     @property
     def torch(self) -> Optional[str]:
-        key = "from_torch" if self.kind == "backup" else "to_torch"
-        return self.meta.get(key)
+        """The torch version inside the kept tree, read from its files (not from what meta claims)."""
+        from envdoctor.probes.runtime import find_runtime
+        from envdoctor.probes.torchfiles import read_distributions
+
+        try:
+            runtime = find_runtime(root=self.path)
+        except Exception:
+            return None
+        dist = next((d for d in read_distributions(runtime.site_packages) if d.name == "torch"), None)
+        return dist.version if dist else None
 
 
 def read_meta(layout: Layout, txid: str) -> dict:
