@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         return 0
     result = rollback(layout, args.to)
     text = ui.text("rollback.done", txid=result.restored.txid, torch=result.restored.torch or "?",
-                   seconds=result.seconds, parked=result.parked)
+                   seconds=f"{result.seconds:.2f}", parked=result.parked)
     if ui.json_mode:
         ui.print_json(envelope("rollback", ui, 0, txid=result.txid, restored=result.restored.txid,
                                parked=result.parked, seconds=result.seconds, summary=text))

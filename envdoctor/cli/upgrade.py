@@ -73,7 +73,8 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     if args.dry_run or plan.target is None:
         if ui.json_mode:
             ui.print_json(envelope("upgrade", ui, code, dry_run=True, status=plan.status, summary=status_text,
-                                   plan=plan, resolution=resolution, disk_needed=disk, interrupted=pending))
+                                   plan=plan, resolution=resolution, disk_needed=disk, resolve_note=note,
+                                   interrupted=pending))
         return code
     if not args.yes:
         if ui.json_mode or not sys.stdin.isatty():

@@ -74,9 +74,10 @@ class Downloader:
         check_url(wheel.url)
         if not wheel.sha256:
             raise UpgradeError("upgrade.error.no_hash", file=wheel.filename, url=wheel.url)
-        folder = os.path.join(self.cache_dir, wheel.sha256[:2])
+        # pip reads name, version and tags from the file name: keep it, in a folder named by the hash
+        folder = os.path.join(self.cache_dir, wheel.sha256)
         os.makedirs(folder, exist_ok=True)
-        final = os.path.join(folder, f"{wheel.sha256}-{wheel.filename}")
+        final = os.path.join(folder, wheel.filename)
         if os.path.isfile(final) and sha256_of(final) == wheel.sha256:
             if self.progress:
                 size = os.path.getsize(final)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from urllib.parse import unquote
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 TORCH_INIT = '''
@@ -192,7 +193,7 @@ class IndexServer:
 
             def _serve(self, head: bool) -> None:
                 server.requests.append((self.command, self.path, self.headers.get("Range")))
-                parts = [p for p in self.path.split("?")[0].split("/") if p]
+                parts = [unquote(p) for p in self.path.split("?")[0].split("/") if p]
                 if len(parts) == 1 and parts[0] == "simple":
                     names = sorted({server._project_of(f) for f in server.files})
                     body = "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
