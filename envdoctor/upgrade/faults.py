@@ -6,6 +6,7 @@ ENVDOCTOR_FAULT_AT=<point>[#n]  SIGKILL this process (and the children it starte
                                 "move", "committed", ...) and "stage-file" (after each staged file).
 ENVDOCTOR_FAULT_AFTER_S=<float> SIGKILL this process and its children that many seconds after the
                                 upgrade starts (a "random moment" for crash tests).
+ENVDOCTOR_NO_EXCHANGE=1         use two renames instead of Linux's atomic exchange (the Windows path).
 SIGKILL is what a power loss looks like to the files: no cleanup code runs.
 """
 

@@ -82,8 +82,8 @@ _EXCHANGE = _renameat2()
 
 def can_exchange(a: str, b: str) -> bool:
     """True when this OS and filesystem can swap a and b atomically (tried on throw-away folders)."""
-    if _EXCHANGE is None:
-        return False
+    if _EXCHANGE is None or os.environ.get("ENVDOCTOR_NO_EXCHANGE"):
+        return False  # ENVDOCTOR_NO_EXCHANGE: test hook, runs the two-rename path used on Windows
     parent = os.path.dirname(os.path.abspath(a))
     probe_a = os.path.join(parent, f".xchg-{uuid.uuid4().hex}")
     probe_b = probe_a + "-b"

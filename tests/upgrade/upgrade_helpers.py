@@ -18,8 +18,8 @@ import subprocess
 import sys
 import threading
 import zipfile
-from urllib.parse import unquote
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from urllib.parse import unquote
 
 TORCH_INIT = '''
 import json as _json, os as _os
@@ -50,11 +50,12 @@ def build_wheel(out_dir: str, name: str, version: str, files: Dict[str, bytes],
                 requires: Sequence[str] = (), tag: str = "py3-none-any") -> str:
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     content = dict(files)
     content[f"{info}/METADATA"] = ("\n".join(meta) + "\n").encode()
-    content[f"{info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: envdoctor-tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()
+    content[f"{info}/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: envdoctor-tests\nRoot-Is-Purelib: true\n"
+                                f"Tag: {tag}\n").encode()
     record_lines = []
     for path, data in content.items():
         record_lines.append(f"{path},sha256={_b64(hashlib.sha256(data).digest())},{len(data)}")
@@ -288,59 +289,17 @@ def manifest(root: str) -> Dict[str, Tuple[str, int, str]]:
 ARCHS_OLD = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
 ARCHS_NEW = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
 
-MATRIX = {
-    "cuda.yaml": """schema_version: 1
-toolkits:
-  - {version: "12.4", min_driver: {linux: "550.54.14", windows: "551.61"}, sass_archs: [sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_89, sm_90], source: "test"}
-  - {version: "12.6", min_driver: {linux: "560.28.03", windows: "560.76"}, sass_archs: [sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_89, sm_90], source: "test"}
-  - {version: "12.8", min_driver: {linux: "570.26", windows: "570.65"}, sass_archs: [sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_89, sm_90, sm_100, sm_120], source: "test"}
-  - {version: "12.9", min_driver: {linux: "575.51.03", windows: "576.02"}, sass_archs: [sm_75, sm_80, sm_86, sm_89, sm_90, sm_100, sm_120], source: "test"}
-""",
-    "torch.yaml": """schema_version: 1
-series:
-  - series: "2.6"
-    python: {min: "3.9", max: "3.13"}
-    releases: [{torch: "2.6.0", torchaudio: "2.6.0", torchvision: "0.21.0"}]
-    default_variant: cu124
-    variants:
-      - {name: cu124, cuda: "12.4", index_url: "https://download.pytorch.org/whl/cu124", archs: {linux: {sass: [sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90], ptx: [sm_90]}}, source: test}
-      - {name: cpu, cuda: null, source: test}
-    source: test
-  - series: "2.7"
-    python: {min: "3.9", max: "3.13"}
-    releases: [{torch: "2.7.0", torchaudio: "2.7.0", torchvision: "0.22.0"}]
-    default_variant: cu126
-    variants:
-      - {name: cu126, cuda: "12.6", index_url: "https://download.pytorch.org/whl/cu126", archs: {linux: {sass: [sm_50, sm_60, sm_70, sm_75, sm_80, sm_86, sm_90], ptx: [sm_90]}}, source: test}
-      - {name: cu128, cuda: "12.8", index_url: "https://download.pytorch.org/whl/cu128", archs: {linux: {sass: [sm_75, sm_80, sm_86, sm_90, sm_100, sm_120], ptx: [sm_120]}}, source: test}
-    source: test
-  - series: "2.8"
-    python: {min: "3.9", max: "3.13"}
-    releases: [{torch: "2.8.0", torchaudio: "2.8.0", torchvision: "0.23.0"}]
-    default_variant: cu128
-    variants:
-      - {name: cu128, cuda: "12.8", index_url: "https://download.pytorch.org/whl/cu128", archs: {linux: {sass: [sm_70, sm_75, sm_80, sm_86, sm_90, sm_100, sm_120]}}, source: test}
-      - {name: cu129, cuda: "12.9", index_url: "https://download.pytorch.org/whl/cu129", archs: {linux: {sass: [sm_70, sm_75, sm_80, sm_86, sm_90, sm_100, sm_120]}}, source: test}
-    source: test
-""",
-    "gpus.yaml": """schema_version: 1
-gpus:
-  - {match: "RTX 50[0-9]{2}", compute_capability: "12.0", source: test}
-  - {match: "RTX 40[0-9]{2}", compute_capability: "8.9", source: test}
-""",
-    "errors.yaml": "schema_version: 1\nknown_errors: []\n",
-    "gptsovits.yaml": """schema_version: 1
-known_good:
-  - {torch: "2.7.0", variant: cu128, python: "3.11", source: test}
-pins:
-  - {requirement: "numpy<2", reason: test, source: test}
-""",
-}
+MATRIX_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "matrix")
 
 
 def write_matrix(directory: str, overrides: Optional[Dict[str, str]] = None) -> str:
+    """The test matrix (data/matrix/*.yaml) copied to `directory`, with some files replaced."""
     os.makedirs(directory, exist_ok=True)
-    for name, text in {**MATRIX, **(overrides or {})}.items():
+    texts = {}
+    for name in os.listdir(MATRIX_DIR):
+        with open(os.path.join(MATRIX_DIR, name), encoding="utf-8") as handle:
+            texts[name] = handle.read()
+    for name, text in {**texts, **(overrides or {})}.items():
         with open(os.path.join(directory, name), "w", encoding="utf-8") as handle:
             handle.write(text)
     return directory
