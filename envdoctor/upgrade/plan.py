@@ -260,6 +260,12 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
         needed = min(candidates, key=lambda c: _rank(c, current_torch))
         return Plan(DRIVER_TOO_OLD, target=None, kept=(), notes=tuple(notes), driver_needed=needed.min_driver,
                     **base)  # type: ignore[arg-type]
+    if not runnable and candidates and forced:
+        # asked for explicitly: take the matrix's best match and say that the driver must change
+        runnable = sorted(candidates, key=lambda c: _rank(c, current_torch))
+        notes.append(Note("override_driver", {"variant": runnable[0].variant.name,
+                                              "driver": runnable[0].min_driver or "?",
+                                              "installed": facts.driver or "-"}))
     if runnable:
         best = runnable[0]
         target = Target(
