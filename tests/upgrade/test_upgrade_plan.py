@@ -115,3 +115,18 @@ def test_real_matrix_if_present():
         pytest.skip("matrices/torch.yaml has not landed on this branch")
     plan = make_plan(facts(), load_matrix())
     assert plan.status in (UPGRADE, DRIVER_TOO_OLD)
+
+
+def test_avoided_series_is_used_only_when_nothing_else_fits(tmp_path):
+    gsv = ('schema_version: 1\navoid:\n  - {series: "2.7", reason: "test: audio I/O moved", source: test}\n')
+    m = load_matrix(h.write_matrix(str(tmp_path / "a"), {"gptsovits.yaml": gsv}))
+    assert make_plan(facts(), m).target.torch == "2.8.0+cu128"
+    gsv2 = gsv + '  - {series: "2.8", reason: "test", source: test}\n'
+    m2 = load_matrix(h.write_matrix(str(tmp_path / "b"), {"gptsovits.yaml": gsv2}))
+    plan = make_plan(facts(), m2)
+    assert plan.target.torch == "2.7.0+cu128"
+    assert "avoided_series" in [n.key for n in plan.notes]
+
+
+def test_imports_come_from_the_matrix(matrix):
+    assert make_plan(facts(), matrix).imports == ("torch", "torchaudio")
