@@ -146,3 +146,19 @@ def test_interrupted_transaction_is_reported_by_check(bundle, env, index, capsys
     code, out = run_cli(capsys, "recover", "--root", bundle, "--json")
     assert out["recovered"][0]["outcome"] == "discarded"
     assert sys.executable  # keep the import used
+
+
+def test_rollback_to_a_rejected_runtime_and_prune(bundle, env, index, capsys):
+    code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert code == 0, out
+    code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
+    assert code == 0 and torch_version(bundle) == "2.6.0+cu124"
+    code, listing = run_cli(capsys, "rollback", "--root", bundle, "--list", "--json")
+    assert [(t["kind"], t["torch"]) for t in listing["kept"]] == [("rejected", "2.7.0+cu128")]
+    code, out = run_cli(capsys, "rollback", "--root", bundle, "--to", listing["kept"][0]["txid"], "--json")
+    assert code == 0 and torch_version(bundle) == "2.7.0+cu128"
+    code, out = run_cli(capsys, "rollback", "--root", bundle, "--prune", "--keep", "0", "--json")
+    assert out["left"] == 0 and len(out["pruned"]) == 1
+    code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
+    assert code == 3 and out["error"]["key"] == "upgrade.error.no_backup"
+    assert torch_version(bundle) == "2.7.0+cu128"
