@@ -43,8 +43,9 @@ def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
 def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: bool) -> Recovered:
     begin = tx.first("swap-begin")
     if begin is None:
-        if tx.kind == "upgrade":
-            remove_tree(layout.tx_dir(tx.txid), layout.trash)
+        # Nothing was swapped yet. An upgrade's tx folder holds only its stage; a rollback's holds
+        # only meta.json (its parking spot is filled by the swap itself).
+        remove_tree(layout.tx_dir(tx.txid), layout.trash)
         journal.append(tx.txid, "aborted", reason="interrupted", recovered=True)
         return Recovered(tx.txid, tx.kind, "discarded")
     spec = SwapSpec.from_record(begin)

@@ -53,16 +53,16 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         refuse_in_use(layout.runtime)
         started = time.monotonic()
         txid = new_txid()
-        os.makedirs(layout.tx_dir(txid), exist_ok=True)
         current = identity(layout.runtime)
         incoming = identity(tree.path)
         if current is None or incoming is None:
             raise UpgradeError("upgrade.error.tree_missing", which="runtime" if current is None else tree.path,
                                runtime=layout.runtime)
+        journal.append(txid, "begin", kind="rollback", restores=tree.txid)
+        os.makedirs(layout.tx_dir(txid), exist_ok=True)
         meta = {"txid": txid, "kind": "rollback", "restored": tree.txid, "to_torch": tree.torch}
         write_durable(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
         spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
-        journal.append(txid, "begin", kind="rollback", restores=tree.txid)
         exchange = can_exchange(layout.runtime, tree.path)
         journal.append(txid, "swap-begin", exchange=exchange, **spec.to_record())
         drive(spec, FORWARD, journal, txid, exchange)

@@ -24,6 +24,7 @@ from envdoctor.upgrade.journal import Journal, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
 from envdoctor.upgrade.plan import Plan
+from envdoctor.upgrade.proc import StageRunner
 from envdoctor.upgrade.resolve import Resolution, resolve
 from envdoctor.upgrade.sources import Source
 from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
@@ -162,7 +163,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     # -- resolve (the stage's pip: same packages as the original, upgraded there if too old) ------
     events.step("resolve", source=source.describe())
     ensure_pip(py, source)
-    resolution = resolve(py, plan.target.requirements(), plan.constraints, source)
+    resolution = resolve(py, plan.target.requirements(), plan.constraints, source, runner=StageRunner())
     journal.append(txid, "resolved", wheels=[f"{w.name}=={w.version}" for w in resolution.wheels])
     # -- download ---------------------------------------------------------------------------
     events.step("download", count=len(resolution.wheels))

@@ -257,11 +257,33 @@ class IndexServer:
 # -- runtimes and matrices --------------------------------------------------------------------------
 
 def make_venv(path: str, with_pip: bool = True) -> str:
+    """A real venv. Where ensurepip is missing (some distro Pythons), pip is copied in from the
+    interpreter running the tests (pip is pure Python; its dist-info comes along)."""
     args = [sys.executable, "-m", "venv", path]
     if not with_pip:
         args.insert(3, "--without-pip")
-    subprocess.run(args, check=True, capture_output=True, timeout=300)
+    result = subprocess.run(args, capture_output=True, timeout=300)
+    if result.returncode != 0 and with_pip:
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", path], check=True, capture_output=True,
+                       timeout=300)
+        _copy_host_pip(path)
+    elif result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
     return os.path.join(path, "bin", "python")
+
+
+def _copy_host_pip(venv: str) -> None:
+    import glob
+    from importlib import metadata
+
+    import pip
+
+    site = glob.glob(os.path.join(venv, "lib", "python3*", "site-packages"))[0]
+    shutil.copytree(os.path.dirname(pip.__file__), os.path.join(site, "pip"))
+    dist = metadata.distribution("pip")
+    info = str(dist._path)  # type: ignore[attr-defined]
+    shutil.copytree(info, os.path.join(site, os.path.basename(info)))
 
 
 def pip_install(python: str, files: Sequence[str]) -> None:
