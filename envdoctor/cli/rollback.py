@@ -55,10 +55,10 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
             ui.console().print(text)
         return 0
     result = rollback(layout, args.to)
-    text = ui.text("rollback.done", txid=result.restored.txid, torch=result.restored.torch or "?",
+    text = ui.text("rollback.done", txid=result.restored.txid, torch=result.torch or "?",
                    seconds=f"{result.seconds:.2f}", parked=result.parked)
     if ui.json_mode:
-        ui.print_json(envelope("rollback", ui, 0, txid=result.txid, restored=result.restored.txid,
+        ui.print_json(envelope("rollback", ui, 0, txid=result.txid, restored=result.restored.txid, torch=result.torch,
                                parked=result.parked, seconds=result.seconds, summary=text))
     else:
         ui.console().print(f"[green]{text}[/green]")

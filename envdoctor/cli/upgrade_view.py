@@ -25,7 +25,13 @@ def envelope(command: str, ui: Ui, exit_code: int, **body: Any) -> Dict[str, Any
 
 
 def mb(value: Optional[int]) -> str:
-    return "?" if value is None else f"{value / (1 << 20):,.0f} MB"
+    """Human-readable size: '870 B', '12.4 MB', '3.21 GB'."""
+    if value is None:
+        return "?"
+    for unit, scale, digits in (("GB", 1 << 30, 2), ("MB", 1 << 20, 1), ("KB", 1 << 10, 0)):
+        if value >= scale:
+            return f"{value / scale:,.{digits}f} {unit}"
+    return f"{value} B"
 
 
 def plan_status_text(plan: Plan, ui: Ui, driver: Optional[str], python: Optional[str]) -> str:

@@ -27,6 +27,7 @@ from envdoctor.upgrade.trees import KeptTree, kept_trees
 class RollbackResult:
     txid: str
     restored: KeptTree
+    torch: Optional[str]  # the restored runtime's torch, read before it moved
     parked: str
     seconds: float
 
@@ -60,11 +61,12 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
                                runtime=layout.runtime)
         journal.append(txid, "begin", kind="rollback", restores=tree.txid)
         os.makedirs(layout.tx_dir(txid), exist_ok=True)
-        meta = {"txid": txid, "kind": "rollback", "restored": tree.txid, "to_torch": tree.torch}
+        torch = tree.torch
+        meta = {"txid": txid, "kind": "rollback", "restored": tree.txid, "to_torch": torch}
         write_durable(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
         spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
         exchange = can_exchange(layout.runtime, tree.path)
         journal.append(txid, "swap-begin", exchange=exchange, **spec.to_record())
         drive(spec, FORWARD, journal, txid, exchange)
         journal.append(txid, "committed")
-        return RollbackResult(txid, tree, layout.rejected(txid), time.monotonic() - started)
+        return RollbackResult(txid, tree, torch, layout.rejected(txid), time.monotonic() - started)
