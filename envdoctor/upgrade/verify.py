@@ -116,23 +116,40 @@ def pip_check(python: str, runner: Runner) -> VerifyStep:
 
 
 def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optional[str] = None) -> VerifyStep:
-    from envdoctor.pipeline import run_check
-    from envdoctor.probes.collect import CollectOptions
+    """envdoctor's own check of the stage. Every GPU must be native by what is in the binaries (the
+    fat-binary scan) and by what torch itself reports (live probe), wherever each is available; the
+    matrix alone cannot pass a build that the files or torch contradict."""
+    from envdoctor.diagnose import coverage
+    from envdoctor.diagnose.context import DiagnosisContext
+    from envdoctor.jsoncache import JsonCache
+    from envdoctor.matrix.loader import load_matrix
+    from envdoctor.paths import cache_dir
+    from envdoctor.pipeline import judge
+    from envdoctor.probes.collect import CollectOptions, collect
 
-    report = run_check(CollectOptions(python=python, live=True, scan=True, live_timeout=300.0), gpus=gpus,
-                       runner=runner, matrix_dir=matrix_dir)
-    live = report.facts.live
+    facts = collect(CollectOptions(python=python, live=True, scan=True, live_timeout=300.0), runner=runner,
+                    gpus=gpus)
+    report = judge(facts, matrix_dir)
+    live = facts.live
     if live is None or live.status != "ok":
         return VerifyStep("check", "failed", f"import torch: {live.status if live else '-'}: "
                                              f"{(live.error or '') if live else ''}"[:1200])
-    bad = [v for v in report.gpu_verdicts if v.coverage != "native"]
-    if bad:
-        names = {g.index: g.name for g in report.facts.gpu.gpus}
-        text = ", ".join(f"GPU {v.gpu_index} {names.get(v.gpu_index, '')}: {v.coverage or 'unknown'}" for v in bad)
-        return VerifyStep("check", "failed", text)
+    ctx = DiagnosisContext(facts, load_matrix(matrix_dir, cache=JsonCache(cache_dir(), "matrix")))
+    problems, good = [], []
+    for gpu in facts.gpu.gpus:
+        cc = ctx.capability(gpu)
+        views = ctx.coverage_views(cc) if cc else []
+        strong = [v for v in views if v.source in ("scan", "live")] or views
+        bad = [v for v in strong if v.verdict != coverage.NATIVE]
+        if not strong or bad:
+            detail = ", ".join(f"{v.source}={v.verdict}" for v in views) or "unknown"
+            problems.append(f"GPU {gpu.index} {gpu.name}: {detail}")
+        else:
+            good.append(f"GPU {gpu.index}: native ({', '.join(v.source for v in strong)})")
+    if problems:
+        return VerifyStep("check", "failed", "; ".join(problems))
     torch = report.facts.torch
-    return VerifyStep("check", "ok", f"torch {torch.version if torch else '?'}; "
-                                     + ", ".join(f"GPU {v.gpu_index}: native" for v in report.gpu_verdicts))
+    return VerifyStep("check", "ok", f"torch {torch.version if torch else '?'}; " + "; ".join(good))
 
 
 def import_modules(python: str, modules: Sequence[str], runner: Runner) -> VerifyStep:

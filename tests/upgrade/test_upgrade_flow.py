@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -43,14 +44,18 @@ def test_dry_run_shows_plan_and_sizes_without_changing_anything(bundle, env, ind
     assert h.manifest(os.path.join(bundle, "runtime")) == before
 
 
-def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, index, capsys):
+def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, index, wheels, capsys):
     runtime = os.path.join(bundle, "runtime")
     before = h.manifest(runtime)
     assert torch_version(bundle) == "2.6.0+cu124"
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
     assert code == 0, out
     assert out["status"] == "committed"
-    assert [s["status"] for s in out["result"]["verify"]["steps"]][:3] == ["ok", "ok", "ok"]
+    steps = out["result"]["verify"]["steps"]
+    assert [s["status"] for s in steps][:3] == ["ok", "ok", "ok"]
+    assert "GPU 0: native (" in steps[1]["detail"] and "live" in steps[1]["detail"]
+    if wheels["fatbin"] and importlib.util.find_spec("envdoctor.probes.fatbin"):
+        assert "scan" in steps[1]["detail"]  # the nvcc-built fat binary was read in the stage
     assert torch_version(bundle) == "2.7.0+cu128"
     # the new runtime's console scripts name the final path, not the stage's
     code, listing = run_cli(capsys, "rollback", "--root", bundle, "--list", "--json")
