@@ -167,3 +167,44 @@ def test_rollback_to_a_rejected_runtime_and_prune(bundle, env, index, capsys):
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
     assert code == 3 and out["error"]["key"] == "upgrade.error.no_backup"
     assert torch_version(bundle) == "2.7.0+cu128"
+
+
+def test_not_enough_space_stops_before_anything_is_written(bundle, env, index, monkeypatch, capsys):
+    import shutil as real_shutil
+
+    from envdoctor.upgrade import transaction
+
+    usage = real_shutil.disk_usage(bundle)
+    monkeypatch.setattr(transaction.shutil, "disk_usage", lambda p: usage._replace(free=10 << 20))
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert code == 3 and out["error"]["key"] == "upgrade.error.no_space"
+    assert "MB" in out["error"]["message"]
+    assert h.manifest(runtime) == before
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    assert [d for d in os.listdir(state) if d.startswith("tx-")] == []
+
+
+def test_a_rename_that_fails_during_the_swap_is_undone(bundle, env, index, monkeypatch, capsys):
+    """As on Windows when a file in runtime/ is open: the swap stops, is reversed, nothing is lost."""
+    from envdoctor.upgrade import swap
+    from envdoctor.upgrade.journal import Journal
+    from envdoctor.upgrade.layout import Layout
+
+    monkeypatch.setenv("ENVDOCTOR_NO_EXCHANGE", "1")
+    runtime = os.path.join(bundle, "runtime")
+    real = swap.rename_durable
+
+    def refuse(src, dst):
+        if src == runtime:
+            raise PermissionError(13, "The process cannot access the file because it is being used", src)
+        real(src, dst)
+
+    monkeypatch.setattr(swap, "rename_durable", refuse)
+    before = h.manifest(runtime)
+    code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert code == 3 and out["error"]["key"] == "upgrade.error.rename_failed"
+    assert h.manifest(runtime) == before
+    txs = Journal(Layout(bundle)).transactions()
+    assert txs[-1].last_event == "reversed" and txs[-1].has("swap-begin")
