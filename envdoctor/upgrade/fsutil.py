@@ -42,6 +42,16 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def flush_to_disk() -> None:
+    """Before a staged tree is swapped in, its contents (copies, pip's new files) must be on disk,
+    not only in the page cache: after a power loss the new runtime must be whole. POSIX sync(2)
+    flushes every filesystem in one call. Windows has no equivalent; NTFS commits metadata through
+    its journal and the swap happens seconds after pip closed its files."""
+    sync = getattr(os, "sync", None)
+    if sync is not None:
+        sync()
+
+
 def write_durable(path: str, data: bytes) -> None:
     """Write a whole small file atomically: temp file, fsync, rename over, fsync the folder."""
     folder = os.path.dirname(path)
