@@ -18,7 +18,14 @@ from envdoctor.model import GpuFacts, Runtime
 from envdoctor.upgrade import faults
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.errors import UpgradeError
-from envdoctor.upgrade.fsutil import can_exchange, identity, remove_tree, same_filesystem, write_durable
+from envdoctor.upgrade.fsutil import (
+    can_exchange,
+    flush_to_disk,
+    identity,
+    remove_tree,
+    same_filesystem,
+    write_durable,
+)
 from envdoctor.upgrade.install import ensure_pip, install_wheels
 from envdoctor.upgrade.journal import Journal, new_txid
 from envdoctor.upgrade.layout import Layout
@@ -199,6 +206,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     meta = {"txid": txid, "from_torch": from_torch, "to_torch": to_torch, "runtime": layout.runtime,
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
     write_durable(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
+    flush_to_disk()
     spec = SwapSpec(layout.runtime, stage, identity(stage), layout.backup(txid),  # type: ignore[arg-type]
                     identity(layout.runtime))  # type: ignore[arg-type]
     exchange = can_exchange(layout.runtime, stage)
