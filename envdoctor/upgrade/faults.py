@@ -30,7 +30,9 @@ def unregister_child(pid: int) -> None:
     _children.discard(pid)
 
 
-def _die() -> None:
+def kill_children() -> None:
+    """End the pip/probe children we started (they run in their own process groups, so a Ctrl-C
+    aimed at envdoctor does not reach them)."""
     for pid in list(_children):
         try:
             if sys.platform == "win32":
@@ -39,6 +41,10 @@ def _die() -> None:
                 os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def _die() -> None:
+    kill_children()
     if sys.platform == "win32":
         os._exit(137)
     os.kill(os.getpid(), signal.SIGKILL)

@@ -134,6 +134,7 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
 
 def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException, options: UpgradeOptions) -> None:
     """Before swap-begin the original was never touched: dropping the stage is the whole undo."""
+    faults.kill_children()
     tx = journal.find(txid)
     if tx is None or tx.closed:
         return
