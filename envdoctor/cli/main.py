@@ -16,7 +16,7 @@ from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language
 
-COMMANDS = ("check", "scan", "report", "summarize", "configure", "doctor", "explain")
+COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +58,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not args.command:
             build_parser().print_help()
             return 3
+        _notice_interrupted(args, ui)
         module = importlib.import_module(f"envdoctor.cli.{args.command}")
         return int(module.run(args, ui))
     except EnvdoctorError as error:
@@ -69,6 +70,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         return ui.fail(EnvdoctorError("error.unexpected", detail=f"{type(exc).__name__}: {exc}"),
                        command=argv[0] if argv else "")
+
+
+def _notice_interrupted(args: argparse.Namespace, ui: Ui) -> None:
+    """Every command says so when an upgrade/rollback was interrupted (upgrade commands do it themselves)."""
+    import os
+
+    if args.command in ("upgrade", "rollback", "recover"):
+        return
+    root = getattr(args, "root", None) or os.getcwd()
+    if os.path.exists(os.path.join(root, ".envdoctor", "upgrade", "journal.jsonl")):
+        from envdoctor.cli.upgrade_view import interrupted_notice
+
+        interrupted_notice(root, ui)
 
 
 def _peek_lang(argv: List[str]) -> Optional[str]:

@@ -1,0 +1,35 @@
+"""`envdoctor recover`: finish (default) or undo (--reverse) an interrupted upgrade or rollback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from envdoctor.cli.ui import Ui
+
+HELP = "finish or undo an upgrade/rollback that was interrupted (crash, power loss, killed)"
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("recover", parents=[parent], help=HELP, description=HELP)
+    parser.add_argument("--root", help="GPT-SoVITS folder holding runtime/ (default: current folder)")
+    parser.add_argument("--reverse", action="store_true",
+                        help="put back the runtime from before the interrupted step instead of finishing it")
+
+
+def run(args: argparse.Namespace, ui: Ui) -> int:
+    from envdoctor.cli.upgrade_view import envelope
+    from envdoctor.upgrade.layout import Layout
+    from envdoctor.upgrade.recover import recover
+
+    layout = Layout(os.path.abspath(args.root or os.getcwd()))
+    done = recover(layout, reverse=args.reverse)
+    lines = [ui.text("recover.done", txid=r.txid, kind=r.kind, outcome=ui.text(f"recover.outcome.{r.outcome}"))
+             for r in done] or [ui.text("recover.none")]
+    if ui.json_mode:
+        ui.print_json(envelope("recover", ui, 0, recovered=list(done), summary=" ".join(lines)))
+    else:
+        console = ui.console()
+        for line in lines:
+            console.print(line)
+    return 0

@@ -1,0 +1,65 @@
+"""`envdoctor rollback`: restore the runtime an upgrade replaced (O(1) renames); list and prune backups."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from envdoctor.cli.ui import Ui
+
+HELP = "restore the runtime replaced by the last upgrade; --list / --prune --keep N manage kept runtimes"
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("rollback", parents=[parent], help=HELP, description=HELP)
+    parser.add_argument("--root", help="GPT-SoVITS folder holding runtime/ (default: current folder)")
+    parser.add_argument("--to", metavar="ID", help="restore this kept runtime (see --list) instead of the last backup")
+    parser.add_argument("--list", action="store_true", help="list kept runtimes and stop")
+    parser.add_argument("--prune", action="store_true", help="delete kept runtimes beyond the newest --keep N")
+    parser.add_argument("--keep", type=int, default=2, metavar="N", help="how many kept runtimes --prune keeps (2)")
+
+
+def run(args: argparse.Namespace, ui: Ui) -> int:
+    from envdoctor.cli.upgrade_view import envelope, interrupted_notice
+    from envdoctor.upgrade.journal import Journal
+    from envdoctor.upgrade.layout import Layout
+    from envdoctor.upgrade.lock import TxLock
+    from envdoctor.upgrade.rollback import rollback
+    from envdoctor.upgrade.transaction import refuse_open
+    from envdoctor.upgrade.trees import kept_trees, prune
+
+    layout = Layout(os.path.abspath(args.root or os.getcwd()))
+    pending = interrupted_notice(layout.root, ui)
+    if args.list:
+        trees = kept_trees(layout)
+        rows = [{"txid": t.txid, "kind": t.kind, "torch": t.torch, "path": t.path} for t in trees]
+        if ui.json_mode:
+            ui.print_json(envelope("rollback", ui, 0, kept=rows, interrupted=pending))
+        else:
+            console = ui.console()
+            console.print(f"[bold]{ui.text('rollback.list.title')}[/bold]")
+            for row in rows:
+                console.print(ui.text("rollback.list.row", **{**row, "torch": row["torch"] or "?"}))
+            if not rows:
+                console.print(ui.text("rollback.list.empty"))
+        return 0
+    if args.prune:
+        with TxLock(layout):
+            refuse_open(Journal(layout))
+            removed = prune(layout, args.keep)
+        left = len(kept_trees(layout))
+        text = ui.text("rollback.pruned", count=len(removed), left=left)
+        if ui.json_mode:
+            ui.print_json(envelope("rollback", ui, 0, pruned=[t.txid for t in removed], left=left, summary=text))
+        else:
+            ui.console().print(text)
+        return 0
+    result = rollback(layout, args.to)
+    text = ui.text("rollback.done", txid=result.restored.txid, torch=result.torch or "?",
+                   seconds=f"{result.seconds:.2f}", parked=result.parked)
+    if ui.json_mode:
+        ui.print_json(envelope("rollback", ui, 0, txid=result.txid, restored=result.restored.txid, torch=result.torch,
+                               parked=result.parked, seconds=result.seconds, summary=text))
+    else:
+        ui.console().print(f"[green]{text}[/green]")
+    return 0

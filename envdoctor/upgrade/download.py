@@ -1,0 +1,151 @@
+"""Downloading wheels: resumable (HTTP Range), retried, sha256-verified before use, cached.
+
+A file is only ever used from its final cache name, and it only gets that name after its hash
+matched the one the index published; partial downloads live as `<name>.part` and are resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.resolve import WheelRef
+from envdoctor.upgrade.sources import check_url, file_url_path
+
+CHUNK = 1 << 20
+Progress = Callable[[str, int, Optional[int]], None]  # (filename, bytes done, total or None)
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _Dropped(Exception):
+    """The connection ended before the whole file came; resume from where it stopped."""
+
+
+@dataclass
+class Downloader:
+    cache_dir: str
+    retries: int = 5
+    backoff_s: float = 0.5
+    timeout_s: float = 60.0
+    progress: Optional[Progress] = None
+    session: object = None
+
+    def _session(self):
+        if self.session is None:
+            import requests
+
+            session = requests.Session()
+            session.trust_env = True  # proxies from the environment, as pip would use
+            self.session = session
+        return self.session
+
+    def size_of(self, wheel: WheelRef) -> Optional[int]:
+        local = file_url_path(wheel.url)
+        if local is not None:
+            return os.path.getsize(local) if os.path.isfile(local) else None
+        check_url(wheel.url)
+        try:
+            response = self._session().head(wheel.url, allow_redirects=True, timeout=self.timeout_s)
+        except Exception:
+            return None
+        length = response.headers.get("Content-Length")
+        return int(length) if response.ok and length and length.isdigit() else None
+
+    def fetch(self, wheel: WheelRef) -> str:
+        """Local path of the verified wheel (downloaded or taken from the cache or a wheelhouse)."""
+        local = file_url_path(wheel.url)
+        if local is not None:
+            if not os.path.isfile(local):
+                raise UpgradeError("upgrade.error.download_http", url=wheel.url, status="missing file")
+            if wheel.sha256 and sha256_of(local) != wheel.sha256:
+                raise UpgradeError("upgrade.error.hash_mismatch", file=wheel.filename, url=wheel.url)
+            return local
+        check_url(wheel.url)
+        if not wheel.sha256:
+            raise UpgradeError("upgrade.error.no_hash", file=wheel.filename, url=wheel.url)
+        # pip reads name, version and tags from the file name: keep it, in a folder named by the hash
+        folder = os.path.join(self.cache_dir, wheel.sha256)
+        os.makedirs(folder, exist_ok=True)
+        final = os.path.join(folder, wheel.filename)
+        if os.path.isfile(final) and sha256_of(final) == wheel.sha256:
+            if self.progress:
+                size = os.path.getsize(final)
+                self.progress(wheel.filename, size, size)
+            return final
+        part = final + ".part"
+        restarted = False
+        attempt = 0
+        while True:
+            try:
+                self._download(wheel, part)
+            except _Dropped as exc:
+                attempt += 1
+                if attempt > self.retries:
+                    raise UpgradeError("upgrade.error.download_failed", url=wheel.url, detail=str(exc)) from exc
+                time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
+                continue
+            if sha256_of(part) == wheel.sha256:
+                os.replace(part, final)
+                return final
+            os.unlink(part)
+            if restarted:
+                raise UpgradeError("upgrade.error.hash_mismatch", file=wheel.filename, url=wheel.url)
+            restarted = True  # a bad resume base is possible once; a second mismatch is the index's
+
+    def _download(self, wheel: WheelRef, part: str) -> None:
+        import requests
+
+        have = os.path.getsize(part) if os.path.exists(part) else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            response = self._session().get(wheel.url, headers=headers, stream=True, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise _Dropped(f"{type(exc).__name__}: {exc}") from exc
+        with response:
+            if response.status_code == 416 and have:
+                return  # nothing left to fetch: the hash check decides whether the part is whole
+            if response.status_code == 206 and have:
+                mode = "ab"
+                total = _total_from_range(response.headers.get("Content-Range"))
+            elif response.status_code == 200:
+                mode, have = "wb", 0  # the server ignored Range: start over
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+            elif response.status_code in (408, 429) or response.status_code >= 500:
+                raise _Dropped(f"HTTP {response.status_code}")
+            else:
+                raise UpgradeError("upgrade.error.download_http", url=wheel.url, status=response.status_code)
+            try:
+                with open(part, mode) as handle:
+                    for block in response.iter_content(CHUNK):
+                        handle.write(block)
+                        have += len(block)
+                        if self.progress:
+                            self.progress(wheel.filename, have, total)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except (requests.RequestException, OSError) as exc:
+                if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
+                    raise
+                raise _Dropped(f"{type(exc).__name__}: {exc}") from exc
+            if total is not None and have < total:
+                raise _Dropped(f"connection closed after {have} of {total} bytes")
+
+
+def _total_from_range(value: Optional[str]) -> Optional[int]:
+    # "bytes 100-999/1000"
+    if not value or "/" not in value:
+        return None
+    tail = value.rsplit("/", 1)[1].strip()
+    return int(tail) if tail.isdigit() else None

@@ -1,0 +1,71 @@
+"""Fault injection for tests (documented test hook; inert unless the variables are set).
+
+ENVDOCTOR_FAULT_AT=<point>[#n]  SIGKILL this process (and the children it started) the n-th time
+                                (default: first) the named point is reached. Points are the journal
+                                events ("begin", "staged", "installed", "verified", "swap-begin",
+                                "move", "committed", ...) and "stage-file" (after each staged file).
+ENVDOCTOR_FAULT_AFTER_S=<float> SIGKILL this process and its children that many seconds after the
+                                upgrade starts (a "random moment" for crash tests).
+ENVDOCTOR_NO_EXCHANGE=1         use two renames instead of Linux's atomic exchange (the Windows path).
+SIGKILL is what a power loss looks like to the files: no cleanup code runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Dict, Set
+
+_counts: Dict[str, int] = {}
+_children: Set[int] = set()
+
+
+def register_child(pid: int) -> None:
+    _children.add(pid)
+
+
+def unregister_child(pid: int) -> None:
+    _children.discard(pid)
+
+
+def kill_children() -> None:
+    """End the pip/probe children we started (they run in their own process groups, so a Ctrl-C
+    aimed at envdoctor does not reach them)."""
+    for pid in list(_children):
+        try:
+            if sys.platform == "win32":
+                os.kill(pid, signal.SIGTERM)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _die() -> None:
+    kill_children()
+    if sys.platform == "win32":
+        os._exit(137)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hit(point: str) -> None:
+    wanted = os.environ.get("ENVDOCTOR_FAULT_AT")
+    if not wanted:
+        return
+    name, _, nth = wanted.partition("#")
+    if name != point:
+        return
+    _counts[point] = _counts.get(point, 0) + 1
+    if _counts[point] >= int(nth or 1):
+        _die()
+
+
+def arm_timer() -> None:
+    delay = os.environ.get("ENVDOCTOR_FAULT_AFTER_S")
+    if not delay:
+        return
+    timer = threading.Timer(float(delay), _die)
+    timer.daemon = True
+    timer.start()

@@ -1,0 +1,151 @@
+"""Durable filesystem primitives: fsync of files and folders, renames, an atomic folder exchange.
+
+A rename is atomic on one filesystem, but only durable once the parent folder is fsynced; the journal
+relies on both. Linux can exchange two folders in one step (renameat2 RENAME_EXCHANGE), which removes
+the instant where no runtime/ exists; elsewhere two renames are used and recovery covers the gap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import sys
+import uuid
+from typing import Optional, Tuple
+
+Identity = Tuple[int, int]  # (st_dev, st_ino): survives renames, so it names a tree wherever it is
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def identity(path: str) -> Optional[Identity]:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def fsync_dir(path: str) -> None:
+    """Make a folder's entries (renames, new files) durable. Windows has no folder fsync; NTFS
+    journals metadata itself, so there it is a no-op."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def flush_to_disk() -> None:
+    """Before a staged tree is swapped in, its contents (copies, pip's new files) must be on disk,
+    not only in the page cache: after a power loss the new runtime must be whole. POSIX sync(2)
+    flushes every filesystem in one call. Windows has no equivalent; NTFS commits metadata through
+    its journal and the swap happens seconds after pip closed its files."""
+    sync = getattr(os, "sync", None)
+    if sync is not None:
+        sync()
+
+
+def write_durable(path: str, data: bytes) -> None:
+    """Write a whole small file atomically: temp file, fsync, rename over, fsync the folder."""
+    folder = os.path.dirname(path)
+    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(folder)
+
+
+def rename_durable(src: str, dst: str) -> None:
+    """Rename (never over an existing path) and make it durable in both parent folders."""
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, "destination exists", dst)
+    os.rename(src, dst)
+    fsync_dir(os.path.dirname(dst))
+    if os.path.dirname(src) != os.path.dirname(dst):
+        fsync_dir(os.path.dirname(src))
+
+
+def _renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        func = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+_EXCHANGE = _renameat2()
+
+
+def can_exchange(a: str, b: str) -> bool:
+    """True when this OS and filesystem can swap a and b atomically (tried on throw-away folders)."""
+    if _EXCHANGE is None or os.environ.get("ENVDOCTOR_NO_EXCHANGE"):
+        return False  # ENVDOCTOR_NO_EXCHANGE: test hook, runs the two-rename path used on Windows
+    parent = os.path.dirname(os.path.abspath(a))
+    probe_a = os.path.join(parent, f".xchg-{uuid.uuid4().hex}")
+    probe_b = probe_a + "-b"
+    try:
+        os.mkdir(probe_a)
+        os.mkdir(probe_b)
+        _exchange(probe_a, probe_b)
+        return True
+    except OSError:
+        return False
+    finally:
+        for path in (probe_a, probe_b):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+
+
+def _exchange(a: str, b: str) -> None:
+    assert _EXCHANGE is not None
+    rc = _EXCHANGE(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), a)
+
+
+def exchange_durable(a: str, b: str) -> None:
+    _exchange(a, b)
+    fsync_dir(os.path.dirname(a))
+    if os.path.dirname(a) != os.path.dirname(b):
+        fsync_dir(os.path.dirname(b))
+
+
+def remove_tree(path: str, trash_dir: str) -> None:
+    """Delete a tree without ever leaving a half-deleted tree at its own path: rename it into the
+    trash first (atomic), then delete it there. Leftovers in the trash are removed by `empty_trash`."""
+    if not os.path.lexists(path):
+        return
+    os.makedirs(trash_dir, exist_ok=True)
+    target = os.path.join(trash_dir, uuid.uuid4().hex)
+    rename_durable(path, target)
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def empty_trash(trash_dir: str) -> None:
+    if os.path.isdir(trash_dir):
+        for name in os.listdir(trash_dir):
+            shutil.rmtree(os.path.join(trash_dir, name), ignore_errors=True)
+
+
+def same_filesystem(a: str, b: str) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False

@@ -1,0 +1,44 @@
+"""Installing the verified wheels into the stage with the stage's own pip, from local files only."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from envdoctor.probes.runner import Runner
+from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.proc import StageRunner
+from envdoctor.upgrade.resolve import MIN_PIP, pip_env, pip_new_enough, pip_version
+from envdoctor.upgrade.sources import Source
+
+INSTALL_TIMEOUT_S = 1800.0
+
+
+def install_wheels(stage_python: str, files: Sequence[str], runner: Optional[Runner] = None) -> str:
+    """pip install --no-index --no-deps <exact files>: the resolution already fixed the full set, and
+    nothing may come from anywhere but the hash-checked files. Returns pip's output for the log."""
+    runner = runner or StageRunner()
+    argv = [stage_python, "-m", "pip", "install", "--no-index", "--no-deps", "--no-warn-script-location",
+            *files]
+    result = runner.run(argv, timeout=INSTALL_TIMEOUT_S, env=pip_env())
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout or result.start_error or "").strip()[-1500:]
+        raise UpgradeError("upgrade.error.install_failed", detail=detail)
+    return result.stdout
+
+
+def ensure_pip(stage_python: str, source: Source, runner: Optional[Runner] = None) -> str:
+    """The stage's pip, upgraded in the stage (never in the original) when too old for --report."""
+    runner = runner or StageRunner()
+    version = pip_version(stage_python, runner)
+    if version is None:
+        raise UpgradeError("upgrade.error.no_pip", python=stage_python)
+    if pip_new_enough(version):
+        return version
+    argv = [stage_python, "-m", "pip", "install", "--upgrade", f"pip>={MIN_PIP}", *source.pip_args()]
+    result = runner.run(argv, timeout=INSTALL_TIMEOUT_S, env=pip_env())
+    new = pip_version(stage_python, runner)
+    if result.returncode != 0 or not pip_new_enough(new):
+        detail = (result.stderr or result.stdout or "").strip()[-800:]
+        raise UpgradeError("upgrade.error.pip_too_old", python=stage_python, version=version, minimum=MIN_PIP,
+                           detail=detail)
+    return new or version

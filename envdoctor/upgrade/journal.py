@@ -1,0 +1,102 @@
+"""The transaction journal: JSON lines under <root>/.envdoctor/upgrade/journal.jsonl.
+
+Each record is written and fsynced (file, and the folder when the file is new) *before* the step it
+announces, so after a crash the journal always knows at least as much as the disk shows. A torn last
+line (power loss during the write) is ignored. Recovery trusts folder identities on disk, not the
+last record alone: a rename may or may not have happened after its record was written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from envdoctor.upgrade import faults
+from envdoctor.upgrade.fsutil import fsync_dir
+from envdoctor.upgrade.layout import Layout
+
+CLOSED_EVENTS = ("committed", "aborted", "reversed")
+
+
+def new_txid() -> str:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Transaction:
+    txid: str
+    kind: str  # "upgrade" | "rollback"
+    records: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def last_event(self) -> str:
+        return self.records[-1]["event"] if self.records else ""
+
+    @property
+    def closed(self) -> bool:
+        return self.last_event in CLOSED_EVENTS
+
+    def has(self, event: str) -> bool:
+        return any(r["event"] == event for r in self.records)
+
+    def first(self, event: str) -> Optional[Dict[str, Any]]:
+        return next((r for r in self.records if r["event"] == event), None)
+
+
+class Journal:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.path = layout.journal
+
+    def append(self, txid: str, event: str, **data: Any) -> None:
+        record = {"tx": txid, "event": event,
+                  "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        record.update(data)
+        line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+        os.makedirs(self.layout.state_dir, exist_ok=True)
+        is_new = not os.path.exists(self.path)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if is_new:
+            fsync_dir(self.layout.state_dir)
+        faults.hit(event)
+
+    def records(self) -> List[Dict[str, Any]]:
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a torn write from a power loss: the step it announced never started
+            if isinstance(record, dict) and "tx" in record and "event" in record:
+                out.append(record)
+        return out
+
+    def transactions(self) -> List[Transaction]:
+        by_id: Dict[str, Transaction] = {}
+        for record in self.records():
+            tx = by_id.get(record["tx"])
+            if tx is None:
+                tx = by_id[record["tx"]] = Transaction(record["tx"], record.get("kind", "upgrade"))
+            if record["event"] == "begin":
+                tx.kind = record.get("kind", "upgrade")
+            tx.records.append(record)
+        return list(by_id.values())
+
+    def open_transactions(self) -> List[Transaction]:
+        return [t for t in self.transactions() if not t.closed]
+
+    def find(self, txid: str) -> Optional[Transaction]:
+        return next((t for t in self.transactions() if t.txid == txid), None)

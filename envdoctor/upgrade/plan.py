@@ -1,0 +1,330 @@
+"""The upgrade plan: a pure function of the machine's facts and the matrix (no I/O, no network).
+
+Choice rule: among the torch builds the matrix knows, keep those that run on the runtime's Python,
+come with a torchaudio (and torchvision when the runtime has it), and carry native SASS for every
+GPU; among those that the installed driver can run, take GPT-SoVITS' known-good ones first, then the
+smallest change from the current torch (the nearest newer release, then the oldest CUDA variant, which
+asks least of the driver). If only the driver stands in the way, say which driver to install.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.diagnose import coverage
+from envdoctor.matrix.model import Matrix, TorchRelease, TorchSeries, TorchVariant
+from envdoctor.model import CheckReport, ComputeCapability
+from envdoctor.versions import at_least
+
+UPGRADE = "upgrade"
+UP_TO_DATE = "up-to-date"
+DRIVER_TOO_OLD = "driver-too-old"
+NO_CANDIDATE = "no-candidate"
+NO_GPU = "no-gpu"
+
+REPLACED = ("torch", "torchaudio", "torchvision")
+
+
+@dataclass(frozen=True)
+class PlanGpu:
+    index: int
+    name: str
+    cc: ComputeCapability
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    platform: str  # linux | windows
+    python_version: Optional[str]
+    gpus: Tuple[PlanGpu, ...]
+    driver: Optional[str]
+    installed: Tuple[Tuple[str, str], ...]  # (normalised name, version) of every distribution
+    current_native: bool = False  # the check found native kernels for every GPU already
+
+    def version_of(self, name: str) -> Optional[str]:
+        return next((v for n, v in self.installed if n == name), None)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    torch: Optional[str] = None
+    variant: Optional[str] = None
+    index_url: Optional[str] = None
+    wheelhouse: Optional[str] = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    torch: str  # full version with local tag, e.g. "2.7.0+cu128"
+    torchaudio: Optional[str]
+    torchvision: Optional[str]
+    variant: str
+    cuda: Optional[str]
+    min_driver: Optional[str]
+    known_good: bool
+
+    def requirements(self) -> Tuple[str, ...]:
+        reqs = [f"torch=={self.torch}"]
+        if self.torchaudio:
+            reqs.append(f"torchaudio=={self.torchaudio}")
+        if self.torchvision:
+            reqs.append(f"torchvision=={self.torchvision}")
+        return tuple(reqs)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A warning or remark for the user; text in the catalogue under upgrade.note.<key>."""
+
+    key: str
+    params: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    status: str
+    current: Dict[str, Optional[str]]
+    target: Optional[Target]
+    index_url: Optional[str]
+    wheelhouse: Optional[str]
+    constraints: Tuple[str, ...]
+    kept: Tuple[str, ...]
+    notes: Tuple[Note, ...]
+    driver_needed: Optional[str] = None
+    imports: Tuple[str, ...] = ("torch", "torchaudio")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    series: TorchSeries
+    release: TorchRelease
+    variant: TorchVariant
+    min_driver: Optional[str]
+    driver_ok: bool
+    known_good: bool
+    avoided: bool
+
+
+def facts_from_report(report: CheckReport, matrix: Matrix) -> PlanFacts:
+    """The plan's view of a check report (GPU capabilities from NVML or the matrix's name table)."""
+    facts = report.facts
+    gpus = []
+    for gpu in facts.gpu.gpus:
+        cc = gpu.compute_capability
+        if cc is None:
+            model = matrix.gpu_capability(gpu.name)
+            cc = model.compute_capability if model else None
+        if cc is not None:
+            gpus.append(PlanGpu(gpu.index, gpu.name, cc))
+    native = bool(report.gpu_verdicts) and all(v.coverage == "native" for v in report.gpu_verdicts)
+    runtime = facts.runtime
+    return PlanFacts(
+        platform=runtime.platform if runtime else facts.host_platform,
+        python_version=runtime.python_version if runtime else None,
+        gpus=tuple(gpus),
+        driver=facts.gpu.driver.version if facts.gpu.driver else None,
+        installed=tuple((d.name, d.version) for d in facts.distributions),
+        current_native=native and facts.torch is not None,
+    )
+
+
+def _ver(text: Optional[str]) -> Optional[Version]:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+def _python_fits(series: TorchSeries, python: Optional[str]) -> bool:
+    version = _ver(python)
+    if version is None:
+        return True
+    mm = Version(f"{version.major}.{version.minor}")
+    return Version(series.python_min) <= mm <= Version(series.python_max)
+
+
+def _archs(variant: TorchVariant, platform: str):
+    return variant.archs.get(platform) or variant.archs.get("linux")
+
+
+def native_for_all(variant: TorchVariant, platform: str, gpus: Tuple[PlanGpu, ...]) -> Optional[bool]:
+    """None when the matrix has no arch list for this variant."""
+    if variant.cuda is None:
+        return not gpus
+    archs = _archs(variant, platform)
+    if archs is None:
+        return None
+    return all(coverage.verdict(g.cc, archs.sass, archs.ptx) == coverage.NATIVE for g in gpus)
+
+
+def _min_driver(matrix: Matrix, variant: TorchVariant, platform: str) -> Optional[str]:
+    if variant.cuda is None:
+        return None
+    toolkit = matrix.toolkit(variant.cuda)
+    if toolkit is None:
+        return None
+    return toolkit.min_driver.get(platform) or toolkit.min_driver.get("linux")
+
+
+def _gptsovits(matrix: Matrix) -> dict:
+    return matrix.gptsovits or {}
+
+
+def _known_good(matrix: Matrix, torch: str, variant: str) -> bool:
+    for item in _gptsovits(matrix).get("known_good") or []:
+        if str(item.get("variant")) == variant and _same_release(str(item.get("torch")), torch):
+            return True
+    return False
+
+
+def _avoided(matrix: Matrix, series: str) -> Optional[dict]:
+    for item in _gptsovits(matrix).get("avoid") or []:
+        if str(item.get("series")) == series:
+            return item
+    return None
+
+
+def _same_release(a: str, b: str) -> bool:
+    va, vb = _ver(a), _ver(b)
+    if va is None or vb is None:
+        return a == b
+    # "2.7" in known_good means any 2.7.x
+    n = min(len(va.release), len(vb.release))
+    return va.release[:n] == vb.release[:n]
+
+
+def _with_local(version: Optional[str], variant: str) -> Optional[str]:
+    if not version:
+        return None
+    return version if "+" in version else f"{version}+{variant}"
+
+
+def _candidates(facts: PlanFacts, matrix: Matrix, options: PlanOptions) -> Tuple[List[_Candidate], List[Note]]:
+    notes: List[Note] = []
+    has_audio = True  # GPT-SoVITS needs torchaudio even where the runtime lacks it today
+    has_vision = facts.version_of("torchvision") is not None
+    out = []
+    for series in matrix.series:
+        if not _python_fits(series, facts.python_version):
+            continue
+        for release in series.releases:
+            if options.torch and not _same_release(options.torch, release.torch):
+                continue
+            if has_audio and not release.torchaudio:
+                continue
+            if has_vision and not release.torchvision:
+                continue
+            for variant in series.variants:
+                if options.variant and variant.name != options.variant:
+                    continue
+                if not native_for_all(variant, facts.platform, facts.gpus):
+                    continue
+                min_driver = _min_driver(matrix, variant, facts.platform)
+                driver_ok = variant.cuda is None or (
+                    facts.driver is not None and min_driver is not None and at_least(facts.driver, min_driver))
+                out.append(_Candidate(series, release, variant, min_driver, driver_ok,
+                                      _known_good(matrix, release.torch, variant.name),
+                                      _avoided(matrix, series.series) is not None))
+    return out, notes
+
+
+def _rank(candidate: _Candidate, current: Optional[Version]):
+    version = Version(candidate.release.torch)
+    downgrade = current is not None and version < Version(current.base_version)
+    distance = tuple(-p for p in version.release) if downgrade else version.release
+    cuda = _ver(candidate.variant.cuda) or Version("0")
+    return (candidate.avoided, not candidate.known_good, downgrade, distance, cuda)
+
+
+def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptions()) -> Plan:
+    current = {name: facts.version_of(name) for name in REPLACED}
+    constraints = tuple(str(p["requirement"]) for p in _gptsovits(matrix).get("pins") or [] if p.get("requirement"))
+    imports = tuple(_gptsovits(matrix).get("imports") or ("torch", "torchaudio"))
+    notes: List[Note] = []
+    base = dict(current=current, index_url=None, wheelhouse=options.wheelhouse, constraints=constraints,
+                imports=imports)
+    forced = bool(options.torch or options.variant)
+    if not facts.gpus and not forced:
+        return Plan(NO_GPU, target=None, kept=(), notes=(), **base)  # type: ignore[arg-type]
+    if facts.current_native and not (forced or options.force):
+        return Plan(UP_TO_DATE, target=None, kept=(), notes=(), **base)  # type: ignore[arg-type]
+    candidates, extra = _candidates(facts, matrix, options)
+    notes.extend(extra)
+    current_torch = _ver(current["torch"])
+    runnable = sorted((c for c in candidates if c.driver_ok), key=lambda c: _rank(c, current_torch))
+    if not runnable and candidates and not forced:
+        needed = min(candidates, key=lambda c: _rank(c, current_torch))
+        return Plan(DRIVER_TOO_OLD, target=None, kept=(), notes=tuple(notes), driver_needed=needed.min_driver,
+                    **base)  # type: ignore[arg-type]
+    if not runnable and candidates and forced:
+        # asked for explicitly: take the matrix's best match and say that the driver must change
+        runnable = sorted(candidates, key=lambda c: _rank(c, current_torch))
+        notes.append(Note("override_driver", {"variant": runnable[0].variant.name,
+                                              "driver": runnable[0].min_driver or "?",
+                                              "installed": facts.driver or "-"}))
+    if runnable:
+        best = runnable[0]
+        target = Target(
+            torch=_with_local(best.release.torch, best.variant.name) or best.release.torch,
+            torchaudio=_with_local(best.release.torchaudio, best.variant.name),
+            torchvision=_with_local(best.release.torchvision, best.variant.name) if current["torchvision"] else None,
+            variant=best.variant.name, cuda=best.variant.cuda, min_driver=best.min_driver,
+            known_good=best.known_good)
+        index_url = best.variant.index_url
+        if best.avoided:
+            item = _avoided(matrix, best.series.series) or {}
+            notes.append(Note("avoided_series", {"series": best.series.series, "reason": item.get("reason", "")}))
+        if not best.known_good and _gptsovits(matrix).get("known_good"):
+            notes.append(Note("not_known_good", {"torch": target.torch}))
+    elif forced:
+        target, index_url = _forced_target(facts, matrix, options, notes)
+    else:
+        return Plan(NO_CANDIDATE, target=None, kept=(), notes=tuple(notes), **base)  # type: ignore[arg-type]
+    if options.index_url:
+        index_url = options.index_url
+    if options.wheelhouse:
+        index_url = None
+    replaced = {"torch", "torchaudio", "torchvision"}
+    kept = tuple(sorted(f"{n}=={v}" for n, v in facts.installed if n not in replaced))
+    base.update(index_url=index_url)
+    return Plan(UPGRADE, target=target, kept=kept, notes=tuple(notes), **base)  # type: ignore[arg-type]
+
+
+def _forced_target(facts: PlanFacts, matrix: Matrix, options: PlanOptions, notes: List[Note]):
+    """--torch/--variant asked for something the matrix does not recommend: do it, say why not."""
+    version = options.torch or (facts.version_of("torch") or "").split("+")[0]
+    series = matrix.series_of(version) if version else None
+    release = series.release(version) if series else None
+    if release is None and series is not None and version.count(".") == 1:
+        release = max(series.releases, key=lambda r: Version(r.torch), default=None)
+    variant_name = options.variant or (series.default_variant if series else None) or "cu128"
+    variant = series.variant(variant_name) if series else None
+    torch_version = release.torch if release else version
+    audio = release.torchaudio if release else torch_version
+    vision = release.torchvision if release else None
+    if release is None or variant is None:
+        notes.append(Note("matrix_unknown", {"torch": torch_version, "variant": variant_name}))
+    else:
+        native = native_for_all(variant, facts.platform, facts.gpus)
+        if native is False:
+            notes.append(Note("override_not_native", {"torch": torch_version, "variant": variant_name}))
+        min_driver = _min_driver(matrix, variant, facts.platform)
+        if variant.cuda and min_driver and (facts.driver is None or not at_least(facts.driver, min_driver)):
+            notes.append(Note("override_driver", {"variant": variant_name, "driver": min_driver,
+                                                  "installed": facts.driver or "-"}))
+    if series is not None and not _python_fits(series, facts.python_version):
+        notes.append(Note("override_python", {"torch": torch_version, "python": facts.python_version}))
+    target = Target(
+        torch=_with_local(torch_version, variant_name) or torch_version,
+        torchaudio=_with_local(audio, variant_name),
+        torchvision=_with_local(vision, variant_name) if facts.version_of("torchvision") else None,
+        variant=variant_name,
+        cuda=variant.cuda if variant else None,
+        min_driver=_min_driver(matrix, variant, facts.platform) if variant else None,
+        known_good=_known_good(matrix, torch_version, variant_name),
+    )
+    return target, (variant.index_url if variant else None)

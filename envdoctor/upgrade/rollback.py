@@ -1,0 +1,72 @@
+"""`rollback`: put a kept runtime (by default the one the last upgrade replaced) back in place.
+
+It is a swap like the upgrade's, journaled the same way: the kept tree comes in, the current runtime
+is parked as tx-<id>/rejected (and can itself be brought back with `rollback --to <id>`). Only
+renames: the time does not depend on the runtime's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.fsutil import can_exchange, identity, write_durable
+from envdoctor.upgrade.journal import Journal, new_txid
+from envdoctor.upgrade.layout import Layout
+from envdoctor.upgrade.lock import TxLock
+from envdoctor.upgrade.swap import FORWARD, SwapSpec, drive
+from envdoctor.upgrade.transaction import refuse_in_use, refuse_open
+from envdoctor.upgrade.trees import KeptTree, kept_trees
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    txid: str
+    restored: KeptTree
+    torch: Optional[str]  # the restored runtime's torch, read before it moved
+    parked: str
+    seconds: float
+
+
+def choose(layout: Layout, wanted: Optional[str]) -> KeptTree:
+    trees = kept_trees(layout)
+    if wanted:
+        match = [t for t in trees if t.txid == wanted or t.txid.startswith(wanted)]
+        if len(match) != 1:
+            raise UpgradeError("upgrade.error.no_such_backup", txid=wanted,
+                               known=", ".join(t.txid for t in trees) or "-")
+        return match[0]
+    backups = [t for t in trees if t.kind == "backup"]
+    if not backups:
+        raise UpgradeError("upgrade.error.no_backup", root=layout.root)
+    return backups[0]
+
+
+def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
+    journal = Journal(layout)
+    with TxLock(layout):
+        refuse_open(journal)
+        tree = choose(layout, wanted)
+        refuse_in_use(layout.runtime)
+        started = time.monotonic()
+        txid = new_txid()
+        current = identity(layout.runtime)
+        incoming = identity(tree.path)
+        if current is None or incoming is None:
+            raise UpgradeError("upgrade.error.tree_missing", which="runtime" if current is None else tree.path,
+                               runtime=layout.runtime)
+        journal.append(txid, "begin", kind="rollback", restores=tree.txid)
+        os.makedirs(layout.tx_dir(txid), exist_ok=True)
+        torch = tree.torch
+        meta = {"txid": txid, "kind": "rollback", "restored": tree.txid, "to_torch": torch}
+        write_durable(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
+        spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
+        exchange = can_exchange(layout.runtime, tree.path)
+        journal.append(txid, "swap-begin", exchange=exchange, **spec.to_record())
+        drive(spec, FORWARD, journal, txid, exchange)
+        journal.append(txid, "committed")
+        return RollbackResult(txid, tree, torch, layout.rejected(txid), time.monotonic() - started)

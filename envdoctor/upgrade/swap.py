@@ -1,0 +1,151 @@
+"""Putting one tree in place of another with renames only, journaled, resumable from any state.
+
+A swap has two trees, each named by its identity (st_dev, st_ino; renames keep it): `incoming` (the
+candidate, or on rollback the backup) and `outgoing` (the current runtime). There are three slots:
+the runtime path R, the incoming's starting path I and the outgoing's parking path O.
+  forward:  incoming -> R, outgoing -> O
+  reverse:  outgoing -> R, incoming -> I   (what was there before the swap began)
+`drive` looks where each tree is now and makes the next rename toward the goal until it is reached,
+so the same code runs the swap, finishes an interrupted one and undoes one. R is filled first and,
+where the OS can, by an atomic exchange, so R is never empty; with two plain renames R is empty only
+between them, and `recover` fills it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.fsutil import Identity, exchange_durable, identity, rename_durable
+from envdoctor.upgrade.journal import Journal
+
+FORWARD = "forward"
+REVERSE = "reverse"
+
+
+@dataclass(frozen=True)
+class SwapSpec:
+    runtime: str
+    incoming: str
+    incoming_id: Identity
+    parking: str
+    outgoing_id: Identity
+
+    def to_record(self) -> dict:
+        return {"runtime": self.runtime, "incoming": self.incoming, "incoming_id": list(self.incoming_id),
+                "parking": self.parking, "outgoing_id": list(self.outgoing_id)}
+
+    @classmethod
+    def from_record(cls, record: dict) -> SwapSpec:
+        return cls(record["runtime"], record["incoming"], tuple(record["incoming_id"]),  # type: ignore[arg-type]
+                   record["parking"], tuple(record["outgoing_id"]))  # type: ignore[arg-type]
+
+
+def locate(spec: SwapSpec) -> Dict[str, Optional[str]]:
+    """Which slot each tree is in now (None: in none of them)."""
+    where: Dict[str, Optional[str]] = {"incoming": None, "outgoing": None}
+    for slot in (spec.runtime, spec.incoming, spec.parking):
+        ident = identity(slot)
+        if ident is None:
+            continue
+        if ident == spec.incoming_id:
+            where["incoming"] = slot
+        elif ident == spec.outgoing_id:
+            where["outgoing"] = slot
+    return where
+
+
+def goal_of(spec: SwapSpec, direction: str) -> Dict[str, str]:
+    if direction == FORWARD:
+        return {"incoming": spec.runtime, "outgoing": spec.parking}
+    return {"incoming": spec.incoming, "outgoing": spec.runtime}
+
+
+def next_move(spec: SwapSpec, direction: str, where: Dict[str, Optional[str]],
+              exchange: bool) -> Optional[Tuple[str, str, str]]:
+    """(op, a, b) with op "rename" (a -> b) or "exchange" (a <-> b); None when at the goal."""
+    goal = goal_of(spec, direction)
+    if where == goal:
+        return None
+    slots = (spec.runtime, spec.incoming, spec.parking)
+    occupied = {path: name for name, path in where.items() if path is not None}
+    want_r = "incoming" if goal["incoming"] == spec.runtime else "outgoing"
+    other = "outgoing" if want_r == "incoming" else "incoming"
+    if where[want_r] != spec.runtime:
+        if occupied.get(spec.runtime) == other:
+            if exchange:
+                return ("exchange", spec.runtime, where[want_r])  # type: ignore[return-value]
+            free = next(s for s in slots if s not in occupied)
+            return ("rename", spec.runtime, free)
+        return ("rename", where[want_r], spec.runtime)  # type: ignore[return-value]
+    return ("rename", where[other], goal[other])  # type: ignore[return-value]
+
+
+def drive(spec: SwapSpec, direction: str, journal: Journal, txid: str, exchange: bool) -> None:
+    for _ in range(6):
+        where = locate(spec)
+        missing = [name for name, path in where.items() if path is None]
+        if missing:
+            raise UpgradeError("upgrade.error.tree_missing", which=missing[0], runtime=spec.runtime)
+        move = next_move(spec, direction, where, exchange)
+        if move is None:
+            return
+        op, a, b = move
+        journal.append(txid, "move", op=op, src=a, dst=b, direction=direction)
+        try:
+            if op == "exchange":
+                exchange_durable(a, b)
+            else:
+                rename_durable(a, b)
+        except OSError as exc:
+            if sys.platform == "win32" or getattr(exc, "winerror", None):
+                raise UpgradeError("upgrade.error.in_use_rename", path=a, detail=str(exc)) from exc
+            raise UpgradeError("upgrade.error.rename_failed", src=a, dst=b, detail=str(exc)) from exc
+    raise UpgradeError("upgrade.error.tree_missing", which="?", runtime=spec.runtime)
+
+
+def processes_using(path: str) -> List[str]:
+    """Processes whose program or loaded libraries live under `path` (Linux /proc; [] elsewhere).
+
+    On Windows a rename of a folder with open files fails, which `drive` reports as "in use"."""
+    if not os.path.isdir("/proc"):
+        return []
+    bases = tuple({os.path.realpath(path) + os.sep, os.path.abspath(path) + os.sep})
+    me = os.getpid()
+    users = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            hit = _uses(entry, bases)
+        except OSError:
+            continue  # gone, or not ours to read
+        if hit:
+            users.append(f"{entry} ({hit})")
+    return users
+
+
+def _uses(pid: str, bases: Tuple[str, ...]) -> Optional[str]:
+    # A venv's bin/python is a symlink, so /proc/PID/exe names the base interpreter: look at argv[0] too.
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        argv0 = handle.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+    if os.sep in argv0:  # a bare name was found on PATH, not relative to cwd
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            cwd = "/"
+        full = os.path.abspath(os.path.join(cwd, argv0))
+        if full.startswith(bases):
+            return full
+    exe = os.readlink(f"/proc/{pid}/exe")
+    if exe.startswith(bases):
+        return exe
+    with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].startswith(bases):
+                return parts[5].strip()
+    return None

@@ -1,0 +1,71 @@
+"""The runtimes kept next to the current one: backups (replaced by an upgrade) and rejected ones
+(replaced by a rollback). Listing and pruning; each is a folder tx-<id>/backup or tx-<id>/rejected."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import List, Optional
+
+from envdoctor.upgrade.fsutil import remove_tree
+from envdoctor.upgrade.layout import Layout
+
+
+@dataclass(frozen=True)
+class KeptTree:
+    txid: str
+    kind: str  # backup | rejected
+    path: str
+    meta: dict
+
+    @property
+    def torch(self) -> Optional[str]:
+        """The torch version inside the kept tree, read from its files (not from what meta claims)."""
+        from envdoctor.probes.runtime import find_runtime
+        from envdoctor.probes.torchfiles import read_distributions
+
+        try:
+            runtime = find_runtime(root=self.path)
+        except Exception:
+            return None
+        dist = next((d for d in read_distributions(runtime.site_packages) if d.name == "torch"), None)
+        return dist.version if dist else None
+
+
+def read_meta(layout: Layout, txid: str) -> dict:
+    try:
+        with open(layout.meta(txid), encoding="utf-8") as handle:
+            value = json.load(handle)
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def kept_trees(layout: Layout) -> List[KeptTree]:
+    """Newest first."""
+    out = []
+    try:
+        names = os.listdir(layout.state_dir)
+    except OSError:
+        return []
+    for name in names:
+        if not name.startswith("tx-"):
+            continue
+        txid = name[3:]
+        for kind, path in (("backup", layout.backup(txid)), ("rejected", layout.rejected(txid))):
+            if os.path.isdir(path):
+                out.append(KeptTree(txid, kind, path, read_meta(layout, txid)))
+    return sorted(out, key=lambda t: t.txid, reverse=True)
+
+
+def prune(layout: Layout, keep: int) -> List[KeptTree]:
+    """Delete all but the newest `keep` kept trees; returns those deleted."""
+    removed = []
+    for tree in kept_trees(layout)[max(keep, 0):]:
+        remove_tree(tree.path, layout.trash)
+        removed.append(tree)
+        tx_dir = layout.tx_dir(tree.txid)
+        if not any(os.path.isdir(os.path.join(tx_dir, d)) for d in ("backup", "rejected", "stage")):
+            remove_tree(tx_dir, layout.trash)
+    return removed

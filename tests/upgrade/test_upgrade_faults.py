@@ -1,0 +1,129 @@
+"""Crash tests: SIGKILL the upgrade at every journal step and at random moments, then recover.
+
+After `recover` the runtime must start (imports torch, old or new version); after `rollback` (when
+the new one stayed) the runtime must be byte-identical to the original (paths, sizes, hashes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+
+import pytest
+import upgrade_helpers as h
+
+from envdoctor.upgrade.journal import Journal
+from envdoctor.upgrade.layout import Layout
+
+OLD, NEW = "2.6.0+cu124", "2.7.0+cu128"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def torch_version(root):
+    python = os.path.join(root, "runtime", "bin", "python")
+    if not os.path.exists(python):
+        return None
+    out = subprocess.run([python, "-B", "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                         text=True, timeout=60)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def cli(env, *argv):
+    proc = subprocess.run([sys.executable, "-m", "envdoctor", *argv], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=300, start_new_session=True)
+    return proc
+
+
+@pytest.fixture
+def shared_cache(tmp_path_factory):
+    return str(tmp_path_factory.getbasetemp() / "fault-cache")
+
+
+def crash_and_recover(bundle, env, index, shared_cache, fault_env, reverse=False):
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    child_env = {**os.environ, **env, **fault_env, "ENVDOCTOR_CACHE_DIR": shared_cache}
+    proc = cli(child_env, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    killed = proc.returncode == -signal.SIGKILL
+    if not fault_env.get("ENVDOCTOR_NO_EXCHANGE"):
+        # With the atomic exchange the runtime starts at every moment, even before recover.
+        assert torch_version(bundle) in (OLD, NEW)
+    rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json", *(["--reverse"] if reverse else []))
+    assert rec.returncode == 0, rec.stdout + rec.stderr
+    version = torch_version(bundle)
+    assert version in (OLD, NEW), (fault_env, proc.stdout[-2000:], rec.stdout)
+    assert Journal(Layout(bundle)).open_transactions() == []
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    leftovers = [os.path.join(d, s) for d in os.listdir(state) if d.startswith("tx-")
+                 for s in os.listdir(os.path.join(state, d)) if s == "stage"]
+    assert leftovers == []
+    assert os.listdir(os.path.join(state, "trash")) == [] if os.path.isdir(os.path.join(state, "trash")) else True
+    if version == NEW:
+        rb = cli({**os.environ, **env}, "rollback", "--root", bundle, "--json")
+        assert rb.returncode == 0, rb.stdout + rb.stderr
+    assert h.manifest(runtime) == before
+    return killed, version
+
+
+STEPS = ["begin", "stage-begin", "stage-file#40", "staged", "resolved", "downloaded", "installed", "verified",
+         "swap-begin", "move#1", "move#2", "committed"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", STEPS)
+def test_kill_at_every_journal_step(bundle, env, index, shared_cache, point):
+    killed, version = crash_and_recover(bundle, env, index, shared_cache, {"ENVDOCTOR_FAULT_AT": point})
+    assert killed
+    # Once the swap has begun (journaled with both trees' identities) recover finishes it; a crash
+    # before that leaves the original in place and the stage is discarded.
+    swapping = STEPS.index(point) >= STEPS.index("swap-begin")
+    assert version == (NEW if swapping else OLD)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["swap-begin", "move#1", "move#2", "committed"])
+def test_kill_during_two_rename_swap(bundle, env, index, shared_cache, point):
+    """The path Windows takes (no atomic exchange): the runtime may be missing until recover."""
+    killed, version = crash_and_recover(bundle, env, index, shared_cache,
+                                        {"ENVDOCTOR_FAULT_AT": point, "ENVDOCTOR_NO_EXCHANGE": "1"})
+    assert killed and version == NEW
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["move#1", "move#2"])
+def test_recover_reverse_puts_the_old_runtime_back(bundle, env, index, shared_cache, point):
+    killed, version = crash_and_recover(bundle, env, index, shared_cache,
+                                        {"ENVDOCTOR_FAULT_AT": point, "ENVDOCTOR_NO_EXCHANGE": "1"}, reverse=True)
+    assert killed and version == OLD
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_kill_at_random_moments(bundle, env, index, shared_cache, seed):
+    delay = random.Random(seed).uniform(0.3, 4.0)
+    crash_and_recover(bundle, env, index, shared_cache,
+                      {"ENVDOCTOR_FAULT_AFTER_S": f"{delay:.3f}", "ENVDOCTOR_NO_EXCHANGE": str(seed % 2 or "")})
+
+
+def test_rollback_journaled_kill_then_recover(bundle, env, index, shared_cache):
+    """A rollback killed between its two renames is finished by recover; the original comes back.
+
+    A fault fires as its journal record is written, before the step: move#2 is between the renames."""
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    base = {**os.environ, **env, "ENVDOCTOR_CACHE_DIR": shared_cache}
+    up = cli(base, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert up.returncode == 0, up.stdout + up.stderr
+    rb = cli({**base, "ENVDOCTOR_FAULT_AT": "move#2", "ENVDOCTOR_NO_EXCHANGE": "1"}, "rollback", "--root", bundle)
+    assert rb.returncode == -signal.SIGKILL
+    assert not os.path.exists(runtime)  # between the two renames: exactly the gap recover closes
+    check = cli(base, "check", "--root", bundle, "--no-live", "--json")
+    assert "recover" in check.stderr
+    rec = cli(base, "recover", "--root", bundle, "--json")
+    assert json.loads(rec.stdout)["recovered"][0]["outcome"] == "completed"
+    assert torch_version(bundle) == OLD
+    assert h.manifest(runtime) == before
