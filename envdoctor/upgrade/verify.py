@@ -8,7 +8,6 @@ failed in the memo (fp16 attention, fft on CUDA via NVRTC) plus doctor's smoke t
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
@@ -18,7 +17,6 @@ from envdoctor.probes.runner import Runner
 from envdoctor.upgrade.proc import StageRunner
 from envdoctor.upgrade.resolve import pip_env
 
-SMOKE_MARKER = "ENVDOCTOR-SMOKE "
 IMPORT_MARKER = "ENVDOCTOR-IMPORTS "
 
 # Distribution name -> module to import, for the heavy packages GPT-SoVITS loads besides torch.
@@ -38,38 +36,6 @@ for name in sys.argv[1:]:
         out[name] = {"ok": False, "error": "%s: %s" % (type(exc).__name__, exc)}
 sys.stdout.write("ENVDOCTOR-IMPORTS " + json.dumps(out) + "\n")
 """
-
-SMOKE_SCRIPT = r"""
-import json, sys
-out = {}
-import torch
-if not torch.cuda.is_available():
-    out["cuda"] = "torch.cuda.is_available() is False"
-else:
-    out["cuda"] = "ok"
-    for i in range(torch.cuda.device_count()):
-        dev = torch.device("cuda", i)
-        def matmul():
-            a = torch.randn(256, 256, device=dev, dtype=torch.float16)
-            (a @ a).float().sum().item()
-        def sdpa_fp16():
-            # the memo's failure 1: fused attention without native kernels aborts the process
-            q = torch.randn(1, 4, 128, 64, device=dev, dtype=torch.float16)
-            torch.nn.functional.scaled_dot_product_attention(q, q, q).float().sum().item()
-        def rfft_abs():
-            # the memo's failure 2: jiterator/NVRTC compile for the GPU's arch (kaldi fbank)
-            x = torch.randn(8, 400, device=dev)
-            torch.fft.rfft(x).abs().sum().item()
-        for name, fn in (("matmul_fp16", matmul), ("sdpa_fp16", sdpa_fp16), ("rfft_abs", rfft_abs)):
-            try:
-                fn()
-                torch.cuda.synchronize(dev)
-                out["gpu%d.%s" % (i, name)] = "ok"
-            except BaseException as exc:
-                out["gpu%d.%s" % (i, name)] = "%s: %s" % (type(exc).__name__, str(exc)[:300])
-sys.stdout.write("ENVDOCTOR-SMOKE " + json.dumps(out) + "\n")
-"""
-
 
 @dataclass(frozen=True)
 class VerifyStep:
@@ -164,31 +130,29 @@ def import_modules(python: str, modules: Sequence[str], runner: Runner) -> Verif
 
 
 def smoke(python: str, gpus: GpuFacts, runner: Runner) -> VerifyStep:
+    """doctor's smoke tests (the memo's two failures among them) in the staged interpreter, on the
+    real GPUs, each in its own child process: a candidate that breaks any of them is not swapped in.
+    A test that timed out counts as broken here; one that could not run (skipped) does not."""
     if not gpus.gpus:
         return VerifyStep("smoke", "skipped", "no GPU")
     if all(g.source == "override" for g in gpus.gpus):
         return VerifyStep("smoke", "skipped", "simulated GPUs (ENVDOCTOR_GPUS) cannot run kernels")
-    result = runner.run([python, "-c", SMOKE_SCRIPT], timeout=600, env=pip_env())
-    answer = _marked(result.stdout, SMOKE_MARKER)
-    if answer is None:
-        return VerifyStep("smoke", "failed", _tail(result))
-    failed = [f"{k}: {v}" for k, v in answer.items() if v != "ok"]
-    if failed:
-        return VerifyStep("smoke", "failed", "; ".join(failed)[:1200])
-    return VerifyStep("smoke", "ok", ", ".join(sorted(answer)))
+    from envdoctor.doctor import catalog
+    from envdoctor.doctor.model import TIMEOUT
+    from envdoctor.doctor.session import run_smoke_tests
+    from envdoctor.model import Facts
+    from envdoctor.probes.runtime import find_runtime
 
-
-def doctor_smoke(python: str, gpus: GpuFacts) -> VerifyStep:
-    """doctor's smoke tests, when that package is installed: envdoctor.doctor.smoke.run_smoke(python, gpus)
-    returning an object with `.ok` (and optionally `.detail`). Absent or different API: skipped."""
-    try:
-        module = importlib.import_module("envdoctor.doctor.smoke")
-        func: Callable[..., Any] = module.run_smoke
-    except (ImportError, AttributeError):
-        return VerifyStep("doctor", "skipped", "envdoctor.doctor not available")
-    result = func(python, gpus)
-    ok = bool(getattr(result, "ok", result))
-    return VerifyStep("doctor", "ok" if ok else "failed", str(getattr(result, "detail", ""))[:1200])
+    facts = Facts(gpu=gpus, runtime=find_runtime(python=python))
+    results = run_smoke_tests(facts, catalog.select(), runner=runner, env=pip_env())
+    broken = [r for r in results if r.broke or r.status == TIMEOUT]
+    if broken:
+        detail = "; ".join(f"gpu{r.gpu_index}.{r.test}: {r.status} {(r.error or '').strip()[-200:]}" for r in broken)
+        return VerifyStep("smoke", "failed", detail[:1200])
+    passed = sorted({r.test for r in results if r.status == "passed"})
+    if "cuda" not in passed:
+        return VerifyStep("smoke", "failed", "torch.cuda is not usable in the stage")
+    return VerifyStep("smoke", "ok", ", ".join(passed))
 
 
 def verify_stage(python: str, gpus: GpuFacts, imports: Sequence[str], installed: Sequence[str],
@@ -206,7 +170,6 @@ def verify_stage(python: str, gpus: GpuFacts, imports: Sequence[str], installed:
         lambda: check_stage(python, gpus, runner, matrix_dir),
         lambda: import_modules(python, modules, runner),
         lambda: smoke(python, gpus, runner),
-        lambda: doctor_smoke(python, gpus),
     ]
     for check in checks:
         try:

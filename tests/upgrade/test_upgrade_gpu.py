@@ -72,4 +72,4 @@ def test_the_machines_own_torch_passes_verification_on_the_real_gpu(real_gpu):
     assert "native" in steps["check"].detail
     assert steps["imports"].status == "ok"
     assert steps["smoke"].status == "ok", steps["smoke"].detail
-    assert "sdpa_fp16" in steps["smoke"].detail and "rfft_abs" in steps["smoke"].detail
+    assert "sdpa-efficient" in steps["smoke"].detail and "fft-fp32" in steps["smoke"].detail
