@@ -140,10 +140,10 @@ def smoke(python: str, gpus: GpuFacts, runner: Runner) -> VerifyStep:
     from envdoctor.doctor import catalog
     from envdoctor.doctor.model import TIMEOUT
     from envdoctor.doctor.session import run_smoke_tests
-    from envdoctor.model import Facts
-    from envdoctor.probes.runtime import find_runtime
+    from envdoctor.probes.collect import CollectOptions, collect
 
-    facts = Facts(gpu=gpus, runtime=find_runtime(python=python))
+    # The smoke tests need the stage's facts (which torch, which packages) to know what they can run.
+    facts = collect(CollectOptions(python=python, live=False, scan=False), runner=runner, gpus=gpus)
     results = run_smoke_tests(facts, catalog.select(), runner=runner, env=pip_env())
     broken = [r for r in results if r.broke or r.status == TIMEOUT]
     if broken:

@@ -9,6 +9,10 @@ def main(smoke):
     smoke.details["dtype"] = str(dtype)
     gen = torch.Generator().manual_seed(0)
     tol = {"atol": 1e-4, "rtol": 1e-4} if dtype == torch.float32 else {"atol": 5e-2, "rtol": 5e-2}
+    if op == "conv1d" and dtype == torch.float32:
+        # cuDNN convolutions run in TF32 by default on Ampere and newer (torch.backends.cudnn.allow_tf32),
+        # as GPT-SoVITS runs them: a 10-bit mantissa, so ~1e-3 relative error is the right answer there.
+        tol = {"atol": 5e-3, "rtol": 5e-3}
     if op == "elementwise":
         a = torch.randn(4096, generator=gen)
         b = torch.randn(4096, generator=gen)
