@@ -34,7 +34,9 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's subparser (a launcher's check need not import the
+    other nine command modules). Help and unknown commands get the full parser."""
     parser = _Parser(
         prog="envdoctor",
         description="Checks, diagnoses and safely upgrades the GPU runtime of GPT-SoVITS bundles.",
@@ -42,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parent = common_options()
-    for name in COMMANDS:
+    for name in COMMANDS if only not in COMMANDS else (only,):
         importlib.import_module(f"envdoctor.cli.{name}").register(sub, parent)
     return parser
 
@@ -52,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     lang = detect_language(_peek_lang(argv))
     ui = Ui(lang=lang, json_mode="--json" in argv, debug="--debug" in argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
         ui = Ui(lang=detect_language(args.lang), json_mode=getattr(args, "json", False),
                 debug=getattr(args, "debug", False))
         if not args.command:
