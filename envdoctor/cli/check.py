@@ -48,6 +48,11 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
 
 
 def _show(report, args: argparse.Namespace, ui: Ui) -> int:
+    _render(report, args, ui)
+    return report.verdict.exit_code
+
+
+def _render(report, args: argparse.Namespace, ui: Ui) -> None:
     if ui.json_mode:
         from envdoctor.report.envelope import check_envelope
 
@@ -59,4 +64,3 @@ def _show(report, args: argparse.Namespace, ui: Ui) -> int:
         if ui.debug:
             timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in report.timings_ms)
             ui.console(stderr=True).print(f"timings: {timings}", style="dim")
-    return report.verdict.exit_code

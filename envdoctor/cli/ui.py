@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
@@ -31,8 +32,15 @@ class Ui:
     def console(self, stderr: bool = False) -> Any:
         from rich.console import Console
 
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                # rich exits with 1 when the reader goes away (`envdoctor check | head -1`); the
+                # command's own exit code (the verdict a launcher acts on) must still be returned.
+                self.quiet = True
+                os.dup2(os.open(os.devnull, os.O_WRONLY), (sys.stderr if stderr else sys.stdout).fileno())
+
         _ensure_utf8_streams()
-        return Console(stderr=stderr, highlight=False, soft_wrap=False)
+        return _Console(stderr=stderr, highlight=False, soft_wrap=False)
 
     def print_json(self, payload: Dict[str, Any]) -> None:
         _ensure_utf8_streams()

@@ -129,3 +129,15 @@ def test_the_package_runs_on_python_3_9(tmp_path: Path) -> None:
                          env=env, timeout=60)
     assert run.returncode == 2, run.stderr
     assert json.loads(run.stdout)["verdict"] == "will-fail"
+
+
+def test_exit_code_survives_a_reader_that_goes_away() -> None:
+    """`envdoctor check | head -1` in a launcher script: the verdict's exit code must still come back."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "envdoctor", "check", "--demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader leaves after one line
+    proc.wait(timeout=60)
+    assert b"Will fail" in first
+    assert proc.returncode == 2, proc.stderr.read()
