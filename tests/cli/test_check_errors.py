@@ -132,12 +132,13 @@ def test_the_package_runs_on_python_3_9(tmp_path: Path) -> None:
 
 
 def test_exit_code_survives_a_reader_that_goes_away() -> None:
-    """`envdoctor check | head -1` in a launcher script: the verdict's exit code must still come back."""
+    """`envdoctor check | head -1` in a launcher script: the verdict's exit code must still come back.
+    The read end is closed before envdoctor writes anything, so its first write meets a broken pipe
+    (with a reader that read one line, the pipe's buffer could swallow the whole output)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "envdoctor", "check", "--demo"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
-    first = proc.stdout.readline()
-    proc.stdout.close()  # the reader leaves after one line
-    proc.wait(timeout=60)
-    assert b"Will fail" in first
-    assert proc.returncode == 2, proc.stderr.read()
+    result = subprocess.run([sys.executable, "-m", "envdoctor", "check", "--demo"], stdout=write_end,
+                            stderr=subprocess.PIPE, env=env, timeout=60)
+    os.close(write_end)
+    assert result.returncode == 2, result.stderr
