@@ -13,10 +13,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from envdoctor.atomicfile import atomic_write
 from envdoctor.gptsovits.layout import STATE_DIR
 from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
 
@@ -38,41 +38,6 @@ class Write:
     mode: Optional[int]  # permission bits to keep (None: new file, 0o644 / 0o755 for scripts)
     original: Optional[bytes]  # what --revert must bring back (None: the file did not exist)
     original_mode: Optional[int]
-
-
-def atomic_write(path: str, data: bytes, mode: Optional[int]) -> None:
-    folder = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(prefix=".envdoctor-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: str) -> None:
-    if os.name != "posix":
-        return
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 class State:

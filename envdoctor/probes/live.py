@@ -7,14 +7,13 @@ so a launcher's pre-launch check pays for it once per runtime change.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Optional, Sequence
 
 from envdoctor.jsoncache import JsonCache, file_stamp
 from envdoctor.model import Gpu, LiveDevice, LiveProbe, Runtime, parse_cc
 from envdoctor.paths import host_platform
-from envdoctor.probes.runner import Runner, SubprocessRunner
+from envdoctor.probes.runner import Runner, SubprocessRunner, last_marked_json
 
 PROBE_SCRIPT = r"""
 import json, sys
@@ -59,14 +58,7 @@ def cache_key(runtime: Runtime, torch_dir: Optional[str], gpus: Sequence[Gpu]) -
 
 
 def parse_probe_output(stdout: str) -> Optional[dict]:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(MARKER):
-            try:
-                value = json.loads(line[len(MARKER):])
-            except ValueError:
-                return None
-            return value if isinstance(value, dict) else None
-    return None
+    return last_marked_json(stdout, MARKER)
 
 
 def _from_answer(answer: dict, duration: float, cached: bool) -> LiveProbe:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Mapping, Optional, Protocol, Sequence
+from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,16 @@ class Runner(Protocol):
 
 
 class SubprocessRunner:
-    """The real runner: a new process group (POSIX) or process group flag (Windows), killed on timeout."""
+    """The real runner: a new process group (POSIX) or process group flag (Windows), killed on timeout.
+
+    `on_spawn`/`on_exit` receive the child's pid (the upgrade's fault tests use them to take children
+    down with a killed parent).
+    """
+
+    def __init__(self, on_spawn: Optional[Callable[[int], None]] = None,
+                 on_exit: Optional[Callable[[int], None]] = None) -> None:
+        self.on_spawn = on_spawn
+        self.on_exit = on_exit
 
     def run(
         self,
@@ -84,6 +93,8 @@ class SubprocessRunner:
             )
         except OSError as exc:
             return RunResult(tuple(argv), None, "", "", time.monotonic() - started, start_error=str(exc))
+        if self.on_spawn:
+            self.on_spawn(proc.pid)
         try:
             out, err = proc.communicate(input=_encode(stdin_text), timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -97,6 +108,9 @@ class SubprocessRunner:
             _kill_tree(proc)
             proc.wait()
             raise
+        finally:
+            if self.on_exit:
+                self.on_exit(proc.pid)
         return RunResult(tuple(argv), proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
 
 
@@ -122,3 +136,18 @@ def _kill_tree(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     except (OSError, subprocess.SubprocessError):
         proc.kill()
+
+
+def last_marked_json(stdout: str, marker: str) -> Optional[dict]:
+    """The JSON object on the last line starting with `marker`: how child scripts report back, since
+    anything else they print (warnings, library noise) may come before it."""
+    import json
+
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(marker):
+            try:
+                value = json.loads(line[len(marker):])
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any, Dict, Mapping, Tuple
 
@@ -52,19 +51,14 @@ def zip_bytes_to(handle: Any, files: Mapping[str, bytes]) -> None:
 
 
 def write_zip(path: str, files: Mapping[str, bytes]) -> None:
-    """Write atomically: a temporary file in the target folder, flushed, then renamed over `path`."""
+    """Write atomically: the zip is built in memory (a report is bounded to a few MiB), then written
+    to a temporary file in the target folder, flushed and renamed over `path`."""
+    import io
+
+    from envdoctor.atomicfile import atomic_write
+
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".envdoctor-report-", suffix=".zip.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            zip_bytes_to(handle, files)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    buffer = io.BytesIO()
+    zip_bytes_to(buffer, files)
+    atomic_write(os.path.abspath(path), buffer.getvalue())

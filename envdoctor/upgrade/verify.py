@@ -8,12 +8,11 @@ failed in the memo (fp16 attention, fft on CUDA via NVRTC) plus doctor's smoke t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from envdoctor.model import GpuFacts
-from envdoctor.probes.runner import Runner
+from envdoctor.probes.runner import Runner, last_marked_json
 from envdoctor.upgrade.proc import StageRunner
 from envdoctor.upgrade.resolve import pip_env
 
@@ -55,17 +54,6 @@ class VerifyResult:
     @property
     def failure(self) -> Optional[VerifyStep]:
         return next((s for s in self.steps if s.status == "failed"), None)
-
-
-def _marked(stdout: str, marker: str) -> Optional[dict]:
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(marker):
-            try:
-                value = json.loads(line[len(marker):])
-            except ValueError:
-                return None
-            return value if isinstance(value, dict) else None
-    return None
 
 
 def _tail(result: Any) -> str:
@@ -120,7 +108,7 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
 
 def import_modules(python: str, modules: Sequence[str], runner: Runner) -> VerifyStep:
     result = runner.run([python, "-c", IMPORT_SCRIPT, *modules], timeout=600, env=pip_env())
-    answer = _marked(result.stdout, IMPORT_MARKER)
+    answer = last_marked_json(result.stdout, IMPORT_MARKER)
     if answer is None:
         return VerifyStep("imports", "failed", _tail(result))
     failed = [f"{name}: {info.get('error')}" for name, info in answer.items() if not info.get("ok")]
