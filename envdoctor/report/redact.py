@@ -64,7 +64,9 @@ def _ip_or_keep(match: re.Match) -> str:
     return "<ip>"
 
 
-_VERSION_BEFORE = re.compile(r"(?i)(?:\bversion|\bver|\bv|==|[-_+~])\s*[:=]?\s*$")
+# Also NVIDIA libraries whose versions have four parts ("cuDNN 9.19.0.56", "NCCL 2.28.9.1").
+_VERSION_BEFORE = re.compile(
+    r"(?i)(?:\bversion|\bver|\bv|\bcudnn|\bcublas\w*|\bcufft|\bnccl|\bnvrtc|\btensorrt|==|[-_+~])\s*[:=]?\s*$")
 
 
 def _ipv4_or_keep(match: re.Match) -> str:

@@ -26,6 +26,7 @@ R = Redactor(IDENTITY)
     ("key: sk-abcdefghijklmnopqrstuvwx", "key: <redacted>"),
     ("Running on http://192.168.1.23:7860", "Running on http://<ip>:7860"),
     ("server 10.1.2.3 down", "server <ip> down"),
+    ("connect to 9.19.0.56 failed", "connect to <ip> failed"),
     ("mail bob@example.org", "mail <email>"),
     ("GPU-2f6a1c3e-1111-2222-3333-444455556666", "GPU-<hash:6a8775234e>"),
 ])
@@ -36,6 +37,7 @@ def test_redacts(text: str, expected: str) -> None:
 @pytest.mark.parametrize("text", [
     "nvidia-cudnn-cu12==9.1.0.70",  # a four-part version is not an IP address
     "cuDNN version 9.1.0.70",
+    "2.11.0+cu130 (CUDA 13.0, cuDNN 9.19.0.56)",  # the report's torch line, as seen on the H200
     "http://0.0.0.0:9874 and http://127.0.0.1:9880 and [::1]",  # listen addresses identify nobody
     "12:30:45 std::vector<int> sm_120 2.6.0+cu124 576.02",
     "--root D:\\GPT-SoVITS --python runtime\\python.exe",
