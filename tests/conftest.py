@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,37 @@ def has_gpu() -> bool:
 
 
 gpu_only = pytest.mark.skipif(not has_gpu(), reason="needs an NVIDIA GPU and driver (run on the GPU machine)")
+
+
+# A real CPU torch for tests that must run the real thing (this machine's pip serves 2.13.0 from disk).
+REAL_TORCH = "2.13.0"
+
+
+def _venvs() -> Path:
+    return Path(os.environ.get("ENVDOCTOR_TEST_VENVS") or Path.home() / ".cache" / "envdoctor-test-venvs")
+
+
+@pytest.fixture(scope="session")
+def cpu_torch_python() -> Path:
+    key = f"torch-{REAL_TORCH}-py{sys.version_info[0]}{sys.version_info[1]}"
+    final = _venvs() / key
+    python = final / "bin" / "python"
+    if (final / ".complete").exists():
+        return python
+    staging = _venvs() / f".{key}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
+    pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "-q"]
+    done = subprocess.run(pip + [f"torch=={REAL_TORCH}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        pytest.skip(f"cannot install torch=={REAL_TORCH}: {(done.stderr or done.stdout).strip()[-300:]}")
+    # onnxruntime (CPU) is optional: with it the onnxruntime smoke test runs its CPU half for real.
+    subprocess.run(pip + ["onnxruntime", "numpy"], capture_output=True, text=True)
+    (staging / ".complete").write_text(REAL_TORCH, encoding="utf-8")
+    try:
+        staging.rename(final)  # venvs hold absolute paths in scripts only; python itself is fine moved
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another session won the race
+    return python

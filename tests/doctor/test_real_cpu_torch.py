@@ -8,10 +8,7 @@ Python), the tests are skipped with pip's reason.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,39 +19,9 @@ from envdoctor.doctor.catalog import TESTS
 from envdoctor.doctor.runner import run_one
 from envdoctor.model import Gpu, Runtime
 from envdoctor.probes.runner import SubprocessRunner
+from tests.conftest import REAL_TORCH as TORCH
 
-TORCH = "2.13.0"
 pytestmark = pytest.mark.slow
-
-
-def _venvs() -> Path:
-    return Path(os.environ.get("ENVDOCTOR_TEST_VENVS") or Path.home() / ".cache" / "envdoctor-test-venvs")
-
-
-@pytest.fixture(scope="session")
-def cpu_torch_python() -> Path:
-    key = f"torch-{TORCH}-py{sys.version_info[0]}{sys.version_info[1]}"
-    final = _venvs() / key
-    python = final / "bin" / "python"
-    if (final / ".complete").exists():
-        return python
-    staging = _venvs() / f".{key}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
-    pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "-q"]
-    done = subprocess.run(pip + [f"torch=={TORCH}"], capture_output=True, text=True)
-    if done.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        pytest.skip(f"cannot install torch=={TORCH}: {(done.stderr or done.stdout).strip()[-300:]}")
-    # onnxruntime (CPU) is optional: with it the onnxruntime smoke test runs its CPU half for real.
-    subprocess.run(pip + ["onnxruntime", "numpy"], capture_output=True, text=True)
-    (staging / ".complete").write_text(TORCH, encoding="utf-8")
-    try:
-        staging.rename(final)  # venvs hold absolute paths in scripts only; python itself is fine moved
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)  # another session won the race
-    return python
 
 
 def _has(python: Path, module: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from envdoctor.jsoncache import JsonCache
 from envdoctor.model import Gpu
 from envdoctor.probes import torchfiles
@@ -84,3 +86,23 @@ def test_foreign_platform_runtime_is_skipped(tmp_path: Path) -> None:
     runtime = find_runtime(str(tmp_path))
     live = run_live_probe(runtime, torchfiles.find_torch_dir(runtime), GPUS)
     assert live.status == "skipped" and "windows" in live.error
+
+
+@pytest.mark.slow
+def test_live_probe_and_check_on_a_real_cpu_torch(cpu_torch_python: Path, capsys, monkeypatch) -> None:
+    """The real thing: the runtime's own interpreter imports a real torch wheel (CPU build) in a child."""
+    import json
+
+    from envdoctor.cli.main import main
+    from tests.conftest import REAL_TORCH
+
+    runtime = find_runtime(python=str(cpu_torch_python))
+    live = run_live_probe(runtime, torchfiles.find_torch_dir(runtime), GPUS)
+    assert live.status == "ok", live.error
+    assert live.torch_version.startswith(REAL_TORCH) and live.cuda_available is False and live.arch_list == ()
+    monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 3060@8.6")
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", "580.65.06@13.0")
+    assert main(["check", "--python", str(cpu_torch_python), "--json"]) == 1
+    envelope = json.loads(capsys.readouterr().out)
+    assert "cpu-only-torch" in {f["code"] for f in envelope["findings"]}
+    assert envelope["facts"]["torch"]["local"] == "cpu"
