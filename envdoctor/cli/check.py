@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
+    from envdoctor.replay import finish_recording, start_recording
 
     options = CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
                              live_timeout=args.live_timeout)
@@ -43,8 +44,46 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
             options = CollectOptions(root=root, live=False, scan=not args.no_scan)
             report = run_check(options, gpus=gpus, select=args.gpu)
             return _show(report, args, ui)
-    report = run_check(options, select=args.gpu)
-    return _show(report, args, ui)
+    argv = getattr(args, "argv", [])
+    recorder = start_recording(argv)
+    report, code = None, 3
+    try:
+        report = run_check(options, select=args.gpu)
+        code = _show(report, args, ui)
+    finally:
+        # An answer whose live probe did not finish (timeout, crash) is asked again next time.
+        replayable = report is not None and (report.facts.live is None
+                                             or report.facts.live.status in ("ok", "skipped"))
+        finish_recording(recorder, argv, replay_deps(report, args.root) if replayable else None, code)
+    return code
+
+
+def replay_deps(report, root) -> list:
+    """Every file and folder this answer was read from (see envdoctor.replay)."""
+    import glob
+    import os
+
+    from envdoctor.probes import torchfiles
+
+    facts = report.facts
+    deps = []
+    if facts.runtime is not None:
+        deps += [facts.runtime.python, facts.runtime.root, *facts.runtime.site_packages]
+        folders = torchfiles.cuda_binaries(facts.runtime, facts.torch.location if facts.torch else None)
+        for top in folders:
+            for folder, _subfolders, files in os.walk(top):
+                deps.append(folder)
+                deps.extend(os.path.join(folder, f) for f in files)
+    if facts.torch is not None:
+        deps += [os.path.join(facts.torch.location, n) for n in ("version.py", "__init__.py", "lib")]
+    gsv = os.path.abspath(root or os.getcwd())
+    deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
+    deps += [os.path.join(gsv, p) for p in ("webui.py", "config.py", "GPT_SoVITS/configs/tts_infer.yaml",
+                                             "GPT_SoVITS/sv.py", ".envdoctor/configure")]
+    deps += glob.glob(os.path.join(gsv, "go-webui*")) + glob.glob(os.path.join(gsv, ".envdoctor", "configure", "*"))
+    if os.path.isdir(report.matrix_where):
+        deps += [report.matrix_where, *glob.glob(os.path.join(report.matrix_where, "*.yaml"))]
+    return deps
 
 
 def _show(report, args: argparse.Namespace, ui: Ui) -> int:

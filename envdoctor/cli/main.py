@@ -51,10 +51,16 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from envdoctor.replay import replay
+
+    replayed = replay(argv)  # an unchanged pre-launch check answers before anything heavy is imported
+    if replayed is not None:
+        return replayed
     lang = detect_language(_peek_lang(argv))
     ui = Ui(lang=lang, json_mode="--json" in argv, debug="--debug" in argv)
     try:
         args = build_parser(argv[0] if argv else None).parse_args(argv)
+        args.argv = argv
         ui = Ui(lang=detect_language(args.lang), json_mode=getattr(args, "json", False),
                 debug=getattr(args, "debug", False))
         if not args.command:

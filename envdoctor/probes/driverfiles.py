@@ -11,6 +11,7 @@ import re
 from typing import List, Optional
 
 from envdoctor.model import Driver, Gpu, GpuFacts
+from envdoctor.probes.fingerprint import driver_fingerprint  # noqa: F401  (re-exported)
 from envdoctor.probes.interface import SourceUnavailable
 
 _PROC_VERSION = re.compile(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)")
@@ -45,29 +46,6 @@ def _read(path: str) -> Optional[str]:
             return handle.read()
     except OSError:
         return None
-
-
-def driver_fingerprint(root: str = "/") -> Optional[str]:
-    """The Linux driver's own description of itself and of each GPU (version, model, UUID, bus).
-
-    Reading these few small files costs far less than starting NVML; while they are unchanged, so
-    is what NVML says about names, capabilities and memory. None where the files do not exist.
-    """
-    proc = os.path.join(root, "proc", "driver", "nvidia")
-    version = _read(os.path.join(proc, "version"))
-    try:
-        buses = sorted(os.listdir(os.path.join(proc, "gpus")))
-    except OSError:
-        return None
-    if version is None:
-        return None
-    parts = [version]
-    for bus in buses:
-        info = _read(os.path.join(proc, "gpus", bus, "information"))
-        if info is None:
-            return None
-        parts.append(f"{bus}\n{info}")
-    return "\n".join(parts)
 
 
 class DriverFilesSource:

@@ -1,0 +1,38 @@
+"""The Linux driver's own description of itself and its GPUs, as one string (stdlib only: the
+replay of an unchanged check reads it before importing anything else)."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def driver_fingerprint(root: str = "/") -> Optional[str]:
+    """Driver version, and each GPU's model, UUID and bus, from /proc/driver/nvidia.
+
+    Reading these few small files costs far less than starting NVML; while they are unchanged, so
+    is what NVML says about names, capabilities and memory. None where the files do not exist.
+    """
+    proc = os.path.join(root, "proc", "driver", "nvidia")
+    version = _read(os.path.join(proc, "version"))
+    try:
+        buses = sorted(os.listdir(os.path.join(proc, "gpus")))
+    except OSError:
+        return None
+    if version is None:
+        return None
+    parts = [version]
+    for bus in buses:
+        info = _read(os.path.join(proc, "gpus", bus, "information"))
+        if info is None:
+            return None
+        parts.append(f"{bus}\n{info}")
+    return "\n".join(parts)
