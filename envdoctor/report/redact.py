@@ -227,12 +227,18 @@ class Redactor:
         if isinstance(value, str):
             if key and SECRET_NAME.search(key) and value and not _is_envdoctor_key(key, value):
                 return SECRET
+            if _VERSION_KEY.search(key) and _VERSION_VALUE.fullmatch(value):
+                return value  # {"cudnn": "9.19.0.56"}: a version field, not an address
             return self.text(value)
         if isinstance(value, dict):
             return {self.text(str(k)): self.value(v, str(k)) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.value(v, key) for v in value]
         return value
+
+
+_VERSION_KEY = re.compile(r"(?i)(?:^|_)(?:version|cudnn|cuda|driver|torch\w*|release)$")
+_VERSION_VALUE = re.compile(r"\d+(?:\.\d+){1,4}(?:[+.][0-9A-Za-z.]+)?")
 
 
 def _is_envdoctor_key(key: str, value: str) -> bool:

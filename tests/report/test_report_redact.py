@@ -57,6 +57,11 @@ def test_json_values_and_keys_are_redacted_and_secret_names_lose_their_value() -
                               "count": 3, "password": "<redacted>"}
 
 
+def test_version_fields_keep_four_part_versions() -> None:
+    facts = {"torch": {"cudnn": "9.19.0.56", "version": "2.11.0+cu130"}, "peer": "9.19.0.56"}
+    assert R.value(facts) == {"torch": {"cudnn": "9.19.0.56", "version": "2.11.0+cu130"}, "peer": "<ip>"}
+
+
 def test_disabled_redactor_passes_everything() -> None:
     raw = Redactor(IDENTITY, enabled=False)
     assert raw.text("/home/alice hf_abcdefghijklmnopqrstuvwxyz123456") == \
