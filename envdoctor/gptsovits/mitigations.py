@@ -26,7 +26,7 @@ def mitigated(root: Optional[str], environ: Optional[Mapping[str, str]] = None) 
         installation = detect(root)
     except ConfigureError:
         return {}
-    rows = effective(installation, env)
+    rows = effective(installation, env, api=False)  # the launcher starts the WebUI
     result: Dict[str, str] = {}
     fp16 = _winner(rows, "fp16", env, "is_half")
     if fp16 is not None and fp16.lower() == "false":

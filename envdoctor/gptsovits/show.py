@@ -30,7 +30,9 @@ def _text(inst: Installation, relative: str) -> str:
         return ""
 
 
-def effective(inst: Installation, environ: Optional[Mapping[str, str]] = None) -> List[Row]:
+def effective(inst: Installation, environ: Optional[Mapping[str, str]] = None, api: bool = True) -> List[Row]:
+    """Rows for every setting; API False leaves out tts_infer.yaml, which only api_v2.py reads (the WebUI
+    does not), so the pre-launch check neither imports PyYAML nor parses the file."""
     env = os.environ if environ is None else environ
     rows: List[Row] = []
     launcher_env = {name: launchers.read_environment(_text(inst, name)) for name in (BAT, PS1, SH)}
@@ -46,7 +48,7 @@ def effective(inst: Installation, environ: Optional[Mapping[str, str]] = None) -
     if "is_half" in env:
         rows.append(Row("fp16", env["is_half"], "environment", "", "webui"))
     try:
-        custom = yamledit.current(_text(inst, TTS_YAML)) if inst.exists(TTS_YAML) else {}
+        custom = yamledit.current(_text(inst, TTS_YAML)) if api and inst.exists(TTS_YAML) else {}
     except yamledit.YamlMalformed:
         custom = {}
     if "is_half" in custom:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-import yaml
-
 SECTION = "custom"
 _SECTION_LINE = re.compile(r"^custom:[ \t]*(#.*)?$")
 _KEY_LINE = re.compile(r"^(?P<indent>[ \t]+)(?P<key>[A-Za-z_][\w.-]*):(?P<gap>[ \t]*)(?P<value>[^#\r\n]*?)"
@@ -27,6 +25,8 @@ class YamlLayoutUnsupported(Exception):
 
 
 def load(text: str) -> Dict[str, Any]:
+    import yaml  # here, not at the top: `envdoctor check` imports this module (mitigations) without parsing YAML
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
