@@ -23,3 +23,18 @@ def test_configured_tree_mitigates_both_memo_failures(tree, capsys) -> None:
 
 def test_a_folder_that_is_not_gptsovits_mitigates_nothing(tmp_path) -> None:
     assert mitigated(str(tmp_path), {}) == {}
+
+
+def test_mitigated_neither_imports_yaml_nor_reads_tts_infer(tree, capsys) -> None:
+    """It runs in every pre-launch check; tts_infer.yaml is the API's, not the WebUI's."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = tree("main")
+    configure(root, "--fp16", "off", "--v2pro-sv", "cpu", "--arch-list", "off", "--yes", capsys=capsys)
+    script = ("import sys; from envdoctor.gptsovits.mitigations import mitigated; "
+              "print(sorted(mitigated(sys.argv[1], {}))); print('yaml' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[2]).stdout
+    assert out.split("\n")[:2] == [str(sorted([FP16_RISK, NVRTC_OLD])), "False"]
