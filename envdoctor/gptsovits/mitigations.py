@@ -15,6 +15,8 @@ from envdoctor.gptsovits.layout import detect
 from envdoctor.gptsovits.show import effective
 from envdoctor.gptsovits.textfile import ConfigureError
 
+# Finding codes; recommend.py (configure's `auto`) uses the same ones. Kept here, the lighter module of
+# the two, because every pre-launch check imports this one.
 FP16_RISK = "fp16-attention-abort-risk"
 NVRTC_OLD = "nvrtc-too-old"
 

@@ -11,10 +11,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Optional, Tuple
 
+from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_OLD
 from envdoctor.model import Finding, GpuFacts, format_cc
 
-FP16_RISK = "fp16-attention-abort-risk"
-NVRTC_OLD = "nvrtc-too-old"
 NO_KERNELS = "no-kernels-for-gpu"
 # Findings that settings only soften: the torch build itself is wrong for the GPU.
 UPGRADE_CODES = (NO_KERNELS, NVRTC_OLD, FP16_RISK)
