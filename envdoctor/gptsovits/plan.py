@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from envdoctor.gptsovits import blocks, launchers, patches, yamledit
 from envdoctor.gptsovits.layout import BAT, CONFIG_PY, PS1, SH, SV_PY, TTS_YAML, Installation
 from envdoctor.gptsovits.settings import Settings
-from envdoctor.gptsovits.textfile import ConfigureError, TextFile, decode, dominant_newline, read_text
+from envdoctor.gptsovits.textfile import ConfigureError, TextFile, from_bytes, read_text
 from envdoctor.gptsovits.writer import State, Write, sha256
 
 Message = Tuple[str, Dict[str, Any]]
@@ -41,13 +41,6 @@ class Base:
     original_mode: Optional[int]
 
 
-def _from_bytes(path: str, raw: Optional[bytes], mode: Optional[int], allow_gbk: bool, newline: str) -> TextFile:
-    if raw is None:
-        return TextFile(path, b"", "", "utf-8", newline, None)
-    text, encoding = decode(raw, allow_gbk)
-    return TextFile(path, raw, text, encoding, dominant_newline(text) if "\n" in text else newline, mode)
-
-
 def _base(inst: Installation, state: State, relative: str, plan: Plan, allow_gbk: bool = False,
           block_names: Tuple[str, ...] = ()) -> Base:
     path = inst.path(relative)
@@ -55,10 +48,7 @@ def _base(inst: Installation, state: State, relative: str, plan: Plan, allow_gbk
     managed, original, original_mode = state.original(relative)
     current_raw = current.raw if current.exists else None
     if managed and sha256(current_raw) == state.written_sha(relative):
-        try:
-            pristine = _from_bytes(path, original, original_mode, allow_gbk, current.newline)
-        except UnicodeDecodeError as exc:
-            raise ConfigureError("configure.error.encoding", path=path, detail=str(exc)) from exc
+        pristine = from_bytes(path, original, original_mode, allow_gbk, current.newline)
         # Edit with the pristine file's encoding and newline, which are the current file's too.
         return Base(current, pristine if pristine.exists else current, pristine.text, original, original_mode)
     text = current.text
@@ -166,17 +156,9 @@ def _config_patch(inst: Installation, state: State, settings: Settings, plan: Pl
         return  # this generation honours is_half from the environment: the launcher block is enough
     if settings.fp16.value is None and CONFIG_PY not in state.files:
         return
-    base = _base(inst, state, CONFIG_PY, plan, block_names=(patches.FP16_BLOCK,))
     body = None if settings.fp16.value is None else patches.fp16_body(bool(settings.fp16.value))
-    try:
-        new_text, version = patches.apply(base.text, base.style.newline, patches.CONFIG_ANCHORS,
-                                          patches.FP16_BLOCK, body)
-    except patches.AnchorNotFound:
-        plan.refusals.append(("configure.refuse.anchor_fp16", {"file": CONFIG_PY}))
-        return
-    if version:
-        plan.notes.append(("configure.note.patch", {"file": CONFIG_PY, "upstream": version}))
-    _add(plan, CONFIG_PY, base, new_text)
+    _patch(inst, state, plan, CONFIG_PY, patches.CONFIG_ANCHORS, patches.FP16_BLOCK, body,
+           "configure.refuse.anchor_fp16")
 
 
 def _sv_patch(inst: Installation, state: State, settings: Settings, plan: Plan) -> None:
@@ -188,16 +170,22 @@ def _sv_patch(inst: Installation, state: State, settings: Settings, plan: Plan) 
     wanted = mode if mode in ("cpu", "off") else None
     if wanted is None and SV_PY not in state.files:
         return
-    base = _base(inst, state, SV_PY, plan, block_names=(patches.SV_BLOCK,))
     body = None if wanted is None else patches.sv_body(wanted)
+    _patch(inst, state, plan, SV_PY, patches.SV_ANCHORS, patches.SV_BLOCK, body, "configure.refuse.anchor_sv")
+
+
+def _patch(inst: Installation, state: State, plan: Plan, relative: str, anchors: Tuple[patches.Anchor, ...],
+           block: str, body: Optional[List[str]], refusal: str) -> None:
+    """Plan block BLOCK (BODY; None removes it) after the known anchor in RELATIVE, or refuse the file."""
+    base = _base(inst, state, relative, plan, block_names=(block,))
     try:
-        new_text, version = patches.apply(base.text, base.style.newline, patches.SV_ANCHORS, patches.SV_BLOCK, body)
+        new_text, version = patches.apply(base.text, base.style.newline, anchors, block, body)
     except patches.AnchorNotFound:
-        plan.refusals.append(("configure.refuse.anchor_sv", {"file": SV_PY}))
+        plan.refusals.append((refusal, {"file": relative}))
         return
     if version:
-        plan.notes.append(("configure.note.patch", {"file": SV_PY, "upstream": version}))
-    _add(plan, SV_PY, base, new_text)
+        plan.notes.append(("configure.note.patch", {"file": relative, "upstream": version}))
+    _add(plan, relative, base, new_text)
 
 
 def _honesty(inst: Installation, settings: Settings, plan: Plan) -> None:

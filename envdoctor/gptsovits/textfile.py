@@ -65,20 +65,30 @@ def dominant_newline(text: str) -> str:
     return "\r\n" if crlf > lf else "\n"
 
 
-def read_text(path: str, allow_gbk: bool = False, default_newline: str = "\n") -> TextFile:
-    """The file's text, encoding, newline style and mode; a missing file reads as empty (mode None)."""
-    if not os.path.exists(path):
+def from_bytes(path: str, raw: Optional[bytes], mode: Optional[int], allow_gbk: bool = False,
+               default_newline: str = "\n") -> TextFile:
+    """The TextFile of RAW, the bytes of PATH (None: the file does not exist, and reads as empty)."""
+    if raw is None:
         return TextFile(path, b"", "", "utf-8", default_newline, None)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
         text, encoding = decode(raw, allow_gbk)
     except UnicodeDecodeError as exc:
         raise ConfigureError("configure.error.encoding", path=path, detail=str(exc)) from exc
+    newline = dominant_newline(text) if "\n" in text else default_newline
+    return TextFile(path, raw, text, encoding, newline, mode)
+
+
+def read_text(path: str, allow_gbk: bool = False, default_newline: str = "\n") -> TextFile:
+    """The file's text, encoding, newline style and mode; a missing file reads as empty (mode None)."""
+    if not os.path.exists(path):
+        return from_bytes(path, None, None, allow_gbk, default_newline)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
     except OSError as exc:
         raise ConfigureError("configure.error.unreadable", path=path, detail=str(exc)) from exc
-    newline = dominant_newline(text) if "\n" in text else default_newline
-    return TextFile(path, raw, text, encoding, newline, stat.S_IMODE(os.stat(path).st_mode))
+    return from_bytes(path, raw, mode, allow_gbk, default_newline)
 
 
 def is_read_only(path: str) -> bool:
