@@ -36,7 +36,6 @@ a section renamed by a post-link tool), that container is read too, like the run
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import struct
@@ -682,17 +681,31 @@ def scan_entries(path: str) -> Tuple[BinaryScan, List[FatbinEntry]]:
 
 
 class ScanCache:
-    """One JSON file per scanned path, keyed by (realpath, size, mtime_ns, inode).
+    """One JSON file per scanned path (envdoctor's JsonCache, namespace "fatbin"), stamped with
+    (realpath, size, mtime_ns, inode).
 
-    A hit re-reads nothing of the binary.  Unreadable or malformed cache files are misses;
-    writes go to a temporary file that replaces the entry atomically; a cache that cannot be
-    written costs speed, never correctness.
+    A hit re-reads nothing of the binary.  Unreadable, malformed or stale entries are misses;
+    JsonCache writes atomically, and a cache that cannot be written costs speed, never correctness.
     """
 
     def __init__(self, directory: str) -> None:
         self.directory = os.fspath(directory)
         self.hits = 0
         self.misses = 0
+        self._store: Any = None
+
+    def _entries(self) -> Any:
+        if self._store is None:
+            # Imported when a cache is first used (hashlib, json, tempfile): a bare scan starts faster.
+            from envdoctor.jsoncache import JsonCache
+
+            self._store = JsonCache(self.directory, "fatbin")
+        return self._store
+
+    @staticmethod
+    def _name(realpath: str) -> str:
+        # JsonCache keys must encode as UTF-8; a path that is not (surrogate escapes) keeps its bytes as \x escapes.
+        return os.fsencode(realpath).decode("utf-8", "backslashreplace")
 
     @staticmethod
     def _key(realpath: str, info: os.stat_result) -> Dict[str, Any]:
@@ -704,20 +717,11 @@ class ScanCache:
             "inode": info.st_ino,
         }
 
-    def _file(self, realpath: str) -> str:
-        import hashlib  # the cache's imports wait until a cache is used: a bare scan starts faster
-
-        digest = hashlib.sha256(realpath.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-        return os.path.join(self.directory, f"fatbin-{digest}.json")
-
     def get(self, path: str) -> Optional[BinaryScan]:
-        import json
-
         try:
             realpath = os.path.realpath(path)
             info = os.stat(realpath)
-            with open(self._file(realpath), encoding="utf-8") as handle:
-                record = json.load(handle)
+            record = self._entries().get(self._name(realpath))
             if not isinstance(record, dict) or record.get("key") != self._key(realpath, info):
                 raise ValueError("stale")
             scan = BinaryScan.from_dict(record.get("scan"))
@@ -730,27 +734,15 @@ class ScanCache:
     def put(self, path: str, scan: BinaryScan) -> None:
         if scan.error in ("unreadable", "not-a-file"):
             return
-        import json
-        import tempfile
-
         try:
             realpath = os.path.realpath(path)
             info = os.stat(realpath)
-            if info.st_size != scan.size or info.st_mtime_ns != scan.mtime_ns:
-                return  # changed while being scanned: do not pin a result to the new stamp
-            record = {"key": self._key(realpath, info), "scan": scan.to_dict()}
-            os.makedirs(self.directory, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                    json.dump(record, handle, sort_keys=True)
-                os.replace(temporary, self._file(realpath))
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
         except OSError:
-            pass
+            return
+        if info.st_size != scan.size or info.st_mtime_ns != scan.mtime_ns:
+            return  # changed while being scanned: do not pin a result to the new stamp
+        record = {"key": self._key(realpath, info), "scan": scan.to_dict()}
+        self._entries().put(self._name(realpath), record)
 
 
 def _with_path(scan: BinaryScan, path: str) -> BinaryScan:

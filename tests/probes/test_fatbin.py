@@ -417,7 +417,7 @@ def test_corrupt_cache_files_are_ignored(tmp_path: Path) -> None:
         assert cache.get(str(library)) is None
         assert scan_paths([str(library)], cache)[0] == expected
     record = json.loads(entry.read_text(encoding="utf-8"))
-    record["scan"]["sass"] = "broken"
+    record["value"]["scan"]["sass"] = "broken"
     entry.write_text(json.dumps(record), encoding="utf-8")
     assert cache.get(str(library)) is None
 
