@@ -64,10 +64,12 @@ def build_result(scans: Sequence, capabilities: Sequence[tuple], show_all: bool)
 
 
 def exit_code(result: Dict) -> int:
+    from envdoctor.diagnose import coverage
+
     verdicts = {entry["verdict"] for entry in result["gpus"].values()}
-    if "none" in verdicts:
+    if coverage.NONE in verdicts:
         return 2
-    if "ptx-jit" in verdicts or any(b.get("error") for b in result["binaries"]):
+    if coverage.PTX_JIT in verdicts or any(b.get("error") for b in result["binaries"]):
         return 1
     return 0
 
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
 
 
 def _render(result: Dict, ui: Ui) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console = ui.console()
@@ -107,9 +110,9 @@ def _render(result: Dict, ui: Ui) -> None:
         sass = " ".join(f"{arch}×{n}" for arch, n in binary["sass"].items())
         ptx = " ".join(f"{arch}×{n}" for arch, n in binary["ptx"].items())
         if binary.get("error"):
-            sass = f"[red]{binary['error']}[/red] {binary.get('error_detail') or ''} {sass}".strip()
+            sass = f"[red]{binary['error']}[/red] {escape(binary.get('error_detail') or '')} {sass}".strip()
         verdicts = [ui.text(f"ui.coverage.{binary['coverage'][k]}") if binary.get("coverage") else "-" for k in gpus]
-        table.add_row(binary["path"], sass or "-", ptx or "-", *verdicts)
+        table.add_row(escape(binary["path"]), sass or "-", ptx or "-", *verdicts)
     console.print(table)
     if not result["binaries"]:
         console.print(ui.text("ui.scan.no_cuda"))
@@ -120,4 +123,4 @@ def _render(result: Dict, ui: Ui) -> None:
                        verdict=ui.text(f"ui.coverage.{entry['verdict']}"))
         console.print(line)
         for path in entry["lacking"]:
-            console.print(f"  ✗ {path}")
+            console.print(f"  ✗ {path}", markup=False)

@@ -54,3 +54,14 @@ def test_terminal_table(capsys) -> None:
     assert main(["scan", str(FIXTURES / "sm75.so"), "--cc", "9.0"]) == 2
     out = capsys.readouterr().out
     assert "sm_75×2" in out and "none" in out
+
+
+def test_terminal_table_prints_paths_as_they_are(tmp_path, capsys, monkeypatch) -> None:
+    """Brackets in a folder name are not rich markup: neither eaten ([bold]) nor a crash ([/x])."""
+    monkeypatch.setenv("COLUMNS", "400")  # no folding inside the paths
+    for folder in ("[bold]y", "[/x]"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "liba.so").write_bytes((FIXTURES / "sm75.so").read_bytes())
+    assert main(["scan", str(tmp_path), "--cc", "9.0"]) == 2
+    out = capsys.readouterr().out
+    assert "[bold]y" in out and "[/x]" in out
