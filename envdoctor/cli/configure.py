@@ -109,7 +109,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
         return code
     console = ui.console()
     console.soft_wrap = True  # the terminal wraps; rich's wrapping would cut diff lines and CJK words
-    console.print(ui.text("configure.title", root=installation.root, generation=installation.generation))
+    console.print(ui.text("configure.title", root=installation.root, generation=installation.generation), markup=False)
     for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("arch_list", settings.arch_list),
                         ("device", settings.device)):
         value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
@@ -180,14 +180,17 @@ def _show(installation: Any, ui: Ui) -> int:
             {"setting": r.setting, "value": r.value, "source": r.source, "file": r.file,
              "applies_to": r.applies_to} for r in rows], exit_code=0))
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=ui.text("configure.show.title", root=installation.root, generation=installation.generation))
+    # Paths and values read from the user's files are text, not rich markup ("[/x]" would crash).
+    table = Table(title=escape(ui.text("configure.show.title", root=installation.root,
+                                       generation=installation.generation)))
     for column in ("setting", "value", "source", "applies"):
         table.add_column(ui.text("configure.show.col." + column))
     for row in rows:
         source = ui.text("configure.where." + row.source) + (f" ({row.file})" if row.file else "")
         applies = ui.text("configure.applies." + row.applies_to) if row.applies_to else ""
-        table.add_row(ui.text("configure.setting." + row.setting), row.value, source, applies)
+        table.add_row(ui.text("configure.setting." + row.setting), escape(row.value), escape(source), applies)
     ui.console().print(table)
     return 0

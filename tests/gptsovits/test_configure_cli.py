@@ -207,3 +207,14 @@ def test_a_damaged_backup_is_reported_and_nothing_is_restored(tree, capsys) -> N
     envelope = configure(root, "--revert", capsys=capsys)
     assert envelope["_code"] == 3 and envelope["error"]["key"] == "configure.error.manifest"
     assert snapshot(root) == configured
+
+
+def test_text_output_prints_a_bracketed_root_as_it_is(tmp_path, capsys, monkeypatch) -> None:
+    """The folder name is text, not rich markup: "[/x]" crashed the preview and --show."""
+    from tests.gptsovits.trees import make_tree
+
+    monkeypatch.setenv("COLUMNS", "400")
+    root = make_tree(tmp_path / "[bold]a" / "[/x]", "main")
+    for args in (["--fp16", "off", "--v2pro-sv", "on", "--arch-list", "off", "--no-live"], ["--show"]):
+        assert main(["configure", "--root", str(root), "--lang", "en", *args]) == 0
+        assert str(root) in capsys.readouterr().out
