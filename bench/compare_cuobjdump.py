@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
 import subprocess
 import sys
-from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from scan_speed import cuobjdump_counts, find_cuobjdump  # noqa: E402  (bench/, this script's folder)
 
 from envdoctor.probes.fatbin import scan_paths  # noqa: E402
 
 
-def listing(cuobjdump: str, option: str, path: str, pattern: str) -> dict:
-    text = subprocess.run([cuobjdump, option, path], capture_output=True, text=True).stdout
-    return dict(Counter(re.findall(pattern, text, re.M)))
+def listing(cuobjdump: str, option: str, path: str) -> str:
+    return subprocess.run([cuobjdump, option, path], capture_output=True, text=True).stdout
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("paths", nargs="+")
-    parser.add_argument("--cuobjdump", default=shutil.which("cuobjdump") or "/usr/local/cuda/bin/cuobjdump")
+    parser.add_argument("--cuobjdump", default=find_cuobjdump() or "/usr/local/cuda/bin/cuobjdump")
     args = parser.parse_args()
     differences = 0
     checked = 0
@@ -36,8 +34,9 @@ def main() -> int:
         if not scan.has_cuda:
             continue
         checked += 1
-        elf = listing(args.cuobjdump, "--list-elf", scan.path, r"^ELF file +\d+: .*\.(sm_\w+)\.cubin$")
-        ptx = listing(args.cuobjdump, "--list-ptx", scan.path, r"^PTX file +\d+: .*\.(sm_\w+)\.ptx$")
+        theirs = cuobjdump_counts(listing(args.cuobjdump, "--list-elf", scan.path),
+                                  listing(args.cuobjdump, "--list-ptx", scan.path))
+        elf, ptx = theirs["sass"], theirs["ptx"]
         same = elf == scan.sass and ptx == scan.ptx
         differences += not same
         print(f"{'agree ' if same else 'DIFFER'} {os.path.basename(scan.path)}: {scan.entries} entries, "
