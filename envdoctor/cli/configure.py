@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+from contextlib import nullcontext
 from typing import Any, Dict, List
 
 from envdoctor.cli.ui import Ui
@@ -77,11 +78,10 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
     asked: Dict[str, Any] = {}
 
     def advice() -> Any:
-        if ui.json_mode:
+        # A spinner on stderr while the check runs, except for --json (its reader wants no decoration).
+        busy = nullcontext() if ui.json_mode else ui.console(stderr=True).status(ui.text("configure.checking"))
+        with busy:
             asked["rec"] = recommend.recommend(installation.root, live=not args.no_live)
-        else:
-            with ui.console(stderr=True).status(ui.text("configure.checking")):
-                asked["rec"] = recommend.recommend(installation.root, live=not args.no_live)
         return asked["rec"]
 
     state = writer.State(installation.root)
