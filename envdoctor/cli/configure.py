@@ -17,11 +17,13 @@ SCHEMA_VERSION = 1
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    from envdoctor.gptsovits.settings import FP16_CHOICES, SV_CHOICES
+
     parser = sub.add_parser("configure", parents=[parent], help=HELP, description=HELP)
     parser.add_argument("--root", help="GPT-SoVITS folder (default: current folder)")
-    parser.add_argument("--fp16", choices=("on", "off", "auto"),
+    parser.add_argument("--fp16", choices=FP16_CHOICES,
                         help="half-precision inference (auto: off when the check finds the FP16 abort risk)")
-    parser.add_argument("--v2pro-sv", dest="v2pro_sv", choices=("on", "cpu", "off", "auto"),
+    parser.add_argument("--v2pro-sv", dest="v2pro_sv", choices=SV_CHOICES,
                         help="v2Pro speaker verification: on, cpu (same feature, no NVRTC), off "
                         "(auto: cpu when torch's NVRTC is too old for this GPU)")
     parser.add_argument("--arch-list", dest="arch_list", metavar="auto|VALUE|off",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional
 
 from envdoctor.gptsovits.textfile import ConfigureError
 
@@ -38,7 +38,6 @@ class Installation:
     generation: str
     has_sv: bool  # v2Pro speaker verification code present
     config_overrides_env: bool  # config.py replaces an explicit is_half with its own choice
-    windows_runtime: bool  # runtime/python.exe (a Windows bundle)
     posix_python: Optional[str]  # runtime/bin/python3 etc., relative to root, for the shell launcher
 
     def path(self, relative: str) -> str:
@@ -72,8 +71,7 @@ def detect(root: Optional[str]) -> Installation:
         generation = V2PRO_2025 if has_sv else V2_2024
     else:
         generation = UNKNOWN
-    return Installation(folder, generation, has_sv, overrides,
-                        os.path.isfile(os.path.join(folder, "runtime", "python.exe")), _posix_python(folder))
+    return Installation(folder, generation, has_sv, overrides, _posix_python(folder))
 
 
 def _posix_python(root: str) -> Optional[str]:
@@ -81,7 +79,3 @@ def _posix_python(root: str) -> Optional[str]:
         if os.path.isfile(os.path.join(root, *candidate.split("/"))):
             return candidate
     return None
-
-
-def generations() -> Tuple[str, ...]:
-    return (V2_2024, V2PRO_2025, AUTODTYPE_2025)

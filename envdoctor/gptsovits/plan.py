@@ -9,7 +9,6 @@ GPT-SoVITS's own `save_configs`) starts from its current text minus envdoctor's 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -201,7 +200,3 @@ def _honesty(inst: Installation, settings: Settings, plan: Plan) -> None:
         plan.notes.append(("configure.note.sv_off", {}))
     if settings.device.value is not None:
         plan.notes.append(("configure.note.device", {"device": settings.device.value}))
-
-
-def relative_paths(root: str, paths: List[str]) -> List[str]:
-    return [os.path.relpath(p, root).replace(os.sep, "/") for p in paths]

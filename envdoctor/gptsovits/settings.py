@@ -13,7 +13,6 @@ from envdoctor.gptsovits.textfile import ConfigureError
 
 FP16_CHOICES = ("on", "off", "auto")
 SV_CHOICES = ("on", "cpu", "off", "auto")
-SV_MODES = ("on", "cpu", "off")
 DEVICE_RE = re.compile(r"^(cpu|cuda|cuda:\d+)$")
 ARCH_RE = re.compile(r"^\d{1,2}\.\d(\+PTX)?([; ]\d{1,2}\.\d(\+PTX)?)*$")
 
