@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 __all__ = [
@@ -729,7 +729,7 @@ class ScanCache:
             self.misses += 1
             return None
         self.hits += 1
-        return _with_path(scan, os.fspath(path))
+        return replace(scan, path=os.fspath(path))  # the name asked for, not the real path
 
     def put(self, path: str, scan: BinaryScan) -> None:
         if scan.error in ("unreadable", "not-a-file"):
@@ -743,14 +743,6 @@ class ScanCache:
             return  # changed while being scanned: do not pin a result to the new stamp
         record = {"key": self._key(realpath, info), "scan": scan.to_dict()}
         self._entries().put(self._name(realpath), record)
-
-
-def _with_path(scan: BinaryScan, path: str) -> BinaryScan:
-    if scan.path == path:
-        return scan
-    data = scan.to_dict()
-    data["path"] = path
-    return BinaryScan.from_dict(data)
 
 
 # --------------------------------------------------------------------------------------------
