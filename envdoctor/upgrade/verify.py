@@ -78,12 +78,10 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
     from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
     from envdoctor.paths import cache_dir
-    from envdoctor.pipeline import judge
     from envdoctor.probes.collect import CollectOptions, collect
 
     facts = collect(CollectOptions(python=python, live=True, scan=True, live_timeout=300.0), runner=runner,
                     gpus=gpus)
-    report = judge(facts, matrix_dir)
     live = facts.live
     if live is None or live.status != "ok":
         return VerifyStep("check", "failed", f"import torch: {live.status if live else '-'}: "
@@ -102,7 +100,7 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
             good.append(f"GPU {gpu.index}: native ({', '.join(v.source for v in strong)})")
     if problems:
         return VerifyStep("check", "failed", "; ".join(problems))
-    torch = report.facts.torch
+    torch = facts.torch
     return VerifyStep("check", "ok", f"torch {torch.version if torch else '?'}; " + "; ".join(good))
 
 
