@@ -52,18 +52,6 @@ def flush_to_disk() -> None:
         sync()
 
 
-def write_durable(path: str, data: bytes) -> None:
-    """Write a whole small file atomically: temp file, fsync, rename over, fsync the folder."""
-    folder = os.path.dirname(path)
-    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(folder)
-
-
 def rename_durable(src: str, dst: str) -> None:
     """Rename (never over an existing path) and make it durable in both parent folders."""
     if os.path.lexists(dst):

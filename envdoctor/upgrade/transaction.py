@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
+from envdoctor.atomicfile import atomic_write
 from envdoctor.model import GpuFacts, Runtime
 from envdoctor.upgrade import faults
 from envdoctor.upgrade.download import Downloader
@@ -24,7 +25,6 @@ from envdoctor.upgrade.fsutil import (
     identity,
     remove_tree,
     same_filesystem,
-    write_durable,
 )
 from envdoctor.upgrade.install import ensure_pip, install_wheels
 from envdoctor.upgrade.journal import Journal, new_txid
@@ -206,7 +206,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     refuse_in_use(layout.runtime)
     meta = {"txid": txid, "from_torch": from_torch, "to_torch": to_torch, "runtime": layout.runtime,
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
-    write_durable(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
+    atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
     flush_to_disk()
     spec = SwapSpec(layout.runtime, stage, identity(stage), layout.backup(txid),  # type: ignore[arg-type]
                     identity(layout.runtime))  # type: ignore[arg-type]
