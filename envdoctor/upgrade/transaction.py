@@ -12,10 +12,10 @@ import os
 import shutil
 import zipfile
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from envdoctor.atomicfile import atomic_write
-from envdoctor.model import GpuFacts, Runtime
+from envdoctor.model import Distribution, GpuFacts, Runtime
 from envdoctor.upgrade import faults
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.errors import UpgradeError
@@ -187,12 +187,13 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     journal.append(txid, "installed")
     # -- verify -----------------------------------------------------------------------------
     events.step("verify")
-    installed = _installed_names(runtime, stage)
-    result = verify_stage(py, gpus, plan.imports, installed, matrix_dir=options.matrix_dir,
+    dists = _stage_distributions(runtime, stage)
+    result = verify_stage(py, gpus, plan.imports, [d.name for d in dists], matrix_dir=options.matrix_dir,
                           on_step=events.verify_step)
     if tree_stamp(layout.runtime) != before:
         raise UpgradeError("upgrade.error.original_changed", path=layout.runtime)
-    from_torch, to_torch = plan.current.get("torch"), _stage_torch(runtime, stage)
+    from_torch = plan.current.get("torch")
+    to_torch = next((d.version for d in dists if d.name == "torch"), None)
     if not result.ok:
         failure = result.failure
         journal.append(txid, "verify-failed", step=failure.name if failure else "?",
@@ -228,14 +229,8 @@ def _stage_sites(runtime: Runtime, stage: str) -> List[str]:
     return out
 
 
-def _installed_names(runtime: Runtime, stage: str) -> List[str]:
+def _stage_distributions(runtime: Runtime, stage: str) -> Tuple[Distribution, ...]:
+    """What pip left in the stage, read once for verification and for the new torch version."""
     from envdoctor.probes.torchfiles import read_distributions
 
-    return [d.name for d in read_distributions(_stage_sites(runtime, stage))]
-
-
-def _stage_torch(runtime: Runtime, stage: str) -> Optional[str]:
-    from envdoctor.probes.torchfiles import read_distributions
-
-    dist = next((d for d in read_distributions(_stage_sites(runtime, stage)) if d.name == "torch"), None)
-    return dist.version if dist else None
+    return read_distributions(_stage_sites(runtime, stage))
