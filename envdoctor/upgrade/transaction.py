@@ -58,7 +58,6 @@ class UpgradeOptions:
     stage_method: str = AUTO
     cache_dir: str = ""
     matrix_dir: Optional[str] = None
-    keep_stage_on_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,11 +127,11 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
         try:
             return _run(layout, runtime, plan, gpus, options, events, journal, txid)
         except BaseException as exc:
-            _abort(layout, journal, txid, exc, options)
+            _abort(layout, journal, txid, exc)
             raise
 
 
-def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException, options: UpgradeOptions) -> None:
+def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> None:
     """Before swap-begin the original was never touched: dropping the stage is the whole undo."""
     faults.kill_children()
     tx = journal.find(txid)
@@ -144,8 +143,7 @@ def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException, opti
             drive(spec, REVERSE, journal, txid, can_exchange(layout.runtime, spec.incoming))
         except BaseException:
             return  # leave the transaction open: `recover` will finish the job and say so
-    if not options.keep_stage_on_failure:
-        remove_tree(layout.tx_dir(txid), layout.trash)
+    remove_tree(layout.tx_dir(txid), layout.trash)
     reason = exc.key if isinstance(exc, UpgradeError) else type(exc).__name__
     journal.append(txid, "reversed" if tx.has("swap-begin") else "aborted", reason=reason)
 
