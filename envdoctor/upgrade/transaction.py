@@ -19,6 +19,7 @@ from envdoctor.model import Distribution, GpuFacts, Runtime
 from envdoctor.upgrade import faults
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.events import Events
 from envdoctor.upgrade.fsutil import (
     can_exchange,
     flush_to_disk,
@@ -36,21 +37,9 @@ from envdoctor.upgrade.resolve import Resolution, resolve
 from envdoctor.upgrade.sources import Source
 from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
 from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive, processes_using
-from envdoctor.upgrade.verify import VerifyResult, VerifyStep, verify_stage
+from envdoctor.upgrade.verify import VerifyResult, verify_stage
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
-
-
-class Events:
-    """What the transaction tells its caller while it runs (the CLI draws progress bars from it)."""
-
-    def step(self, name: str, **params: object) -> None: ...
-
-    def stage_progress(self, done: int, total: int) -> None: ...
-
-    def download_progress(self, filename: str, done: int, total: Optional[int]) -> None: ...
-
-    def verify_step(self, step: VerifyStep) -> None: ...
 
 
 @dataclass(frozen=True)
