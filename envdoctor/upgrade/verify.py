@@ -13,7 +13,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from envdoctor.model import GpuFacts
 from envdoctor.probes.runner import Runner, last_marked_json
-from envdoctor.upgrade.proc import StageRunner
+from envdoctor.upgrade.proc import StageRunner, output_tail
 from envdoctor.upgrade.resolve import pip_env
 
 IMPORT_MARKER = "ENVDOCTOR-IMPORTS "
@@ -58,7 +58,7 @@ class VerifyResult:
 
 def _tail(result: Any) -> str:
     reason = result.signal_name or ("timeout" if result.timed_out else f"exit code {result.returncode}")
-    text = (result.stderr or result.stdout or result.start_error or "").strip()[-600:]
+    text = output_tail(result, 600)
     return f"{reason}: {text}" if text else reason
 
 
