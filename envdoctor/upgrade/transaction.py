@@ -36,7 +36,7 @@ from envdoctor.upgrade.proc import StageRunner
 from envdoctor.upgrade.resolve import Resolution, resolve
 from envdoctor.upgrade.sources import Source
 from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
-from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive, processes_using
+from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
 from envdoctor.upgrade.verify import VerifyResult, verify_stage
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
@@ -198,9 +198,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     flush_to_disk()
     spec = SwapSpec(layout.runtime, stage, identity(stage), layout.backup(txid),  # type: ignore[arg-type]
                     identity(layout.runtime))  # type: ignore[arg-type]
-    exchange = can_exchange(layout.runtime, stage)
-    journal.append(txid, "swap-begin", exchange=exchange, **spec.to_record())
-    drive(spec, FORWARD, journal, txid, exchange)
+    exchange = swap_in(spec, journal, txid)
     journal.append(txid, "committed", backup=layout.backup(txid))
     return UpgradeResult(txid, "committed", resolution, stats, result, from_torch, to_torch, layout.backup(txid),
                          "exchange" if exchange else "rename")
