@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.probes.collect import CollectOptions
     from envdoctor.upgrade.errors import UpgradeError
     from envdoctor.upgrade.layout import layout_for_runtime
-    from envdoctor.upgrade.plan import UPGRADE, PlanOptions, facts_from_report, make_plan
+    from envdoctor.upgrade.plan import NO_GPU, UP_TO_DATE, UPGRADE, PlanOptions, facts_from_report, make_plan
     from envdoctor.upgrade.transaction import UpgradeOptions, run_upgrade
 
     pending = interrupted_notice(args.root, ui)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     resolution, disk, note = _preview(plan, runtime, ui) if plan.target is not None else (None, None, None)
     if not ui.json_mode:
         show_plan(plan, ui, status_text, resolution, disk, note)
-    code = 0 if plan.status in (UPGRADE, "up-to-date", "no-gpu") else 2
+    code = 0 if plan.status in (UPGRADE, UP_TO_DATE, NO_GPU) else 2
     if args.dry_run or plan.target is None:
         if ui.json_mode:
             ui.print_json(envelope("upgrade", ui, code, dry_run=True, status=plan.status, summary=status_text,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from envdoctor import __version__
 from envdoctor.cli.ui import Ui
 from envdoctor.model import to_jsonable
-from envdoctor.upgrade.plan import Plan
-from envdoctor.upgrade.resolve import Resolution
-from envdoctor.upgrade.transaction import Events
-from envdoctor.upgrade.verify import VerifyStep
+from envdoctor.upgrade.events import Events
+
+if TYPE_CHECKING:  # every command imports this module for `interrupted_notice`: keep it light
+    from envdoctor.upgrade.plan import Plan
+    from envdoctor.upgrade.resolve import Resolution
+    from envdoctor.upgrade.verify import VerifyStep
 
 SCHEMA = "envdoctor.upgrade"
 SCHEMA_VERSION = 1

@@ -135,9 +135,7 @@ class Downloader:
                             self.progress(wheel.filename, have, total)
                     handle.flush()
                     os.fsync(handle.fileno())
-            except (requests.RequestException, OSError) as exc:
-                if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
-                    raise
+            except requests.RequestException as exc:  # a disk error (plain OSError) is not a drop: it propagates
                 raise _Dropped(f"{type(exc).__name__}: {exc}") from exc
             if total is not None and have < total:
                 raise _Dropped(f"connection closed after {have} of {total} bytes")

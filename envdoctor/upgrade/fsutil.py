@@ -7,9 +7,8 @@ the instant where no runtime/ exists; elsewhere two renames are used and recover
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
+import functools
 import os
 import shutil
 import sys
@@ -52,18 +51,6 @@ def flush_to_disk() -> None:
         sync()
 
 
-def write_durable(path: str, data: bytes) -> None:
-    """Write a whole small file atomically: temp file, fsync, rename over, fsync the folder."""
-    folder = os.path.dirname(path)
-    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(folder)
-
-
 def rename_durable(src: str, dst: str) -> None:
     """Rename (never over an existing path) and make it durable in both parent folders."""
     if os.path.lexists(dst):
@@ -74,9 +61,15 @@ def rename_durable(src: str, dst: str) -> None:
         fsync_dir(os.path.dirname(src))
 
 
+@functools.cache
 def _renameat2():
+    """libc's renameat2, looked up on first use: find_library may run `ldconfig`, and every command
+    imports this module (through the journal) for the interrupted-transaction notice."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         func = libc.renameat2
@@ -87,12 +80,9 @@ def _renameat2():
     return func
 
 
-_EXCHANGE = _renameat2()
-
-
 def can_exchange(a: str, b: str) -> bool:
     """True when this OS and filesystem can swap a and b atomically (tried on throw-away folders)."""
-    if _EXCHANGE is None or os.environ.get("ENVDOCTOR_NO_EXCHANGE"):
+    if _renameat2() is None or os.environ.get("ENVDOCTOR_NO_EXCHANGE"):
         return False  # ENVDOCTOR_NO_EXCHANGE: test hook, runs the two-rename path used on Windows
     parent = os.path.dirname(os.path.abspath(a))
     probe_a = os.path.join(parent, f".xchg-{uuid.uuid4().hex}")
@@ -113,8 +103,12 @@ def can_exchange(a: str, b: str) -> bool:
 
 
 def _exchange(a: str, b: str) -> None:
-    assert _EXCHANGE is not None
-    rc = _EXCHANGE(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    import ctypes
+
+    func = _renameat2()
+    if func is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available", a)
+    rc = func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     if rc != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), a)

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from envdoctor.probes.runner import Runner
 from envdoctor.upgrade.errors import UpgradeError
-from envdoctor.upgrade.proc import StageRunner
+from envdoctor.upgrade.proc import StageRunner, output_tail
 from envdoctor.upgrade.resolve import MIN_PIP, pip_env, pip_new_enough, pip_version
 from envdoctor.upgrade.sources import Source
 
@@ -21,8 +21,7 @@ def install_wheels(stage_python: str, files: Sequence[str], runner: Optional[Run
             *files]
     result = runner.run(argv, timeout=INSTALL_TIMEOUT_S, env=pip_env())
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout or result.start_error or "").strip()[-1500:]
-        raise UpgradeError("upgrade.error.install_failed", detail=detail)
+        raise UpgradeError("upgrade.error.install_failed", detail=output_tail(result, 1500))
     return result.stdout
 
 
@@ -38,7 +37,6 @@ def ensure_pip(stage_python: str, source: Source, runner: Optional[Runner] = Non
     result = runner.run(argv, timeout=INSTALL_TIMEOUT_S, env=pip_env())
     new = pip_version(stage_python, runner)
     if result.returncode != 0 or not pip_new_enough(new):
-        detail = (result.stderr or result.stdout or "").strip()[-800:]
         raise UpgradeError("upgrade.error.pip_too_old", python=stage_python, version=version, minimum=MIN_PIP,
-                           detail=detail)
+                           detail=output_tail(result, 800))
     return new or version

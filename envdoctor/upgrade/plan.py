@@ -203,8 +203,7 @@ def _with_local(version: Optional[str], variant: str) -> Optional[str]:
     return version if "+" in version else f"{version}+{variant}"
 
 
-def _candidates(facts: PlanFacts, matrix: Matrix, options: PlanOptions) -> Tuple[List[_Candidate], List[Note]]:
-    notes: List[Note] = []
+def _candidates(facts: PlanFacts, matrix: Matrix, options: PlanOptions) -> List[_Candidate]:
     has_audio = True  # GPT-SoVITS needs torchaudio even where the runtime lacks it today
     has_vision = facts.version_of("torchvision") is not None
     out = []
@@ -229,7 +228,7 @@ def _candidates(facts: PlanFacts, matrix: Matrix, options: PlanOptions) -> Tuple
                 out.append(_Candidate(series, release, variant, min_driver, driver_ok,
                                       _known_good(matrix, release.torch, variant.name),
                                       _avoided(matrix, series.series) is not None))
-    return out, notes
+    return out
 
 
 def _rank(candidate: _Candidate, current: Optional[Version]):
@@ -252,8 +251,7 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
         return Plan(NO_GPU, target=None, kept=(), notes=(), **base)  # type: ignore[arg-type]
     if facts.current_native and not (forced or options.force):
         return Plan(UP_TO_DATE, target=None, kept=(), notes=(), **base)  # type: ignore[arg-type]
-    candidates, extra = _candidates(facts, matrix, options)
-    notes.extend(extra)
+    candidates = _candidates(facts, matrix, options)
     current_torch = _ver(current["torch"])
     runnable = sorted((c for c in candidates if c.driver_ok), key=lambda c: _rank(c, current_torch))
     if not runnable and candidates and not forced:
@@ -288,8 +286,7 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
         index_url = options.index_url
     if options.wheelhouse:
         index_url = None
-    replaced = {"torch", "torchaudio", "torchvision"}
-    kept = tuple(sorted(f"{n}=={v}" for n, v in facts.installed if n not in replaced))
+    kept = tuple(sorted(f"{n}=={v}" for n, v in facts.installed if n not in REPLACED))
     base.update(index_url=index_url)
     return Plan(UPGRADE, target=target, kept=kept, notes=tuple(notes), **base)  # type: ignore[arg-type]
 

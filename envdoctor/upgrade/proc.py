@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envdoctor.probes.runner import SubprocessRunner
+from envdoctor.probes.runner import RunResult, SubprocessRunner
 from envdoctor.upgrade import faults
 
 
@@ -11,3 +11,8 @@ class StageRunner(SubprocessRunner):
 
     def __init__(self) -> None:
         super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child)
+
+
+def output_tail(result: RunResult, limit: int) -> str:
+    """The end of what a failed child said (stderr, else stdout, else why it could not start)."""
+    return (result.stderr or result.stdout or result.start_error or "").strip()[-limit:]

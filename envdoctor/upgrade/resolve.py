@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.proc import output_tail
 from envdoctor.upgrade.sources import Source, check_url
 
 MIN_PIP = "22.2"  # first pip with `install --dry-run --report`
@@ -115,8 +116,7 @@ def resolve(python: str, requirements: Sequence[str], constraints: Sequence[str]
                 "--only-binary", ":all:", "-c", cfile, *source.pip_args(), *requirements]
         result = runner.run(argv, timeout=PIP_TIMEOUT_S, env=pip_env())
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout or result.start_error or "").strip()[-1500:]
-        raise UpgradeError("upgrade.error.resolve_failed", detail=detail)
+        raise UpgradeError("upgrade.error.resolve_failed", detail=output_tail(result, 1500))
     text = result.stdout
     start = text.find("{")
     return Resolution(parse_report(text[start:] if start >= 0 else text), version)

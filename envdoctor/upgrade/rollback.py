@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from envdoctor.atomicfile import atomic_write
 from envdoctor.upgrade.errors import UpgradeError
-from envdoctor.upgrade.fsutil import can_exchange, identity, write_durable
+from envdoctor.upgrade.fsutil import identity
 from envdoctor.upgrade.journal import Journal, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
-from envdoctor.upgrade.swap import FORWARD, SwapSpec, drive
+from envdoctor.upgrade.swap import SwapSpec, swap_in
 from envdoctor.upgrade.transaction import refuse_in_use, refuse_open
 from envdoctor.upgrade.trees import KeptTree, kept_trees
 
@@ -63,10 +64,8 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         os.makedirs(layout.tx_dir(txid), exist_ok=True)
         torch = tree.torch
         meta = {"txid": txid, "kind": "rollback", "restored": tree.txid, "to_torch": torch}
-        write_durable(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
+        atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
         spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
-        exchange = can_exchange(layout.runtime, tree.path)
-        journal.append(txid, "swap-begin", exchange=exchange, **spec.to_record())
-        drive(spec, FORWARD, journal, txid, exchange)
+        swap_in(spec, journal, txid)
         journal.append(txid, "committed")
         return RollbackResult(txid, tree, torch, layout.rejected(txid), time.monotonic() - started)

@@ -24,7 +24,7 @@ import shutil
 import stat
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from envdoctor.upgrade import faults
 from envdoctor.upgrade.errors import UpgradeError
@@ -67,25 +67,30 @@ def _is_site_dir(path: str) -> bool:
     return os.path.basename(path).lower() in ("site-packages", "dist-packages")
 
 
+def _walk_files(root: str) -> Iterator[Tuple[str, bool, os.stat_result]]:
+    """(path relative to root, whether its folder is a site-packages, lstat) of every file under root;
+    files that vanish while walking are skipped."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        top_site = _is_site_dir(dirpath)
+        for name in filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            yield (name if rel_dir == "." else os.path.join(rel_dir, name)), top_site, st
+
+
 def estimate_copy_bytes(src: str) -> Tuple[int, int, int]:
     """(files, bytes of all files, bytes of files that must be copied) — for the free-space check."""
     files = total = copy = 0
-    for dirpath, _dirnames, filenames in os.walk(src):
-        rel_dir = os.path.relpath(dirpath, src)
-        top_site = _is_site_dir(dirpath)
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                continue
-            files += 1
-            total += st.st_size
-            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
-            if must_copy(rel, top_site):
-                copy += st.st_size
+    for rel, top_site, st in _walk_files(src):
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        files += 1
+        total += st.st_size
+        if must_copy(rel, top_site):
+            copy += st.st_size
     return files, total, copy
 
 
@@ -176,16 +181,7 @@ def stage_tree(src: str, dst: str, method: str = AUTO,
 
 def tree_stamp(root: str) -> Dict[str, Tuple[int, int, int]]:
     """{relative path: (size, mtime_ns, inode)} of every file: cheap proof that a tree was not touched."""
-    out: Dict[str, Tuple[int, int, int]] = {}
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns, st.st_ino)
-    return out
+    return {rel: (st.st_size, st.st_mtime_ns, st.st_ino) for rel, _top_site, st in _walk_files(root)}
 
 
 def fix_script_paths(stage: str, final: str) -> int:

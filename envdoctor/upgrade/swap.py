@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from envdoctor.upgrade.errors import UpgradeError
-from envdoctor.upgrade.fsutil import Identity, exchange_durable, identity, rename_durable
+from envdoctor.upgrade.fsutil import Identity, can_exchange, exchange_durable, identity, rename_durable
 from envdoctor.upgrade.journal import Journal
 
 FORWARD = "forward"
@@ -105,6 +105,15 @@ def drive(spec: SwapSpec, direction: str, journal: Journal, txid: str, exchange:
                 raise UpgradeError("upgrade.error.in_use_rename", path=a, detail=str(exc)) from exc
             raise UpgradeError("upgrade.error.rename_failed", src=a, dst=b, detail=str(exc)) from exc
     raise UpgradeError("upgrade.error.tree_missing", which="?", runtime=spec.runtime)
+
+
+def swap_in(spec: SwapSpec, journal: Journal, txid: str) -> bool:
+    """Journal the swap ("swap-begin" names both trees, so `recover` can finish or undo it from any
+    state), then drive it forward. True when it was done by an atomic exchange."""
+    exchange = can_exchange(spec.runtime, spec.incoming)
+    journal.append(txid, "swap-begin", exchange=exchange, **spec.to_record())
+    drive(spec, FORWARD, journal, txid, exchange)
+    return exchange
 
 
 def processes_using(path: str) -> List[str]:

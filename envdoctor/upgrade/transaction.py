@@ -12,19 +12,20 @@ import os
 import shutil
 import zipfile
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
-from envdoctor.model import GpuFacts, Runtime
+from envdoctor.atomicfile import atomic_write
+from envdoctor.model import Distribution, GpuFacts, Runtime
 from envdoctor.upgrade import faults
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.events import Events
 from envdoctor.upgrade.fsutil import (
     can_exchange,
     flush_to_disk,
     identity,
     remove_tree,
     same_filesystem,
-    write_durable,
 )
 from envdoctor.upgrade.install import ensure_pip, install_wheels
 from envdoctor.upgrade.journal import Journal, new_txid
@@ -35,22 +36,10 @@ from envdoctor.upgrade.proc import StageRunner
 from envdoctor.upgrade.resolve import Resolution, resolve
 from envdoctor.upgrade.sources import Source
 from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
-from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive, processes_using
-from envdoctor.upgrade.verify import VerifyResult, VerifyStep, verify_stage
+from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
+from envdoctor.upgrade.verify import VerifyResult, verify_stage
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
-
-
-class Events:
-    """What the transaction tells its caller while it runs (the CLI draws progress bars from it)."""
-
-    def step(self, name: str, **params: object) -> None: ...
-
-    def stage_progress(self, done: int, total: int) -> None: ...
-
-    def download_progress(self, filename: str, done: int, total: Optional[int]) -> None: ...
-
-    def verify_step(self, step: VerifyStep) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +47,6 @@ class UpgradeOptions:
     stage_method: str = AUTO
     cache_dir: str = ""
     matrix_dir: Optional[str] = None
-    keep_stage_on_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,11 +116,11 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
         try:
             return _run(layout, runtime, plan, gpus, options, events, journal, txid)
         except BaseException as exc:
-            _abort(layout, journal, txid, exc, options)
+            _abort(layout, journal, txid, exc)
             raise
 
 
-def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException, options: UpgradeOptions) -> None:
+def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> None:
     """Before swap-begin the original was never touched: dropping the stage is the whole undo."""
     faults.kill_children()
     tx = journal.find(txid)
@@ -144,8 +132,7 @@ def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException, opti
             drive(spec, REVERSE, journal, txid, can_exchange(layout.runtime, spec.incoming))
         except BaseException:
             return  # leave the transaction open: `recover` will finish the job and say so
-    if not options.keep_stage_on_failure:
-        remove_tree(layout.tx_dir(txid), layout.trash)
+    remove_tree(layout.tx_dir(txid), layout.trash)
     reason = exc.key if isinstance(exc, UpgradeError) else type(exc).__name__
     journal.append(txid, "reversed" if tx.has("swap-begin") else "aborted", reason=reason)
 
@@ -187,12 +174,13 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     journal.append(txid, "installed")
     # -- verify -----------------------------------------------------------------------------
     events.step("verify")
-    installed = _installed_names(runtime, stage)
-    result = verify_stage(py, gpus, plan.imports, installed, matrix_dir=options.matrix_dir,
+    dists = _stage_distributions(runtime, stage)
+    result = verify_stage(py, gpus, plan.imports, [d.name for d in dists], matrix_dir=options.matrix_dir,
                           on_step=events.verify_step)
     if tree_stamp(layout.runtime) != before:
         raise UpgradeError("upgrade.error.original_changed", path=layout.runtime)
-    from_torch, to_torch = plan.current.get("torch"), _stage_torch(runtime, stage)
+    from_torch = plan.current.get("torch")
+    to_torch = next((d.version for d in dists if d.name == "torch"), None)
     if not result.ok:
         failure = result.failure
         journal.append(txid, "verify-failed", step=failure.name if failure else "?",
@@ -206,13 +194,11 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     refuse_in_use(layout.runtime)
     meta = {"txid": txid, "from_torch": from_torch, "to_torch": to_torch, "runtime": layout.runtime,
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
-    write_durable(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
+    atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
     flush_to_disk()
     spec = SwapSpec(layout.runtime, stage, identity(stage), layout.backup(txid),  # type: ignore[arg-type]
                     identity(layout.runtime))  # type: ignore[arg-type]
-    exchange = can_exchange(layout.runtime, stage)
-    journal.append(txid, "swap-begin", exchange=exchange, **spec.to_record())
-    drive(spec, FORWARD, journal, txid, exchange)
+    exchange = swap_in(spec, journal, txid)
     journal.append(txid, "committed", backup=layout.backup(txid))
     return UpgradeResult(txid, "committed", resolution, stats, result, from_torch, to_torch, layout.backup(txid),
                          "exchange" if exchange else "rename")
@@ -228,14 +214,8 @@ def _stage_sites(runtime: Runtime, stage: str) -> List[str]:
     return out
 
 
-def _installed_names(runtime: Runtime, stage: str) -> List[str]:
+def _stage_distributions(runtime: Runtime, stage: str) -> Tuple[Distribution, ...]:
+    """What pip left in the stage, read once for verification and for the new torch version."""
     from envdoctor.probes.torchfiles import read_distributions
 
-    return [d.name for d in read_distributions(_stage_sites(runtime, stage))]
-
-
-def _stage_torch(runtime: Runtime, stage: str) -> Optional[str]:
-    from envdoctor.probes.torchfiles import read_distributions
-
-    dist = next((d for d in read_distributions(_stage_sites(runtime, stage)) if d.name == "torch"), None)
-    return dist.version if dist else None
+    return read_distributions(_stage_sites(runtime, stage))

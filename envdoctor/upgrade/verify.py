@@ -13,7 +13,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from envdoctor.model import GpuFacts
 from envdoctor.probes.runner import Runner, last_marked_json
-from envdoctor.upgrade.proc import StageRunner
+from envdoctor.upgrade.proc import StageRunner, output_tail
 from envdoctor.upgrade.resolve import pip_env
 
 IMPORT_MARKER = "ENVDOCTOR-IMPORTS "
@@ -58,7 +58,7 @@ class VerifyResult:
 
 def _tail(result: Any) -> str:
     reason = result.signal_name or ("timeout" if result.timed_out else f"exit code {result.returncode}")
-    text = (result.stderr or result.stdout or result.start_error or "").strip()[-600:]
+    text = output_tail(result, 600)
     return f"{reason}: {text}" if text else reason
 
 
@@ -78,12 +78,10 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
     from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
     from envdoctor.paths import cache_dir
-    from envdoctor.pipeline import judge
     from envdoctor.probes.collect import CollectOptions, collect
 
     facts = collect(CollectOptions(python=python, live=True, scan=True, live_timeout=300.0), runner=runner,
                     gpus=gpus)
-    report = judge(facts, matrix_dir)
     live = facts.live
     if live is None or live.status != "ok":
         return VerifyStep("check", "failed", f"import torch: {live.status if live else '-'}: "
@@ -102,7 +100,7 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
             good.append(f"GPU {gpu.index}: native ({', '.join(v.source for v in strong)})")
     if problems:
         return VerifyStep("check", "failed", "; ".join(problems))
-    torch = report.facts.torch
+    torch = facts.torch
     return VerifyStep("check", "ok", f"torch {torch.version if torch else '?'}; " + "; ".join(good))
 
 
