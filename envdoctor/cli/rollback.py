@@ -10,13 +10,21 @@ from envdoctor.cli.ui import Ui
 HELP = "restore the runtime replaced by the last upgrade; --list / --prune --keep N manage kept runtimes"
 
 
+def _count(text: str) -> int:
+    """--keep: 0 or more (a negative count would slice away every kept runtime)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("rollback", parents=[parent], help=HELP, description=HELP)
     parser.add_argument("--root", help="GPT-SoVITS folder holding runtime/ (default: current folder)")
     parser.add_argument("--to", metavar="ID", help="restore this kept runtime (see --list) instead of the last backup")
     parser.add_argument("--list", action="store_true", help="list kept runtimes and stop")
     parser.add_argument("--prune", action="store_true", help="delete kept runtimes beyond the newest --keep N")
-    parser.add_argument("--keep", type=int, default=2, metavar="N", help="how many kept runtimes --prune keeps (2)")
+    parser.add_argument("--keep", type=_count, default=2, metavar="N", help="how many kept runtimes --prune keeps (2)")
 
 
 def run(args: argparse.Namespace, ui: Ui) -> int:

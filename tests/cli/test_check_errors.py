@@ -142,3 +142,12 @@ def test_exit_code_survives_a_reader_that_goes_away() -> None:
                             stderr=subprocess.PIPE, env=env, timeout=60)
     os.close(write_end)
     assert result.returncode == 2, result.stderr
+
+
+def test_rollback_refuses_a_negative_keep(tmp_path: Path, capsys) -> None:
+    """--keep -1 would slice away every kept runtime: it is bad input, nothing is touched."""
+    kept = tmp_path / ".envdoctor"
+    kept.mkdir()
+    assert main(["rollback", "--root", str(tmp_path), "--prune", "--keep", "-1"]) == 3
+    assert "must be 0 or more" in capsys.readouterr().err
+    assert kept.is_dir()
