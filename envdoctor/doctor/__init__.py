@@ -23,6 +23,7 @@ def report_section(check_report: Any, options: Any = None, lang: str = "en") -> 
     import json
 
     from envdoctor.doctor.catalog import select
+    from envdoctor.doctor.findings import first_line
     from envdoctor.doctor.pipeline import judge_doctor
     from envdoctor.doctor.session import run_smoke_tests
     from envdoctor.i18n import message
@@ -37,8 +38,7 @@ def report_section(check_report: Any, options: Any = None, lang: str = "en") -> 
     for r in report.smoke:
         name = f"{r.test}-gpu{r.gpu_index}" if several and r.gpu_index is not None else r.test
         status = message(lang, f"smoke.status.{r.status}") + (f" ({r.exit})" if r.exit else "")
-        why = message(lang, f"smoke.skip.{r.reason}") if r.reason else next(
-            (line.strip() for line in (r.error or "").splitlines() if line.strip()), "")
+        why = message(lang, f"smoke.skip.{r.reason}") if r.reason else first_line(r.error)
         summary = f"{status}: {why}" if why else status
         output = "\n".join(p for p in (r.error or "", json.dumps(r.details, ensure_ascii=False, default=str)) if p)
         smoke.append({"name": name, "test": r.test, "gpu_index": r.gpu_index, "status": r.status,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict
 
 from envdoctor.doctor import model as m
+from envdoctor.doctor.findings import key_line
 from envdoctor.i18n import message
 from envdoctor.model import to_jsonable
 from envdoctor.report.envelope import check_envelope
@@ -61,9 +62,8 @@ def _value_text(name: str, value: Any, lang: str) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    telling = next((line for line in lines if "FATAL" in line or "nvrtc" in line or "Error" in line), None)
-    line = telling or (lines[0] if lines else "")
+    """The same line the smoke finding quotes, shortened for the table."""
+    line = key_line(text)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
