@@ -104,9 +104,12 @@ def gather(
     log_sections = _read_logs(named + logs.find_logs(root), lang, known_errors, files)
 
     doctor: Dict[str, Any] = {"requested": options.doctor}
-    if options.doctor:
+    if options.doctor and check is None:
+        # The smoke tests run in the runtime the check could not find: say why, as the check did.
+        doctor.update(available=True, error=envelope["error"]["message"])
+    elif options.doctor:
         step("report.step.doctor")
-        doctor.update(seams.doctor_section(check, options.collect, lang))
+        doctor.update(seams.doctor_section(check, options, lang))
         for item in doctor.get("smoke") or []:
             if isinstance(item, dict) and item.get("output"):
                 files[f"evidence/smoke/{_safe_name(str(item.get('name', 'smoke')))}.txt"] = \
