@@ -48,13 +48,12 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.explain.service import explain
 
     report, note = _machine(args, ui.lang)
-    # Without --root/--python, "no runtime in the current folder" is the normal case, not news.
-    args.machine_asked = bool(args.root or args.python)
     result = explain(args.file, matrix.known_errors, report, note)
     if ui.json_mode:
         ui.print_json(envelope(result, ui.lang))
     else:
-        render(result, ui, machine_asked=args.machine_asked)
+        # Without --root/--python, "no runtime in the current folder" is the normal case, not news.
+        render(result, ui, machine_asked=bool(args.root or args.python))
     return result.exit_code
 
 
