@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import has_message, message
-from envdoctor.model import CheckReport, format_cc, to_jsonable
+from envdoctor.model import CheckReport, Severity, format_cc, to_jsonable
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.report import evidence, logs, seams
@@ -25,7 +25,7 @@ from envdoctor.report.envelope import SCHEMA, check_envelope, error_envelope
 from envdoctor.report.redact import Redactor
 
 REPORT_SCHEMA_VERSION = 1
-SEVERITY_RANK = {"ok": 0, "warning": 1, "blocking": 2}
+SEVERITY_RANK = {s.value: s.rank for s in Severity}
 MAX_REPORT_BYTES = 16 * 1024 * 1024  # a report.json read back (report --from, summarize)
 MAX_NAMED_LOGS = 8  # with 64 KiB tails each, the zip stays well under a ticket system's attachment limit
 
