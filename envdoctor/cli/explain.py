@@ -48,22 +48,18 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.explain.service import explain
 
     report, note = _machine(args, ui.lang)
-    # Without --root/--python, "no runtime in the current folder" is the normal case, not news.
-    args.machine_asked = bool(args.root or args.python)
     result = explain(args.file, matrix.known_errors, report, note)
     if ui.json_mode:
         ui.print_json(envelope(result, ui.lang))
     else:
-        render(result, ui, machine_asked=args.machine_asked)
+        # Without --root/--python, "no runtime in the current folder" is the normal case, not news.
+        render(result, ui, machine_asked=bool(args.root or args.python))
     return result.exit_code
-
-
-def _text(texts: Dict[str, str], lang: str) -> str:
-    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
 
 
 def envelope(result, lang: str) -> Dict[str, Any]:
     from envdoctor import __version__
+    from envdoctor.explain.service import localized
     from envdoctor.report.envelope import finding_dict
 
     ex = result.explanation
@@ -72,8 +68,8 @@ def envelope(result, lang: str) -> Dict[str, Any]:
     for match in ex.matches:
         error = match.error
         item: Dict[str, Any] = {
-            "code": error.code, "title": _text(error.title, lang), "cause": _text(error.cause, lang),
-            "fix": _text(error.fix, lang), "source": error.source, "line": match.line_no, "evidence": match.line,
+            "code": error.code, "title": localized(error.title, lang), "cause": localized(error.cause, lang),
+            "fix": localized(error.fix, lang), "source": error.source, "line": match.line_no, "evidence": match.line,
             "context": list(match.context), "count": match.count,
         }
         link = links.get(error.code)
@@ -106,6 +102,7 @@ def render(result, ui: Ui, machine_asked: bool = True) -> None:
     from rich.markup import escape
     from rich.text import Text
 
+    from envdoctor.explain.service import localized
     from envdoctor.i18n import message
 
     console = ui.console()
@@ -126,12 +123,12 @@ def render(result, ui: Ui, machine_asked: bool = True) -> None:
         for number, match in enumerate(ex.matches, 1):
             error = match.error
             times = f" ({t('explain.times', count=match.count)})" if match.count > 1 else ""
-            console.print(Text(f"\n{number}. {_text(error.title, lang)}  [{error.code}]", style="bold red"))
+            console.print(Text(f"\n{number}. {localized(error.title, lang)}  [{error.code}]", style="bold red"))
             console.print(Text(f"   {t('explain.line', line=match.line_no)}{times}: {match.line}", style="yellow"))
             for line in match.context:
                 console.print(Text(f"      {line}", style="dim"))
-            console.print(f"   [bold]{t('explain.cause')}:[/bold] {escape(_text(error.cause, lang))}")
-            console.print(f"   [bold]{t('explain.fix')}:[/bold] {escape(_text(error.fix, lang))}")
+            console.print(f"   [bold]{t('explain.cause')}:[/bold] {escape(localized(error.cause, lang))}")
+            console.print(f"   [bold]{t('explain.fix')}:[/bold] {escape(localized(error.fix, lang))}")
             link = links.get(error.code)
             if link is not None and result.machine is not None:
                 console.print(f"   [bold]{t('explain.machine')}:[/bold] {escape(t('explain.machine.' + link.status))}")

@@ -80,22 +80,18 @@ def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
 
 
 def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
-    import json
     import zipfile
 
-    from envdoctor.report.document import Document, is_report_envelope, relocalize
+    from envdoctor.report.document import Document, is_report_envelope, read_report_json, relocalize
 
     evidence: Dict[str, str] = {}
     try:
-        if zipfile.is_zipfile(path):
+        envelope = read_report_json(path)
+        if isinstance(envelope, dict) and zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
-                envelope = json.loads(archive.read("report.json").decode("utf-8"))
                 for name in archive.namelist():
                     if name.startswith("evidence/") and not name.endswith("/"):
                         evidence[name] = archive.read(name).decode("utf-8", errors="replace")
-        else:
-            with open(path, encoding="utf-8") as handle:
-                envelope = json.load(handle)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise UsageError("report.error.from_unreadable", path=path, detail=str(exc)[:200]) from exc
     if not is_report_envelope(envelope):

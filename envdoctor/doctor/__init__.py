@@ -25,8 +25,7 @@ def report_section(check_report: Any, options: Any = None, lang: str = "en") -> 
     from envdoctor.doctor.catalog import select
     from envdoctor.doctor.pipeline import judge_doctor
     from envdoctor.doctor.session import run_smoke_tests
-    from envdoctor.i18n import message
-    from envdoctor.report.doctor_view import recommendation_dict
+    from envdoctor.report.doctor_view import recommendation_dict, status_text, why_text
     from envdoctor.report.envelope import finding_dict
 
     facts = check_report.facts
@@ -36,9 +35,7 @@ def report_section(check_report: Any, options: Any = None, lang: str = "en") -> 
     smoke = []
     for r in report.smoke:
         name = f"{r.test}-gpu{r.gpu_index}" if several and r.gpu_index is not None else r.test
-        status = message(lang, f"smoke.status.{r.status}") + (f" ({r.exit})" if r.exit else "")
-        why = message(lang, f"smoke.skip.{r.reason}") if r.reason else next(
-            (line.strip() for line in (r.error or "").splitlines() if line.strip()), "")
+        status, why = status_text(r, lang), why_text(r, lang)
         summary = f"{status}: {why}" if why else status
         output = "\n".join(p for p in (r.error or "", json.dumps(r.details, ensure_ascii=False, default=str)) if p)
         smoke.append({"name": name, "test": r.test, "gpu_index": r.gpu_index, "status": r.status,

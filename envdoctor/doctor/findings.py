@@ -53,20 +53,18 @@ def _gpu_name(facts: Facts, index: Optional[int]) -> str:
     return "cuda:0" if index is None else str(index)
 
 
-def _first_line(text: Optional[str]) -> str:
-    for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ""
+def first_line(text: Optional[str]) -> str:
+    """The first non-blank line of a child's error text, stripped ("" when there is none)."""
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
 
 
-def _key_line(text: Optional[str]) -> str:
-    """The most telling line of an error: a FATAL/Error line if present, else the first one."""
+def key_line(text: Optional[str]) -> str:
+    """The most telling line of an error: a FATAL/Error line if present, else the first one (uncut)."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    for line in lines:
-        if re.search(r"FATAL|nvrtc|no kernel image|CUDA error|out of memory|Error:", line):
-            return line[:300]
-    return lines[0][:300] if lines else ""
+    return next((line for line in lines if _TELLING.search(line)), lines[0] if lines else "")
+
+
+_TELLING = re.compile(r"FATAL|nvrtc|no kernel image|CUDA error|out of memory|Error:")
 
 
 def smoke_findings(facts: Facts, results: Sequence[m.SmokeResult]) -> List[Finding]:
@@ -89,12 +87,12 @@ def smoke_findings(facts: Facts, results: Sequence[m.SmokeResult]) -> List[Findi
             detail = next((r.error for r in items if r.error), "") or ""
             findings.append(Finding(f"smoke-skipped-{reason}", Severity.OK,
                                     {"gpu": gpu, "tests": ", ".join(r.test for r in items), "reason": reason,
-                                     "detail": _first_line(detail)}, (), gpu_index))
+                                     "detail": first_line(detail)[:300]}, (), gpu_index))
         for r in group:
             if r.status in (m.PASSED, m.SKIPPED):
                 continue
             severity = Severity.WARNING if r.status == m.TIMEOUT else Severity.BLOCKING
-            params = {"gpu": gpu, "test": r.test, "status": r.status, "error": _key_line(r.error),
+            params = {"gpu": gpu, "test": r.test, "status": r.status, "error": key_line(r.error)[:300],
                       "exit": r.exit or "", "stage": r.stage or "", "seconds": round(r.duration_s, 1),
                       "known_error": r.known_error or ""}
             evidence = [f"{r.test} on GPU {gpu}: {r.status}" + (f" ({r.exit})" if r.exit else "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from envdoctor.doctor import model as m
+from envdoctor.doctor.findings import first_line
 from envdoctor.model import Facts, Finding, Gpu, format_cc
 
 FP16_TESTS = ("matmul-fp16", "conv1d-fp16", "sdpa-efficient", "sdpa-default")
@@ -66,7 +67,7 @@ class _Gpu:
 def _evidence(results: Sequence[m.SmokeResult]) -> Tuple[str, ...]:
     lines = []
     for r in results:
-        first = next((line.strip() for line in (r.error or "").splitlines() if line.strip()), "")
+        first = first_line(r.error)
         how = f" ({r.exit})" if r.exit else ""
         lines.append(f"{r.test}: {r.status}{how}" + (f": {first[:200]}" if first else ""))
     return tuple(lines)

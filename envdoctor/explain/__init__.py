@@ -16,6 +16,7 @@ def explain_for_report(text: str, lang: str = "en") -> Optional[Dict[str, Any]]:
     import io
 
     from envdoctor.explain.matcher import explain_stream
+    from envdoctor.explain.service import localized
     from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
     from envdoctor.paths import cache_dir
@@ -25,10 +26,7 @@ def explain_for_report(text: str, lang: str = "en") -> Optional[Dict[str, Any]]:
     if not found.matches:
         return None
     match = found.matches[0]
-
-    def pick(texts: Dict[str, str]) -> str:
-        return texts.get(lang) or texts.get("en", "")
-
-    return {"code": match.error.code, "title": pick(match.error.title), "cause": pick(match.error.cause),
-            "fix": pick(match.error.fix), "source": match.error.source, "line": match.line_no,
+    return {"code": match.error.code, "title": localized(match.error.title, lang),
+            "cause": localized(match.error.cause, lang), "fix": localized(match.error.fix, lang),
+            "source": match.error.source, "line": match.line_no,
             "evidence": match.line, "also": [m.error.code for m in found.matches[1:]]}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
+from typing import BinaryIO, Dict, FrozenSet, List, Pattern, Sequence, Set, Tuple
 
 from envdoctor.explain.literals import required_literals
 from envdoctor.explain.reader import ReadStats, read_blocks
@@ -50,21 +50,14 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def _compile(known: Sequence[KnownError]) -> Tuple[List[Tuple[KnownError, Pattern[str]]], Optional[Pattern[str]]]:
+def _compile(known: Sequence[KnownError]) -> List[Tuple[KnownError, Pattern[str]]]:
     compiled = []
     for error in known:
         try:
             compiled.append((error, re.compile(error.pattern, re.IGNORECASE)))
         except re.error:
             continue  # the schema check should have caught it; one bad pattern must not stop the rest
-    if not compiled:
-        return compiled, None
-    try:
-        # One pass over the block finds every line that any pattern can match.
-        combined = re.compile("|".join(f"(?:{p.pattern})" for _, p in compiled), re.IGNORECASE)
-    except re.error:  # e.g. inline flags in the middle of one pattern: fall back to one pass each
-        return compiled, None
-    return compiled, combined
+    return compiled
 
 
 def _segment(line: str, offset: int) -> str:
@@ -84,7 +77,7 @@ class _Prepared:
 
 
 def _prepare(known: Sequence[KnownError]) -> _Prepared:
-    compiled, _ = _compile(known)
+    compiled = _compile(known)
     literals: Set[bytes] = set(required_literals(_ERRORISH.pattern) or ())
     unfiltered: List[Pattern[str]] = []
     for _error, pattern in compiled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import BinaryIO, List, Optional, Sequence
+from typing import BinaryIO, Dict, List, Optional, Sequence
 
 from envdoctor.errors import UsageError
 from envdoctor.explain.combine import MachineLink, link
@@ -25,6 +25,11 @@ class ExplainResult:
     def exit_code(self) -> int:
         """0: a known error was found and explained; 1: nothing known found (or nothing to read)."""
         return 0 if self.explanation.matches else 1
+
+
+def localized(texts: Dict[str, str], lang: str) -> str:
+    """A known error's text in `lang`, else English, else whatever language the matrix has."""
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
 
 
 def _open(path: str) -> BinaryIO:

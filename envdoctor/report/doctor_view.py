@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict
 
 from envdoctor.doctor import model as m
+from envdoctor.doctor.findings import key_line
 from envdoctor.i18n import message
 from envdoctor.model import to_jsonable
 from envdoctor.report.envelope import check_envelope
@@ -60,11 +61,18 @@ def _value_text(name: str, value: Any, lang: str) -> str:
     return str(value)
 
 
+def status_text(result: m.SmokeResult, lang: str) -> str:
+    """'crashed (SIGABRT)': the status in the chosen language, and how the child ended."""
+    return message(lang, f"smoke.status.{result.status}") + (f" ({result.exit})" if result.exit else "")
+
+
+def why_text(result: m.SmokeResult, lang: str) -> str:
+    """Why it was skipped, or the error line the smoke finding quotes."""
+    return message(lang, f"smoke.skip.{result.reason}") if result.reason else key_line(result.error)
+
+
 def _short(text: str, limit: int = 160) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    telling = next((line for line in lines if "FATAL" in line or "nvrtc" in line or "Error" in line), None)
-    line = telling or (lines[0] if lines else "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: bool = False) -> None:
@@ -79,9 +87,8 @@ def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: 
     for key in ("ui.doctor.test", "ui.doctor.gpu", "ui.doctor.status", "ui.doctor.time", "ui.doctor.error"):
         table.add_column(message(lang, key))
     for r in report.smoke:
-        status = Text(message(lang, f"smoke.status.{r.status}") + (f" ({r.exit})" if r.exit else ""),
-                      style=_STATUS_STYLE.get(r.status, ""))
-        why = message(lang, f"smoke.skip.{r.reason}") if r.reason else _short(r.error or "")
+        status = Text(status_text(r, lang), style=_STATUS_STYLE.get(r.status, ""))
+        why = _short(why_text(r, lang))
         if r.known_error:
             why = f"[{r.known_error}] {why}"
         gpu = "-" if r.gpu_index is None else f"{r.gpu_index} {names.get(r.gpu_index, '')}".strip()

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import has_message, message
-from envdoctor.model import CheckReport, format_cc, to_jsonable
+from envdoctor.model import CheckReport, Severity, format_cc, to_jsonable
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.report import evidence, logs, seams
@@ -25,7 +25,8 @@ from envdoctor.report.envelope import SCHEMA, check_envelope, error_envelope
 from envdoctor.report.redact import Redactor
 
 REPORT_SCHEMA_VERSION = 1
-SEVERITY_RANK = {"ok": 0, "warning": 1, "blocking": 2}
+SEVERITY_RANK = {s.value: s.rank for s in Severity}
+MAX_REPORT_BYTES = 16 * 1024 * 1024  # a report.json read back (report --from, summarize)
 MAX_NAMED_LOGS = 8  # with 64 KiB tails each, the zip stays well under a ticket system's attachment limit
 
 
@@ -104,9 +105,12 @@ def gather(
     log_sections = _read_logs(named + logs.find_logs(root), lang, known_errors, files)
 
     doctor: Dict[str, Any] = {"requested": options.doctor}
-    if options.doctor:
+    if options.doctor and check is None:
+        # The smoke tests run in the runtime the check could not find: say why, as the check did.
+        doctor.update(available=True, error=envelope["error"]["message"])
+    elif options.doctor:
         step("report.step.doctor")
-        doctor.update(seams.doctor_section(check, options.collect, lang))
+        doctor.update(seams.doctor_section(check, options, lang))
         for item in doctor.get("smoke") or []:
             if isinstance(item, dict) and item.get("output"):
                 files[f"evidence/smoke/{_safe_name(str(item.get('name', 'smoke')))}.txt"] = \
@@ -248,3 +252,25 @@ def relocalize(envelope: Dict[str, Any], lang: str) -> Dict[str, Any]:
 
 def is_report_envelope(data: Any) -> bool:
     return isinstance(data, dict) and data.get("schema") == SCHEMA and isinstance(data.get("report"), dict)
+
+
+def read_report_json(path: str) -> Any:
+    """The parsed report.json of a report zip (by name or content) or a loose JSON file; None for a
+    zip without one.
+
+    Raises OSError, ValueError (also for more than MAX_REPORT_BYTES) or zipfile.BadZipFile.
+    """
+    import json
+    import zipfile
+
+    if path.lower().endswith(".zip") or zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "report.json" not in archive.namelist():
+                return None
+            if archive.getinfo("report.json").file_size > MAX_REPORT_BYTES:
+                raise ValueError("report.json is too large")
+            return json.loads(archive.read("report.json").decode("utf-8"))
+    if os.path.getsize(path) > MAX_REPORT_BYTES:
+        raise ValueError("too large for a report")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)

@@ -17,6 +17,12 @@ SCHEMA = "envdoctor.check"
 SCHEMA_VERSION = 1
 
 
+def _head(lang: str, command: str) -> Dict[str, Any]:
+    """The fields every envelope starts with, in this order."""
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "envdoctor_version": __version__,
+            "command": command, "lang": lang}
+
+
 def finding_dict(finding: Finding, lang: str) -> Dict[str, Any]:
     base = f"finding.{finding.code}"
     return {
@@ -44,11 +50,7 @@ def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Di
             "coverage": verdict.coverage if verdict else None,
         })
     return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "envdoctor_version": __version__,
-        "command": command,
-        "lang": lang,
+        **_head(lang, command),
         "verdict": report.verdict.value,
         "exit_code": report.verdict.exit_code,
         "summary": message(lang, f"verdict.{report.verdict.value}"),
@@ -62,11 +64,7 @@ def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Di
 
 def error_envelope(error: EnvdoctorError, lang: str, command: str) -> Dict[str, Any]:
     return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "envdoctor_version": __version__,
-        "command": command,
-        "lang": lang,
+        **_head(lang, command),
         "verdict": Verdict.COULD_NOT_CHECK.value,
         "exit_code": error.exit_code,
         "error": {"key": error.key, "message": message(lang, error.key, **error.params),

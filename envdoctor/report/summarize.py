@@ -7,14 +7,13 @@ skipped with the reason, never fatal.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Tuple
 
 from envdoctor.i18n import message
-from envdoctor.report.document import is_report_envelope
+from envdoctor.report.document import is_report_envelope, read_report_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 SCHEMA = "envdoctor.summary"
 SCHEMA_VERSION = 1
 DIMENSIONS = ("by_gpu_arch", "by_driver_branch", "by_torch_build", "by_finding", "by_verdict")
-MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 
 def load_reports(directory: str) -> Tuple[List[Tuple[str, Dict[str, Any]]], List[Dict[str, str]]]:
@@ -32,7 +30,7 @@ def load_reports(directory: str) -> Tuple[List[Tuple[str, Dict[str, Any]]], List
     for path in _candidates(directory):
         relative = os.path.relpath(path, directory).replace(os.sep, "/")
         try:
-            data = _read(path)
+            data = read_report_json(path)
         except (OSError, ValueError, zipfile.BadZipFile, KeyError, UnicodeDecodeError) as exc:
             skipped.append({"path": relative, "reason": f"{type(exc).__name__}: {exc}"[:200]})
             continue
@@ -52,20 +50,6 @@ def _candidates(directory: str) -> Iterable[str]:
             lower = name.lower()
             if lower == "report.json" or lower.endswith(".zip") or (lower.endswith(".json") and "report" in lower):
                 yield os.path.join(current, name)
-
-
-def _read(path: str) -> Any:
-    if path.lower().endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            if "report.json" not in archive.namelist():
-                return None
-            if archive.getinfo("report.json").file_size > MAX_REPORT_BYTES:
-                raise ValueError("report.json is too large")
-            return json.loads(archive.read("report.json").decode("utf-8"))
-    if os.path.getsize(path) > MAX_REPORT_BYTES:
-        raise ValueError("too large for a report")
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 def _arch(cc: Any) -> str:

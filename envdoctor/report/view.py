@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.i18n import message
+from envdoctor.model import Severity
 
-SEVERITY_ORDER = {"blocking": 0, "warning": 1, "ok": 2}
+SEVERITY_ORDER = {s.value: -s.rank for s in Severity}  # worst first; unknown ones last
 MAX_PACKAGES_SHOWN = 400
 
 

@@ -11,14 +11,11 @@ MATRIX = HERE.parent / "fixtures" / "doctor-matrix"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Own cache, the test matrix (with known errors), no GPU override, English."""
-    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test matrix (with known errors) and no scripted fake; tests/conftest.py isolates the rest."""
     monkeypatch.setenv("ENVDOCTOR_MATRIX_DIR", str(MATRIX))
-    for name in ("ENVDOCTOR_GPUS", "ENVDOCTOR_DRIVER", "ENVDOCTOR_LANG", "LC_ALL", "LC_MESSAGES",
-                 "ENVDOCTOR_FAKE_TORCH", "ENVDOCTOR_FAKE_ORT", "CUDA_VISIBLE_DEVICES"):
+    for name in ("ENVDOCTOR_FAKE_TORCH", "ENVDOCTOR_FAKE_ORT", "CUDA_VISIBLE_DEVICES"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
 
 
 @pytest.fixture(scope="session")

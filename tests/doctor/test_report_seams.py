@@ -22,6 +22,7 @@ def test_doctor_section_for_the_report(fake_python: Path, monkeypatch) -> None:
     smoke = {s["name"]: s for s in section["smoke"]}
     assert smoke["sdpa-efficient"]["status"] == "crashed"
     assert smoke["sdpa-efficient"]["summary"].startswith("崩溃 (SIGABRT)")
+    assert FATAL_SM in smoke["sdpa-efficient"]["summary"]  # the line the finding quotes, not the first one
     assert FATAL_SM in smoke["sdpa-efficient"]["output"]
     assert smoke["cuda"]["status"] == "passed"
     assert "smoke-sdpa-efficient-crashed" in [f["code"] for f in section["findings"]]

@@ -25,6 +25,7 @@ class RecordingRunner(SubprocessRunner):
     """The real runner, remembering which scripts it started."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.started: List[str] = []
 
     def run(self, argv, timeout, env=None, cwd=None, stdin_text=None):

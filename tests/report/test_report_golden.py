@@ -171,3 +171,14 @@ def test_a_report_is_written_even_when_the_runtime_cannot_be_found(machine: Mach
     assert "## ❓ envdoctor could not check this runtime." in md and "No Python runtime found in" in md
     assert "evidence/nvidia-smi-q.txt" in files and any(name.startswith("evidence/logs/") for name in files)
     capsys.readouterr()
+
+
+def test_doctor_without_a_runtime_says_why_instead_of_crashing(machine: Machine, tmp_path: Path, capsys) -> None:
+    shutil.rmtree(machine.root / "runtime")
+    output = tmp_path / "o.zip"
+    assert main(["report", "--root", str(machine.root), "--doctor", "-o", str(output)]) == 0
+    envelope = json.loads(_entries(output)["report.json"])
+    doctor = envelope["report"]["doctor"]
+    assert doctor["requested"] is True and doctor["error"] == envelope["error"]["message"]
+    assert "No Python runtime found in" in doctor["error"]
+    capsys.readouterr()

@@ -46,8 +46,8 @@ class Smoke:
     def skip(self, reason, detail=""):
         raise Skip(reason, detail)
 
-    def torch(self):
-        """import torch the way the WebUI does; a CPU build or no usable GPU is a skip, not a failure."""
+    def import_torch(self):
+        """import torch the way the WebUI does; a CPU build is a skip, not a failure."""
         self.stage("import-torch")
         import torch
 
@@ -56,6 +56,11 @@ class Smoke:
         self.details["torch_cuda"] = getattr(torch.version, "cuda", None)
         if not getattr(torch.version, "cuda", None):
             self.skip("no-cuda-build", f"torch {torch.__version__} is a CPU build (torch.version.cuda is None)")
+        return torch
+
+    def torch(self):
+        """import_torch(), and no usable GPU is a skip too."""
+        torch = self.import_torch()
         if not torch.cuda.is_available():
             self.skip("no-cuda", "torch.cuda.is_available() is False")
         return torch

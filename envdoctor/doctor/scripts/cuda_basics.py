@@ -4,14 +4,7 @@ import warnings
 
 
 def main(smoke):
-    smoke.stage("import-torch")
-    import torch
-
-    smoke.done_stage()
-    smoke.details["torch"] = str(torch.__version__)
-    smoke.details["torch_cuda"] = getattr(torch.version, "cuda", None)
-    if not getattr(torch.version, "cuda", None):
-        smoke.skip("no-cuda-build", f"torch {torch.__version__} is a CPU build (torch.version.cuda is None)")
+    torch = smoke.import_torch()
     smoke.stage("is-available")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
