@@ -48,7 +48,7 @@ def gather_facts(
 def judge(facts: Facts, matrix_dir: Optional[str] = None, watch: Optional[Stopwatch] = None) -> CheckReport:
     watch = watch or Stopwatch()
     with watch.stage("matrix"):
-        matrix = load_matrix(matrix_dir, cache=JsonCache(cache_dir(), "matrix"))
+        matrix = load_matrix(matrix_dir)
     with watch.stage("diagnose"):
         findings = tuple(diagnose(facts, matrix))
     return CheckReport(facts, findings, overall_verdict(findings), gpu_verdicts(facts, findings), matrix.where,

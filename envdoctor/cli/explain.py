@@ -40,11 +40,9 @@ def _machine(args: argparse.Namespace, lang: str) -> Tuple[Optional[Any], Option
 
 
 def run(args: argparse.Namespace, ui: Ui) -> int:
-    from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
-    from envdoctor.paths import cache_dir
 
-    matrix = load_matrix(cache=JsonCache(cache_dir(), "matrix"))
+    matrix = load_matrix()
     from envdoctor.explain.service import explain
 
     report, note = _machine(args, ui.lang)

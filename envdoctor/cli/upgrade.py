@@ -40,7 +40,6 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         show_plan,
     )
     from envdoctor.errors import UsageError
-    from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
     from envdoctor.paths import cache_dir, host_platform
     from envdoctor.pipeline import run_check
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     assert runtime is not None
     if runtime.platform != host_platform():
         raise UpgradeError("upgrade.error.foreign_runtime", platform=runtime.platform)
-    matrix = load_matrix(cache=JsonCache(cache_dir(), "matrix"))
+    matrix = load_matrix()
     options = PlanOptions(torch=args.torch, variant=args.variant, index_url=args.index_url,
                           wheelhouse=args.wheelhouse, force=args.force)
     plan = make_plan(facts_from_report(report, matrix), matrix, options)

@@ -10,17 +10,15 @@ from envdoctor.doctor.catalog import SmokeTest
 from envdoctor.doctor.findings import reconcile, smoke_findings, tag_known_errors
 from envdoctor.doctor.recommend import recommend
 from envdoctor.doctor.session import Progress, run_smoke_tests
-from envdoctor.jsoncache import JsonCache
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import CheckReport, Facts, GpuFacts
-from envdoctor.paths import cache_dir
 from envdoctor.pipeline import gather_facts
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.runner import Runner
 
 
 def judge_doctor(facts: Facts, results: Sequence[m.SmokeResult], matrix_dir: Optional[str] = None) -> m.DoctorReport:
-    matrix = load_matrix(matrix_dir, cache=JsonCache(cache_dir(), "matrix"))
+    matrix = load_matrix(matrix_dir)
     results = tag_known_errors(results, matrix.known_errors)
     findings = tuple(reconcile(diagnose(facts, matrix), results)) + tuple(smoke_findings(facts, results))
     check = CheckReport(facts, findings, overall_verdict(findings), gpu_verdicts(facts, findings), matrix.where)

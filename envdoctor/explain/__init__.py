@@ -17,11 +17,9 @@ def explain_for_report(text: str, lang: str = "en") -> Optional[Dict[str, Any]]:
 
     from envdoctor.explain.matcher import explain_stream
     from envdoctor.explain.service import localized
-    from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
-    from envdoctor.paths import cache_dir
 
-    known = load_matrix(cache=JsonCache(cache_dir(), "matrix")).known_errors
+    known = load_matrix().known_errors
     found = explain_stream(io.BytesIO(text.encode("utf-8")), known)
     if not found.matches:
         return None

@@ -14,7 +14,7 @@ import hashlib
 import os
 import pkgutil
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.errors import MatrixError
 from envdoctor.jsoncache import JsonCache
@@ -131,7 +131,15 @@ def _plain(value):
     return value
 
 
-def load_matrix(directory: Optional[str] = None, cache: Optional[JsonCache] = None) -> Matrix:
+_USER_CACHE = JsonCache  # sentinel: "the user's cache folder" (None: no cache at all)
+
+
+def load_matrix(directory: Optional[str] = None, cache: Any = _USER_CACHE) -> Matrix:
+    """The validated matrix; by default the parsed result is cached in envdoctor's cache folder."""
+    if cache is _USER_CACHE:
+        from envdoctor.paths import cache_dir
+
+        cache = JsonCache(cache_dir(), "matrix")
     where, texts = read_matrix_texts(directory)
     digest = hashlib.sha256()
     for name in sorted(texts):

@@ -61,9 +61,7 @@ def gather(
     progress: Any = None,
 ) -> Document:
     """Run the check and read every piece of evidence. The result is NOT redacted yet."""
-    from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
-    from envdoctor.paths import cache_dir
     from envdoctor.pipeline import run_check
 
     env = os.environ if environ is None else environ
@@ -99,7 +97,7 @@ def gather(
 
     @functools.cache  # loaded once, and only when a log has an error to explain
     def known_errors() -> tuple:
-        return load_matrix(options.matrix_dir, cache=JsonCache(cache_dir(), "matrix")).known_errors
+        return load_matrix(options.matrix_dir).known_errors
 
     named = list(options.logs)[:MAX_NAMED_LOGS]
     log_sections = _read_logs(named + logs.find_logs(root), lang, known_errors, files)

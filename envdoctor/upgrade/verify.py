@@ -75,9 +75,7 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
     matrix alone cannot pass a build that the files or torch contradict."""
     from envdoctor.diagnose import coverage
     from envdoctor.diagnose.context import DiagnosisContext
-    from envdoctor.jsoncache import JsonCache
     from envdoctor.matrix.loader import load_matrix
-    from envdoctor.paths import cache_dir
     from envdoctor.probes.collect import CollectOptions, collect
 
     facts = collect(CollectOptions(python=python, live=True, scan=True, live_timeout=300.0), runner=runner,
@@ -86,7 +84,7 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
     if live is None or live.status != "ok":
         return VerifyStep("check", "failed", f"import torch: {live.status if live else '-'}: "
                                              f"{(live.error or '') if live else ''}"[:1200])
-    ctx = DiagnosisContext(facts, load_matrix(matrix_dir, cache=JsonCache(cache_dir(), "matrix")))
+    ctx = DiagnosisContext(facts, load_matrix(matrix_dir))
     problems, good = [], []
     for gpu in facts.gpu.gpus:
         cc = ctx.capability(gpu)
