@@ -15,14 +15,20 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", type=int, action="append", metavar="N", help="only GPU N (repeatable)")
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("check", parents=[parent], help=HELP, description=HELP)
-    add_target_options(parser)
-    parser.add_argument("--no-live", action="store_true",
-                        help="do not run the runtime's Python (files only; fastest, no import torch)")
+def add_probe_options(parser: argparse.ArgumentParser, live: bool) -> None:
+    """--no-scan and --live-timeout (and --no-live where the command may skip the live probe)."""
+    if live:
+        parser.add_argument("--no-live", action="store_true",
+                            help="do not run the runtime's Python (files only; fastest, no import torch)")
     parser.add_argument("--no-scan", action="store_true", help="do not read CUDA binaries' fat-binary headers")
     parser.add_argument("--live-timeout", type=float, default=90.0, metavar="S",
                         help="seconds to wait for the runtime's 'import torch' (default 90)")
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("check", parents=[parent], help=HELP, description=HELP)
+    add_target_options(parser)
+    add_probe_options(parser, live=True)
     parser.add_argument("-v", "--verbose", action="store_true", help="show details and evidence of every finding")
     parser.add_argument("--demo", nargs="?", const="rtx5060ti-v2pro", metavar="SCENARIO",
                         help="check a built-in example bundle on a simulated GPU (no GPU needed); "

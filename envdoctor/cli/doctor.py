@@ -13,7 +13,7 @@ HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (each i
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    from envdoctor.cli.check import add_target_options
+    from envdoctor.cli.check import add_probe_options, add_target_options
 
     parser = sub.add_parser("doctor", parents=[parent], help=HELP, description=HELP)
     add_target_options(parser)
@@ -25,9 +25,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                         help="seconds each test may take (default 180: a first run may JIT-compile kernels)")
     parser.add_argument("--extension", metavar="PATH",
                         help="also launch a kernel from this CUDA library (exports envdoctor_smoke_kernel)")
-    parser.add_argument("--no-scan", action="store_true", help="do not read CUDA binaries' fat-binary headers")
-    parser.add_argument("--live-timeout", type=float, default=90.0, metavar="S",
-                        help="seconds to wait for the runtime's 'import torch' (default 90)")
+    add_probe_options(parser, live=False)
     parser.add_argument("-v", "--verbose", action="store_true", help="show details and evidence")
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any, Dict, Optional
 
-from envdoctor.cli.check import add_target_options
+from envdoctor.cli.check import add_probe_options, add_target_options
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
 
@@ -25,10 +25,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                         help="keep user names, paths, addresses and tokens (do NOT post such a report publicly)")
     parser.add_argument("--from", dest="from_report", metavar="REPORT",
                         help="re-render an existing report.json (or report zip) instead of checking this machine")
-    parser.add_argument("--no-live", action="store_true", help="do not run the runtime's Python")
-    parser.add_argument("--no-scan", action="store_true", help="do not read CUDA binaries' fat-binary headers")
-    parser.add_argument("--live-timeout", type=float, default=90.0, metavar="S",
-                        help="seconds to wait for the runtime's 'import torch' (default 90)")
+    add_probe_options(parser, live=True)
 
 
 def run(args: argparse.Namespace, ui: Ui) -> int:

@@ -12,6 +12,7 @@ from typing import List, Optional
 
 from envdoctor.model import Driver, Gpu, GpuFacts
 from envdoctor.probes.fingerprint import driver_fingerprint  # noqa: F401  (re-exported)
+from envdoctor.probes.fingerprint import read_text as _read
 from envdoctor.probes.interface import SourceUnavailable
 
 _PROC_VERSION = re.compile(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)")
@@ -38,14 +39,6 @@ def parse_gpu_information(text: str) -> dict:
             key, _, value = line.partition(":")
             fields[key.strip()] = value.strip()
     return fields
-
-
-def _read(path: str) -> Optional[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 class DriverFilesSource:

@@ -7,7 +7,7 @@ import os
 from typing import Optional
 
 
-def _read(path: str) -> Optional[str]:
+def read_text(path: str) -> Optional[str]:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
@@ -22,7 +22,7 @@ def driver_fingerprint(root: str = "/") -> Optional[str]:
     is what NVML says about names, capabilities and memory. None where the files do not exist.
     """
     proc = os.path.join(root, "proc", "driver", "nvidia")
-    version = _read(os.path.join(proc, "version"))
+    version = read_text(os.path.join(proc, "version"))
     try:
         buses = sorted(os.listdir(os.path.join(proc, "gpus")))
     except OSError:
@@ -31,7 +31,7 @@ def driver_fingerprint(root: str = "/") -> Optional[str]:
         return None
     parts = [version]
     for bus in buses:
-        info = _read(os.path.join(proc, "gpus", bus, "information"))
+        info = read_text(os.path.join(proc, "gpus", bus, "information"))
         if info is None:
             return None
         parts.append(f"{bus}\n{info}")
