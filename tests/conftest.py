@@ -25,38 +25,45 @@ def has_gpu() -> bool:
     return shutil.which("nvidia-smi") is not None and os.path.exists("/dev/nvidiactl")
 
 
-gpu_only = pytest.mark.skipif(not has_gpu(), reason="needs an NVIDIA GPU and driver (run on the GPU machine)")
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """The one place `gpu` tests are skipped: on a machine without an NVIDIA GPU and driver."""
+    if has_gpu():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU and driver (run on the GPU machine)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _envelopes_follow_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON envelope a command prints in any test is checked against its published schema."""
+    from envdoctor.cli.ui import Ui
+    from tests.support.envelopes import validate
+
+    printed = Ui.print_json
+
+    def print_json(self: Ui, payload: dict) -> None:
+        validate(payload)
+        printed(self, payload)
+
+    monkeypatch.setattr(Ui, "print_json", print_json)
 
 
 # A real CPU torch for tests that must run the real thing (this machine's pip serves 2.13.0 from disk).
 REAL_TORCH = "2.13.0"
 
 
-def _venvs() -> Path:
-    return Path(os.environ.get("ENVDOCTOR_TEST_VENVS") or Path.home() / ".cache" / "envdoctor-test-venvs")
-
-
 @pytest.fixture(scope="session")
-def cpu_torch_python() -> Path:
-    key = f"torch-{REAL_TORCH}-py{sys.version_info[0]}{sys.version_info[1]}"
-    final = _venvs() / key
-    python = final / "bin" / "python"
-    if (final / ".complete").exists():
-        return python
-    staging = _venvs() / f".{key}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
-    pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "-q"]
+def cpu_torch_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with the real CPU torch, built once per test session under pytest's temporary folder
+    (never in the user's home: parallel sessions would race on it)."""
+    venv = tmp_path_factory.mktemp(f"torch-{REAL_TORCH}-py{sys.version_info[0]}{sys.version_info[1]}")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     done = subprocess.run(pip + [f"torch=={REAL_TORCH}"], capture_output=True, text=True)
     if done.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
         pytest.skip(f"cannot install torch=={REAL_TORCH}: {(done.stderr or done.stdout).strip()[-300:]}")
     # onnxruntime (CPU) is optional: with it the onnxruntime smoke test runs its CPU half for real.
     subprocess.run(pip + ["onnxruntime", "numpy"], capture_output=True, text=True)
-    (staging / ".complete").write_text(REAL_TORCH, encoding="utf-8")
-    try:
-        staging.rename(final)  # venvs hold absolute paths in scripts only; python itself is fine moved
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)  # another session won the race
-    return python
+    return venv / "bin" / "python"

@@ -1,1 +1,1 @@
-"""Command-line interface: one module per command, each returning an exit code."""
+"""Command-line interface: one module per command; each `run()` returns an `envdoctor.result.CommandResult`."""

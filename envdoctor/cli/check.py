@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "pre-launch check: will this GPU + driver + runtime torch build run? (exit 0/1/2/3)"
 
@@ -36,32 +37,33 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                         "rtx5060ti-cu128, rtx4060-cu124")
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
-    from envdoctor.replay import finish_recording, start_recording
 
-    options = CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
-                             live_timeout=args.live_timeout)
     if args.demo:
         from envdoctor.demo import demo_bundle
 
         with demo_bundle(args.demo) as (root, gpus):
             options = CollectOptions(root=root, live=False, scan=not args.no_scan)
             report = run_check(options, gpus=gpus, select=args.gpu)
-            return _show(report, args, ui)
-    argv = getattr(args, "argv", [])
-    recorder = start_recording(argv)
-    report, code = None, 3
-    try:
-        report = run_check(options, select=args.gpu)
-        code = _show(report, args, ui)
-    finally:
-        # An answer whose live probe did not finish (timeout, crash) is asked again next time.
-        replayable = report is not None and (report.facts.live is None
-                                             or report.facts.live.status in ("ok", "skipped"))
-        finish_recording(recorder, argv, replay_deps(report, args.root) if replayable else None, code)
-    return code
+        return _result(report, args)  # the report is data: the demo folder need not outlive it
+    options = CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
+                             live_timeout=args.live_timeout)
+    report = run_check(options, select=args.gpu)
+    result = _result(report, args)
+    # An answer whose live probe did not finish (timeout, crash) is asked again next time.
+    if report.facts.live is None or report.facts.live.status in ("ok", "skipped"):
+        result.replay_deps = lambda: replay_deps(report, args.root)
+    return result
+
+
+def _result(report, args: argparse.Namespace) -> CommandResult:
+    from envdoctor.report.envelope import check_data
+
+    return CommandResult("check", report.verdict.value, report.verdict.exit_code,
+                         data=lambda lang: check_data(report, lang),
+                         render=lambda ui: _render(report, args, ui))
 
 
 def replay_deps(report, root) -> list:
@@ -92,20 +94,10 @@ def replay_deps(report, root) -> list:
     return deps
 
 
-def _show(report, args: argparse.Namespace, ui: Ui) -> int:
-    _render(report, args, ui)
-    return report.verdict.exit_code
-
-
 def _render(report, args: argparse.Namespace, ui: Ui) -> None:
-    if ui.json_mode:
-        from envdoctor.report.envelope import check_envelope
+    from envdoctor.report.terminal import render_check
 
-        ui.print_json(check_envelope(report, ui.lang))
-    else:
-        from envdoctor.report.terminal import render_check
-
-        render_check(report, ui.lang, ui.console(), verbose=args.verbose)
-        if ui.debug:
-            timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in report.timings_ms)
-            ui.console(stderr=True).print(f"timings: {timings}", style="dim")
+    render_check(report, ui.lang, ui.console(), verbose=args.verbose)
+    if ui.debug:
+        timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in report.timings_ms)
+        ui.console(stderr=True).print(f"timings: {timings}", style="dim")

@@ -10,10 +10,9 @@ from contextlib import nullcontext
 from typing import Any, Dict, List
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "write FP16, v2Pro speaker-verification and TORCH_CUDA_ARCH_LIST defaults into GPT-SoVITS (preview first)"
-SCHEMA = "envdoctor.configure"
-SCHEMA_VERSION = 1
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -43,7 +42,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                         help="with --revert: restore even files changed since envdoctor wrote them")
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.gptsovits import layout
 
     installation = layout.detect(args.root)
@@ -54,23 +53,22 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     return _configure(installation, args, ui)
 
 
-def _envelope(ui: Ui, mode: str, installation: Any, **extra: Any) -> Dict[str, Any]:
-    from envdoctor import __version__
-
-    payload = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "envdoctor_version": __version__,
-               "command": "configure", "lang": ui.lang, "mode": mode,
+def _result(mode: str, installation: Any, code: int, render: Any, **extra: Any) -> CommandResult:
+    payload = {"mode": mode,
                "installation": {"root": installation.root, "generation": installation.generation,
                                 "has_v2pro_sv": installation.has_sv,
                                 "config_overrides_is_half": installation.config_overrides_env}}
     payload.update(extra)
-    return payload
+    return CommandResult("configure", mode, code, data=payload, render=render)
 
 
-def _messages(ui: Ui, items: List[Any]) -> List[Dict[str, Any]]:
-    return [{"key": key, "message": ui.text(key, **params), "params": params} for key, params in items]
+def _messages(lang: str, items: List[Any]) -> List[Dict[str, Any]]:
+    from envdoctor.i18n import message
+
+    return [{"key": key, "message": message(lang, key, **params), "params": params} for key, params in items]
 
 
-def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
+def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.gptsovits import plan as planner
     from envdoctor.gptsovits import recommend, writer
     from envdoctor.gptsovits.settings import resolve
@@ -103,12 +101,14 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
     code = 1 if plan.refusals else 0
     changes = [{"file": w.relative, "action": _action(w), "diff": _diff(w.relative, *plan.texts[w.relative])}
                for w in plan.writes]
-    if ui.json_mode:
-        ui.print_json(_envelope(ui, "applied" if applied else "preview", installation,
-                                settings=settings.to_json(), changes=changes,
-                                refusals=_messages(ui, plan.refusals), notes=_messages(ui, plan.notes),
-                                exit_code=code))
-        return code
+    return _result("applied" if applied else "preview", installation, code,
+                   lambda view: _render_configure(view, installation, settings, changes, plan, applied),
+                   settings=settings.to_json(), changes=changes, refusals=_messages(ui.lang, plan.refusals),
+                   notes=_messages(ui.lang, plan.notes))
+
+
+def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Dict[str, Any]], plan: Any,
+                      applied: bool) -> None:
     console = ui.console()
     console.soft_wrap = True  # the terminal wraps; rich's wrapping would cut diff lines and CJK words
     console.print(ui.text("configure.title", root=installation.root, generation=installation.generation), markup=False)
@@ -131,7 +131,6 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
         console.print("* " + ui.text(key, **params), markup=False)
     if changes:
         console.print(ui.text("configure.applied" if applied else "configure.preview_hint"))
-    return code
 
 
 def _value(value: Any) -> str:
@@ -154,34 +153,35 @@ def _diff(relative: str, before: str, after: str) -> str:
     return "\n".join(lines)
 
 
-def _revert(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
+def _revert(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.gptsovits import writer
 
     result = writer.revert(installation.root, force=args.force)
-    if ui.json_mode:
-        ui.print_json(_envelope(ui, "revert", installation, restored=list(result.restored),
-                                deleted=list(result.deleted), drifted=list(result.drifted), exit_code=0))
-        return 0
+    return _result("revert", installation, 0, lambda view: _render_revert(view, result),
+                   restored=list(result.restored), deleted=list(result.deleted), drifted=list(result.drifted))
+
+
+def _render_revert(ui: Ui, result: Any) -> None:
     console = ui.console()
     if not (result.restored or result.deleted):
         console.print(ui.text("configure.revert.nothing"))
-        return 0
+        return
     for name in result.restored:
         console.print(ui.text("configure.revert.restored", file=name), markup=False)
     for name in result.deleted:
         console.print(ui.text("configure.revert.deleted", file=name), markup=False)
-    return 0
 
 
-def _show(installation: Any, ui: Ui) -> int:
+def _show(installation: Any, ui: Ui) -> CommandResult:
     from envdoctor.gptsovits.show import effective
 
     rows = effective(installation)
-    if ui.json_mode:
-        ui.print_json(_envelope(ui, "show", installation, settings=[
-            {"setting": r.setting, "value": r.value, "source": r.source, "file": r.file,
-             "applies_to": r.applies_to} for r in rows], exit_code=0))
-        return 0
+    return _result("show", installation, 0, lambda view: _render_show(view, installation, rows), settings=[
+        {"setting": r.setting, "value": r.value, "source": r.source, "file": r.file,
+         "applies_to": r.applies_to} for r in rows])
+
+
+def _render_show(ui: Ui, installation: Any, rows: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -195,4 +195,3 @@ def _show(installation: Any, ui: Ui) -> int:
         applies = ui.text("configure.applies." + row.applies_to) if row.applies_to else ""
         table.add_row(ui.text("configure.setting." + row.setting), escape(row.value), escape(source), applies)
     ui.console().print(table)
-    return 0

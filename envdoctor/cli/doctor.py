@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (each in a child process)"
 
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("-v", "--verbose", action="store_true", help="show details and evidence")
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     import os
 
     from envdoctor.doctor.catalog import TESTS, select
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.probes.collect import CollectOptions
 
     if args.list_tests:
-        return _list_tests(ui, TESTS)
+        return _list_tests(TESTS)
     extension = os.path.abspath(args.extension) if args.extension else None
     if extension and not os.path.isfile(extension):
         raise UsageError("error.extension_missing", path=extension)
@@ -47,16 +48,32 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
                              live_timeout=args.live_timeout)
     if ui.json_mode:
         report = run_doctor(options, tests, select=args.gpu, timeout=args.test_timeout, extension=extension)
-        from envdoctor.report.doctor_view import doctor_envelope
+    else:
+        report = _run_with_progress(ui, options, tests, args, extension)
+    return CommandResult("doctor", report.check.verdict.value, report.check.verdict.exit_code,
+                         data=lambda lang: _data(report, lang), render=lambda view: _render(report, args, view))
 
-        ui.print_json(doctor_envelope(report, ui.lang))
-        return report.check.verdict.exit_code
+
+def _data(report, lang: str):
+    from envdoctor.report.doctor_view import doctor_data
+
+    return doctor_data(report, lang)
+
+
+def _render(report, args: argparse.Namespace, ui: Ui) -> None:
+    from envdoctor.report.doctor_view import render_doctor
+
+    render_doctor(report, ui.lang, ui.console(), verbose=args.verbose)
+
+
+def _run_with_progress(ui: Ui, options, tests, args: argparse.Namespace, extension):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    console = ui.console()
+    from envdoctor.doctor.pipeline import run_doctor
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=ui.console(), transient=True) as bar:
         task = bar.add_task("envdoctor doctor", total=None)
 
         def progress(event) -> None:
@@ -68,21 +85,20 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
             else:
                 bar.advance(task)
 
-        report = run_doctor(options, tests, select=args.gpu, timeout=args.test_timeout, extension=extension,
-                            progress=progress)
-    from envdoctor.report.doctor_view import render_doctor
-
-    render_doctor(report, ui.lang, console, verbose=args.verbose)
-    return report.check.verdict.exit_code
+        return run_doctor(options, tests, select=args.gpu, timeout=args.test_timeout, extension=extension,
+                          progress=progress)
 
 
-def _list_tests(ui: Ui, tests) -> int:
-    if ui.json_mode:
-        ui.print_json({"schema": "envdoctor.doctor-tests", "schema_version": 1,
-                       "tests": [{"name": t.name, "feature": t.feature, "needs": t.needs,
-                                  "title": ui.text(f"smoke.test.{t.name}")} for t in tests]})
-        return 0
-    console = ui.console()
-    for t in tests:
-        console.print(f"{t.name:18} {ui.text(f'smoke.test.{t.name}')}")
-    return 0
+def _list_tests(tests) -> CommandResult:
+    def data(lang: str):
+        from envdoctor.i18n import message
+
+        return {"tests": [{"name": t.name, "feature": t.feature, "needs": t.needs,
+                           "title": message(lang, f"smoke.test.{t.name}")} for t in tests]}
+
+    def render(ui: Ui) -> None:
+        console = ui.console()
+        for t in tests:
+            console.print(f"{t.name:18} {ui.text(f'smoke.test.{t.name}')}")
+
+    return CommandResult("doctor", "tests-listed", 0, data=data, render=render)

@@ -10,6 +10,7 @@ import argparse
 from typing import Any, Dict, Optional, Tuple
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "explain a traceback or WebUI log: cause, evidence and fix of the known errors in it"
 
@@ -39,7 +40,7 @@ def _machine(args: argparse.Namespace, lang: str) -> Tuple[Optional[Any], Option
         return None, message(lang, error.key, **error.params)
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.matrix.loader import load_matrix
 
     matrix = load_matrix()
@@ -47,16 +48,18 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
 
     report, note = _machine(args, ui.lang)
     result = explain(args.file, matrix.known_errors, report, note)
-    if ui.json_mode:
-        ui.print_json(envelope(result, ui.lang))
-    else:
-        # Without --root/--python, "no runtime in the current folder" is the normal case, not news.
-        render(result, ui, machine_asked=bool(args.root or args.python))
-    return result.exit_code
+    # Without --root/--python, "no runtime in the current folder" is the normal case, not news.
+    machine_asked = bool(args.root or args.python)
+    return CommandResult("explain", status(result), result.exit_code, data=lambda lang: data(result, lang),
+                         render=lambda view: render(result, view, machine_asked=machine_asked))
 
 
-def envelope(result, lang: str) -> Dict[str, Any]:
-    from envdoctor import __version__
+def status(result) -> str:
+    kind = result.explanation.stats.kind
+    return kind if kind != "text" else ("matched" if result.explanation.matches else "no-known-error")
+
+
+def data(result, lang: str) -> Dict[str, Any]:
     from envdoctor.explain.service import localized
     from envdoctor.report.envelope import finding_dict
 
@@ -74,10 +77,8 @@ def envelope(result, lang: str) -> Dict[str, Any]:
         if link is not None:
             item["machine"] = {"status": link.status, "findings": [finding_dict(f, lang) for f in link.findings]}
         matches.append(item)
-    status = ex.stats.kind if ex.stats.kind != "text" else ("matched" if ex.matches else "no-known-error")
     return {
-        "schema": "envdoctor.explain", "schema_version": 1, "envdoctor_version": __version__, "command": "explain",
-        "lang": lang, "status": status, "exit_code": result.exit_code,
+        "status": status(result),
         "input": {"name": result.name, "kind": ex.stats.kind, "encoding": ex.stats.encoding,
                   "lines": ex.stats.lines, "bytes": ex.stats.bytes_read, "truncated_lines": ex.stats.truncated_lines},
         "matches": matches,

@@ -1,7 +1,8 @@
 """`envdoctor` entry point: parse arguments, pick the language, run one command, map errors to exit 3.
 
-Each command module exposes `register(subparsers)` and `run(args, ui) -> int`; modules import their
-heavy dependencies inside `run` so that `envdoctor check` starts fast.
+Each command module exposes `register(subparsers, parent)` and `run(args, ui) -> CommandResult`; this
+module alone turns a result into output (the JSON envelope or the text view) and the exit code.
+Modules import their heavy dependencies inside `run` so that `envdoctor check` starts fast.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from envdoctor import __version__
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language
+from envdoctor.result import CommandResult
 
 COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize")
 
@@ -51,33 +53,60 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from envdoctor.replay import replay
+    from envdoctor.replay import finish_recording, replay, start_recording
 
     replayed = replay(argv)  # an unchanged pre-launch check answers before anything heavy is imported
     if replayed is not None:
         return replayed
-    lang = detect_language(_peek_lang(argv))
-    ui = Ui(lang=lang, json_mode="--json" in argv, debug="--debug" in argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else ""
+    ui = Ui(lang=detect_language(_peek_lang(argv)), json_mode="--json" in argv, debug="--debug" in argv)
+    recorder = start_recording(argv)  # only an eligible `check` is recorded, for the replay above
+    result: Optional[CommandResult] = None
+    code = 3
     try:
-        args = build_parser(argv[0] if argv else None).parse_args(argv)
-        args.argv = argv
-        ui = Ui(lang=detect_language(args.lang), json_mode=getattr(args, "json", False),
-                debug=getattr(args, "debug", False))
-        if not args.command:
-            build_parser().print_help()
-            return 3
-        _notice_interrupted(args, ui)
-        module = importlib.import_module(f"envdoctor.cli.{args.command}")
-        return int(module.run(args, ui))
-    except EnvdoctorError as error:
-        return ui.fail(error, command=argv[0] if argv else "")
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # an envdoctor bug: say so plainly, keep the traceback for --debug
-        if ui.debug:
-            raise
-        return ui.fail(EnvdoctorError("error.unexpected", detail=f"{type(exc).__name__}: {exc}"),
-                       command=argv[0] if argv else "")
+        try:
+            result = _run(argv, ui)
+        except EnvdoctorError as error:
+            result = CommandResult.failed(command, error)
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:  # an envdoctor bug: say so plainly, keep the traceback for --debug
+            if ui.debug:
+                raise
+            result = CommandResult.failed(command, EnvdoctorError("error.unexpected",
+                                                                  detail=f"{type(exc).__name__}: {exc}"))
+        code = emit(result, ui)
+        return code
+    finally:
+        deps = result.replay_deps() if result is not None and result.replay_deps is not None else None
+        finish_recording(recorder, argv, deps, code)
+
+
+def _run(argv: List[str], ui: Ui) -> CommandResult:
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    args.argv = argv
+    ui.lang = detect_language(args.lang) if args.command else ui.lang
+    ui.json_mode = getattr(args, "json", False)
+    ui.debug = getattr(args, "debug", False)
+    if not args.command:
+        build_parser().print_help()
+        return CommandResult("", "usage", 3, render=lambda _ui: None)
+    _notice_interrupted(args, ui)
+    module = importlib.import_module(f"envdoctor.cli.{args.command}")
+    return module.run(args, ui)
+
+
+def emit(result: CommandResult, ui: Ui) -> int:
+    """Show a command's result (JSON envelope or text view) and return its exit code."""
+    if ui.json_mode:
+        from envdoctor.envelope import write_result
+
+        ui.print_json(write_result(result, ui.lang))
+    elif result.error is not None:
+        ui.show_error(result.error)
+    elif result.render is not None:
+        result.render(ui)
+    return result.exit_code
 
 
 def _notice_interrupted(args: argparse.Namespace, ui: Ui) -> None:

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "finish or undo an upgrade/rollback that was interrupted (crash, power loss, killed)"
 
@@ -17,19 +18,24 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                         help="put back the runtime from before the interrupted step instead of finishing it")
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
-    from envdoctor.cli.upgrade_view import envelope
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
+    from envdoctor.cli.upgrade_view import result
     from envdoctor.upgrade.layout import Layout
     from envdoctor.upgrade.recover import recover
 
     layout = Layout(os.path.abspath(args.root or os.getcwd()))
+    if not os.path.isdir(layout.root):  # a mistyped --root must not read as "nothing to recover"
+        from envdoctor.errors import UsageError
+
+        raise UsageError("error.root_not_found", path=layout.root)
     done = recover(layout, reverse=args.reverse)
     lines = [ui.text("recover.done", txid=r.txid, kind=r.kind, outcome=ui.text(f"recover.outcome.{r.outcome}"))
              for r in done] or [ui.text("recover.none")]
-    if ui.json_mode:
-        ui.print_json(envelope("recover", ui, 0, recovered=list(done), summary=" ".join(lines)))
-    else:
-        console = ui.console()
+
+    def render(view: Ui) -> None:
+        console = view.console()
         for line in lines:
             console.print(line)
-    return 0
+
+    return result("recover", "recovered" if done else "nothing", 0, render, recovered=list(done),
+                  summary=" ".join(lines))

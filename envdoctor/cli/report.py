@@ -8,7 +8,9 @@ from typing import Any, Dict, Optional
 
 from envdoctor.cli.check import add_probe_options, add_target_options
 from envdoctor.cli.ui import Ui
+from envdoctor.envelope import HEAD
 from envdoctor.errors import UsageError
+from envdoctor.result import CommandResult
 
 HELP = "write a redacted support report (.zip with report.html, report.md, report.json and the evidence)"
 
@@ -28,8 +30,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add_probe_options(parser, live=True)
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
+    """Exit 0 once the zip is written; the envelope (report.json) tells the checked machine's verdict."""
     from envdoctor.report.bundle import render_files, write_zip
+    from envdoctor.report.document import current_head
     from envdoctor.report.redact import Redactor
 
     redactor = Redactor.for_machine(enabled=not args.no_redact)
@@ -37,17 +41,17 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         document = _from_existing(args.from_report, ui.lang if args.lang else None, redactor)
     else:
         document = _from_machine(args, ui, redactor)
+    document = current_head(document)
     files, envelope = render_files(document)
     output = _output_path(args.output, envelope)
     try:
         write_zip(output, files)
     except OSError as exc:
         raise UsageError("report.error.write", path=output, detail=exc.strerror or str(exc)) from exc
-    if ui.json_mode:
-        ui.print_json(envelope)
-    else:
-        _print_done(ui, envelope, output)
-    return 0
+    # report.json is already an envdoctor.report envelope (written by envdoctor.envelope in gather).
+    body = {k: v for k, v in envelope.items() if k not in HEAD}
+    return CommandResult("report", str(envelope.get("verdict")), 0, data=body, lang=envelope.get("lang"),
+                         render=lambda view: _print_done(view, envelope, output))
 
 
 def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:

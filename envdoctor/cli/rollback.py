@@ -6,6 +6,7 @@ import argparse
 import os
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "restore the runtime replaced by the last upgrade; --list / --prune --keep N manage kept runtimes"
 
@@ -27,8 +28,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--keep", type=_count, default=2, metavar="N", help="how many kept runtimes --prune keeps (2)")
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
-    from envdoctor.cli.upgrade_view import envelope, interrupted_notice
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
+    from envdoctor.cli.upgrade_view import interrupted_notice, printer, result
     from envdoctor.upgrade.journal import Journal
     from envdoctor.upgrade.layout import Layout
     from envdoctor.upgrade.lock import TxLock
@@ -41,33 +42,26 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     if args.list:
         trees = kept_trees(layout)
         rows = [{"txid": t.txid, "kind": t.kind, "torch": t.torch, "path": t.path} for t in trees]
-        if ui.json_mode:
-            ui.print_json(envelope("rollback", ui, 0, kept=rows, interrupted=pending))
-        else:
-            console = ui.console()
-            console.print(f"[bold]{ui.text('rollback.list.title')}[/bold]")
+
+        def render(view: Ui) -> None:
+            console = view.console()
+            console.print(f"[bold]{view.text('rollback.list.title')}[/bold]")
             for row in rows:
-                console.print(ui.text("rollback.list.row", **{**row, "torch": row["torch"] or "?"}))
+                console.print(view.text("rollback.list.row", **{**row, "torch": row["torch"] or "?"}))
             if not rows:
-                console.print(ui.text("rollback.list.empty"))
-        return 0
+                console.print(view.text("rollback.list.empty"))
+
+        return result("rollback", "listed", 0, render, kept=rows, interrupted=pending)
     if args.prune:
         with TxLock(layout):
             refuse_open(Journal(layout))
             removed = prune(layout, args.keep)
         left = len(kept_trees(layout))
         text = ui.text("rollback.pruned", count=len(removed), left=left)
-        if ui.json_mode:
-            ui.print_json(envelope("rollback", ui, 0, pruned=[t.txid for t in removed], left=left, summary=text))
-        else:
-            ui.console().print(text)
-        return 0
-    result = rollback(layout, args.to)
-    text = ui.text("rollback.done", txid=result.restored.txid, torch=result.torch or "?",
-                   seconds=f"{result.seconds:.2f}", parked=result.parked)
-    if ui.json_mode:
-        ui.print_json(envelope("rollback", ui, 0, txid=result.txid, restored=result.restored.txid, torch=result.torch,
-                               parked=result.parked, seconds=result.seconds, summary=text))
-    else:
-        ui.console().print(f"[green]{text}[/green]")
-    return 0
+        return result("rollback", "pruned", 0, printer(text), pruned=[t.txid for t in removed], left=left,
+                      summary=text)
+    done = rollback(layout, args.to)
+    text = ui.text("rollback.done", txid=done.restored.txid, torch=done.torch or "?",
+                   seconds=f"{done.seconds:.2f}", parked=done.parked)
+    return result("rollback", "restored", 0, printer(text, "green"), txid=done.txid, restored=done.restored.txid,
+                  torch=done.torch, parked=done.parked, seconds=done.seconds, summary=text)

@@ -8,6 +8,7 @@ import os
 from typing import Dict, List, Sequence
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "list the CUDA kernels (SASS/PTX per arch) inside shared libraries, and their coverage of a GPU"
 
@@ -60,7 +61,7 @@ def build_result(scans: Sequence, capabilities: Sequence[tuple], show_all: bool)
             "lacking": [b["path"] for b in with_kernels if b["coverage"][key] == coverage.NONE],
             "ptx_only": [b["path"] for b in with_kernels if b["coverage"][key] == coverage.PTX_JIT],
         }
-    return {"schema": "envdoctor.scan", "schema_version": 1, "binaries": binaries, "gpus": summary}
+    return {"binaries": binaries, "gpus": summary}
 
 
 def exit_code(result: Dict) -> int:
@@ -74,7 +75,7 @@ def exit_code(result: Dict) -> int:
     return 0
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.errors import UsageError
     from envdoctor.paths import cache_dir
     from envdoctor.probes.fatbin import ScanCache, scan_paths
@@ -85,13 +86,9 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     capabilities = _capabilities(args)
     scans = scan_paths(args.paths, cache=ScanCache(str(cache_dir())))
     result = build_result(scans, capabilities, args.all)
-    if ui.json_mode:
-        from envdoctor import __version__
-
-        ui.print_json(dict(result, envdoctor_version=__version__))
-    else:
-        _render(result, ui)
-    return exit_code(result)
+    code = exit_code(result)
+    return CommandResult("scan", ("ready", "warnings", "will-fail")[code], code, data=result,
+                         render=lambda view: _render(result, view))
 
 
 def _render(result: Dict, ui: Ui) -> None:

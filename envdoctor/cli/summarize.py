@@ -7,6 +7,7 @@ import os
 
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
+from envdoctor.result import CommandResult
 
 HELP = "summarize many envdoctor reports (report.json files or report zips under DIR)"
 
@@ -16,14 +17,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("directory", metavar="DIR", help="folder searched (with subfolders) for reports")
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.report.summarize import load_reports, render_summary, summarize
 
     if not os.path.isdir(args.directory):
         raise UsageError("summarize.error.not_dir", path=args.directory)
     summary = summarize(*load_reports(args.directory))
-    if ui.json_mode:
-        ui.print_json(summary)
-    else:
-        render_summary(summary, ui.lang, ui.console())
-    return 0
+    return CommandResult("summarize", "summarized", 0, data=summary,
+                         render=lambda view: render_summary(summary, view.lang, view.console()))

@@ -47,19 +47,14 @@ class Ui:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
 
-    def fail(self, error: EnvdoctorError, command: str = "") -> int:
-        if self.json_mode:
-            from envdoctor.report.envelope import error_envelope
-
-            self.print_json(error_envelope(error, self.lang, command))
-        else:
-            _ensure_utf8_streams()
-            text = message(self.lang, error.key, **error.params)
-            prefix = message(self.lang, "error.prefix")
-            sys.stderr.write(f"{prefix}: {text}\n")
-            if not self.debug:
-                sys.stderr.write(message(self.lang, "error.hint_debug") + "\n")
-        return error.exit_code
+    def show_error(self, error: EnvdoctorError) -> None:
+        """The text view of a failed command (its JSON view is the envelope's `error`)."""
+        _ensure_utf8_streams()
+        text = message(self.lang, error.key, **error.params)
+        prefix = message(self.lang, "error.prefix")
+        sys.stderr.write(f"{prefix}: {text}\n")
+        if not self.debug:
+            sys.stderr.write(message(self.lang, "error.hint_debug") + "\n")
 
     def text(self, key: str, **params: Any) -> str:
         return message(self.lang, key, **params)

@@ -11,6 +11,7 @@ import os
 import sys
 
 from envdoctor.cli.ui import Ui
+from envdoctor.result import CommandResult
 
 HELP = "upgrade torch/torchaudio in runtime/ to a build with native kernels for this GPU (staged, verified, reversible)"
 
@@ -30,13 +31,14 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask before changing the runtime")
 
 
-def run(args: argparse.Namespace, ui: Ui) -> int:
+def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.cli.upgrade_view import (
         ConsoleEvents,
         Events,
-        envelope,
         interrupted_notice,
         plan_status_text,
+        printer,
+        result,
         show_plan,
     )
     from envdoctor.errors import UsageError
@@ -66,44 +68,37 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     driver = report.facts.gpu.driver.version if report.facts.gpu.driver else None
     status_text = plan_status_text(plan, ui, driver, runtime.python_version)
     resolution, disk, note = _preview(plan, runtime, ui) if plan.target is not None else (None, None, None)
-    if not ui.json_mode:
+    if not ui.json_mode:  # shown now: the question below is about it
         show_plan(plan, ui, status_text, resolution, disk, note)
     code = 0 if plan.status in (UPGRADE, UP_TO_DATE, NO_GPU) else 2
     if args.dry_run or plan.target is None:
-        if ui.json_mode:
-            ui.print_json(envelope("upgrade", ui, code, dry_run=True, status=plan.status, summary=status_text,
-                                   plan=plan, resolution=resolution, disk_needed=disk, resolve_note=note,
-                                   interrupted=pending))
-        return code
+        return result("upgrade", plan.status, code, None, dry_run=True, status=plan.status, summary=status_text,
+                      plan=plan, resolution=resolution, disk_needed=disk, resolve_note=note, interrupted=pending)
     if not args.yes:
         if ui.json_mode or not sys.stdin.isatty():
             raise UsageError("upgrade.error.needs_yes")
         answer = input(ui.text("upgrade.confirm")).strip().lower()
         if answer not in ("y", "yes", "是"):
-            ui.console().print(ui.text("upgrade.cancelled"))
-            return 0
+            return result("upgrade", "cancelled", 0, printer(ui.text("upgrade.cancelled")), dry_run=True,
+                          status="cancelled", summary=ui.text("upgrade.cancelled"), plan=plan)
     events = Events() if ui.json_mode else ConsoleEvents(ui)
     layout = layout_for_runtime(runtime.root)
     upgrade_options = UpgradeOptions(stage_method=args.stage_method, cache_dir=str(cache_dir()))
     try:
-        result = run_upgrade(layout, runtime, plan, report.facts.gpu, upgrade_options, events)
+        done = run_upgrade(layout, runtime, plan, report.facts.gpu, upgrade_options, events)
     finally:
         if isinstance(events, ConsoleEvents):
             events.finish()
-    if result.status == "committed":
-        text = ui.text("upgrade.done", old=result.from_torch or "-", new=result.to_torch or "-")
+    if done.status == "committed":
+        text = ui.text("upgrade.done", old=done.from_torch or "-", new=done.to_torch or "-")
         code = 0
     else:
-        failure = result.verify.failure
+        failure = done.verify.failure
         text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
                        detail=(failure.detail if failure else "")[:600])
         code = 2
-    if ui.json_mode:
-        ui.print_json(envelope("upgrade", ui, code, dry_run=False, status=result.status, summary=text, plan=plan,
-                               result=result))
-    else:
-        ui.console().print(("[green]" if code == 0 else "[red]") + text + ("[/green]" if code == 0 else "[/red]"))
-    return code
+    return result("upgrade", done.status, code, printer(text, "green" if code == 0 else "red"), dry_run=False,
+                  status=done.status, summary=text, plan=plan, result=done)
 
 
 def _preview(plan, runtime, ui: Ui):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from envdoctor import __version__
 from envdoctor.cli.ui import Ui
 from envdoctor.model import to_jsonable
+from envdoctor.result import CommandResult
 from envdoctor.upgrade.events import Events
 
 if TYPE_CHECKING:  # every command imports this module for `interrupted_notice`: keep it light
@@ -15,15 +15,17 @@ if TYPE_CHECKING:  # every command imports this module for `interrupted_notice`:
     from envdoctor.upgrade.resolve import Resolution
     from envdoctor.upgrade.verify import VerifyStep
 
-SCHEMA = "envdoctor.upgrade"
-SCHEMA_VERSION = 1
+
+def result(command: str, outcome: str, exit_code: int, render: Any = None, **body: Any) -> CommandResult:
+    """An upgrade/rollback/recover result whose data is `body` made JSON-ready (`body` may hold its own
+    `status`: the plan's or the transaction's)."""
+    return CommandResult(command, outcome, exit_code, data={k: to_jsonable(v) for k, v in body.items()},
+                         render=render)
 
 
-def envelope(command: str, ui: Ui, exit_code: int, **body: Any) -> Dict[str, Any]:
-    out = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "envdoctor_version": __version__,
-           "command": command, "lang": ui.lang, "exit_code": exit_code}
-    out.update({k: to_jsonable(v) for k, v in body.items()})
-    return out
+def printer(text: str, style: str = "") -> Any:
+    """A text view of one line."""
+    return lambda ui: ui.console().print(f"[{style}]{text}[/{style}]" if style else text)
 
 
 def mb(value: Optional[int]) -> str:

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict
 
+from envdoctor import envelope
 from envdoctor.doctor import model as m
 from envdoctor.doctor.findings import key_line
 from envdoctor.i18n import message
 from envdoctor.model import to_jsonable
-from envdoctor.report.envelope import check_envelope
+from envdoctor.report.envelope import check_data
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-SCHEMA = "envdoctor.doctor"
-SCHEMA_VERSION = 1
 SETTINGS = ("fp16", "v2pro_sv", "arch_list", "upgrade_needed")
 _STATUS_STYLE = {m.PASSED: "green", m.FAILED: "red", m.CRASHED: "bold red", m.TIMEOUT: "yellow", m.SKIPPED: "dim"}
 
@@ -40,13 +39,16 @@ def smoke_dict(result: m.SmokeResult, lang: str) -> Dict[str, Any]:
     return out
 
 
-def doctor_envelope(report: m.DoctorReport, lang: str) -> Dict[str, Any]:
-    payload = check_envelope(report.check, lang, command="doctor")
-    payload["schema"] = SCHEMA
-    payload["schema_version"] = SCHEMA_VERSION
+def doctor_data(report: m.DoctorReport, lang: str) -> Dict[str, Any]:
+    """check's data, then the smoke results and the recommended settings."""
+    payload = check_data(report.check, lang)
     payload["smoke"] = [smoke_dict(r, lang) for r in report.smoke]
     payload["recommendation"] = recommendation_dict(report.recommendation, lang)
     return payload
+
+
+def doctor_envelope(report: m.DoctorReport, lang: str) -> Dict[str, Any]:
+    return envelope.write("doctor", lang, report.check.verdict.exit_code, doctor_data(report, lang))
 
 
 def _value_text(name: str, value: Any, lang: str) -> str:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from envdoctor import __version__
+from envdoctor import envelope as envelopes
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import has_message, message
 from envdoctor.model import CheckReport, Severity, format_cc, to_jsonable
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.report import evidence, logs, seams
-from envdoctor.report.envelope import SCHEMA, check_envelope, error_envelope
+from envdoctor.report.envelope import REPORT_SCHEMAS, check_data
 from envdoctor.report.redact import Redactor
 
 REPORT_SCHEMA_VERSION = 1
@@ -72,11 +73,11 @@ def gather(
     check: Optional[CheckReport] = None
     try:
         check = run_check(options.collect, select=options.gpu, runner=runner, matrix_dir=options.matrix_dir)
-        envelope = check_envelope(check, lang, command="report")
+        # exit_code is the report command's (0: written); the checked machine's answer is the verdict.
+        envelope = envelopes.write("report", lang, 0, check_data(check, lang))
     except EnvdoctorError as error:
         # "envdoctor cannot even find the runtime" is a support case too: report what can be read.
-        envelope = error_envelope(error, lang, "report")
-        envelope.update(_gpus_only(), findings=[])
+        envelope = envelopes.write("report", lang, 0, dict(_gpus_only(), findings=[]), error)
     _stabilize(envelope)
     files: Dict[str, str] = {}
 
@@ -248,8 +249,15 @@ def relocalize(envelope: Dict[str, Any], lang: str) -> Dict[str, Any]:
     return result
 
 
+def current_head(document: Document) -> Document:
+    """The document under this version's envelope head (a report read back may be older)."""
+    old = document.envelope
+    body = {k: v for k, v in old.items() if k not in envelopes.HEAD}
+    return Document(envelopes.write("report", str(old.get("lang") or "en"), 0, body), document.evidence)
+
+
 def is_report_envelope(data: Any) -> bool:
-    return isinstance(data, dict) and data.get("schema") == SCHEMA and isinstance(data.get("report"), dict)
+    return isinstance(data, dict) and data.get("schema") in REPORT_SCHEMAS and isinstance(data.get("report"), dict)
 
 
 def read_report_json(path: str) -> Any:

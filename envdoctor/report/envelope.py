@@ -1,26 +1,20 @@
-"""The versioned JSON envelope that `--json` prints and reports embed.
+"""The data of `check`'s JSON envelope (also embedded by doctor and report): verdict, GPUs, findings, facts.
 
-Stable: `schema`, `schema_version`, `verdict`, `exit_code`, finding `code`s and `severity`.
-Text fields (title, detail, fix) are in the chosen language and may change wording.
+Stable: `verdict`, `exit_code`, finding `code`s and `severity`. Text fields (title, detail, fix) are in
+the chosen language and may change wording. The envelope itself is written by `envdoctor.envelope`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
-from envdoctor import __version__
-from envdoctor.errors import EnvdoctorError
+from envdoctor import envelope
 from envdoctor.i18n import message
-from envdoctor.model import CheckReport, Finding, Verdict, format_cc, to_jsonable
+from envdoctor.model import CheckReport, Finding, format_cc, to_jsonable
 
-SCHEMA = "envdoctor.check"
-SCHEMA_VERSION = 1
-
-
-def _head(lang: str, command: str) -> Dict[str, Any]:
-    """The fields every envelope starts with, in this order."""
-    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "envdoctor_version": __version__,
-            "command": command, "lang": lang}
+SCHEMA = envelope.schema_name("check")
+# A report.json says envdoctor.report; reports written before the one envelope writer said envdoctor.check.
+REPORT_SCHEMAS = (envelope.schema_name("report"), SCHEMA)
 
 
 def finding_dict(finding: Finding, lang: str) -> Dict[str, Any]:
@@ -37,7 +31,8 @@ def finding_dict(finding: Finding, lang: str) -> Dict[str, Any]:
     }
 
 
-def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Dict[str, Any]:
+def check_data(report: CheckReport, lang: str) -> Dict[str, Any]:
+    """The envelope body of a check (verdict first: launchers and people read it first)."""
     gpus = []
     by_index = {v.gpu_index: v for v in report.gpu_verdicts}
     for gpu in report.facts.gpu.gpus:
@@ -50,9 +45,7 @@ def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Di
             "coverage": verdict.coverage if verdict else None,
         })
     return {
-        **_head(lang, command),
         "verdict": report.verdict.value,
-        "exit_code": report.verdict.exit_code,
         "summary": message(lang, f"verdict.{report.verdict.value}"),
         "gpus": gpus,
         "findings": [finding_dict(f, lang) for f in report.findings],
@@ -62,11 +55,6 @@ def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Di
     }
 
 
-def error_envelope(error: EnvdoctorError, lang: str, command: str) -> Dict[str, Any]:
-    return {
-        **_head(lang, command),
-        "verdict": Verdict.COULD_NOT_CHECK.value,
-        "exit_code": error.exit_code,
-        "error": {"key": error.key, "message": message(lang, error.key, **error.params),
-                  "params": to_jsonable(error.params)},
-    }
+def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Dict[str, Any]:
+    """A check's whole envelope (doctor and report add their own parts to the data first)."""
+    return envelope.write(command, lang, report.verdict.exit_code, check_data(report, lang))

@@ -18,8 +18,6 @@ from envdoctor.report.document import is_report_envelope, read_report_json
 if TYPE_CHECKING:
     from rich.console import Console
 
-SCHEMA = "envdoctor.summary"
-SCHEMA_VERSION = 1
 DIMENSIONS = ("by_gpu_arch", "by_driver_branch", "by_torch_build", "by_finding", "by_verdict")
 
 
@@ -74,7 +72,7 @@ def summarize(reports: List[Tuple[str, Dict[str, Any]]], skipped: List[Dict[str,
         codes = {f"{f.get('code')}" for f in envelope.get("findings") or [] if f.get("severity") != "ok"}
         counters["by_finding"].update(codes)
         counters["by_verdict"][str(envelope.get("verdict") or "?")] += 1
-    summary: Dict[str, Any] = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "reports": len(reports)}
+    summary: Dict[str, Any] = {"reports": len(reports)}
     for name in DIMENSIONS:
         items = sorted(counters[name].items(), key=lambda kv: (-kv[1], kv[0]))
         summary[name] = [{"value": value, "count": count} for value, count in items]

@@ -1,8 +1,7 @@
 """The smoke scripts against a real torch (CPU build, from the local wheel), run by doctor for real.
 
-The venv is built once and kept in ~/.cache/envdoctor-test-venvs (ENVDOCTOR_TEST_VENVS overrides),
-keyed by torch and Python version; when torch cannot be installed (offline, no wheel for this
-Python), the tests are skipped with pip's reason.
+The venv is built once per test session under pytest's temporary folder (tests/conftest.py); when
+torch cannot be installed (offline, no wheel for this Python), the tests are skipped with pip's reason.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -31,8 +30,7 @@ PYTHON = os.environ.get("ENVDOCTOR_GPU_PYTHON", "/opt/torch/.venv/bin/python3")
 EXT_DIR = Path(os.environ.get("ENVDOCTOR_TEST_EXTENSION_DIR", "/tmp/envdoctor-ext"))
 
 pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(shutil.which("nvidia-smi") is None, reason="needs an NVIDIA GPU and driver (nvidia-smi)"),
+    pytest.mark.gpu,  # skipped without a GPU by tests/conftest.py
     pytest.mark.skipif(not Path(PYTHON).exists(), reason=f"no CUDA torch runtime at {PYTHON} (ENVDOCTOR_GPU_PYTHON)"),
 ]
 

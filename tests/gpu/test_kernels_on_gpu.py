@@ -18,9 +18,8 @@ import pytest
 from envdoctor.diagnose import coverage
 from envdoctor.probes.fatbin import scan_file
 from envdoctor.probes.gpus import detect_gpus
-from tests.conftest import gpu_only
 
-pytestmark = [pytest.mark.gpu, gpu_only]
+pytestmark = pytest.mark.gpu  # skipped without a GPU by tests/conftest.py
 
 SOURCE = r"""
 #include <cstdio>

@@ -145,7 +145,7 @@ def test_json_mode_prints_the_same_envelope_as_report_json(machine: Machine, tmp
     printed = json.loads(capsys.readouterr().out)
     stored = json.loads(_entries(tmp_path / "o.zip")["report.json"])
     assert printed == stored
-    assert printed["schema"] == "envdoctor.check" and printed["command"] == "report"
+    assert printed["schema"] == "envdoctor.report" and printed["command"] == "report"
     assert printed["report"]["headline"]["code"] == "nvrtc-too-old"
 
 

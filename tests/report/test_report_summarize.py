@@ -41,7 +41,7 @@ def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> Path:
 def test_summarize_counts_reports_by_arch_driver_torch_finding_and_verdict(inbox: Path, capsys) -> None:
     assert main(["summarize", str(inbox), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["schema"] == "envdoctor.summary" and summary["reports"] == 3
+    assert summary["schema"] == "envdoctor.summarize" and summary["reports"] == 3
     assert summary["by_gpu_arch"] == [{"value": "sm_120", "count": 2}, {"value": "sm_89", "count": 1}]
     assert summary["by_driver_branch"] == [{"value": "576", "count": 2}, {"value": "560", "count": 1}]
     assert summary["by_torch_build"] == [{"value": "2.6.0+cu124", "count": 2}, {"value": "2.7.0+cu128", "count": 1}]
