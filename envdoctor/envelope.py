@@ -26,7 +26,7 @@ SCHEMA_VERSIONS: Dict[str, int] = {
     "check": 1,
     "doctor": 2,  # 2: `--list-tests` answers as envdoctor.doctor (was envdoctor.doctor-tests)
     "explain": 1,
-    "scan": 2,  # 2: the common head (command, lang, exit_code); error envelopes are envdoctor.scan
+    "scan": 2,  # 2: the common head; errors are envdoctor.scan; named files without CUDA code listed ("cuda")
     "configure": 1,
     "upgrade": 1,
     "rollback": 1,  # was envdoctor.upgrade with command "rollback"

@@ -83,7 +83,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(argv: List[str], ui: Ui) -> CommandResult:
-    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    parser = build_parser(argv[0] if argv else None)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse would blame the top-level parser and print its usage; the command's usage helps more.
+        command_parser = _subparser(parser, getattr(args, "command", None)) or parser
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.argv = argv
     ui.lang = detect_language(args.lang) if args.command else ui.lang
     ui.json_mode = getattr(args, "json", False)
@@ -94,6 +99,13 @@ def _run(argv: List[str], ui: Ui) -> CommandResult:
     _notice_interrupted(args, ui)
     module = importlib.import_module(f"envdoctor.cli.{args.command}")
     return module.run(args, ui)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> Optional[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return None
 
 
 def emit(result: CommandResult, ui: Ui) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 from envdoctor.cli.ui import Ui
 from envdoctor.result import CommandResult
@@ -38,44 +38,8 @@ def _capabilities(args: argparse.Namespace) -> List[tuple]:
     return sorted({g.compute_capability for g in gpus if g.compute_capability})
 
 
-def build_result(scans: Sequence, capabilities: Sequence[tuple], show_all: bool) -> Dict:
-    """The scan envelope: per-binary counts and verdicts, and the verdict of them all per GPU."""
-    from envdoctor.diagnose import coverage
-    from envdoctor.model import format_cc
-
-    binaries = []
-    for scan in scans:
-        if not (show_all or scan.has_cuda or (scan.error and scan.error != "not-elf-or-pe")):
-            continue
-        record = scan.to_dict()
-        if scan.has_cuda:
-            record["coverage"] = {format_cc(cc): coverage.verdict(cc, scan.sass, scan.ptx) for cc in capabilities}
-        binaries.append(record)
-    summary = {}
-    with_kernels = [b for b in binaries if b.get("coverage")]
-    for cc in capabilities:
-        key = format_cc(cc)
-        verdicts = [b["coverage"][key] for b in with_kernels]
-        summary[key] = {
-            "verdict": coverage.combined(verdicts) if verdicts else None,
-            "lacking": [b["path"] for b in with_kernels if b["coverage"][key] == coverage.NONE],
-            "ptx_only": [b["path"] for b in with_kernels if b["coverage"][key] == coverage.PTX_JIT],
-        }
-    return {"binaries": binaries, "gpus": summary}
-
-
-def exit_code(result: Dict) -> int:
-    from envdoctor.diagnose import coverage
-
-    verdicts = {entry["verdict"] for entry in result["gpus"].values()}
-    if coverage.NONE in verdicts:
-        return 2
-    if coverage.PTX_JIT in verdicts or any(b.get("error") for b in result["binaries"]):
-        return 1
-    return 0
-
-
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
+    from envdoctor.diagnose.scan_result import NO_VERDICT, build_result, exit_code, status
     from envdoctor.errors import UsageError
     from envdoctor.paths import cache_dir
     from envdoctor.probes.fatbin import ScanCache, scan_paths
@@ -85,15 +49,18 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         raise UsageError("error.path_not_found", path=missing[0])
     capabilities = _capabilities(args)
     scans = scan_paths(args.paths, cache=ScanCache(str(cache_dir())))
-    result = build_result(scans, capabilities, args.all)
+    result = build_result(scans, capabilities, args.all, named=args.paths)
     code = exit_code(result)
-    return CommandResult("scan", ("ready", "warnings", "will-fail")[code], code, data=result,
-                         render=lambda view: _render(result, view))
+    if code == NO_VERDICT:
+        result["notes"] = [{"key": "ui.scan.no_gpu", "message": ui.text("ui.scan.no_gpu"), "params": {}}]
+    return CommandResult("scan", status(code), code, data=result, render=lambda view: _render(result, view))
 
 
 def _render(result: Dict, ui: Ui) -> None:
     from rich.markup import escape
     from rich.table import Table
+
+    from envdoctor.diagnose.scan_result import NOT_A_BINARY
 
     console = ui.console()
     table = Table()
@@ -106,13 +73,17 @@ def _render(result: Dict, ui: Ui) -> None:
     for binary in result["binaries"]:
         sass = " ".join(f"{arch}×{n}" for arch, n in binary["sass"].items())
         ptx = " ".join(f"{arch}×{n}" for arch, n in binary["ptx"].items())
-        if binary.get("error"):
+        if binary.get("error") and binary["error"] != NOT_A_BINARY:
             sass = f"[red]{binary['error']}[/red] {escape(binary.get('error_detail') or '')} {sass}".strip()
+        elif not binary.get("cuda"):
+            sass = ui.text("ui.scan.no_cuda_code")
         verdicts = [ui.text(f"ui.coverage.{binary['coverage'][k]}") if binary.get("coverage") else "-" for k in gpus]
         table.add_row(escape(binary["path"]), sass or "-", ptx or "-", *verdicts)
     console.print(table)
-    if not result["binaries"]:
+    if not any(b.get("cuda") for b in result["binaries"]):
         console.print(ui.text("ui.scan.no_cuda"))
+    for note in result.get("notes", []):
+        console.print(note["message"], style="yellow")
     for key, entry in result["gpus"].items():
         if entry["verdict"] is None:
             continue

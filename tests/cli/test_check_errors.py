@@ -38,6 +38,13 @@ def test_bad_input_exits_3_with_a_message(args, key_text) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["check", "scan", "rollback"])
+def test_an_unknown_option_shows_the_commands_usage(command: str, capsys) -> None:
+    assert main([command, "--bogus", "x"]) == 3
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --bogus" in err and f"usage: envdoctor {command} " in err
+
+
 def test_empty_folder_has_no_runtime(tmp_path: Path, capsys) -> None:
     assert main(["check", "--root", str(tmp_path)]) == 3
     assert "No Python runtime found" in capsys.readouterr().err

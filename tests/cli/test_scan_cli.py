@@ -65,3 +65,30 @@ def test_terminal_table_prints_paths_as_they_are(tmp_path, capsys, monkeypatch) 
     assert main(["scan", str(tmp_path), "--cc", "9.0"]) == 2
     out = capsys.readouterr().out
     assert "[bold]y" in out and "[/x]" in out
+
+
+def test_a_named_file_without_cuda_code_is_listed_as_such(tmp_path, capsys, monkeypatch) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a binary\n", encoding="utf-8")
+    result = scan_json(capsys, str(text), str(FIXTURES / "sm75.so"), "--cc", "7.5")
+    by_name = {Path(b["path"]).name: b for b in result["binaries"]}
+    assert by_name["notes.txt"]["cuda"] is False and by_name["sm75.so"]["cuda"] is True
+    assert result["exit_code"] == 0  # a file that is not a binary is no warning about the GPU
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["scan", str(text), "--cc", "7.5"]) == 0
+    out = capsys.readouterr().out
+    assert "notes.txt" in out and "no CUDA device code" in out and "No CUDA kernels found" in out
+    # below a folder, files without CUDA code stay out unless --all
+    folder = scan_json(capsys, str(tmp_path), "--cc", "7.5")
+    assert folder["binaries"] == [] and folder["exit_code"] == 0
+
+
+def test_no_gpu_and_no_cc_says_how_to_judge_and_exits_3(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("ENVDOCTOR_GPUS", "none")
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", "none")
+    result = scan_json(capsys, str(FIXTURES / "sm75.so"))
+    assert result["exit_code"] == 3 and result["gpus"] == {} and "error" not in result
+    assert result["notes"][0]["key"] == "ui.scan.no_gpu"
+    assert main(["scan", str(FIXTURES / "sm75.so")]) == 3
+    out = capsys.readouterr().out
+    assert "sm_75×2" in out and "--cc" in out

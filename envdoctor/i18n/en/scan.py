@@ -4,6 +4,8 @@ MESSAGES = {
     "ui.scan.binary": "Binary",
     "ui.scan.no_cuda": "No CUDA kernels found in the given paths.",
     "ui.scan.summary": "All binaries together on {arch}: {verdict}",
+    "ui.scan.no_gpu": "No GPU here to judge coverage for: pass --cc X.Y (e.g. --cc 12.0 for an RTX 50 card).",
+    "ui.scan.no_cuda_code": "no CUDA device code",
     "error.path_not_found": "{path} does not exist.",
     "error.bad_cc": "{value} is not a compute capability; write it like 8.6 or 12.0.",
 }

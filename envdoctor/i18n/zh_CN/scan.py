@@ -4,6 +4,8 @@ MESSAGES = {
     "ui.scan.binary": "二进制文件",
     "ui.scan.no_cuda": "在给定路径中没有找到 CUDA 内核。",
     "ui.scan.summary": "所有二进制文件在 {arch} 上的整体情况：{verdict}",
+    "ui.scan.no_gpu": "本机没有可用于判断覆盖情况的显卡：请用 --cc X.Y 指定（例如 RTX 50 系列用 --cc 12.0）。",
+    "ui.scan.no_cuda_code": "没有 CUDA 设备代码",
     "error.path_not_found": "{path} 不存在。",
     "error.bad_cc": "{value} 不是计算能力；请写成 8.6 或 12.0 这样的形式。",
 }
