@@ -204,7 +204,7 @@ def _popen_options() -> Dict[str, Any]:
     return {"start_new_session": True}  # its own process group: a timeout kills everything it started
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a session keeps its live workers in a set
 class Worker:
     """A worker process for one GPU (the env carries CUDA_VISIBLE_DEVICES), reused until a test breaks."""
 
