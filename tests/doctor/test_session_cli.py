@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import List
@@ -103,6 +104,25 @@ def test_a_crash_ends_the_worker_and_the_rest_run_in_a_fresh_one(fake_python: Pa
     assert len(runner.started) == 3 and sorted(runner.exited) == sorted(runner.started)
     crashed = next(r for r in results if r.test == "sdpa-efficient")
     assert crashed.exit == "SIGABRT" and FATAL_SM in (crashed.error or "") and crashed.stage == "sdpa-fp16-efficient"
+
+
+def test_progress_view_shows_each_gpus_running_test_and_its_time() -> None:
+    from rich.console import Console
+
+    from envdoctor.doctor.progress import SmokeProgress
+    from envdoctor.i18n import message
+
+    result = m.SmokeResult("cuda", 0, m.PASSED)
+    with SmokeProgress(Console(file=io.StringIO()), lambda key, **kw: message("en", key, **kw)) as view:
+        for event in (Event("plan", 4), Event("start", 4, "cuda", 0), Event("start", 4, "cuda", 1),
+                      Event("done", 4, "cuda", 0, result), Event("start", 4, "matmul-fp16", 0)):
+            view(event)
+        screen = Console(record=True, width=120, file=io.StringIO())
+        screen.print(view.renderable())
+    lines = screen.export_text().splitlines()
+    assert "envdoctor doctor" in lines[0] and "1/4" in lines[0]
+    assert "Running matmul-fp16 on GPU 0" in lines[1] and lines[1].rstrip().endswith(" s")
+    assert "Running cuda on GPU 1" in lines[2] and lines[2].rstrip().endswith(" s")
 
 
 def test_reuse_off_starts_a_worker_per_test(fake_python: Path) -> None:
