@@ -59,10 +59,11 @@ def test_catalog_selection() -> None:
 
 
 def test_every_script_compiles_as_old_python_sees_it() -> None:
-    from envdoctor.doctor.catalog import TESTS, script_source
+    from envdoctor.doctor.catalog import TESTS, script_source, worker_source
 
     for test in TESTS:
         compile(script_source(test), test.script, "exec", dont_inherit=True)
+    compile(worker_source(), "_harness.py", "exec", dont_inherit=True)
 
 
 def test_session_runs_every_test_on_every_gpu_with_progress(fake_python: Path, monkeypatch) -> None:
