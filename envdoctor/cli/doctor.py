@@ -10,7 +10,7 @@ import argparse
 from envdoctor.cli.ui import Ui
 from envdoctor.result import CommandResult
 
-HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (each in a child process)"
+HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (in child processes, one per GPU)"
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -67,24 +67,11 @@ def _render(report, args: argparse.Namespace, ui: Ui) -> None:
 
 
 def _run_with_progress(ui: Ui, options, tests, args: argparse.Namespace, extension):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from envdoctor.doctor.pipeline import run_doctor
+    from envdoctor.doctor.progress import SmokeProgress
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=ui.console(), transient=True) as bar:
-        task = bar.add_task("envdoctor doctor", total=None)
-
-        def progress(event) -> None:
-            if event.kind == "plan":
-                bar.update(task, total=event.total)
-            elif event.kind == "start":
-                gpu = "-" if event.gpu_index is None else f"GPU {event.gpu_index}"
-                bar.update(task, description=ui.text("ui.doctor.running", test=event.test, gpu=gpu))
-            else:
-                bar.advance(task)
-
+    # The live view goes to stderr (stdout is the report); it disappears when the tests are done.
+    with SmokeProgress(ui.console(stderr=True), ui.text) as progress:
         return run_doctor(options, tests, select=args.gpu, timeout=args.test_timeout, extension=extension,
                           progress=progress)
 
