@@ -181,3 +181,13 @@ def test_configured_workarounds_turn_the_memo_failures_into_warnings(tmp_path, c
     assert main(["configure", "--root", str(root), "--revert"]) == 0
     capsys.readouterr()
     assert check()["exit"] == 2
+
+
+def test_a_cuda_toolkit_the_matrix_does_not_know_is_said_once(tmp_path: Path, capsys, monkeypatch) -> None:
+    """torch built with a CUDA the matrix has never seen: the build is unknown (once) and so is its
+    driver minimum; a warning, not a blocker."""
+    make_runtime(tmp_path / "runtime", FakeTorch(version="2.99.0+cu199", cuda="19.9", torchaudio="2.99.0+cu199"))
+    envelope = run_check(tmp_path, GPUS["8.6"], NEW_DRIVER, capsys, monkeypatch)
+    codes = [f["code"] for f in envelope["findings"]]
+    assert codes.count("torch-build-unknown") == 1
+    assert "driver-unknown-minimum" in codes and envelope["exit_code"] == 1

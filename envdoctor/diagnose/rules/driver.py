@@ -27,7 +27,9 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     params = {"driver": driver.version, "cuda": major_minor(torch.cuda), "torch": torch.version}
     evidence = (f"driver {driver.version} ({driver.source})", f"torch {torch.version} built with CUDA {torch.cuda}")
     if toolkit is None:
-        return [Finding("torch-build-unknown", Severity.WARNING, {"torch": torch.version}, evidence)]
+        # A toolkit the matrix does not know: its driver minimum is unknown (torch_installed says the
+        # build is unknown; saying it here too would list the same finding twice).
+        return [Finding("driver-unknown-minimum", Severity.WARNING, params, evidence)]
     compat = next((c for c in ctx.matrix.minor_compat if (c["major"],) == as_tuple(torch.cuda)[:1]), None)
     compat_min = compat["min_driver"].get(platform) if compat else None
     # The matrix may not know a toolkit's own minimum (not published yet): the major's floor stands in.
