@@ -71,6 +71,7 @@ def replay_deps(report, root) -> list:
     import glob
     import os
 
+    from envdoctor.gptsovits import layout
     from envdoctor.probes import torchfiles
 
     facts = report.facts
@@ -86,9 +87,9 @@ def replay_deps(report, root) -> list:
         deps += [os.path.join(facts.torch.location, n) for n in ("version.py", "__init__.py", "lib")]
     gsv = os.path.abspath(root or os.getcwd())
     deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
-    deps += [os.path.join(gsv, p) for p in ("webui.py", "config.py", "GPT_SoVITS/configs/tts_infer.yaml",
-                                             "GPT_SoVITS/sv.py", ".envdoctor/configure")]
-    deps += glob.glob(os.path.join(gsv, "go-webui*")) + glob.glob(os.path.join(gsv, ".envdoctor", "configure", "*"))
+    # GPT-SoVITS' settings decide which findings are avoided (configure's workarounds).
+    deps += [os.path.join(gsv, *p.split("/")) for p in (layout.WEBUI_PY, *layout.SETTINGS_FILES, layout.STATE_DIR)]
+    deps += glob.glob(os.path.join(gsv, *layout.STATE_DIR.split("/"), "*"))
     if os.path.isdir(report.matrix_where):
         deps += [report.matrix_where, *glob.glob(os.path.join(report.matrix_where, "*.yaml"))]
     return deps

@@ -30,6 +30,10 @@ BAT = "go-webui.bat"
 PS1 = "go-webui.ps1"
 SH = "go-webui.sh"
 STATE_DIR = ".envdoctor/configure"
+WEBUI_PY = "webui.py"
+# Every file GPT-SoVITS takes its FP16 / speaker-verification / device settings from: what configure
+# may write, what a check's answer depends on, what a support report should carry.
+SETTINGS_FILES = (CONFIG_PY, SV_PY, TTS_YAML, BAT, PS1, SH)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def detect(root: Optional[str]) -> Installation:
     folder = os.path.abspath(root or os.getcwd())
     if not os.path.isdir(folder):
         raise ConfigureError("configure.error.root_missing", path=folder)
-    if not (os.path.isfile(os.path.join(folder, "webui.py")) and os.path.isdir(os.path.join(folder, "GPT_SoVITS"))):
+    if not (os.path.isfile(os.path.join(folder, WEBUI_PY)) and os.path.isdir(os.path.join(folder, "GPT_SoVITS"))):
         raise ConfigureError("configure.error.not_gptsovits", path=folder)
     config_text = _read(os.path.join(folder, CONFIG_PY))
     has_sv = os.path.isfile(os.path.join(folder, *SV_PY.split("/")))
