@@ -30,12 +30,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.cli.upgrade_view import interrupted_notice, printer, result
-    from envdoctor.upgrade.journal import Journal
     from envdoctor.upgrade.layout import Layout
-    from envdoctor.upgrade.lock import TxLock
-    from envdoctor.upgrade.rollback import rollback
-    from envdoctor.upgrade.transaction import refuse_open
-    from envdoctor.upgrade.trees import kept_trees, prune
+    from envdoctor.upgrade.rollback import prune_kept, rollback
+    from envdoctor.upgrade.trees import kept_trees
 
     layout = Layout(os.path.abspath(args.root or os.getcwd()))
     pending = interrupted_notice(layout.root, ui)
@@ -53,9 +50,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
 
         return result("rollback", "listed", 0, render, kept=rows, interrupted=pending)
     if args.prune:
-        with TxLock(layout):
-            refuse_open(Journal(layout))
-            removed = prune(layout, args.keep)
+        removed = prune_kept(layout, args.keep)
         left = len(kept_trees(layout))
         text = ui.text("rollback.pruned", count=len(removed), left=left)
         return result("rollback", "pruned", 0, printer(text), pruned=[t.txid for t in removed], left=left,

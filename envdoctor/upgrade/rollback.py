@@ -11,7 +11,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from envdoctor.atomicfile import atomic_write
 from envdoctor.upgrade.errors import UpgradeError
@@ -21,7 +21,7 @@ from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
 from envdoctor.upgrade.swap import SwapSpec, swap_in
 from envdoctor.upgrade.transaction import refuse_in_use, refuse_open
-from envdoctor.upgrade.trees import KeptTree, kept_trees
+from envdoctor.upgrade.trees import KeptTree, kept_trees, prune
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,11 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         swap_in(spec, journal, txid)
         journal.append(txid, "committed")
         return RollbackResult(txid, tree, torch, layout.rejected(txid), time.monotonic() - started)
+
+
+def prune_kept(layout: Layout, keep: int) -> List[KeptTree]:
+    """`rollback --prune`: delete all but the newest `keep` kept runtimes, under the transaction lock
+    and never while a transaction is open (recover needs its trees)."""
+    with TxLock(layout):
+        refuse_open(Journal(layout))
+        return prune(layout, keep)
