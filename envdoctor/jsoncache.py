@@ -48,10 +48,16 @@ class JsonCache:
             pass
 
 
-def file_stamp(path: str) -> str:
-    """(path, size, mtime) of a file as a cache-key fragment; 'missing' when absent."""
+def stamp(path: str) -> str:
+    """The one stamp of a file or folder: size, mtime and inode ('missing' when absent). A file replaced
+    by another of the same size and time (a reinstall, an atomic rename) still gets a new inode."""
     try:
         st = os.stat(path)
     except OSError:
-        return f"{path}:missing"
-    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def file_stamp(path: str) -> str:
+    """The path and its stamp, as a cache-key fragment."""
+    return f"{path}:{stamp(path)}"

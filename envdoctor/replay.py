@@ -24,7 +24,7 @@ import sys
 from typing import Dict, Iterable, List, Optional, Sequence, TextIO
 
 from envdoctor import __version__
-from envdoctor.jsoncache import JsonCache
+from envdoctor.jsoncache import JsonCache, stamp
 from envdoctor.paths import cache_dir
 from envdoctor.probes.fingerprint import driver_fingerprint
 
@@ -32,14 +32,6 @@ ENV_DISABLE = "ENVDOCTOR_NO_REPLAY"
 _NEVER = ("--demo", "--debug", "-h", "--help")
 _ENV_PREFIXES = ("ENVDOCTOR_", "LC_", "PYTHON")
 _ENV_NAMES = ("LANG", "LANGUAGE", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES")
-
-
-def stamp(path: str) -> str:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return "missing"
-    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def _eligible(argv: Sequence[str], environ: Dict[str, str]) -> bool:

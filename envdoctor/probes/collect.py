@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
-from envdoctor.jsoncache import JsonCache
+from envdoctor.jsoncache import JsonCache, file_stamp
 from envdoctor.model import BinaryCoverageSummary, Facts, GpuFacts, Runtime, to_jsonable
 from envdoctor.paths import cache_dir, host_platform
 from envdoctor.probes import torchfiles
@@ -38,11 +38,7 @@ def _libraries_stamp(directories: List[str]) -> str:
             subfolders.sort()
             for name in sorted(files):
                 if name.lower().endswith(_LIBRARY_SUFFIXES) or ".so." in name:
-                    try:
-                        info = os.stat(os.path.join(folder, name))
-                    except OSError:
-                        continue
-                    parts.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+                    parts.append(file_stamp(os.path.join(folder, name)))
     return "\n".join(parts)
 
 
