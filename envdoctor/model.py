@@ -19,6 +19,29 @@ def format_cc(cc: Optional[ComputeCapability]) -> str:
     return "?" if cc is None else f"{cc[0]}.{cc[1]}"
 
 
+def arch_name(cc: Optional[ComputeCapability]) -> str:
+    """(12, 0) -> 'sm_120': how CUDA names the architecture of a compute capability."""
+    return "sm_?" if cc is None else f"sm_{cc[0]}{cc[1]}"
+
+
+def arch_of(text: Any) -> str:
+    """'12.0' (as a report stores it) -> 'sm_120'; text that is no compute capability is kept after 'sm_'."""
+    try:
+        return arch_name(parse_cc(str(text)))
+    except ValueError:
+        return f"sm_{str(text).replace('.', '')}"
+
+
+def arch_order(name: str) -> Tuple[int, int, int, str, str]:
+    """Sort key of arch names: by compute capability ('sm_86' < 'sm_90' < 'sm_90a' < 'sm_100' < 'sm_120'),
+    then variant and prefix ('compute_90' beside 'sm_90'); names that are no arch last, by name."""
+    prefix, _, rest = name.strip().lower().rpartition("_")
+    digits = "".join(ch for ch in rest if ch.isdigit())
+    if len(digits) < 2 or not rest.startswith(digits):
+        return (1, 0, 0, name, "")
+    return (0, int(digits[:-1]), int(digits[-1]), rest[len(digits):], prefix)
+
+
 def parse_cc(text: str) -> ComputeCapability:
     """'12.0' -> (12, 0); '8.6' -> (8, 6); '120' or 'sm_120' -> (12, 0)."""
     value = text.strip().lower()

@@ -61,6 +61,7 @@ def _render(result: Dict, ui: Ui) -> None:
     from rich.table import Table
 
     from envdoctor.diagnose.scan_result import NOT_A_BINARY
+    from envdoctor.model import arch_of
 
     console = ui.console()
     table = Table()
@@ -69,7 +70,7 @@ def _render(result: Dict, ui: Ui) -> None:
     table.add_column("PTX", overflow="fold")
     gpus = list(result["gpus"])
     for key in gpus:
-        table.add_column(f"sm_{key.replace('.', '')}", no_wrap=True)
+        table.add_column(arch_of(key), no_wrap=True)
     for binary in result["binaries"]:
         sass = " ".join(f"{arch}×{n}" for arch, n in binary["sass"].items())
         ptx = " ".join(f"{arch}×{n}" for arch, n in binary["ptx"].items())
@@ -87,7 +88,7 @@ def _render(result: Dict, ui: Ui) -> None:
     for key, entry in result["gpus"].items():
         if entry["verdict"] is None:
             continue
-        line = ui.text("ui.scan.summary", arch=f"sm_{key.replace('.', '')}",
+        line = ui.text("ui.scan.summary", arch=arch_of(key),
                        verdict=ui.text(f"ui.coverage.{entry['verdict']}"))
         console.print(line)
         for path in entry["lacking"]:

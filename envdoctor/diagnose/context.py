@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 from envdoctor.diagnose import coverage
 from envdoctor.matrix.model import ArchSet, Matrix, TorchSeries, TorchVariant
-from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu
+from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu, arch_order
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class DiagnosisContext:
             per_binary = [(b, coverage.verdict(cc, b.sass, b.ptx)) for b in binaries]
             worst = min((v for _, v in per_binary), key=_rank)
             lacking = tuple(os.path.basename(b.path) for b, v in per_binary if v == coverage.NONE)
-            sass = sorted({a for b in binaries for a in b.sass}, key=_arch_key)
-            ptx = sorted({a for b in binaries for a in b.ptx}, key=_arch_key)
+            sass = sorted({a for b in binaries for a in b.sass}, key=arch_order)
+            ptx = sorted({a for b in binaries for a in b.ptx}, key=arch_order)
             detail = " ".join(sass) + (f" | PTX {' '.join(ptx)}" if ptx else "")
             views.append(CoverageView("scan", worst, detail, lacking))
         live = self.facts.live
@@ -106,8 +106,3 @@ class DiagnosisContext:
 
 def _rank(verdict: str) -> int:
     return {coverage.NONE: 0, coverage.PTX_JIT: 1, coverage.NATIVE: 2}[verdict]
-
-
-def _arch_key(name: str) -> Tuple[int, int, str]:
-    arch = coverage.parse_arch(name)
-    return (arch.major, arch.minor, arch.variant) if arch else (999, 0, name)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from envdoctor.model import ComputeCapability, parse_cc
+from envdoctor.model import ComputeCapability, arch_name, parse_cc
 from envdoctor.versions import as_tuple
 
 
@@ -137,7 +137,7 @@ class Matrix:
 
     def toolkits_for_arch(self, cc: ComputeCapability) -> List[Toolkit]:
         """Toolkits that can compile SASS for this exact major.minor, oldest first."""
-        name = f"sm_{cc[0]}{cc[1]}"
+        name = arch_name(cc)
         return sorted((t for t in self.toolkits if name in t.sass_archs), key=lambda t: as_tuple(t.version))
 
 

@@ -42,6 +42,8 @@ import struct
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from envdoctor.model import arch_order
+
 __all__ = [
     "FatbinEntry",
     "BinaryScan",
@@ -627,14 +629,8 @@ def _os_detail(exc: OSError) -> str:
     return f"{name}: {exc.strerror}" if exc.strerror else f"{name}: {exc}"
 
 
-def _arch_key(name: str) -> Tuple[int, str, str]:
-    prefix, _, rest = name.rpartition("_")
-    digits = "".join(ch for ch in rest if ch.isdigit())
-    return (int(digits) if digits else -1, rest, prefix)
-
-
 def _sorted(counts: Dict[str, int]) -> Dict[str, int]:
-    return {name: counts[name] for name in sorted(counts, key=_arch_key)}
+    return {name: counts[name] for name in sorted(counts, key=arch_order)}
 
 
 def _result(

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Tuple
 
 from envdoctor.i18n import message
+from envdoctor.model import arch_of
 from envdoctor.report.document import is_report_envelope, read_report_json
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _candidates(directory: str) -> Iterable[str]:
 
 
 def _arch(cc: Any) -> str:
-    return f"sm_{str(cc).replace('.', '')}" if cc else "unknown"
+    return arch_of(cc) if cc else "unknown"
 
 
 def _driver_branch(version: Any) -> str:

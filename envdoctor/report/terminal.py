@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List
 
 from envdoctor.i18n import message
-from envdoctor.model import CheckReport, Finding, Severity, Verdict, format_cc
+from envdoctor.model import CheckReport, Finding, Severity, Verdict, arch_name
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,7 +29,7 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
             cov = message(lang, f"ui.coverage.{coverage.coverage}") if coverage and coverage.coverage else "?"
             memory = f", {gpu.memory_total_mib} MiB" if gpu.memory_total_mib else ""
             rows.append((f"{message(lang, 'ui.gpu')} {gpu.index}",
-                         f"{gpu.name} (sm_{format_cc(gpu.compute_capability).replace('.', '')}{memory}) "
+                         f"{gpu.name} ({arch_name(gpu.compute_capability)}{memory}) "
                          f"[{gpu.source}] — {message(lang, 'ui.coverage')}: {cov}"))
     else:
         rows.append((message(lang, "ui.gpu"), message(lang, "ui.no_gpu")))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.i18n import message
-from envdoctor.model import Severity
+from envdoctor.model import Severity, arch_of, arch_order
 
 SEVERITY_ORDER = {s.value: -s.rank for s in Severity}  # worst first; unknown ones last
 MAX_PACKAGES_SHOWN = 400
@@ -100,7 +100,7 @@ def _gpus(envelope: Dict[str, Any], t: Any) -> Optional[Section]:
     for gpu in envelope.get("gpus") or []:
         raw = by_index.get(gpu.get("index"), {})
         cc = gpu.get("compute_capability")
-        arch = f"sm_{cc.replace('.', '')}" if cc else "?"
+        arch = arch_of(cc) if cc else "?"
         memory = f"{raw['memory_total_mib']} MiB" if raw.get("memory_total_mib") else "-"
         coverage = t(f"ui.coverage.{gpu['coverage']}") if gpu.get("coverage") else "?"
         rows.append((str(gpu.get("index")), str(gpu.get("name")), f"{cc or '?'} ({arch})", memory,
@@ -155,16 +155,11 @@ def _coverage(envelope: Dict[str, Any], t: Any) -> Optional[Section]:
         return None
     rows = []
     for item in binaries:
-        sass = " ".join(sorted(item.get("sass") or {}, key=_arch_key))
-        ptx = " ".join(sorted(item.get("ptx") or {}, key=_arch_key))
+        sass = " ".join(sorted(item.get("sass") or {}, key=arch_order))
+        ptx = " ".join(sorted(item.get("ptx") or {}, key=arch_order))
         rows.append((str(item.get("path")), sass or "-", ptx or "-", str(item.get("error") or "")))
     header = (t("report.col.file"), "SASS", "PTX", t("report.col.error"))
     return Section("coverage", t("report.coverage"), header=header, rows=tuple(rows), collapsed=len(rows) > 8)
-
-
-def _arch_key(arch: str) -> Tuple[int, str]:
-    digits = "".join(ch for ch in arch if ch.isdigit())
-    return (int(digits) if digits else 0, arch)
 
 
 def _doctor(report: Dict[str, Any], t: Any) -> Optional[Section]:

@@ -34,3 +34,12 @@ def test_arch_names() -> None:
     assert cov.parse_arch("8.6") is None and cov.parse_arch("sm_9") is None
     assert cov.split_arch_list(["sm_86", "compute_90"]) == (("sm_86",), ("compute_90",))
     assert cov.best_native((8, 9), ["sm_80", "sm_86", "sm_90"]) == "sm_86"
+
+
+def test_one_arch_order_everywhere() -> None:
+    from envdoctor.model import arch_name, arch_order
+
+    names = ["sm_120a", "compute_90", "lto_86", "sm_90a", "weird", "sm_100", "sm_86", "sm_90", "sm_103", "sm_75"]
+    assert sorted(names, key=arch_order) == ["sm_75", "lto_86", "sm_86", "compute_90", "sm_90", "sm_90a",
+                                              "sm_100", "sm_103", "sm_120a", "weird"]
+    assert arch_name((12, 0)) == "sm_120" and arch_name((8, 6)) == "sm_86" and arch_name(None) == "sm_?"

@@ -10,7 +10,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Severity, arch_name
 
 CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
 
@@ -24,7 +24,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         cc = ctx.capability(gpu)
         if cc is None:
             continue
-        arch = f"sm_{cc[0]}{cc[1]}"
+        arch = arch_name(cc)
         views = ctx.coverage_views(cc)
         if not views:
             findings.append(Finding("coverage-unknown", Severity.WARNING, {"gpu": gpu.name, "arch": arch},

@@ -11,7 +11,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Severity, arch_name
 
 CODES = ("fp16-attention-abort-risk", "fp16-attention-abort-avoided")
 
@@ -27,7 +27,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         # With no kernels at all, "no kernel image" comes first; that is arch_coverage's finding.
         if cc is None or view is None or view.verdict != coverage.PTX_JIT or cc < (8, 0):
             continue
-        params = {"gpu": gpu.name, "arch": f"sm_{cc[0]}{cc[1]}", "torch": torch.version}
+        params = {"gpu": gpu.name, "arch": arch_name(cc), "torch": torch.version}
         evidence = (f"{view.source}: {view.detail}",)
         workaround = ctx.facts.workarounds.get("fp16-attention-abort-risk")
         if workaround:  # `configure --fp16 off` is in place: the WebUI runs, only slower

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Severity, arch_name
 from envdoctor.versions import major_minor
 
 CODES = ("nvrtc-too-old", "nvrtc-too-old-avoided")
@@ -28,7 +28,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         cc = ctx.capability(gpu)
         if cc is None:
             continue
-        arch = f"sm_{cc[0]}{cc[1]}"
+        arch = arch_name(cc)
         if arch in toolkit.sass_archs:
             continue
         first = ctx.matrix.toolkits_for_arch(cc)

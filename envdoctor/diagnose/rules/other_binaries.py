@@ -11,7 +11,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Severity, arch_name
 
 CODES = ("binary-lacks-kernels", "binary-ptx-jit-only", "binary-unreadable")
 
@@ -31,7 +31,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             if verdict == coverage.NATIVE:
                 continue
             code = "binary-lacks-kernels" if verdict == coverage.NONE else "binary-ptx-jit-only"
-            params = {"gpu": gpu.name, "arch": f"sm_{cc[0]}{cc[1]}", "binary": os.path.basename(binary.path)}
+            params = {"gpu": gpu.name, "arch": arch_name(cc), "binary": os.path.basename(binary.path)}
             evidence = (binary.path, "SASS: " + " ".join(sorted(binary.sass)), "PTX: " + " ".join(sorted(binary.ptx)))
             findings.append(Finding(code, Severity.WARNING, params, evidence, gpu.index))
     return findings
