@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Optional, Sequence
 
@@ -42,7 +43,22 @@ def gather_facts(
                 gpus = detect_gpus(cache=JsonCache(cache_dir(), "gpus"), fingerprint=driver_fingerprint())
             except OverrideError as exc:
                 raise UsageError("error.gpu_override", detail=str(exc)) from exc
-    return collect(options, runner=runner, gpus=select_gpus(gpus, select), watch=watch)
+    facts = collect(options, runner=runner, gpus=select_gpus(gpus, select), watch=watch)
+    if options.python is None:  # a GPT-SoVITS folder (not a bare interpreter): what its settings avoid
+        with watch.stage("workarounds"):
+            facts = replace(facts, workarounds=configured_workarounds(options.root))
+    return facts
+
+
+def configured_workarounds(root: Optional[str]) -> dict:
+    """What the GPT-SoVITS tree at root (default: the current folder) is configured to avoid."""
+    folder = os.path.abspath(root or os.getcwd())
+    if not os.path.isfile(os.path.join(folder, "webui.py")):
+        return {}
+    # Imported only for a GPT-SoVITS folder: a bare runtime's check does not pay for the configure code.
+    from envdoctor.gptsovits.mitigations import mitigated
+
+    return mitigated(folder)
 
 
 def judge(facts: Facts, matrix_dir: Optional[str] = None, watch: Optional[Stopwatch] = None) -> CheckReport:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Union
 
 if TYPE_CHECKING:
-    from envdoctor.cli.ui import Ui
     from envdoctor.errors import EnvdoctorError
 
 # The envelope body, or a function of the language that builds it: the text view never pays for it.
@@ -25,7 +24,9 @@ class CommandResult:
     exit_code: int
     data: Data = field(default_factory=dict)
     error: Optional[EnvdoctorError] = None
-    render: Optional[Callable[[Ui], None]] = None  # the text view (None: the command printed as it went)
+    # The text view, given the command's Ui (cli.ui; not imported: results sit below the CLI).
+    # None: the command printed as it went.
+    render: Optional[Callable[[Any], None]] = None
     lang: Optional[str] = None  # the data's language where the data fixes it (a report read back from a file)
     # Files and folders the answer was read from; a `check` result is replayed while none changes.
     replay_deps: Optional[Callable[[], Optional[Iterable[str]]]] = None

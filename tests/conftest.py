@@ -54,16 +54,37 @@ def _envelopes_follow_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
 REAL_TORCH = "2.13.0"
 
 
+def _venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Beside pytest's numbered session folders (never in the user's home); ENVDOCTOR_TEST_VENVS moves it."""
+    override = os.environ.get("ENVDOCTOR_TEST_VENVS")
+    return Path(override) if override else tmp_path_factory.getbasetemp().parent / "envdoctor-test-venvs"
+
+
 @pytest.fixture(scope="session")
 def cpu_torch_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv with the real CPU torch, built once per test session under pytest's temporary folder
-    (never in the user's home: parallel sessions would race on it)."""
-    venv = tmp_path_factory.mktemp(f"torch-{REAL_TORCH}-py{sys.version_info[0]}{sys.version_info[1]}")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    """A venv with the real CPU torch. Installing torch takes a minute or more, so it is built once and
+    kept beside pytest's session folders for later sessions. Sessions running at the same time never
+    share a half-built one: each builds in its own staging folder and renames it into place when
+    complete; the loser of that race throws its copy away and uses the winner's."""
+    key = f"torch-{REAL_TORCH}-py{sys.version_info[0]}{sys.version_info[1]}"
+    final = _venvs(tmp_path_factory) / key
+    python = final / "bin" / "python"
+    if (final / ".complete").exists():
+        return python
+    staging = final.parent / f".{key}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
+    pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     done = subprocess.run(pip + [f"torch=={REAL_TORCH}"], capture_output=True, text=True)
     if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
         pytest.skip(f"cannot install torch=={REAL_TORCH}: {(done.stderr or done.stdout).strip()[-300:]}")
     # onnxruntime (CPU) is optional: with it the onnxruntime smoke test runs its CPU half for real.
     subprocess.run(pip + ["onnxruntime", "numpy"], capture_output=True, text=True)
-    return venv / "bin" / "python"
+    (staging / ".complete").write_text(REAL_TORCH, encoding="utf-8")
+    try:
+        staging.rename(final)  # a venv's python works moved; only its scripts hold the old path
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another session finished first: use its venv
+    return python

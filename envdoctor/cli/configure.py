@@ -69,24 +69,25 @@ def _messages(lang: str, items: List[Any]) -> List[Dict[str, Any]]:
 
 
 def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
+    from envdoctor import advice
     from envdoctor.gptsovits import plan as planner
-    from envdoctor.gptsovits import recommend, writer
+    from envdoctor.gptsovits import writer
     from envdoctor.gptsovits.settings import resolve
     from envdoctor.i18n import message
     from envdoctor.paths import host_platform
 
     asked: Dict[str, Any] = {}
 
-    def advice() -> Any:
+    def get_advice() -> Any:
         # A spinner on stderr while the check runs, except for --json (its reader wants no decoration).
         busy = nullcontext() if ui.json_mode else ui.console(stderr=True).status(ui.text("configure.checking"))
         with busy:
-            asked["rec"] = recommend.recommend(installation.root, live=not args.no_live)
+            asked["rec"] = advice.recommend(installation.root, live=not args.no_live)
         return asked["rec"]
 
     state = writer.State(installation.root)
     requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
-    settings, remember = resolve(requested, state.settings, advice, recommend.detect_arch_list,
+    settings, remember = resolve(requested, state.settings, get_advice, advice.detect_arch_list,
                                  args.launcher_check, args.check_command)
     plan = planner.build(installation, settings, lambda key, lang=None: message(lang or ui.lang, key),
                          host_platform())

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from envdoctor.doctor import model as m
+from envdoctor.explain.matcher import first_known_error
 from envdoctor.matrix.model import KnownError
 from envdoctor.model import Facts, Finding, Severity
 
@@ -26,22 +27,10 @@ PREDICTION_TESTS: Dict[str, Tuple[str, ...]] = {
 }
 
 
-def match_known_error(text: Optional[str], known: Sequence[KnownError]) -> Optional[KnownError]:
-    if not text:
-        return None
-    for error in known:
-        try:
-            if re.search(error.pattern, text, re.IGNORECASE | re.MULTILINE):
-                return error
-        except re.error:
-            continue
-    return None
-
-
 def tag_known_errors(results: Sequence[m.SmokeResult], known: Sequence[KnownError]) -> List[m.SmokeResult]:
     tagged = []
     for result in results:
-        hit = match_known_error(result.error, known) if result.status != m.SKIPPED else None
+        hit = first_known_error(result.error, known) if result.status != m.SKIPPED else None
         tagged.append(replace(result, known_error=hit.code) if hit else result)
     return tagged
 

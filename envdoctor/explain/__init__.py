@@ -8,19 +8,20 @@ combine  links each match to what envdoctor sees on this machine (check's findin
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 
-def explain_for_report(text: str, lang: str = "en") -> Optional[Dict[str, Any]]:
-    """The first known error in TEXT, for `envdoctor report` (the contract in envdoctor/report/seams.py)."""
-    import io
-
-    from envdoctor.explain.matcher import explain_stream
+def explain_for_report(text: str, lang: str = "en", known: Optional[Sequence[Any]] = None) -> Optional[Dict[str, Any]]:
+    """The first known error in TEXT, for `envdoctor report` (known: the matrix's known errors; default:
+    the matrix in use)."""
+    from envdoctor.explain.matcher import explain_text
     from envdoctor.explain.service import localized
-    from envdoctor.matrix.loader import load_matrix
 
-    known = load_matrix().known_errors
-    found = explain_stream(io.BytesIO(text.encode("utf-8")), known)
+    if known is None:
+        from envdoctor.matrix.loader import load_matrix
+
+        known = load_matrix().known_errors
+    found = explain_text(text, known)
     if not found.matches:
         return None
     match = found.matches[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO, Dict, FrozenSet, List, Pattern, Sequence, Set, Tuple
+from typing import BinaryIO, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
 
 from envdoctor.explain.literals import required_literals
 from envdoctor.explain.reader import ReadStats, read_blocks
@@ -193,3 +193,19 @@ def explain_stream(stream: BinaryIO, known: Sequence[KnownError]) -> Explanation
     for block in read_blocks(stream, stats):
         scan.block(block.first_line, block.text, result)
     return result
+
+
+def explain_text(text: str, known: Sequence[KnownError]) -> Explanation:
+    """explain_stream over a text already in memory (a smoke test's error, a log's last error)."""
+    import io
+
+    return explain_stream(io.BytesIO(text.encode("utf-8")), known)
+
+
+def first_known_error(text: Optional[str], known: Sequence[KnownError]) -> Optional[KnownError]:
+    """The known error that appears first in TEXT (None for none or no text): the one matcher that
+    explain, doctor's smoke results and the report use."""
+    if not text:
+        return None
+    matches = explain_text(text, known).matches
+    return matches[0].error if matches else None

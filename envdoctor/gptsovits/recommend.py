@@ -7,7 +7,6 @@ directly. The arch list follows NVML (detect_gpus) either way.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Optional, Tuple
 
@@ -82,36 +81,3 @@ def arch_list_from_gpus(gpus: GpuFacts) -> Optional[str]:
     if not seen:
         return None
     return ";".join(sorted(seen, key=lambda t: tuple(int(p) for p in t.split("."))))
-
-
-def detect_arch_list() -> Tuple[Optional[str], str]:
-    from envdoctor.probes.gpus import OverrideError, detect_gpus
-
-    try:
-        gpus = detect_gpus()
-    except OverrideError as exc:
-        return None, str(exc)
-    names = ", ".join(f"{g.name} ({format_cc(g.compute_capability)})" for g in gpus.gpus)
-    source = next((a.source for a in gpus.attempts if a.ok), "none")
-    return arch_list_from_gpus(gpus), f"{source}: {names or 'no GPU'}"
-
-
-def recommend(root: str, live: bool = True) -> Recommendation:
-    """Run the check on ROOT's runtime and turn its findings into advice; never raises."""
-    from envdoctor.errors import EnvdoctorError
-    from envdoctor.pipeline import run_check
-    from envdoctor.probes.collect import CollectOptions
-
-    try:
-        report = run_check(CollectOptions(root=root, live=live))
-    except EnvdoctorError as exc:
-        from envdoctor.i18n import message
-
-        return Recommendation(error=message("en", exc.key, **exc.params))
-    except Exception as exc:  # a broken probe must not stop configure; the user still gets explicit choices
-        return Recommendation(error=f"{type(exc).__name__}: {exc}")
-    try:  # doctor's recommendation logic, where that package is installed
-        doctor = importlib.import_module("envdoctor.doctor.recommend")
-    except ImportError:
-        return from_findings(report.findings)
-    return from_doctor(doctor.recommend(report.facts, (), report.findings))

@@ -69,16 +69,6 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
     return summaries
 
 
-def configured_workarounds(root: Optional[str]) -> dict:
-    """What the GPT-SoVITS tree at root (default: the current folder) is configured to avoid."""
-    folder = os.path.abspath(root or os.getcwd())
-    if not os.path.isfile(os.path.join(folder, "webui.py")):
-        return {}  # not a GPT-SoVITS folder: skip importing the configure machinery
-    from envdoctor.gptsovits.mitigations import mitigated
-
-    return mitigated(folder)
-
-
 def collect(
     options: CollectOptions,
     runner: Optional[Runner] = None,
@@ -106,10 +96,7 @@ def collect(
         with watch.stage("live"):
             live = run_live_probe(runtime, torch_dir, gpus.gpus, runner=runner,
                                   cache=JsonCache(cache_dir(), "live"), timeout=options.live_timeout)
-    with watch.stage("workarounds"):
-        workarounds = configured_workarounds(options.root) if options.python is None else {}
     return Facts(
-        workarounds=workarounds,
         gpu=gpus,
         runtime=runtime,
         torch=torch,

@@ -1,68 +1,68 @@
-"""Seams to the features a report includes but does not own: the doctor's smoke tests and explain.
+"""What a report takes from features it does not own: the doctor's smoke tests and explain's reading of
+a log's last error. Each is one function that turns the feature's result into the report's plain
+dicts and never lets the feature break the report (an error becomes a message in the report).
 
-Each is one small function that asks the feature's package for its part and says plainly when that
-package is not in this build, so `report` works the same before and after those branches land.
-
-Contracts the other packages are expected to offer (one function each):
-  envdoctor.doctor.report_section(check_report, options, lang) -> dict
-      {"verdict": str, "smoke": [{"name", "status", "summary", "output"}], "findings": [finding dicts]}
-  envdoctor.explain.explain_for_report(text, lang) -> dict | None
-      {"code", "title", "cause", "fix", "source"} for the error it recognises in `text`
+The dependency runs one way, report -> doctor / explain: neither of those knows about reports.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
-from typing import Any, Callable, Dict, Optional
+import json
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import message
 
 
-def _feature(module: str, function: str) -> Optional[Callable[..., Any]]:
-    try:
-        package = importlib.import_module(module)
-    except ImportError:
-        return None
-    found = getattr(package, function, None)
-    return found if callable(found) else None
-
-
 def doctor_section(check_report: Any, options: Any, lang: str) -> Dict[str, Any]:
-    """The doctor's results for the report, or why there are none."""
-    run = _feature("envdoctor.doctor", "report_section")
-    if run is None:
-        return {"available": False, "reason": message(lang, "report.doctor.unavailable")}
+    """The doctor's results for the report: {"available", "verdict", "smoke": [{"name", "test",
+    "gpu_index", "status", "summary", "output", ...}], "findings", "recommendation"}, or the error."""
     try:
-        result = run(check_report, options=options, lang=lang)
+        result = _run_doctor(check_report, options, lang)
     except EnvdoctorError as error:
         return {"available": True, "error": message(lang, error.key, **error.params)}
     except Exception as exc:  # the report must still be written when a smoke test breaks envdoctor
         return {"available": True, "error": f"{type(exc).__name__}: {exc}"}
-    return {"available": True, **(result if isinstance(result, dict) else {"result": result})}
+    return {"available": True, **result}
 
 
-def explain_text(text: str, lang: str, known_errors: Callable[[], tuple]) -> Optional[Dict[str, Any]]:
-    """explain's reading of an error text; until explain lands, the matrix's known-error patterns."""
-    explain = _feature("envdoctor.explain", "explain_for_report")
-    if explain is not None:
-        try:
-            reading = explain(text, lang)
-        except Exception as exc:
-            return {"code": "explain-failed", "title": f"{type(exc).__name__}: {exc}", "by": "explain"}
-        return dict(reading, by="explain") if isinstance(reading, dict) else None
+def _run_doctor(check_report: Any, options: Any, lang: str) -> Dict[str, Any]:
+    from envdoctor.doctor.catalog import select
+    from envdoctor.doctor.pipeline import judge_doctor
+    from envdoctor.doctor.session import run_smoke_tests
+    from envdoctor.report.doctor_view import recommendation_dict, status_text, why_text
+    from envdoctor.report.envelope import finding_dict
+
+    facts = check_report.facts
+    results = run_smoke_tests(facts, select())
+    report = judge_doctor(facts, results, getattr(options, "matrix_dir", None))
+    several = len({r.gpu_index for r in report.smoke}) > 1
+    smoke = []
+    for r in report.smoke:
+        name = f"{r.test}-gpu{r.gpu_index}" if several and r.gpu_index is not None else r.test
+        status, why = status_text(r, lang), why_text(r, lang)
+        summary = f"{status}: {why}" if why else status
+        # The raw error text of each test is its "output" (the report redacts it).
+        output = "\n".join(p for p in (r.error or "", json.dumps(r.details, ensure_ascii=False, default=str)) if p)
+        smoke.append({"name": name, "test": r.test, "gpu_index": r.gpu_index, "status": r.status,
+                      "summary": summary, "output": output, "known_error": r.known_error,
+                      "duration_s": r.duration_s})
+    own = [f for f in report.check.findings if f.code.startswith("smoke-") or f.code == "prediction-disproved"]
+    return {"verdict": report.check.verdict.value, "smoke": smoke,
+            "findings": [finding_dict(f, lang) for f in own],
+            "recommendation": recommendation_dict(report.recommendation, lang)}
+
+
+def explain_text(text: str, lang: str, known_errors: Optional[Callable[[], Sequence[Any]]] = None,
+                 ) -> Optional[Dict[str, Any]]:
+    """explain's reading of an error text (the first known error in it), or None. known_errors: the
+    matrix's known errors, asked for only now (default: the matrix in use)."""
+    from envdoctor.explain import explain_for_report
+
     try:
-        errors = known_errors()
+        reading = explain_for_report(text, lang, known_errors() if known_errors else None)
     except EnvdoctorError:
-        return None
-    for known in errors:
-        try:
-            matched = re.search(known.pattern, text, re.IGNORECASE | re.MULTILINE)
-        except re.error:
-            continue
-        if matched:
-            pick = lambda texts: texts.get(lang) or texts.get("en", "")  # noqa: E731
-            return {"code": known.code, "title": pick(known.title), "cause": pick(known.cause),
-                    "fix": pick(known.fix), "source": known.source, "by": "matrix"}
-    return None
+        return None  # no readable matrix: the check's own error already says why
+    except Exception as exc:  # a broken matcher must not stop the report
+        return {"code": "explain-failed", "title": f"{type(exc).__name__}: {exc}", "by": "explain"}
+    return dict(reading, by="explain") if reading is not None else None

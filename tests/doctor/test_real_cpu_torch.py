@@ -1,7 +1,8 @@
 """The smoke scripts against a real torch (CPU build, from the local wheel), run by doctor for real.
 
-The venv is built once per test session under pytest's temporary folder (tests/conftest.py); when
-torch cannot be installed (offline, no wheel for this Python), the tests are skipped with pip's reason.
+The venv is built once and kept beside pytest's temporary session folders (tests/conftest.py,
+ENVDOCTOR_TEST_VENVS moves it); when torch cannot be installed (offline, no wheel for this Python),
+the tests are skipped with pip's reason.
 """
 
 from __future__ import annotations

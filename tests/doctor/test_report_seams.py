@@ -1,4 +1,4 @@
-"""doctor and explain as `envdoctor report` calls them (envdoctor/report/seams.py contracts)."""
+"""doctor and explain as `envdoctor report` calls them (envdoctor/report/seams.py)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ def test_doctor_section_for_the_report(fake_python: Path, monkeypatch) -> None:
 
 
 def test_explain_for_the_report() -> None:
-    reading = seams.explain_text("xx\nnvrtc: error: invalid value for --gpu-architecture (-arch)\n", "en",
-                                 lambda: ())
+    reading = seams.explain_text("xx\nnvrtc: error: invalid value for --gpu-architecture (-arch)\n", "en")
     assert reading["by"] == "explain" and reading["code"] == "nvrtc-invalid-arch" and reading["line"] == 2
-    assert seams.explain_text("nothing to see", "en", lambda: ()) is None
+    assert seams.explain_text("nothing to see", "en") is None

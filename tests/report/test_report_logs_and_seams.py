@@ -1,15 +1,15 @@
-"""Log tails and their last error; the seams to doctor and explain (absent, present, broken)."""
+"""Log tails and their last error; the seams to doctor and explain (and when those break)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from envdoctor.errors import EnvdoctorError
 from envdoctor.matrix.model import KnownError
 from envdoctor.report import logs, seams
 
@@ -71,49 +71,42 @@ def test_find_logs_takes_the_newest_under_logs(tmp_path: Path) -> None:
     assert found == ["webui.log", "train.log", "root.log"]
 
 
-def test_doctor_seam_says_not_available_without_the_doctor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _shadow(monkeypatch, tmp_path, "doctor", "")  # a doctor package without the report function
-    section = seams.doctor_section(None, None, "zh_CN")
-    assert section == {"available": False, "reason": "此版本的 envdoctor 没有 doctor 功能；报告只包含检查结果。"}
+def test_doctor_seam_turns_a_crash_into_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.doctor import session
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(session, "run_smoke_tests", boom)
+    check = SimpleNamespace(facts=object())
+    assert seams.doctor_section(check, None, "en") == {"available": True, "error": "RuntimeError: boom"}
+
+    def refused(*args, **kwargs):
+        raise EnvdoctorError("error.no_runtime", root="/x")
+
+    monkeypatch.setattr(session, "run_smoke_tests", refused)
+    section = seams.doctor_section(check, None, "zh_CN")
+    assert section["available"] is True and "没有找到 Python 运行环境" in section["error"]
 
 
-def test_doctor_seam_passes_the_doctors_answer_through(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _shadow(monkeypatch, tmp_path, "doctor", textwrap.dedent("""\
-        def report_section(check_report, options, lang):
-            return {"verdict": "will-fail", "smoke": [{"name": "fp16-sdpa", "status": "crashed",
-                    "summary": "SIGABRT", "output": "FATAL: this function is for sm80"}]}
-        """))
-    section = seams.doctor_section(object(), object(), "en")
-    assert section["available"] is True and section["smoke"][0]["status"] == "crashed"
-
-
-def test_doctor_seam_turns_a_crash_into_a_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _shadow(monkeypatch, tmp_path, "doctor", "def report_section(*a, **k):\n    raise RuntimeError('boom')\n")
-    assert seams.doctor_section(None, None, "en") == {"available": True, "error": "RuntimeError: boom"}
-
-
-def test_explain_seam_falls_back_to_the_matrix_known_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _shadow(monkeypatch, tmp_path, "explain", "")
+def test_explain_seam_reads_with_explains_matcher_and_the_reports_matrix() -> None:
     known = (KnownError("nvrtc-arch", r"nvrtc: error: invalid value for --gpu-architecture",
                         {"en": "NVRTC too old", "zh_CN": "NVRTC 太旧"}, {"en": "c", "zh_CN": "原因"},
                         {"en": "f", "zh_CN": "办法"}, "memo"),)
     reading = seams.explain_text(MEMO_TRACEBACK, "zh_CN", lambda: known)
-    assert reading == {"code": "nvrtc-arch", "title": "NVRTC 太旧", "cause": "原因", "fix": "办法", "source": "memo",
-                       "by": "matrix"}
+    assert {k: reading[k] for k in ("code", "title", "cause", "fix", "source", "by")} == {
+        "code": "nvrtc-arch", "title": "NVRTC 太旧", "cause": "原因", "fix": "办法", "source": "memo", "by": "explain"}
+    assert reading["line"] == 6 and "nvrtc: error" in reading["evidence"]
     assert seams.explain_text("nothing known", "en", lambda: known) is None
 
 
-def test_explain_seam_uses_explain_when_it_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _shadow(monkeypatch, tmp_path, "explain",
-            "def explain_for_report(text, lang):\n    return {'code': 'x', 'title': lang + ':' + text[:4]}\n")
-    assert seams.explain_text("nvrtc", "en", lambda: ()) == {"code": "x", "title": "en:nvrt", "by": "explain"}
+def test_explain_seam_survives_a_broken_explainer_and_a_broken_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import envdoctor.explain
 
+    def no_matrix():
+        raise EnvdoctorError("error.matrix_dir_missing", file="/x")
 
-def _shadow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, source: str) -> None:
-    """A real envdoctor.<name> module, loaded from a file in tmp_path, in place of any real one for one test."""
-    path = tmp_path / f"shadow_{name}.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(f"envdoctor.{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setitem(sys.modules, f"envdoctor.{name}", module)  # removed again after the test
+    assert seams.explain_text("nvrtc", "en", no_matrix) is None
+    monkeypatch.setattr(envdoctor.explain, "explain_for_report", lambda *a: 1 / 0)
+    assert seams.explain_text("nvrtc", "en", lambda: ()) == {
+        "code": "explain-failed", "title": "ZeroDivisionError: division by zero", "by": "explain"}

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
-import sys
 import textwrap
 import urllib.parse
 import zipfile
@@ -15,6 +13,7 @@ import pytest
 from report_machine import GPU_SERIAL, GPU_UUID, make_machine, use_environment
 
 from envdoctor.cli.main import main
+from envdoctor.report import seams
 from envdoctor.report.markdown import escape as md_escape
 
 USER = "zhangsanfeng"
@@ -87,11 +86,9 @@ LOG = textwrap.dedent("""\
     """)
 
 # The doctor's smoke tests (a stand-in for the doctor package, at its seam) echo paths and keys too.
-DOCTOR = textwrap.dedent("""\
-    def report_section(check_report, options, lang):
-        return {"verdict": "will-fail", "smoke": [{"name": "fp16-sdpa", "status": "crashed", "summary": "SIGABRT",
-                "output": "C:\\\\Users\\\\smokeuser\\\\x.py: OPENAI_API_KEY=sk-smoketest0123456789abcdef"}]}
-    """)
+# The doctor's part of the report, with a secret in a smoke test's output (stands in for the real run).
+DOCTOR = {"verdict": "will-fail", "smoke": [{"name": "fp16-sdpa", "status": "crashed", "summary": "SIGABRT",
+          "output": "C:\\Users\\smokeuser\\x.py: OPENAI_API_KEY=sk-smoketest0123456789abcdef"}]}
 
 TORCH_RAISES = textwrap.dedent("""\
     raise OSError("[WinError 126] C:\\\\Users\\\\probeuser\\\\torch\\\\lib\\\\c10.dll session_id=sess0987654321")
@@ -140,12 +137,7 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "TORCH_HOME": f"/home/{USER}/.cache/torch",
     })
     use_environment(monkeypatch, env)
-    doctor = tmp_path / "doctor_stand_in.py"
-    doctor.write_text(DOCTOR, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("envdoctor.doctor", doctor)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setitem(sys.modules, "envdoctor.doctor", module)
+    monkeypatch.setattr(seams, "_run_doctor", lambda check, options, lang: DOCTOR)
     return machine, log
 
 

@@ -1,0 +1,42 @@
+"""configure's `auto`: what this machine needs, from the check (and doctor's recommendation logic) run
+on the bundle. An action above the pipeline; gptsovits/recommend.py turns its findings into settings.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+from envdoctor.gptsovits.recommend import Recommendation, arch_list_from_gpus, from_doctor
+from envdoctor.model import format_cc
+
+
+def detect_arch_list() -> Tuple[Optional[str], str]:
+    """TORCH_CUDA_ARCH_LIST for this machine's GPUs, and where that came from."""
+    from envdoctor.probes.gpus import OverrideError, detect_gpus
+
+    try:
+        gpus = detect_gpus()
+    except OverrideError as exc:
+        return None, str(exc)
+    names = ", ".join(f"{g.name} ({format_cc(g.compute_capability)})" for g in gpus.gpus)
+    source = next((a.source for a in gpus.attempts if a.ok), "none")
+    return arch_list_from_gpus(gpus), f"{source}: {names or 'no GPU'}"
+
+
+def recommend(root: str, live: bool = True) -> Recommendation:
+    """Run the check on ROOT's runtime and turn its findings into advice; never raises."""
+    from envdoctor.doctor.recommend import recommend as doctor_recommend
+    from envdoctor.errors import EnvdoctorError
+    from envdoctor.pipeline import run_check
+    from envdoctor.probes.collect import CollectOptions
+
+    try:
+        report = run_check(CollectOptions(root=root, live=live))
+    except EnvdoctorError as exc:
+        from envdoctor.i18n import message
+
+        return Recommendation(error=message("en", exc.key, **exc.params))
+    except Exception as exc:  # a broken probe must not stop configure; the user still gets explicit choices
+        return Recommendation(error=f"{type(exc).__name__}: {exc}")
+    # doctor's recommendation logic, without smoke results: the same advice doctor gives from findings
+    return from_doctor(doctor_recommend(report.facts, (), report.findings))
