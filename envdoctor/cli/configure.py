@@ -5,7 +5,6 @@ Exit 0 done (or nothing to do), 1 done but some target was refused, 3 error (not
 from __future__ import annotations
 
 import argparse
-import difflib
 from contextlib import nullcontext
 from typing import Any, Dict, List
 
@@ -70,42 +69,24 @@ def _messages(lang: str, items: List[Any]) -> List[Dict[str, Any]]:
 
 def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor import advice
-    from envdoctor.gptsovits import plan as planner
-    from envdoctor.gptsovits import writer
-    from envdoctor.gptsovits.settings import resolve
+    from envdoctor.gptsovits.service import configure
     from envdoctor.i18n import message
     from envdoctor.paths import host_platform
-
-    asked: Dict[str, Any] = {}
 
     def get_advice() -> Any:
         # A spinner on stderr while the check runs, except for --json (its reader wants no decoration).
         busy = nullcontext() if ui.json_mode else ui.console(stderr=True).status(ui.text("configure.checking"))
         with busy:
-            asked["rec"] = advice.recommend(installation.root, live=not args.no_live)
-        return asked["rec"]
+            return advice.recommend(installation.root, live=not args.no_live)
 
-    state = writer.State(installation.root)
     requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
-    settings, remember = resolve(requested, state.settings, get_advice, advice.detect_arch_list,
-                                 args.launcher_check, args.check_command)
-    plan = planner.build(installation, settings, lambda key, lang=None: message(lang or ui.lang, key),
-                         host_platform())
-    if "rec" in asked and asked["rec"].upgrade:
-        plan.notes.append(("configure.note.upgrade_needed", {}))
-    if "rec" in asked and asked["rec"].error:
-        plan.notes.append(("configure.note.auto_unknown", {"detail": asked["rec"].error}))
-    applied = False
-    if args.yes and (plan.writes or state.files):
-        writer.apply(installation.root, plan.writes, remember)
-        applied = True
-    code = 1 if plan.refusals else 0
-    changes = [{"file": w.relative, "action": _action(w), "diff": _diff(w.relative, *plan.texts[w.relative])}
-               for w in plan.writes]
-    return _result("applied" if applied else "preview", installation, code,
-                   lambda view: _render_configure(view, installation, settings, changes, plan, applied),
-                   settings=settings.to_json(), changes=changes, refusals=_messages(ui.lang, plan.refusals),
-                   notes=_messages(ui.lang, plan.notes))
+    done = configure(installation, requested, args.yes, get_advice, advice.detect_arch_list, args.launcher_check,
+                     args.check_command, lambda key, lang=None: message(lang or ui.lang, key), host_platform())
+    return _result("applied" if done.applied else "preview", installation, done.exit_code,
+                   lambda view: _render_configure(view, installation, done.settings, done.changes, done.plan,
+                                                  done.applied),
+                   settings=done.settings.to_json(), changes=done.changes,
+                   refusals=_messages(ui.lang, done.plan.refusals), notes=_messages(ui.lang, done.plan.notes))
 
 
 def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Dict[str, Any]], plan: Any,
@@ -140,18 +121,6 @@ def _value(value: Any) -> str:
     if value is False:
         return "off"
     return str(value)
-
-
-def _action(write: Any) -> str:
-    if write.after is None:
-        return "delete"
-    return "create" if write.before is None else "modify"
-
-
-def _diff(relative: str, before: str, after: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), f"a/{relative}", f"b/{relative}",
-                                 lineterm="")
-    return "\n".join(lines)
 
 
 def _revert(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
