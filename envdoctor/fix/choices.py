@@ -93,7 +93,7 @@ def workaround_choice(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]],
                       reason=text("fix.a.not_enough", codes=", ".join(left)),
                       details={"files": files, "left": left})
     return Choice(KEEP_WITH_WORKAROUNDS, bool(files) or not blocking, True, tuple(gives), tuple(costs),
-                  reason="" if files or not blocking else text("fix.a.nothing_to_write"),
+                  reason="" if files else text("fix.a.nothing_to_write"),
                   details={"files": files, "settings": settings})
 
 
