@@ -38,8 +38,18 @@ NAMES = sorted(name for name in EXPECTED if not name.startswith("_"))
 FORMATS = {".so": "elf", ".o": "elf", ".dll": "pe", ".fatbin": "fatbin"}
 
 
-def listed(scan_result: Tuple[BinaryScan, list]) -> List[List[str]]:
-    return [[entry.kind, entry.arch] for entry in scan_result[1] if entry.kind in ("sass", "ptx")]
+def elf_name(arch: str) -> str:
+    """How `cuobjdump --list-elf` spells a SASS arch: without the family "f" (sm_103f -> sm_103)."""
+    return arch[:-1] if arch.endswith("f") else arch
+
+
+def listed(scan_result: Tuple[BinaryScan, list], as_list_elf: bool = True) -> List[List[str]]:
+    """Registered SASS/PTX entries in file order, SASS named as --list-elf names it (or as -elf does)."""
+    return [
+        [entry.kind, elf_name(entry.arch) if as_list_elf and entry.kind == "sass" else entry.arch]
+        for entry in scan_result[1]
+        if entry.kind in ("sass", "ptx") and not entry.embedded
+    ]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -54,7 +64,9 @@ def test_fixture_matches_cuobjdump_listing(name: str) -> None:
     assert scan.error is None, scan.error_detail
     assert scan.format == FORMATS[Path(name).suffix]
     assert listed(result) == expected  # same names, same order as cuobjdump
-    assert scan.sass == dict(Counter(arch for kind, arch in expected if kind == "sass"))
+    assert {elf_name(arch): n for arch, n in scan.sass.items()} == dict(
+        Counter(arch for kind, arch in expected if kind == "sass")
+    )
     assert scan.ptx == dict(Counter(arch for kind, arch in expected if kind == "ptx"))
     assert (
         scan.entries
@@ -73,8 +85,10 @@ def test_arch_variants_and_kinds() -> None:
         "sm_120a": 2,
     }
     family = scan_file(str(FIXTURES / "family.so"))
-    assert family.sass == {"sm_100": 2, "sm_103": 2, "sm_120": 2}  # as --list-elf names them
+    # Family targets keep their "f", as `cuobjdump -elf` prints them (--list-elf drops it).
+    assert family.sass == {"sm_100f": 2, "sm_103f": 2, "sm_120f": 2}
     assert family.ptx == {"sm_120f": 1}
+    assert family.embedded_entries == 0 and family.searched
     assert scan_file(str(FIXTURES / "ptx_only.so")).sass == {}
     lto = scan_file(str(FIXTURES / "lto_only.fatbin"))
     assert (lto.sass, lto.ptx, lto.other, lto.has_cuda) == ({}, {}, {"lto_90": 1}, True)
@@ -142,13 +156,12 @@ def test_against_live_cuobjdump(name: str) -> None:
     for kind in ("sass", "ptx"):
         mine = [arch for k, arch in listed(result) if k == kind]
         assert mine == names[kind]
-    # -elf -ptx print "arch = ..." per entry, in file order, with the family "f" kept.
+    # -elf -ptx print "arch = ..." per entry, in file order, with the family "f" kept, as the scanner does.
     dumped = re.findall(
         r"^Fatbin (elf|ptx) code:\n=+\narch = (\S+)$", run_cuobjdump("-elf", "-ptx", source), re.M
     )
-    expected = [["sass", arch[:-1] if arch.endswith("f") else arch] if kind == "elf" else ["ptx", arch]
-                for kind, arch in dumped]
-    assert listed(result) == expected
+    expected = [["sass" if kind == "elf" else "ptx", arch] for kind, arch in dumped]
+    assert listed(result, as_list_elf=False) == expected
 
 
 # ------------------------------------------------------------------------------------------------
@@ -339,8 +352,13 @@ def test_mutated_fixtures_never_crash(name: str, steps: list) -> None:
     assert isinstance(scan, BinaryScan)
     assert elapsed < 1.0
     assert scan.error is None or scan.error in ERROR_CODES
-    assert scan.entries == len(entries) <= len(data) // MIN_ENTRY_HEADER
+    # A damaged registered section may leave its containers to the search: counted once, either way.
+    assert scan.entries + scan.embedded_entries == len(entries) <= len(data) // MIN_ENTRY_HEADER
     assert scan.entries == sum(scan.sass.values()) + sum(scan.ptx.values()) + sum(scan.other.values())
+    assert scan.embedded_entries == sum(
+        sum(counts.values()) for counts in (scan.embedded_sass, scan.embedded_ptx, scan.embedded_other)
+    )
+    assert len({entry.offset for entry in entries}) == len(entries)
     assert all(0 <= entry.offset < len(data) for entry in entries)
     assert BinaryScan.from_dict(json.loads(json.dumps(scan.to_dict()))) == scan
 
