@@ -490,3 +490,87 @@ def test_without_pread_as_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = scan_file(str(FIXTURES / "family.so"))
     monkeypatch.delattr(os, "pread", raising=False)
     assert scan_file(str(FIXTURES / "family.so")) == expected
+
+
+# ------------------------------------------------------------------------------------------------
+# Embedded containers: the search of the data sections (nvcc fixtures with sections renamed; the
+# real cuFFT/cuBLAS/torch cases are in test_corpus.py)
+
+
+def renamed(name: str, *pairs: Tuple[bytes, bytes]) -> bytes:
+    data = (FIXTURES / name).read_bytes()
+    for old, new in pairs:
+        assert len(old) == len(new) and data.count(old) <= 1
+        data = data.replace(old, new)
+    assert b".nv_fatbin\0" not in data
+    return data
+
+
+UNREGISTERED = ((b".nv_fatbin\0", b".nv_xxxbin\0"), (b".nvFatBinSegment\0", b".nvXxxBinSegment\0"))
+
+
+@pytest.mark.parametrize("name", ["multi_arch.so", "family.so", "two_objects.so", "padded.so"])
+def test_unregistered_containers_in_a_data_section_are_found_as_embedded(tmp_path: Path, name: str) -> None:
+    original = scan_entries(str(FIXTURES / name))
+    path = write(str(tmp_path), name, renamed(name, *UNREGISTERED))
+    scan, entries = scan_entries(path)
+    assert scan.error is None and scan.searched
+    assert (scan.sass, scan.ptx, scan.entries) == ({}, {}, 0)
+    assert (scan.embedded_sass, scan.embedded_ptx) == (original[0].sass, original[0].ptx)
+    assert scan.embedded_entries == original[0].entries and scan.has_cuda
+    assert [(e.kind, e.arch, e.offset) for e in entries] == [(e.kind, e.arch, e.offset) for e in original[1]]
+    assert all(entry.embedded for entry in entries)
+    assert scan.all_sass == original[0].sass
+    skipped = scan_file(path, embedded=False)  # the registered-only mode: what the old scanner saw
+    assert (skipped.entries, skipped.embedded_entries, skipped.searched, skipped.has_cuda) == (0, 0, False, False)
+
+
+def test_containers_reached_through_wrappers_are_registered_and_not_counted_twice(tmp_path: Path) -> None:
+    """Only .nv_fatbin renamed: the runtime still registers its containers via .nvFatBinSegment."""
+    path = write(str(tmp_path), "multi_arch.so", renamed("multi_arch.so", UNREGISTERED[0]))
+    scan = scan_file(path)
+    assert scan.sass == scan_file(str(FIXTURES / "multi_arch.so")).sass
+    assert scan.embedded_entries == 0 and scan.embedded_containers == 0
+
+
+def test_registered_sections_are_not_searched_again() -> None:
+    for name in NAMES:
+        scan = scan_file(str(FIXTURES / name))
+        assert scan.embedded_entries == 0, name
+
+
+def test_a_candidate_that_fails_the_checks_is_skipped_and_the_rest_found(tmp_path: Path) -> None:
+    data = bytearray(renamed("two_objects.so", *UNREGISTERED))
+    first = scan_entries(str(FIXTURES / "two_objects.so"))[1][0]
+    struct.pack_into("<H", data, first.offset, 0)  # entry kind 0: no real container has it
+    scan = scan_file(write(str(tmp_path), "two_objects.so", bytes(data)))
+    assert scan.error is None
+    assert 0 < scan.embedded_entries < scan_file(str(FIXTURES / "two_objects.so")).entries
+
+
+def test_a_data_section_full_of_false_magics_stops_the_search_quickly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = bytearray(renamed("family.so", *UNREGISTERED))
+    registered = scan_entries(str(FIXTURES / "family.so"))[1]
+    start = registered[0].offset - 16
+    end = max(entry.offset for entry in registered) + MIN_ENTRY_HEADER
+    data[start:end] = (struct.pack("<I", fatbin.FATBIN_MAGIC) * ((end - start) // 4 + 1))[: end - start]
+    path = write(str(tmp_path), "family.so", bytes(data))
+    started = time.monotonic()
+    scan = scan_file(path)
+    assert time.monotonic() - started < 2.0
+    assert scan.error is None and scan.embedded_entries == 0  # thousands of hits, none sane
+    monkeypatch.setattr(fatbin, "_MAX_REJECTED", 50)
+    limited = scan_file(path)
+    assert limited.error == "search-limit" and limited.error in ERROR_CODES
+    assert limited.embedded_entries == 0
+
+
+def test_the_search_window_edge_does_not_hide_a_container(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows far smaller than a container, and magics cut by a window edge, change nothing."""
+    path = write(str(tmp_path), "multi_arch.so", renamed("multi_arch.so", *UNREGISTERED))
+    expected = scan_file(path)
+    for window in (16, 17, 18, 19, 64, 4099):
+        monkeypatch.setattr(fatbin, "_SEARCH_WINDOW", window)
+        assert scan_file(path) == expected, window
