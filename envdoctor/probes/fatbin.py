@@ -520,6 +520,8 @@ _CONTAINER_HEADER = struct.Struct("<IHHQ")
 def _embedded_container(window: _Window, at: int, end: int, out: List[_Raw], total: int) -> Optional[int]:
     """Entries of a plausible container at `at` appended to out, and where it ends; None (and out
     unchanged) when anything about it is not what a real container looks like."""
+    if end - at < CONTAINER_HEADER + MIN_ENTRY_HEADER:
+        return None  # a magic too near the end of its section to start a container with an entry
     # Parsed straight from the window where the headers lie inside it (nearly always), else read.
     data, base = window.data, window.at
     if at + _MAX_EMBEDDED_HEADER > base + len(data):

@@ -272,7 +272,9 @@ def test_cost_does_not_grow_with_payload_size(tmp_path: Path) -> None:
 # Property test: mutated fixtures never crash, hang or over-report
 
 
-MUTANTS = ["multi_arch.so", "family.so", "two_objects.so", "relocatable.o", "windows.dll", "padded.so"]
+MUTANTS = ["multi_arch.so", "family.so", "two_objects.so", "relocatable.o", "windows.dll", "padded.so",
+           # The same with .nv_fatbin and .nvFatBinSegment renamed: their containers are left to the search.
+           "multi_arch.so+unregistered", "two_objects.so+unregistered"]
 HUGE = [0, 1, MIN_ENTRY_HEADER - 1, 0x7FFF, 0xFFFF, 2**31, 2**32 - 1, 2**63, 2**64 - 1]
 
 
@@ -304,8 +306,16 @@ def header_fields(name: str) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int
     return valid(fields), valid(inner)
 
 
-ORIGINALS = {name: (FIXTURES / name).read_bytes() for name in MUTANTS}
-FIELDS = {name: header_fields(name) for name in MUTANTS}
+def original(name: str) -> bytes:
+    base, _, variant = name.partition("+")
+    data = (FIXTURES / base).read_bytes()
+    if variant == "unregistered":  # same lengths: every offset stays where it was
+        data = data.replace(b".nv_fatbin\0", b".nv_xxxbin\0").replace(b".nvFatBinSegment\0", b".nvXxxBinSegment\0")
+    return data
+
+
+ORIGINALS = {name: original(name) for name in MUTANTS}
+FIELDS = {name: header_fields(name.partition("+")[0]) for name in MUTANTS}
 
 position = st.integers(0, 2**31)  # taken modulo the length of the data
 field_write = st.tuples(
@@ -586,3 +596,16 @@ def test_the_cache_keeps_the_two_search_modes_apart(tmp_path: Path) -> None:
     assert scan_paths([path], cache=full)[0].embedded_entries == 8 and full.hits == 1
     with pytest.raises(ValueError):
         scan_paths([path], cache=full, embedded=False)
+
+
+def test_a_magic_at_the_very_end_of_a_data_section_is_no_problem(tmp_path: Path) -> None:
+    data = bytearray((FIXTURES / "multi_arch.so").read_bytes())
+    with open(FIXTURES / "multi_arch.so", "rb") as handle:
+        _type, sections = fatbin._elf_sections(fatbin._Reader(handle, len(data)), bytes(data[:16]))
+    section = next(s for s in sections if s.name == ".data")
+    end = section.offset + section.size
+    for back in (4, 5, 15, 16, 17):
+        mutated = bytearray(data)
+        mutated[end - back : end - back + 4] = struct.pack("<I", fatbin.FATBIN_MAGIC)
+        scan = scan_file(write(str(tmp_path), "multi_arch.so", bytes(mutated)))
+        assert scan.error is None and scan.embedded_entries == 0, back
