@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import lzma
-import os
 import struct
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Tuple
@@ -117,13 +116,3 @@ def materialize_corpus_binary(skeleton: Path, folder: Path) -> Path:
 def chunk_bytes(chunks: List[Chunk]) -> int:
     return sum(len(data) for _offset, data in chunks)
 
-
-def sparse_supported(folder: Path) -> bool:
-    """Whether folder's file system makes holes (only affects disk use, never results)."""
-    probe = Path(folder) / ".sparse-probe"
-    with open(probe, "wb") as handle:
-        handle.truncate(1 << 24)
-    try:
-        return getattr(os.stat(probe), "st_blocks", 1 << 20) * 512 < (1 << 24)
-    finally:
-        probe.unlink()
