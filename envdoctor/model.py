@@ -163,12 +163,34 @@ class LiveProbe:
 
 @dataclass(frozen=True)
 class BinaryCoverageSummary:
-    """Arch counts of one CUDA binary, as read from its fat-binary headers."""
+    """Arch counts of one CUDA binary, as read from its fat-binary headers.
+
+    sass/ptx: the fat binary the CUDA runtime registers (what cuobjdump lists); embedded_*: further
+    containers found elsewhere in the file (cuFFT keeps its real kernels there). The binary's
+    coverage is the union of both.
+    """
 
     path: str
     sass: Dict[str, int]
     ptx: Dict[str, int]
     error: Optional[str] = None
+    embedded_sass: Dict[str, int] = field(default_factory=dict)
+    embedded_ptx: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_sass(self) -> Dict[str, int]:
+        return _summed(self.sass, self.embedded_sass)
+
+    @property
+    def all_ptx(self) -> Dict[str, int]:
+        return _summed(self.ptx, self.embedded_ptx)
+
+
+def _summed(first: Dict[str, int], second: Dict[str, int]) -> Dict[str, int]:
+    total = dict(first)
+    for name, count in second.items():
+        total[name] = total.get(name, 0) + count
+    return total
 
 
 @dataclass(frozen=True)
