@@ -58,16 +58,23 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
     key = "binaries:" + _libraries_stamp(directories)
     cached = cache.get(key)
     if isinstance(cached, list):
-        return tuple(BinaryCoverageSummary(c["path"], c["sass"], c["ptx"], c["error"]) for c in cached)
+        try:
+            return tuple(BinaryCoverageSummary(c["path"], c["sass"], c["ptx"], c["error"],
+                                               c.get("embedded_sass") or {}, c.get("embedded_ptx") or {})
+                         for c in cached)
+        except (KeyError, TypeError, AttributeError):
+            pass  # a record of another version: scan again
     try:
         fatbin = importlib.import_module("envdoctor.probes.fatbin")
     except ImportError:
         return ()
     scans = fatbin.scan_paths(directories, cache=fatbin.ScanCache(cache.directory))
     summaries = tuple(
-        BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error)
+        BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error,
+                              dict(getattr(s, "embedded_sass", {}) or {}), dict(getattr(s, "embedded_ptx", {}) or {}))
         for s in scans
-        if s.sass or s.ptx or (s.error and s.error != "not-elf-or-pe")
+        if s.sass or s.ptx or getattr(s, "embedded_sass", None) or getattr(s, "embedded_ptx", None)
+        or (s.error and s.error != "not-elf-or-pe")
     )
     cache.put(key, [to_jsonable(s) for s in summaries])
     return summaries

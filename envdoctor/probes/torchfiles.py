@@ -118,13 +118,14 @@ def cuda_binaries(runtime: Runtime, torch_dir: Optional[str]) -> List[str]:
     """Directories whose shared libraries may carry CUDA kernels: torch/lib and friends.
 
     Scanning whole site-packages would read thousands of unrelated files; these are the packages
-    GPT-SoVITS loads CUDA code from.
+    GPT-SoVITS loads CUDA code from. NVIDIA's libraries (cuFFT, cuBLAS, cuDNN...) sit in
+    torch/lib on Windows and in site-packages/nvidia/*/lib on Linux.
     """
     dirs: List[str] = []
     if torch_dir:
         dirs.append(os.path.join(torch_dir, "lib"))
     for site in runtime.site_packages:
-        for package in ("torchaudio/lib", "torchvision", "onnxruntime/capi", "xformers"):
+        for package in ("nvidia", "torchaudio/lib", "torchvision", "onnxruntime/capi", "xformers"):
             path = os.path.join(site, package)
             if os.path.isdir(path):
                 dirs.append(path)

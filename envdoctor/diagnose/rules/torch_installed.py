@@ -16,6 +16,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         return []
     if torch is None:
         return [Finding("torch-not-installed", Severity.BLOCKING, {"site": ", ".join(ctx.facts.runtime.site_packages)})]
-    if ctx.torch_series() is None or (torch.is_cuda and ctx.torch_variant() is None):
+    unknown_toolkit = torch.is_cuda and ctx.matrix.toolkit(torch.cuda or "") is None
+    if ctx.torch_series() is None or (torch.is_cuda and ctx.torch_variant() is None) or unknown_toolkit:
         return [Finding("torch-build-unknown", Severity.WARNING, {"torch": torch.version}, (torch.location,))]
     return []
