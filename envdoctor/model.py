@@ -133,6 +133,9 @@ class TorchBuild:
     cudnn: Optional[str]
     location: str  # the torch package directory
     source: str = "torch/version.py"
+    # Why the files cannot be trusted (version.py of NUL bytes, garbage METADATA...), None when sound.
+    # A damaged build is never judged CPU-only: cuda None may only mean "could not read it".
+    damage: Optional[str] = None
 
     @property
     def is_cuda(self) -> bool:
