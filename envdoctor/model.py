@@ -179,6 +179,7 @@ class BinaryCoverageSummary:
     error: Optional[str] = None
     embedded_sass: Dict[str, int] = field(default_factory=dict)
     embedded_ptx: Dict[str, int] = field(default_factory=dict)
+    searched: bool = False  # whether the scanner looked for embedded containers at all
 
     @property
     def all_sass(self) -> Dict[str, int]:

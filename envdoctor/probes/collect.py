@@ -60,7 +60,8 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
     if isinstance(cached, list):
         try:
             return tuple(BinaryCoverageSummary(c["path"], c["sass"], c["ptx"], c["error"],
-                                               c.get("embedded_sass") or {}, c.get("embedded_ptx") or {})
+                                               c.get("embedded_sass") or {}, c.get("embedded_ptx") or {},
+                                               bool(c.get("searched")))
                          for c in cached)
         except (KeyError, TypeError, AttributeError):
             pass  # a record of another version: scan again
@@ -71,7 +72,8 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
     scans = fatbin.scan_paths(directories, cache=fatbin.ScanCache(cache.directory))
     summaries = tuple(
         BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error,
-                              dict(getattr(s, "embedded_sass", {}) or {}), dict(getattr(s, "embedded_ptx", {}) or {}))
+                              dict(getattr(s, "embedded_sass", {}) or {}), dict(getattr(s, "embedded_ptx", {}) or {}),
+                              bool(getattr(s, "searched", False)))
         for s in scans
         if s.sass or s.ptx or getattr(s, "embedded_sass", None) or getattr(s, "embedded_ptx", None)
         or (s.error and s.error != "not-elf-or-pe")

@@ -64,7 +64,7 @@ def _judge(binary: BinaryCoverageSummary, role: BinaryRole, verdict: str):
         return "extension-lacks-kernels", Severity.WARNING
     if role.role not in (ROLE_OP_SPECIFIC, ROLE_VENDOR):
         return "binary-lacks-kernels", Severity.WARNING
-    if role.kernels == "embedded" and not (binary.embedded_sass or binary.embedded_ptx):
+    if role.kernels == "embedded" and not (binary.searched or binary.embedded_sass or binary.embedded_ptx):
         # Only the registered stub was seen: the library's real kernels were not looked at.
         return "library-kernels-unseen", Severity.WARNING
     use = role.gptsovits
