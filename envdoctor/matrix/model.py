@@ -16,6 +16,9 @@ class Toolkit:
     min_driver: Dict[str, Optional[str]]  # platform -> driver version (None: unknown)
     sass_archs: Tuple[str, ...]
     source: str
+    # torch's jiterator asks this NVRTC for at most this capability (PTX, JIT by the driver above it)
+    jiterator_cap: Optional[ComputeCapability] = None
+    jiterator_cap_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,9 @@ class Matrix:
         cuda = data.get("cuda.yaml", {})
         torch = data.get("torch.yaml", {})
         toolkits = tuple(
-            Toolkit(t["version"], dict(t["min_driver"]), tuple(t["sass_archs"]), t["source"])
+            Toolkit(t["version"], dict(t["min_driver"]), tuple(t["sass_archs"]), t["source"],
+                    parse_cc(t["jiterator_cap"]["cc"]) if t.get("jiterator_cap") else None,
+                    t["jiterator_cap"]["source"] if t.get("jiterator_cap") else "")
             for t in cuda.get("toolkits", [])
         )
         series = tuple(_series(s) for s in torch.get("series", []))

@@ -174,3 +174,16 @@ def test_messages_fill_the_matrix_text_in_each_language(matrix) -> None:
     zh = message("zh_CN", "finding.library-lacks-kernels.detail", **linalg.params)
     assert "torch.linalg" in en and "{" not in en
     assert "矩阵分解" in zh and "{" not in zh
+
+
+def test_nvrtc_before_11_8_is_capped_by_torch(matrix) -> None:
+    """torch's jiterator asks NVRTC 11.1-11.7 for compute_86 PTX at most (jit_utils.cpp), so an RTX 40
+    on a cu117 build is not "NVRTC too old"; a CUDA 12.4 NVRTC on an RTX 50 still is (the memo)."""
+    found = diagnose(facts("NVIDIA GeForce RTX 4090", (8, 9), [
+        binary(f"{TORCH}/lib/libtorch_cuda.so", ["sm_37", "sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86"]),
+    ], version="2.0.1+cu117", cuda="11.7", driver="580.65.06"), matrix)
+    assert "nvrtc-too-old" not in by_code(found) and by_code(found)["kernels-native"]
+    memo = diagnose(facts("NVIDIA GeForce RTX 5060 Ti", (12, 0), [
+        binary(f"{TORCH}/lib/libtorch_cuda.so", ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]),
+    ], version="2.6.0+cu124", cuda="12.4"), matrix)
+    assert by_code(memo)["nvrtc-too-old"].severity is Severity.BLOCKING

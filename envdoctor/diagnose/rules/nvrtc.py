@@ -31,6 +31,9 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         arch = f"sm_{cc[0]}{cc[1]}"
         if arch in toolkit.sass_archs:
             continue
+        cap = toolkit.jiterator_cap
+        if cap is not None and cc > cap and f"sm_{cap[0]}{cap[1]}" in toolkit.sass_archs:
+            continue  # torch asks this NVRTC for PTX of the cap and the driver JIT-compiles it
         first = ctx.matrix.toolkits_for_arch(cc)
         params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(torch.cuda),
                   "needed": first[0].version if first else "?"}
