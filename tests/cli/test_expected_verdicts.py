@@ -15,9 +15,10 @@ The expected verdict is written down here from the sources, not from envdoctor's
      fbank (the memo's second failure), so it is a will-fail.
 "fail" = exit 2; "runs" = exit 0 or 1. Acceptance: no false will-fail, and the true ones stay.
 
-Libraries: until the corpus of real skeletons (tests/fixtures/corpus, branch work/11a) is merged,
-each is a small real ELF whose fat-binary headers list the measured archs (tests/support/fatbin_elf);
-cu130 runtimes also carry cuFFT's registered one-entry stub (libcufft.so.12: 1 x sm_75, measured).
+Libraries: the skeleton of the real library from the corpus (tests/fixtures/corpus, made from the
+wheels by tools/make_skeleton.py) wherever the corpus has it; otherwise a small real ELF whose
+fat-binary headers list the measured archs (tests/support/fatbin_elf). cu130 runtimes also carry
+cuFFT (the corpus' libcufft.so.12, else its registered one-entry stub: 1 x sm_75, measured).
 """
 
 from __future__ import annotations
@@ -91,6 +92,26 @@ EXPECTED["2.14.1+cu130"] = dict(EXPECTED["2.11.0+cu130"])  # same measured arch 
 DRIVER = "580.65.06@13.0"  # >= every build's minimum (cuda.yaml: 13.0 Linux 580.65.06)
 
 
+def corpus_library(identifier: str, folder: Path, name: str) -> Optional[Path]:
+    """The corpus skeleton `identifier`, materialized as folder/name; None where the corpus lacks it."""
+    try:
+        from tests.support import skeleton  # the corpus loader (comes with the corpus)
+    except ImportError:
+        return None
+    path = skeleton.CORPUS / f"{identifier}.skel.xz"
+    if not path.is_file():
+        return None
+    return skeleton.materialize(path, folder / name)
+
+
+def library(identifier: str, folder: Path, name: str, registered: List[str], embedded: List[str] = (),
+            windows: bool = False) -> Path:
+    found = corpus_library(identifier, folder, name)
+    if found is not None:
+        return found
+    return (write_pe if windows else write_elf)(folder / name, registered, embedded)
+
+
 def linux_runtime(root: Path, build: str) -> Path:
     """A posix-prefix runtime: bin/python3, lib/python3.11/site-packages with torch's files."""
     runtime = root / "runtime"
@@ -100,11 +121,12 @@ def linux_runtime(root: Path, build: str) -> Path:
     torch = site / "torch"
     (torch / "lib").mkdir(parents=True)
     write_torch_files(site, build, CUDA[build])
-    write_elf(torch / "lib" / "libtorch_cuda.so", CORE[build])
+    corpus_id = "torch-" + build.replace("+", "-") + "-linux-"
+    library(corpus_id + "libtorch_cuda", torch / "lib", "libtorch_cuda.so", CORE[build])
     if build in LINALG:
-        write_elf(torch / "lib" / "libtorch_cuda_linalg.so", LINALG[build])
+        library(corpus_id + "libtorch_cuda_linalg", torch / "lib", "libtorch_cuda_linalg.so", LINALG[build])
     if build in CUFFT_STUB:
-        write_elf(site / "nvidia" / "cu13" / "lib" / "libcufft.so.12", CUFFT_STUB[build])
+        library("cufft-cu13-12.5.0.14-linux", site / "nvidia" / "cu13" / "lib", "libcufft.so.12", CUFFT_STUB[build])
     return root
 
 
@@ -197,8 +219,8 @@ def windows_bundle(root: Path, lib: str = "Lib") -> Path:
     site = runtime / lib / "site-packages"
     write_torch_files(site, "2.8.0+cu129", "12.9")
     write_pe(site / "torch" / "lib" / "torch_cuda.dll", WINDOWS_CU129)
-    write_pe(site / "torch" / "lib" / "cufft64_11.dll", ["sm_52"],
-             embedded=["sm_52", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120"])
+    library("cufft-cu12-11.4.1.4-windows", site / "torch" / "lib", "cufft64_11.dll", ["sm_52"],
+            ["sm_52", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120"], windows=True)
     return root
 
 
