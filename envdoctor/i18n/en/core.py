@@ -119,7 +119,7 @@ MESSAGES = {
     "finding.binary-lacks-kernels.detail": "envdoctor does not know what this library is for; code in it fails with \"no kernel image\" on this GPU if it is used.",
     "finding.binary-lacks-kernels.fix": "Upgrade the package that ships {binary} to a build with {arch} support, or run envdoctor doctor to see whether GPT-SoVITS needs it.",
     "finding.library-lacks-kernels.title": "{binary} ({library}) has no kernels for {gpu} ({arch})",
-    "finding.library-lacks-kernels.detail": "Only these operations fail on this GPU: {serves}. {why}",
+    "finding.library-lacks-kernels.detail": "Only these operations fail on this GPU: {serves}. {why}.",
     "finding.library-lacks-kernels.fix": "Nothing to do for GPT-SoVITS inference; to be sure, run envdoctor doctor.",
     "finding.needed-library-lacks-kernels.title": "{binary} ({library}) has no kernels for {gpu} ({arch}): GPT-SoVITS needs it",
     "finding.needed-library-lacks-kernels.detail": "It serves {serves}; {why}. These calls fail with \"no kernel image\" on this GPU.",

@@ -114,7 +114,7 @@ MESSAGES = {
     "finding.binary-lacks-kernels.detail": "envdoctor 不知道这个库的用途；如果用到它，其中的代码在这张显卡上会报 “no kernel image”。",
     "finding.binary-lacks-kernels.fix": "把提供 {binary} 的软件包升级到支持 {arch} 的版本，或运行 envdoctor doctor 确认 GPT-SoVITS 是否需要它。",
     "finding.library-lacks-kernels.title": "{binary}（{library}）没有 {gpu}（{arch}）可用的内核",
-    "finding.library-lacks-kernels.detail": "在这张显卡上只有这些运算会失败：{serves}。{why}",
+    "finding.library-lacks-kernels.detail": "在这张显卡上只有这些运算会失败：{serves}。{why}。",
     "finding.library-lacks-kernels.fix": "GPT-SoVITS 推理无需处理；如需确认，请运行 envdoctor doctor。",
     "finding.needed-library-lacks-kernels.title": "{binary}（{library}）没有 {gpu}（{arch}）可用的内核，而 GPT-SoVITS 需要它",
     "finding.needed-library-lacks-kernels.detail": "它负责{serves}；{why}。这些调用在这张显卡上会报 “no kernel image”。",
