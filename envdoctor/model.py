@@ -168,10 +168,10 @@ class LiveProbe:
 class BinaryCoverageSummary:
     """Arch counts of one CUDA binary, as read from its fat-binary headers.
 
-    sass/ptx: the fat binary the CUDA runtime registers (what cuobjdump lists); embedded_*: further
-    containers found elsewhere in the file (cuFFT keeps its real kernels there). The binary's
-    coverage is the union of both.
-    """
+    sass/ptx: the registered fat binary (what the CUDA runtime loads, and all cuobjdump lists);
+    embedded_sass/embedded_ptx: containers found in the data sections that the library loads
+    itself (cuFFT keeps nearly all its kernels there).  What the library can run is the union:
+    all_sass / all_ptx."""
 
     path: str
     sass: Dict[str, int]
@@ -191,10 +191,10 @@ class BinaryCoverageSummary:
 
 
 def _summed(first: Dict[str, int], second: Dict[str, int]) -> Dict[str, int]:
-    total = dict(first)
+    out = dict(first)
     for name, count in second.items():
-        total[name] = total.get(name, 0) + count
-    return total
+        out[name] = out.get(name, 0) + count
+    return out
 
 
 @dataclass(frozen=True)
