@@ -187,3 +187,13 @@ def test_nvrtc_before_11_8_is_capped_by_torch(matrix) -> None:
         binary(f"{TORCH}/lib/libtorch_cuda.so", ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]),
     ], version="2.6.0+cu124", cuda="12.4"), matrix)
     assert by_code(memo)["nvrtc-too-old"].severity is Severity.BLOCKING
+
+
+def test_searched_cufft_without_embedded_kernels_is_not_a_verdict(matrix) -> None:
+    """The search ran and found none of the containers cuFFT is known to keep: not the file the
+    matrix knows, so no blocking verdict on it."""
+    stub = BinaryCoverageSummary(f"{SITE}/nvidia/cu13/lib/libcufft.so.12", {"sm_75": 1}, {}, None, {}, {}, True)
+    found = diagnose(facts("NVIDIA GeForce RTX 5060 Ti", (12, 0), [
+        binary(f"{TORCH}/lib/libtorch_cuda.so", CU130_CORE), stub]), matrix)
+    unseen = by_code(found)["library-kernels-unseen"]
+    assert unseen.severity is Severity.WARNING and "embedded containers: searched" in unseen.evidence

@@ -64,8 +64,9 @@ def _judge(binary: BinaryCoverageSummary, role: BinaryRole, verdict: str):
         return "extension-lacks-kernels", Severity.WARNING
     if role.role not in (ROLE_OP_SPECIFIC, ROLE_VENDOR):
         return "binary-lacks-kernels", Severity.WARNING
-    if role.kernels == "embedded" and not (binary.searched or binary.embedded_sass or binary.embedded_ptx):
-        # Only the registered stub was seen: the library's real kernels were not looked at.
+    if role.kernels == "embedded" and not (binary.embedded_sass or binary.embedded_ptx):
+        # Only the registered stub was seen: the library's real kernels were not looked at, or the
+        # search found none of them (then the file is not what the matrix knows): no verdict either way.
         return "library-kernels-unseen", Severity.WARNING
     use = role.gptsovits
     if use is not None and use.uses and use.blocking and not binary.error:
@@ -81,6 +82,8 @@ def _evidence(binary: BinaryCoverageSummary, role: BinaryRole) -> tuple:
                   "embedded PTX: " + " ".join(sorted(binary.embedded_ptx))]
     if role.gptsovits is not None:
         lines.append(f"GPT-SoVITS: {role.gptsovits.why.get('en', '')} ({role.gptsovits.source})")
+    if role.kernels == "embedded":
+        lines.append("embedded containers: " + ("searched" if binary.searched else "not searched (registered only)"))
     if binary.error:
         lines.append(f"scan error: {binary.error}")
     return tuple(lines)
