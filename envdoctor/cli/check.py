@@ -82,6 +82,9 @@ def replay_deps(report, root) -> list:
                 deps.extend(os.path.join(folder, f) for f in files)
     if facts.torch is not None:
         deps += [os.path.join(facts.torch.location, n) for n in ("version.py", "__init__.py", "lib")]
+        dist = facts.distribution("torch")
+        if dist is not None and dist.path:  # its METADATA is read for damage (probes/torchfiles.py)
+            deps += [dist.path, os.path.join(dist.path, "METADATA")]
     gsv = os.path.abspath(root or os.getcwd())
     deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
     deps += [os.path.join(gsv, p) for p in ("webui.py", "config.py", "GPT_SoVITS/configs/tts_infer.yaml",

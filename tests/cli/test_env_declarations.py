@@ -88,7 +88,7 @@ def recording(monkeypatch: pytest.MonkeyPatch):
 
 def test_every_variable_read_is_declared(tmp_path: Path, recording: RecordingEnviron, capsys,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    root = make_tree(tmp_path / "gsv", "v2pro-2025")
+    root = make_tree(tmp_path / "gsv", "main")
     make_runtime(root / "runtime", FakeTorch(version="2.7.1+cu128", cuda="12.8",
                                              arch_list=["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]))
     recording["GPT_SOVITS_SV_MODE"] = "cpu"
@@ -126,7 +126,7 @@ def test_sv_mode_change_is_computed_anew(tmp_path: Path, capsys, monkeypatch: py
     """The issue's case: GPT_SOVITS_SV_MODE changes what check answers, so a replay must not answer."""
     import envdoctor.pipeline as pipeline
 
-    root = make_tree(tmp_path / "gsv", "v2pro-2025")
+    root = make_tree(tmp_path / "gsv", "main")
     make_runtime(root / "runtime", FakeTorch(version="2.7.1+cu128", cuda="12.8", arch_list=["sm_86"]))
     monkeypatch.setattr(replay, "driver_fingerprint", lambda: "driver")
     monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 3060@8.6")
@@ -142,3 +142,52 @@ def test_sv_mode_change_is_computed_anew(tmp_path: Path, capsys, monkeypatch: py
     main(["check", "--root", str(root)])
     capsys.readouterr()
     assert calls == [1, 1, 1]  # on, cpu, CUDA_VISIBLE_DEVICES; the second "on" replays the first
+
+
+def test_every_file_read_is_stamped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Files are the other input: every file envdoctor's code opens during a check (outside its own
+    code, matrix and cache, and the driver's /proc files behind the fingerprint) is in the replay's
+    stamped paths, so changing it computes the answer anew."""
+    import builtins
+
+    from envdoctor.cli.check import replay_deps
+    from envdoctor.pipeline import run_check
+    from envdoctor.probes.collect import CollectOptions
+    from tests.support.fatbin_elf import write_elf
+    from tests.support.fake_torch import site_packages
+
+    root = make_tree(tmp_path / "gsv", "main")
+    make_runtime(root / "runtime", FakeTorch(version="2.7.1+cu128", cuda="12.8", arch_list=["sm_86"]))
+    site = site_packages(root / "runtime")
+    write_elf(site / "torch" / "lib" / "libtorch_cuda.so", ["sm_86"])
+    write_elf(site / "nvidia" / "cufft" / "lib" / "libcufft.so.11", ["sm_52"])
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(cache))
+    monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 3060@8.6")
+    monkeypatch.setenv("ENVDOCTOR_DRIVER", "576.02@12.9")
+    opened: Set[str] = set()
+    real_open, real_os_open = builtins.open, os.open
+
+    def note(path) -> None:
+        caller = sys._getframe(2).f_code.co_filename
+        if caller.startswith(PACKAGE) and isinstance(path, (str, Path)):
+            opened.add(os.path.abspath(str(path)))
+
+    def recording_open(path, *args, **kwargs):
+        note(path)
+        return real_open(path, *args, **kwargs)
+
+    def recording_os_open(path, *args, **kwargs):
+        note(path)
+        return real_os_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", recording_open)
+    monkeypatch.setattr(os, "open", recording_os_open)
+    report = run_check(CollectOptions(root=str(root)))
+    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(os, "open", real_os_open)
+    stamped = {os.path.abspath(p) for p in replay_deps(report, str(root))}
+    own = (str(cache), PACKAGE, os.path.abspath(report.matrix_where), "/proc/")
+    unstamped = sorted(p for p in opened if not p.startswith(own) and p not in stamped)
+    assert any(p.endswith("version.py") for p in opened), opened  # the seam saw the reads
+    assert not unstamped, f"read during check but not stamped by the replay: {unstamped}"
