@@ -153,8 +153,8 @@ def test_every_file_read_is_stamped(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     from envdoctor.cli.check import replay_deps
     from envdoctor.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
-    from tests.support.fatbin_elf import write_elf
     from tests.support.fake_torch import site_packages
+    from tests.support.fatbin_elf import write_elf
 
     root = make_tree(tmp_path / "gsv", "main")
     make_runtime(root / "runtime", FakeTorch(version="2.7.1+cu128", cuda="12.8", arch_list=["sm_86"]))
