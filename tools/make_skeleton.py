@@ -214,6 +214,17 @@ def _run(cuobjdump: str, *args: str) -> str:
     return done.stdout
 
 
+def _listing(cuobjdump: str, option: str, target: Path, pattern: str) -> Tuple[List[str], Optional[str]]:
+    """(names in file order, cuobjdump's fatal message or None)."""
+    done = subprocess.run([cuobjdump, option, str(target)], capture_output=True, text=True, errors="replace")
+    names = re.findall(pattern, done.stdout, re.M)
+    message = (done.stdout + done.stderr).strip().splitlines()
+    if done.returncode == 0 or any("does not contain device code" in line for line in message):
+        return names, None
+    fatal = [line for line in message if "fatal" in line] or message[-1:] or [f"exit {done.returncode}"]
+    return names, fatal[-1].replace(str(target), target.name)
+
+
 def _pe_section(path: Path, wanted: Tuple[str, ...]) -> Optional[bytes]:
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         (pe,) = struct.unpack_from("<I", data, 0x3C)
@@ -227,7 +238,8 @@ def _pe_section(path: Path, wanted: Tuple[str, ...]) -> Optional[bytes]:
 
 
 def cuobjdump_listing(cuobjdump: str, path: Path, work: Path) -> Dict[str, Any]:
-    """What cuobjdump --list-elf / --list-ptx say about the registered fat binary."""
+    """What cuobjdump --list-elf / --list-ptx say about the registered fat binary.  Where cuobjdump
+    gives up half-way ("Invalid ELF"), the names it listed before that are kept in order."""
     target = path
     via = "the file"
     with open(path, "rb") as handle:
@@ -235,17 +247,18 @@ def cuobjdump_listing(cuobjdump: str, path: Path, work: Path) -> Dict[str, Any]:
     if is_pe:
         section = _pe_section(path, (".nv_fatb",))
         if section is None:
-            return {"skipped": "no .nv_fatb section"}
+            return {"read": "nothing: the DLL has no .nv_fatb section (no registered fat binary)",
+                    "sass": {}, "ptx": {}}
         target = work / "registered.fatbin"
         target.write_bytes(section)
         via = "the .nv_fatb section extracted as a bare fat binary (cuobjdump cannot read a DLL)"
-    elf = _run(cuobjdump, "--list-elf", str(target))
-    ptx = _run(cuobjdump, "--list-ptx", str(target))
-    return {
-        "read": via,
-        "sass": dict(Counter(re.findall(r"^ELF file +\d+: .*\.(sm_\w+)\.cubin$", elf, re.M))),
-        "ptx": dict(Counter(re.findall(r"^PTX file +\d+: .*\.(sm_\w+)\.ptx$", ptx, re.M))),
-    }
+    elf, elf_error = _listing(cuobjdump, "--list-elf", target, r"^ELF file +\d+: .*\.(sm_\w+)\.cubin$")
+    ptx, ptx_error = _listing(cuobjdump, "--list-ptx", target, r"^PTX file +\d+: .*\.(sm_\w+)\.ptx$")
+    record: Dict[str, Any] = {"read": via, "sass": dict(Counter(elf)), "ptx": dict(Counter(ptx))}
+    if elf_error or ptx_error:
+        record["gave_up"] = {"list_elf": elf_error, "list_ptx": ptx_error}
+        record["listed_before_giving_up"] = {"sass": elf, "ptx": ptx}
+    return record
 
 
 def label_check(cuobjdump: str, path: Path, work: Path, entries: list) -> Dict[str, Any]:

@@ -574,3 +574,15 @@ def test_the_search_window_edge_does_not_hide_a_container(tmp_path: Path, monkey
     for window in (16, 17, 18, 19, 64, 4099):
         monkeypatch.setattr(fatbin, "_SEARCH_WINDOW", window)
         assert scan_file(path) == expected, window
+
+
+def test_the_cache_keeps_the_two_search_modes_apart(tmp_path: Path) -> None:
+    path = write(str(tmp_path), "libcuda_thing.so", renamed("multi_arch.so", *UNREGISTERED))
+    registered_only = ScanCache(str(tmp_path / "cache"), embedded=False)
+    full = ScanCache(str(tmp_path / "cache"), embedded=True)
+    assert scan_paths([path], cache=registered_only, embedded=False)[0].embedded_entries == 0
+    assert scan_paths([path], cache=full)[0].embedded_entries == 8  # not the registered-only answer
+    assert (registered_only.misses, full.misses) == (1, 1)
+    assert scan_paths([path], cache=full)[0].embedded_entries == 8 and full.hits == 1
+    with pytest.raises(ValueError):
+        scan_paths([path], cache=full, embedded=False)
