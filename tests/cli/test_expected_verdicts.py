@@ -127,6 +127,12 @@ def linux_runtime(root: Path, build: str) -> Path:
     library(corpus_id + "libtorch_cuda_linalg", torch / "lib", "libtorch_cuda_linalg.so", LINALG.get(build))
     if build in CUFFT_STUB:
         library("cufft-cu13-12.5.0.14-linux", site / "nvidia" / "cu13" / "lib", "libcufft.so.12", CUFFT_STUB[build])
+    else:
+        # CUDA 12 builds: the corpus' cu12 NVIDIA libraries stand in for the exact versions each wheel
+        # pins (only where the corpus has them).
+        library("cufft-cu12-11.4.1.4-linux", site / "nvidia" / "cufft" / "lib", "libcufft.so.11", None)
+        library("cublas-cu12-12.9.3.13-linux", site / "nvidia" / "cublas" / "lib", "libcublas.so.12", None)
+        library("cublaslt-cu12-12.9.3.13-linux", site / "nvidia" / "cublas" / "lib", "libcublasLt.so.12", None)
     return root
 
 
@@ -249,3 +255,12 @@ def test_lower_case_lib_bundle(tmp_path: Path, capsys, monkeypatch) -> None:
                      monkeypatch)
     assert envelope["exit_code"] in (0, 1)
     assert "torch-not-installed" not in {f["code"] for f in envelope["findings"]}
+
+
+def test_runtimes_are_made_of_the_corpus(runtimes) -> None:
+    """Where the corpus holds a library, the table reads the real file's skeleton, not hand-made headers."""
+    for build, root in runtimes.items():
+        identifier = "torch-" + build.replace("+", "-") + "-linux-libtorch_cuda"
+        lib = next(root.glob("runtime/lib/python3.11/site-packages/torch/lib/libtorch_cuda.so"))
+        if corpus_library(identifier, root / "probe", "x.so") is not None:
+            assert lib.stat().st_size > 100 * 1024 * 1024, f"{build}: {lib} is not the corpus skeleton"
