@@ -190,8 +190,9 @@ def test_expected_verdict(runtimes, capsys, monkeypatch, build: str, cc: str) ->
         assert envelope["exit_code"] == 2
         # the reason worked out above is among the blockers (cuFFT may be a true one too: the real
         # cu13 cuFFT has no kernels for the GPUs CUDA 13 dropped)
-        assert {"no-kernels-for-gpu", "nvrtc-too-old"} & set(blocking(envelope))
-        assert set(blocking(envelope)) <= {"no-kernels-for-gpu", "nvrtc-too-old", "needed-library-lacks-kernels"}
+        reasons = {"no-kernels-for-gpu", "nvrtc-too-old", "nvrtc-arch-dropped"}
+        assert reasons & set(blocking(envelope))
+        assert set(blocking(envelope)) <= reasons | {"needed-library-lacks-kernels"}
 
 
 def test_table_covers_gpus_yaml() -> None:
@@ -215,6 +216,8 @@ def test_turing_t4_on_2_14_1(runtimes, capsys, monkeypatch) -> None:
 def test_gtx_1080_on_cu130_still_fails(runtimes, capsys, monkeypatch) -> None:
     envelope = check(runtimes["2.14.1+cu130"], "NVIDIA GeForce GTX 1080@6.1", DRIVER, capsys, monkeypatch)
     assert envelope["exit_code"] == 2 and "no-kernels-for-gpu" in blocking(envelope)
+    dropped = next(f for f in envelope["findings"] if f["code"] == "nvrtc-arch-dropped")
+    assert "CUDA 13.0 dropped sm_61" in dropped["detail"] and "12.9" in dropped["detail"]
 
 
 WINDOWS_CU129 = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]  # torch.yaml 2.8 cu129 windows

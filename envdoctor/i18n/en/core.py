@@ -101,6 +101,9 @@ MESSAGES = {
     "finding.coverage-unknown.title": "Kernel coverage for {gpu} unknown",
     "finding.coverage-unknown.detail": "No CUDA binaries could be scanned and the matrix has no arch list for this build.",
     "finding.coverage-unknown.fix": "Run envdoctor doctor to test the GPU for real.",
+    "finding.nvrtc-arch-dropped.title": "NVRTC of CUDA {cuda} no longer compiles for {gpu} ({arch})",
+    "finding.nvrtc-arch-dropped.detail": "CUDA {cuda} dropped {arch} (the newest CUDA that knows it is {last}): operations compiled at run time (e.g. torch.fft.rfft in v2Pro speaker verification) fail with \"nvrtc: error: invalid value for --gpu-architecture (-arch)\".",
+    "finding.nvrtc-arch-dropped.fix": "Run envdoctor upgrade to install a torch build made with CUDA {last} or older that supports {arch} (e.g. from the cu126 index).",
     "finding.nvrtc-too-old.title": "NVRTC of CUDA {cuda} cannot compile for {gpu} ({arch})",
     "finding.nvrtc-too-old.detail": "Operations compiled at run time (e.g. torch.fft.rfft in v2Pro speaker verification) "
     "will fail with \"nvrtc: error: invalid value for --gpu-architecture (-arch)\". CUDA {needed} or newer knows {arch}.",

@@ -96,6 +96,9 @@ MESSAGES = {
     "finding.coverage-unknown.title": "无法确定 {gpu} 的内核覆盖情况",
     "finding.coverage-unknown.detail": "无法扫描 CUDA 二进制文件，矩阵中也没有此版本的架构列表。",
     "finding.coverage-unknown.fix": "运行 envdoctor doctor 在显卡上实际测试。",
+    "finding.nvrtc-arch-dropped.title": "CUDA {cuda} 的 NVRTC 已不再支持为 {gpu}（{arch}）编译",
+    "finding.nvrtc-arch-dropped.detail": "CUDA {cuda} 已移除 {arch}（仍支持它的最新版本是 CUDA {last}）：运行时编译的操作（例如 v2Pro 声纹中的 torch.fft.rfft）会报错“nvrtc: error: invalid value for --gpu-architecture (-arch)”。",
+    "finding.nvrtc-arch-dropped.fix": "运行 envdoctor upgrade，安装使用 CUDA {last} 或更早版本编译、支持 {arch} 的 torch（例如 cu126 源）。",
     "finding.nvrtc-too-old.title": "CUDA {cuda} 的 NVRTC 无法为 {gpu}（{arch}）编译",
     "finding.nvrtc-too-old.detail": "运行时编译的操作（例如 v2Pro 声纹中的 torch.fft.rfft）会报错"
     "“nvrtc: error: invalid value for --gpu-architecture (-arch)”。CUDA {needed} 及以上才认识 {arch}。",
