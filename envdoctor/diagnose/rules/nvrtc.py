@@ -38,7 +38,9 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         first = ctx.matrix.toolkits_for_arch(cc)
         dropped = bool(first) and all(as_tuple(t.version) < as_tuple(toolkit.version) for t in first)
         params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(torch.cuda),
-                  "needed": first[0].version if first else "?", "last": first[-1].version if first else "?"}
+                  "needed": first[0].version if first else "?"}
+        if dropped:
+            params["last"] = first[-1].version
         evidence = (f"CUDA {toolkit.version} targets: {' '.join(toolkit.sass_archs)}", toolkit.source)
         workaround = ctx.facts.workarounds.get("nvrtc-too-old")
         if workaround:  # `configure --v2pro-sv cpu|off` keeps the NVRTC-compiled fbank off the GPU
