@@ -133,6 +133,9 @@ class TorchBuild:
     cudnn: Optional[str]
     location: str  # the torch package directory
     source: str = "torch/version.py"
+    # Why the files cannot be trusted (version.py of NUL bytes, garbage METADATA...), None when sound.
+    # A damaged build is never judged CPU-only: cuda None may only mean "could not read it".
+    damage: Optional[str] = None
 
     @property
     def is_cuda(self) -> bool:
@@ -176,6 +179,7 @@ class BinaryCoverageSummary:
     error: Optional[str] = None
     embedded_sass: Dict[str, int] = field(default_factory=dict)
     embedded_ptx: Dict[str, int] = field(default_factory=dict)
+    searched: bool = False  # whether the scanner looked for embedded containers at all
 
     @property
     def all_sass(self) -> Dict[str, int]:
