@@ -10,9 +10,10 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 
-CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
+CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown", "blocker-unverified")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -39,7 +40,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             coverage.PTX_JIT: ("ptx-jit-only", Severity.WARNING),
             coverage.NONE: ("no-kernels-for-gpu", Severity.BLOCKING),
         }[best.verdict]
-        findings.append(Finding(code, severity, params, evidence, gpu.index))
+        findings.extend(block_or_warn(Finding(code, severity, params, evidence, gpu.index),
+                                      ctx.view_facts(best) + [ctx.capability_fact(gpu)]))
         verdicts = {v.source: v.verdict for v in views}
         if len(set(verdicts.values())) > 1:
             params = dict(params, sources=", ".join(f"{s}={v}" for s, v in verdicts.items()))

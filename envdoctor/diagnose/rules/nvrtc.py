@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 from envdoctor.versions import major_minor
 
-CODES = ("nvrtc-too-old", "nvrtc-too-old-avoided")
+CODES = ("nvrtc-too-old", "nvrtc-too-old-avoided", "blocker-unverified")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -40,5 +41,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             findings.append(Finding("nvrtc-too-old-avoided", Severity.WARNING, dict(params, how=workaround),
                                     evidence + (f"configured: {workaround}",), gpu.index))
         else:
-            findings.append(Finding("nvrtc-too-old", Severity.BLOCKING, params, evidence, gpu.index))
+            basis = [ctx.matrix.fact_status("cuda.yaml", f"toolkits[{toolkit.version}].sass_archs"),
+                     ctx.capability_fact(gpu)]
+            findings.extend(block_or_warn(Finding("nvrtc-too-old", Severity.BLOCKING, params, evidence, gpu.index),
+                                          basis))
     return findings
