@@ -43,7 +43,8 @@ def _render(summary: Dict[str, Any], ui: Ui) -> None:
         f"  {ui.text('ui.matrix.date')}: {summary['date']}",
         f"  {ui.text('ui.matrix.where')}: {summary['where']}",
         f"  {ui.text('ui.matrix.rows')}: {summary['rows']}",
-        f"  {ui.text('ui.matrix.verified')}: {_share(ui, summary['verified'], summary['rows'], summary['verified_percent'])}",
+        f"  {ui.text('ui.matrix.verified')}: "
+        f"{_share(ui, summary['verified'], summary['rows'], summary['verified_percent'])}",
         f"  {ui.text('ui.matrix.verified_blocking')}: "
         f"{_share(ui, blocking['verified'], blocking['rows'], blocking['verified_percent'])}",
         f"  {ui.text('ui.matrix.by_kind')}: " + ", ".join(f"{k} {n}" for k, n in summary["by_kind"].items()),

@@ -22,7 +22,8 @@ def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:
 
     facts: List[FactStatus] = []
 
-    def add(file: str, ref: str, row: dict, blocking: bool, claim: str = "verified", source_key: str = "source") -> None:
+    def add(file: str, ref: str, row: dict, blocking: bool, claim: str = "verified",
+            source_key: str = "source") -> None:
         cited = citation(row.get(source_key))
         facts.append(FactStatus(file, ref, row.get(claim) is True, cited.kind, blocking, cited.url))
 

@@ -245,11 +245,8 @@ class Matrix:
         found = []
         for entry in self.companions.get("torchcodec", []):
             spec = entry["torch"]
-            if spec.startswith(">="):
-                fits = wanted >= _major_minor(spec[2:])
-            else:
-                fits = wanted == _major_minor(spec)
-            if fits:
+            floor = spec.startswith(">=")
+            if (floor and wanted >= _major_minor(spec[2:])) or (not floor and wanted == _major_minor(spec)):
                 found.append(entry["torchcodec"])
         return sorted(found, key=as_tuple, reverse=True)
 

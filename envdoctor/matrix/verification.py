@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from envdoctor.matrix.schema import SchemaViolation
-
 PRIMARY = "primary"
 MEASUREMENT = "measurement"
 SECONDARY = "secondary"
@@ -67,6 +65,8 @@ def backing_problem(source: Any, record_exists: Optional[Callable[[str], Optiona
 
 def enforce(document: Any, record_exists: Optional[Callable[[str], Optional[bool]]] = None, path: str = "") -> None:
     """Raise SchemaViolation (with line) for every verification claim its source does not back."""
+    from envdoctor.matrix.schema import SchemaViolation  # yaml: only when the matrix is (re)validated
+
     if isinstance(document, dict):
         key_lines = getattr(document, "key_lines", {})
         for claim, source_key in _CLAIMS:

@@ -13,7 +13,8 @@ from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 
-CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown", "blocker-unverified")
+CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown",
+         "blocker-unverified")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:

@@ -13,7 +13,8 @@ from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 from envdoctor.versions import at_least, major_minor
 
-CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown", "driver-unknown-minimum", "blocker-unverified")
+CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown", "driver-unknown-minimum",
+         "blocker-unverified")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
