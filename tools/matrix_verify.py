@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -269,7 +270,7 @@ def _base_record(kind: str, wheel: str, argv: Sequence[str]) -> Dict[str, object
         "wheel": os.path.basename(wheel),
         "wheel_sha256": _sha256(wheel),
         "wheel_size": os.path.getsize(wheel),
-        "command": "python tools/matrix_verify.py " + " ".join(argv),
+        "command": "python tools/matrix_verify.py " + shlex.join(argv),
         "measured_on": datetime.date.today().isoformat(),
         "envdoctor_version": __version__,
         "scanner_version": SCANNER_VERSION,

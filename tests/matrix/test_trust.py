@@ -145,5 +145,7 @@ def test_every_measurement_record_backs_what_the_matrix_says() -> None:
             assert record["arch_list"]["sass"] == claimed["sass"], record_path.name
             assert record["arch_list"]["ptx"] == claimed["ptx"], record_path.name
         elif record["package"] == "torchaudio":
-            assert "libcudart.so.13" in record["linked_cuda_libraries"]
-            assert record["grep"]["TorchCodec is required for"] == ["torchaudio/_torchcodec.py"]
+            major = matrix.torchaudio_cuda_major(record["version"])
+            assert f"libcudart.so.{major}" in record["linked_cuda_libraries"], record_path.name
+            routed = record["grep"]["return load_with_torchcodec("] == ["torchaudio/__init__.py"]
+            assert routed == (matrix.audio_io(record["version"])["backend"] == "torchcodec"), record_path.name
