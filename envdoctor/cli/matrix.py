@@ -57,4 +57,4 @@ def _render(summary: Dict[str, Any], ui: Ui) -> None:
         lines.append(f"  {ui.text('ui.matrix.unverified')}:")
         lines += [f"    - {ref}" for ref in summary["unverified_blocking"]]
     for line in lines:
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
