@@ -163,6 +163,10 @@ def load_matrix(directory: Optional[str] = None, cache: Any = _USER_CACHE) -> Ma
     digest = hashlib.sha256()
     for name in sorted(texts):
         digest.update(name.encode() + b"\0" + texts[name].encode("utf-8") + b"\0")
+    # Which measurement records exist is part of what was validated (verified rows need theirs).
+    records = Path(where) / "measurements"
+    if records.is_dir():
+        digest.update("\0".join(sorted(p.name for p in records.glob("*.json"))).encode("utf-8"))
     key = "matrix:" + digest.hexdigest()
     data = cache.get(key) if cache else None
     if not isinstance(data, dict):

@@ -149,3 +149,13 @@ def test_every_measurement_record_backs_what_the_matrix_says() -> None:
             assert f"libcudart.so.{major}" in record["linked_cuda_libraries"], record_path.name
             routed = record["grep"]["return load_with_torchcodec("] == ["torchaudio/__init__.py"]
             assert routed == (matrix.audio_io(record["version"])["backend"] == "torchcodec"), record_path.name
+
+
+def test_a_cached_matrix_is_validated_again_when_a_record_goes_missing(matrix_copy: Path, tmp_path: Path) -> None:
+    from envdoctor.jsoncache import JsonCache
+
+    cache = JsonCache(tmp_path / "cache", "matrix")
+    load_matrix(str(matrix_copy), cache=cache)
+    (matrix_copy / "measurements" / "nvrtc-13.2.json").unlink()
+    with pytest.raises(MatrixError):
+        load_matrix(str(matrix_copy), cache=cache)
