@@ -181,6 +181,29 @@ def built_cuda(path: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+def release_arch_table(path: str) -> Optional[Dict[str, object]]:
+    """torch/cuda/__init__.py's PYTORCH_RELEASES_CODE_CC (torch >= 2.11), read without importing torch.
+
+    From 2.13 on it is kept in sync with the build's TORCH_CUDA_ARCH_LIST table by a validator (its
+    comment says so), so it states the arch list of every CUDA variant the build system makes.
+    """
+    import ast
+
+    text = _wheel_text(path, "torch/cuda/__init__.py")
+    if not text:
+        return None
+    for node in ast.parse(text).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if isinstance(target, ast.Name) and target.id == "PYTORCH_RELEASES_CODE_CC" and node.value is not None:
+            try:
+                table = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            return json.loads(json.dumps(table, default=sorted))
+    return None
+
+
 def _arch_key(name: str) -> Tuple[int, str]:
     digits = re.sub(r"\D", "", name)
     return (int(digits) if digits else 0, name)
@@ -296,6 +319,7 @@ def command_wheel(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if package == "torch":
         cuda = built_cuda(wheel)
         record["torch_version_cuda"] = cuda
+        record["release_arch_table"] = release_arch_table(wheel)
         variant = args.variant or ("cu" + cuda.replace(".", "") if cuda else None)
         if variant is None:
             raise VerifyError("a CPU-only torch wheel: nothing to compare (pass --variant to force)")
