@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose import trust
+from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.rules import ALL_RULES
 from envdoctor.i18n import catalogue
 from envdoctor.matrix.loader import load_matrix
