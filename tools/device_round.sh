@@ -9,7 +9,7 @@ PREFIX=$(cd "$(dirname "$PY")/.." && pwd)
 TORCHLIB=$("$PY" -I -c "import os, importlib.util as u; print(os.path.join(os.path.dirname(u.find_spec('torch').origin), 'lib'))")
 step() { echo; echo "=== $*"; }
 step "nvidia-smi"; nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader
-step "check (cold, live probe)"; /usr/bin/time -f "%e s" python3 -m envdoctor check --python "$PY"; echo "exit=$?"
+step "check (cold, live probe)"; time python3 -m envdoctor check --python "$PY"; echo "exit=$?"
 python3 -m envdoctor check --python "$PY" --json > "$OUTDIR/check.json"; echo "exit=$?"
 python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(e['verdict'], [(f['code'], f['severity']) for f in e['findings']])" "$OUTDIR/check.json"
 for gpu in 'Tesla T4@7.5' 'NVIDIA GeForce RTX 2080 Ti@7.5' 'NVIDIA GeForce RTX 4060@8.9' 'NVIDIA GeForce RTX 5060 Ti@12.0' 'NVIDIA GeForce GTX 1080@6.1'; do
@@ -23,8 +23,8 @@ step "bench: scan speed (registered-only vs full search)"; python3 bench/scan_sp
 step "bench: check speed"; python3 bench/check_speed.py --python "$PY" --runs 5
 step "bench: doctor speed (one worker per GPU vs import torch; vs a process per test)"
 python3 bench/doctor_speed.py --python "$PY" --runs 2 --compare --cli
-step "doctor"; /usr/bin/time -f "%e s" python3 -m envdoctor doctor --python "$PY"; echo "exit=$?"
-step "report --doctor"; /usr/bin/time -f "%e s" python3 -m envdoctor report --doctor --python "$PY" -o "$OUTDIR/report.zip"; echo "exit=$?"
+step "doctor"; time python3 -m envdoctor doctor --python "$PY"; echo "exit=$?"
+step "report --doctor"; time python3 -m envdoctor report --doctor --python "$PY" -o "$OUTDIR/report.zip"; echo "exit=$?"
 step "fix on this runtime (nothing to do expected)"; python3 -m envdoctor fix --root "$PREFIX" --json > "$OUTDIR/fix.json"; echo "exit=$?"
 python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(e['status'], e['exit_code'], [(s['name'], s['exit_code']) for s in e['steps']])" "$OUTDIR/fix.json"
 step "GPU tests"
