@@ -143,9 +143,10 @@ def _own_files() -> List[str]:
     """envdoctor's own code and data: a replay never outlives an update of envdoctor itself."""
     import envdoctor
 
-    archive = getattr(getattr(envdoctor, "__loader__", None), "archive", None)
+    # The zipapp: one file. Its unpacked copy is named by the zip's content hash and never changes.
+    archive = envdoctor.PYZ_ARCHIVE or getattr(getattr(envdoctor, "__loader__", None), "archive", None)
     if archive:
-        return [archive]  # the zipapp: one file
+        return [archive]
     top = os.path.dirname(os.path.abspath(envdoctor.__file__))
     found = []
     for folder, subfolders, files in os.walk(top):
