@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any, Dict, Optional
 
-from envdoctor.cli.check import add_probe_options, add_target_options
+from envdoctor.cli.check import add_probe_options, add_target_options, machine_options
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
 
@@ -59,7 +59,7 @@ def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
             raise UsageError("report.error.log_missing", path=path)
     options = ReportOptions(
         collect=CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
-                               live_timeout=args.live_timeout),
+                               live_timeout=args.live_timeout, **machine_options(args)),
         gpu=args.gpu,
         doctor=args.doctor,
         logs=tuple(args.log),

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, List
 
 from envdoctor.i18n import message
 from envdoctor.model import CheckReport, Finding, Severity, Verdict, format_cc
+from envdoctor.report.origin import fix_text, origin_line, shows_origin
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,7 +33,8 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
                          f"{gpu.name} (sm_{format_cc(gpu.compute_capability).replace('.', '')}{memory}) "
                          f"[{gpu.source}] — {message(lang, 'ui.coverage')}: {cov}"))
     else:
-        rows.append((message(lang, "ui.gpu"), message(lang, "ui.no_gpu")))
+        empty = "ui.gpu_unknown" if facts.gpu_origin == "unknown" else "ui.no_gpu"
+        rows.append((message(lang, "ui.gpu"), message(lang, empty)))
     driver = facts.gpu.driver
     if driver:
         text = message(lang, "ui.driver_cuda", version=driver.version, cuda=driver.cuda_version) \
@@ -40,7 +42,11 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
         rows.append((message(lang, "ui.driver"), f"{text} [{driver.source}]"))
     if facts.runtime:
         rt = facts.runtime
-        rows.append((message(lang, "ui.runtime"), f"{rt.root} ({rt.layout}, Python {rt.python_version or '?'})"))
+        rows.append((message(lang, "ui.runtime"),
+                     f"{rt.root} ({rt.layout}, Python {rt.python_version or message(lang, 'ui.unknown_version')})"))
+        if shows_origin(facts.gpu_origin, facts.foreign_platform):
+            rows.append((message(lang, "ui.origin"),
+                         origin_line(lang, rt.platform, facts.host_platform, facts.gpu_origin)))
     if facts.torch:
         torch = facts.torch
         audio = facts.distribution("torchaudio")
@@ -85,7 +91,7 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
             body.append("\n" + detail)
         if verbose and finding.evidence:
             body.append("\n" + "\n".join(f"· {line}" for line in finding.evidence), style="dim")
-        table.add_row(label, body, message(lang, base + ".fix", **finding.params))
+        table.add_row(label, body, fix_text(lang, finding.code, finding.params, report.facts.foreign_platform))
     console.print(table)
     console.print(Text(f"{message(lang, 'ui.verdict')}: {report.verdict.value} "
                        f"({message(lang, 'ui.exit_code', code=report.verdict.exit_code)})", style="dim"))

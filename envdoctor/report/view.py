@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.i18n import message
 from envdoctor.model import Severity
+from envdoctor.report.origin import envelope_origin, origin_line
 
 SEVERITY_ORDER = {s.value: -s.rank for s in Severity}  # worst first; unknown ones last
 MAX_PACKAGES_SHOWN = 400
@@ -106,7 +107,8 @@ def _gpus(envelope: Dict[str, Any], t: Any) -> Optional[Section]:
         rows.append((str(gpu.get("index")), str(gpu.get("name")), f"{cc or '?'} ({arch})", memory,
                      str(gpu.get("verdict") or "?"), coverage, str(raw.get("uuid") or "-")))
     if not rows:
-        return Section("gpus", t("ui.gpus"), pairs=((t("ui.gpu"), t("ui.no_gpu")),))
+        empty = "ui.gpu_unknown" if facts.get("gpu_origin") == "unknown" else "ui.no_gpu"
+        return Section("gpus", t("ui.gpus"), pairs=((t("ui.gpu"), t(empty)),))
     return Section("gpus", t("ui.gpus"), header=("#", t("report.col.name"), t("report.col.cc"), t("report.col.memory"),
                                                  t("ui.verdict"), t("ui.coverage"), "UUID"), rows=tuple(rows))
 
@@ -124,8 +126,13 @@ def _system(envelope: Dict[str, Any], report: Dict[str, Any], t: Any) -> Section
         pairs.append((t("ui.driver"), t("ui.none")))
     runtime = facts.get("runtime")
     if runtime:
+        version = runtime.get('python_version') or t("ui.unknown_version")
         pairs.append((t("ui.runtime"), f"{runtime.get('root')} ({runtime.get('layout')}, "
-                                       f"{runtime.get('platform')}, Python {runtime.get('python_version') or '?'})"))
+                                       f"{runtime.get('platform')}, Python {version})"))
+    origin = envelope_origin(facts)
+    if origin is not None:
+        pairs.insert(0, (t("ui.origin"), origin_line(envelope.get("lang") or "en", origin["platform"], origin["host"],
+                                                     origin["gpu_origin"])))
     torch = facts.get("torch")
     if torch:
         pairs.append((t("ui.torch"), f"{torch.get('version')} (CUDA {torch.get('cuda') or '-'}, "
