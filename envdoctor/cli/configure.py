@@ -75,6 +75,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.gptsovits import recommend, writer
     from envdoctor.gptsovits.settings import resolve
     from envdoctor.i18n import message
+    from envdoctor.i18n.lines import localize_line
     from envdoctor.paths import host_platform
 
     asked: Dict[str, Any] = {}
@@ -115,7 +116,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
     for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("arch_list", settings.arch_list),
                         ("device", settings.device)):
         value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
-        why = f" ({choice.evidence})" if choice.evidence else ""
+        why = f" ({localize_line(ui.lang, choice.evidence)})" if choice.evidence else ""
         console.print(f"  {ui.text('configure.setting.' + key)}: {value}  "
                       f"[{ui.text('configure.source.' + choice.source)}]{why}", markup=False)
     for change in changes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from envdoctor.i18n import message
+from envdoctor.i18n.lines import display_params
 
 # Origins that differ from "this machine checks its own runtime" and so must be said.
 _TOLD = ("given", "report", "unknown")
@@ -23,7 +24,7 @@ def origin_line(lang: str, runtime_platform: str, host: str, gpu_origin: str) ->
 
 
 def fix_text(lang: str, code: str, params: Dict[str, Any], foreign: Optional[str]) -> str:
-    fix = message(lang, f"finding.{code}.fix", **params)
+    fix = message(lang, f"finding.{code}.fix", **display_params(lang, params))
     if foreign is None or not fix or code == "bundle-machine-unknown":
         return fix
     return message(lang, "ui.fix_elsewhere", platform=foreign, fix=fix)
