@@ -89,7 +89,8 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
 
     state = writer.State(installation.root)
     requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
-    settings, remember = resolve(requested, state.settings, advice, recommend.detect_arch_list,
+    settings, remember = resolve(requested, state.settings, advice,
+                                 lambda: recommend.detect_arch_list(installation.bundle_os),
                                  args.launcher_check, args.check_command)
     plan = planner.build(installation, settings, lambda key, lang=None: message(lang or ui.lang, key),
                          host_platform())

@@ -51,3 +51,21 @@ def test_revert_names_no_file_that_is_not_there(tmp_path: Path, capsys, gpu_5060
     assert main(["configure", "--root", str(root), "--revert", "--force", "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "go-webui.sh" not in out and "Restored go-webui.bat" in out
+
+
+def test_arch_list_auto_does_not_write_this_machines_gpu_into_a_windows_bundle(tmp_path: Path, capsys,
+                                                                                monkeypatch) -> None:
+    from envdoctor.probes import gpus
+
+    def this_machine() -> list:
+        raise AssertionError("this machine's GPU was asked for a Windows bundle's launcher")
+
+    monkeypatch.setattr(gpus, "default_sources", this_machine)
+    root = windows_bundle(tmp_path / "bundle")
+    preview = configure(root, "--arch-list", "auto", "--fp16", "off", "--v2pro-sv", "on", capsys=capsys)
+    assert preview["settings"]["arch_list"] is None
+    bat = next(c for c in preview["changes"] if c["file"] == "go-webui.bat")["diff"]
+    assert "TORCH_CUDA_ARCH_LIST" not in bat and 'set "is_half=False"' in bat
+    monkeypatch.setenv("COLUMNS", "300")
+    main(["configure", "--root", str(root), "--arch-list", "auto", "--fp16", "off", "--no-live", "--lang", "en"])
+    assert "a windows bundle examined on linux: this machine's GPU is not its user's" in capsys.readouterr().out
