@@ -38,6 +38,9 @@ if sys.version_info < (3, 9):
     refuse_old_python()
 
 import os  # noqa: E402  (after the version check, on purpose: see above)
+import re  # noqa: E402
+
+NOT_COMPILED = re.compile(r"[\\/](pygments|markdown_it|mdurl)[\\/]")
 
 
 def cache_root(environ):
@@ -74,8 +77,9 @@ def unpacked_folder(archive, build_id, cache):
         with zipfile.ZipFile(archive) as bundle:
             bundle.extractall(work, [name for name in bundle.namelist() if name != "__main__.py"])
         # One process (workers=1): a process pool would re-run this __main__ on Windows. A module that
-        # does not compile (written for another Python) is only left to compile on import.
-        compileall.compile_dir(work, quiet=2, ddir=final, workers=1)
+        # does not compile (written for another Python) is only left to compile on import; so are the
+        # packages envdoctor never imports (rich's syntax highlighting and Markdown: half the time).
+        compileall.compile_dir(work, quiet=2, ddir=final, workers=1, rx=NOT_COMPILED)
         with open(os.path.join(work, COMPLETE_MARKER), "w") as marker:
             marker.write(build_id + "\n")
         try:
