@@ -85,7 +85,10 @@ def gather(
     files: Dict[str, str] = {}
 
     step("report.step.gpu")
-    smi = evidence.nvidia_smi_query(runner)
+    # A bundle for another OS judged against its user's GPU (or none): this machine's nvidia-smi would mix
+    # this GPU in. (ENVDOCTOR_GPUS, the what-if and test seam, stands for the machine it runs on.)
+    elsewhere = check is not None and check.facts.foreign_platform and check.facts.gpu_origin != "override"
+    smi = None if elsewhere else evidence.nvidia_smi_query(runner)
     if smi is not None:
         files["evidence/nvidia-smi-q.txt"] = smi
     if check is not None:

@@ -119,7 +119,10 @@ def _system(envelope: Dict[str, Any], report: Dict[str, Any], t: Any) -> Section
     facts = envelope.get("facts") or {}
     lang = envelope.get("lang") or "en"
     system = report.get("system") or {}
-    pairs: List[Tuple[str, str]] = [(t("report.os"), f"{system.get('os', '?')} ({system.get('machine', '?')})")]
+    origin = envelope_origin(facts)
+    examiner = origin is not None and origin["foreign"] and origin["gpu_origin"] != "override"
+    os_label = "report.os_examiner" if examiner else "report.os"
+    pairs: List[Tuple[str, str]] = [(t(os_label), f"{system.get('os', '?')} ({system.get('machine', '?')})")]
     driver = (facts.get("gpu") or {}).get("driver")
     if driver:
         text = t("ui.driver_cuda", version=driver.get("version"), cuda=driver.get("cuda_version")) \
@@ -134,7 +137,6 @@ def _system(envelope: Dict[str, Any], report: Dict[str, Any], t: Any) -> Section
         layout = t(f"ui.layout.{layout}") if has_message(lang, f"ui.layout.{layout}") else layout
         pairs.append((t("ui.runtime"), f"{runtime.get('root')} ({layout}, "
                                        f"{runtime.get('platform')}, Python {version})"))
-    origin = envelope_origin(facts)
     if origin is not None:
         pairs.insert(0, (t("ui.origin"), origin_line(lang, origin["platform"], origin["host"], origin["gpu_origin"])))
     torch = facts.get("torch")

@@ -89,3 +89,28 @@ def test_a_windows_bundle_of_unknown_python_says_so_in_words(bundle: Path, capsy
             (bundle / "runtime" / name).unlink()
     _code, out = _check(capsys, "--root", str(bundle), "--assume-gpu", FIVE_SIXTY, "--assume-driver", "576.02@12.9")
     assert "Python ?" not in out and ("Python version unknown" in out or "Python 3." in out)
+
+
+def test_the_report_keeps_this_machines_gpu_out_and_says_whose_facts(bundle: Path, tmp_path: Path, capsys,
+                                                                     monkeypatch) -> None:
+    import stat
+    import zipfile
+
+    # This machine has a GPU (a stand-in nvidia-smi at the hardware edge): it must not enter the user's report.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    smi = tools / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'Product Name : NVIDIA H100 80GB HBM3'\n")
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    output = tmp_path / "report.zip"
+    assert main(["report", "--root", str(bundle), "--no-live", "--assume-gpu", FIVE_SIXTY, "--assume-driver",
+                 "576.02@12.9", "-o", str(output)]) == 0
+    capsys.readouterr()
+    with zipfile.ZipFile(output) as archive:
+        names = archive.namelist()
+        markdown = archive.read("report.md").decode("utf-8")
+    assert "evidence/nvidia-smi-q.txt" not in names and "H100" not in markdown
+    assert "This machine's operating system (not the bundle's)" in markdown
+    assert "GPU and driver: given with --assume-gpu / --assume-driver" in markdown
+    assert "On the machine that runs this windows bundle: " in markdown

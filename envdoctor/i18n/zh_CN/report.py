@@ -9,6 +9,7 @@ MESSAGES = {
     "report.top_finding": "最重要的问题",
     "report.findings": "检查结果",
     "report.system": "系统",
+    "report.os_examiner": "本机的操作系统（不是整合包所在电脑的）",
     "report.os": "操作系统",
     "report.matrix": "兼容性数据",
     "report.coverage": "运行环境中 CUDA 二进制文件包含的内核",
