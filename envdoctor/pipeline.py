@@ -47,13 +47,15 @@ def gather_facts(
 
 
 def machine_gpus(options: CollectOptions, runner: Optional[Runner] = None) -> Tuple[GpuFacts, str]:
-    """The GPU and driver of the machine that runs the runtime, and whose they are (Facts.gpu_origin)."""
+    """The GPU and driver of the machine that runs the runtime, and whose they are (Facts.gpu_origin):
+    the command line's (--assume-gpu, --facts-from), else ENVDOCTOR_GPUS's, else this machine's unless
+    the runtime is for another OS (then none: they are not this machine's to give)."""
+    assumed = bundle_machine.assumed_gpus(options)
+    if assumed is not None:
+        return assumed
     if bundle_machine.overridden():
         origin = "override"
     else:
-        assumed = bundle_machine.assumed_gpus(options)
-        if assumed is not None:
-            return assumed
         foreign = bundle_machine.foreign_runtime_platform(
             options, lambda root, python: find_runtime(root, python, runner=runner,
                                                        cache=JsonCache(cache_dir(), "facts")))

@@ -73,7 +73,9 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         # An answer whose live probe did not finish (timeout, crash) is asked again next time.
         replayable = report is not None and (report.facts.live is None
                                              or report.facts.live.status in ("ok", "skipped"))
-        deps = replay_deps(report, args.root) + [args.facts_from] * bool(args.facts_from) if replayable else None
+        deps = None
+        if replayable:
+            deps = replay_deps(report, args.root) + ([args.facts_from] if args.facts_from else [])
         finish_recording(recorder, argv, deps, code)
     return code
 
