@@ -154,3 +154,32 @@ def test_doctor_in_chinese(zh, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ENVDOCTOR_FAKE_TORCH", json.dumps({"fail": {"sdpa-efficient": "abort"}}))
     out = _run(capsys, "doctor", "--python", str(python), "--only", "cuda,sdpa-efficient,elementwise")
     assert "冒烟测试" in out and english_words(out) == []
+
+
+@pytest.mark.parametrize("line", [
+    "driver 576.02 (nvml)",
+    "torch 2.6.0+cu124 built with CUDA 12.4",
+    "CUDA 12.4 targets: sm_50 sm_60 sm_90",
+    "scan: ptx-jit (sm_50 sm_90 | PTX sm_90)",
+    "live: sm_50 sm_60",
+    "configured: is_half=False",
+    "predicted: driver 576.02 (nvml)",
+    "confirmed by smoke test sdpa-efficient: crashed (SIGABRT)",
+    "known error: fp16-attention-arch-mismatch",
+    "sdpa-efficient on GPU NVIDIA GeForce RTX 5060 Ti: crashed (SIGABRT), last stage sdpa-fp16-efficient",
+    "cuda on GPU NVIDIA GeForce RTX 3060: passed",
+    "a windows runtime cannot run on linux",
+    "a windows bundle examined on linux: this machine's GPU is not its user's",
+    "torch is not installed in this runtime",
+    "no answer within 90 s",
+    "nvml: 1 GPU(s)",
+    "cache: driver files unchanged since the last answer",
+    "assumed: --assume-gpu/--assume-driver",
+    "bundle-machine: a windows bundle examined on linux: this machine's GPU is not its user's",
+])
+def test_every_line_envdoctor_writes_reads_in_chinese(line: str) -> None:
+    from envdoctor.i18n.lines import localize_line
+
+    assert localize_line("en", line) == line  # English (and --json) keep the line as written
+    shown = localize_line("zh_CN", line)
+    assert shown != line and english_words(shown) == [], shown

@@ -80,6 +80,7 @@ MESSAGES = {
     "ui.source.assumed": "assumed",
     "ui.source.smoke": "smoke",
     "ui.source.prediction": "prediction",
+    "ui.live.status.passed": "passed",
     "ui.live.status.ok": "ok",
     "ui.live.status.failed": "failed",
     "ui.live.status.crashed": "crashed",

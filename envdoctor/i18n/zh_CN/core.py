@@ -77,6 +77,7 @@ MESSAGES = {
     "ui.source.assumed": "指定值",
     "ui.source.smoke": "冒烟测试",
     "ui.source.prediction": "预测",
+    "ui.live.status.passed": "通过",
     "ui.live.status.ok": "正常",
     "ui.live.status.failed": "失败",
     "ui.live.status.crashed": "崩溃",
