@@ -176,6 +176,8 @@ def test_doctor_in_chinese(zh, tmp_path: Path, capsys, monkeypatch) -> None:
     "cache: driver files unchanged since the last answer",
     "assumed: --assume-gpu/--assume-driver",
     "bundle-machine: a windows bundle examined on linux: this machine's GPU is not its user's",
+    "no GPU",
+    "simulated GPUs (ENVDOCTOR_GPUS) cannot run kernels",
 ])
 def test_every_line_envdoctor_writes_reads_in_chinese(line: str) -> None:
     from envdoctor.i18n.lines import localize_line

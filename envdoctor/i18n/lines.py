@@ -38,6 +38,8 @@ _SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in
     (r"^(?P<count>\d+) GPU\(s\)$", "line.gpu_count"),
     (r"^driver files unchanged since the last answer$", "line.gpu_cache"),
     (r"^--assume-gpu/--assume-driver$", "line.assumed"),
+    (r"^no GPU$", "line.no_gpu"),
+    (r"^simulated GPUs \(ENVDOCTOR_GPUS\) cannot run kernels$", "line.simulated_gpus"),
     (r"^(?P<source>[a-z][a-z-]*): (?P<detail>.*)$", "line.probe_attempt"),
 )]
 

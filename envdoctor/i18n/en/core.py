@@ -97,6 +97,8 @@ MESSAGES = {
     "ui.quoted": "{text}",
     "line.smoke_result": "{test} on GPU {gpu}: {status} {exit} {stage}",
     "ui.seconds": "{seconds} s",
+    "line.no_gpu": "no GPU",
+    "line.simulated_gpus": "simulated GPUs (ENVDOCTOR_GPUS) cannot run kernels",
     "ui.gpu_unknown": "unknown (not this machine's)",
     "ui.origin": "Whose facts",
     "ui.origin.text": "runtime and torch: this {platform} bundle's files; GPU and driver: {gpu}",

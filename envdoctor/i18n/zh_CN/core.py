@@ -94,6 +94,8 @@ MESSAGES = {
     "ui.quoted": "“{text}”",
     "line.smoke_result": "冒烟测试 {test}（显卡 {gpu}）：{status} {exit} {stage}",
     "ui.seconds": "{seconds} 秒",
+    "line.no_gpu": "没有显卡",
+    "line.simulated_gpus": "模拟的显卡（ENVDOCTOR_GPUS）无法运行内核",
     "ui.gpu_unknown": "未知（不是本机的显卡）",
     "ui.origin": "信息来源",
     "ui.origin.text": "运行环境和 torch：这个 {platform} 整合包的文件；显卡和驱动：{gpu}",
