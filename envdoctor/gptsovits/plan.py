@@ -134,7 +134,7 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
         elif relative == BAT and "chcp 65001" not in text.lower():
             # cmd reads batch files in the console code page (936 on Chinese Windows), not UTF-8.
             style = dataclasses.replace(style, encoding="gbk")
-        elif relative == PS1 and style.encoding != "utf-8-sig":
+        elif relative == PS1 and not style.unicode_with_bom:
             # Windows PowerShell reads a script without BOM in the ANSI code page: keep it ASCII.
             message = lang_message("configure.launcher.stop", "en")
         base = dataclasses.replace(base, style=style)
