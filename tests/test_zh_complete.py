@@ -31,7 +31,7 @@ nvidia geforce rtx gtx ti super quadro tesla torch torchaudio torchvision cuda c
 bf16 sdpa gpt sovits webui envdoctor python pip sm jit sass windows linux darwin wsl gb kb mb mib gib ms
 check doctor explain scan configure upgrade rollback recover report summarize cpu gpu uuid onnxruntime hubert vits
 g2pw wheel pytorch https http import class sv custom device version demo pth zip fbank x y n
-nvidia-smi nvidia-ml-py onnxruntime-gpu memory-efficient
+nvidia-smi nvidia-ml-py onnxruntime-gpu memory-efficient site-packages fatbin cuobjdump
 on off auto keep true false
 """))
 NAMES |= {code.lower() for rule in ALL_RULES for code in rule.CODES} | {name.lower() for name in TEST_NAMES}
