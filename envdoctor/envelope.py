@@ -26,13 +26,17 @@ SCHEMA_VERSIONS: Dict[str, int] = {
     "check": 1,
     "doctor": 2,  # 2: `--list-tests` answers as envdoctor.doctor (was envdoctor.doctor-tests)
     "explain": 1,
-    "scan": 2,  # 2: the common head; errors are envdoctor.scan; named files without CUDA code listed ("cuda")
+    # 2: embedded fat binaries (embedded_*, registered_coverage); 3: the common head, errors are
+    # envdoctor.scan, named files without CUDA code are listed ("cuda"), `notes` when no GPU to judge
+    "scan": 3,
     "configure": 1,
     "upgrade": 1,
     "rollback": 1,  # was envdoctor.upgrade with command "rollback"
     "recover": 1,  # was envdoctor.upgrade with command "recover"
     "report": 1,  # was envdoctor.check with command "report" (summarize and --from read both)
     "summarize": 2,  # 2: the common head
+    "matrix": 1,
+    "fix": 1,
     # Not a command: the envelope of an error before any command was chosen (`envdoctor --json --bogus`).
     "error": 1,
 }

@@ -80,7 +80,8 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandRe
             return advice.recommend(installation.root, live=not args.no_live)
 
     requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
-    done = configure(installation, requested, args.yes, get_advice, advice.detect_arch_list, args.launcher_check,
+    done = configure(installation, requested, args.yes, get_advice,
+                     lambda: advice.detect_arch_list(installation.bundle_os), args.launcher_check,
                      args.check_command, lambda key, lang=None: message(lang or ui.lang, key), host_platform())
     return _result("applied" if done.applied else "preview", installation, done.exit_code,
                    lambda view: _render_configure(view, installation, done.settings, done.changes, done.plan,
@@ -91,13 +92,15 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandRe
 
 def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Dict[str, Any]], plan: Any,
                       applied: bool) -> None:
+    from envdoctor.i18n.lines import localize_line
+
     console = ui.console()
     console.soft_wrap = True  # the terminal wraps; rich's wrapping would cut diff lines and CJK words
     console.print(ui.text("configure.title", root=installation.root, generation=installation.generation), markup=False)
     for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("arch_list", settings.arch_list),
                         ("device", settings.device)):
         value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
-        why = f" ({choice.evidence})" if choice.evidence else ""
+        why = f" ({localize_line(ui.lang, choice.evidence)})" if choice.evidence else ""
         console.print(f"  {ui.text('configure.setting.' + key)}: {value}  "
                       f"[{ui.text('configure.source.' + choice.source)}]{why}", markup=False)
     for change in changes:

@@ -18,7 +18,8 @@ from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language
 from envdoctor.result import CommandResult
 
-COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize")
+COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize",
+            "matrix", "fix")
 
 
 class _Parser(argparse.ArgumentParser):

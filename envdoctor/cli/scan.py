@@ -11,14 +11,25 @@ from envdoctor.cli.ui import Ui
 from envdoctor.result import CommandResult
 
 HELP = "list the CUDA kernels (SASS/PTX per arch) inside shared libraries, and their coverage of a GPU"
+DESCRIPTION = HELP + """.
+
+Goes beyond cuobjdump: cuobjdump lists only the registered fat binary (the one the CUDA runtime
+loads with the library) and cannot read a Windows DLL at all.  This scan reads ELF .so and PE .dll
+alike and also searches each library's data sections for the fat-binary containers it loads
+itself: NVIDIA's cuFFT registers a one-entry stub and keeps ~24,000 containers there.  Those are
+listed as "embedded", apart from the registered ones, and coverage is judged on both together."""
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("scan", parents=[parent], help=HELP, description=HELP)
+    parser = sub.add_parser("scan", parents=[parent], help=HELP, description=DESCRIPTION,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders (every shared library below)")
     parser.add_argument("--cc", action="append", metavar="X.Y",
                         help="judge coverage for this compute capability (repeatable; default: this machine's GPUs)")
     parser.add_argument("--all", action="store_true", help="also list libraries without CUDA kernels")
+    parser.add_argument("--registered-only", action="store_true",
+                        help="read only the registered fat binaries, as cuobjdump does (faster; misses "
+                             "the embedded kernels of cuFFT and the like)")
 
 
 def _capabilities(args: argparse.Namespace) -> List[tuple]:
@@ -48,7 +59,8 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     if missing:
         raise UsageError("error.path_not_found", path=missing[0])
     capabilities = _capabilities(args)
-    scans = scan_paths(args.paths, cache=ScanCache(str(cache_dir())))
+    embedded = not args.registered_only
+    scans = scan_paths(args.paths, cache=ScanCache(str(cache_dir()), embedded=embedded), embedded=embedded)
     result = build_result(scans, capabilities, args.all, named=args.paths)
     code = exit_code(result)
     if code == NO_VERDICT:
@@ -71,9 +83,10 @@ def _render(result: Dict, ui: Ui) -> None:
     gpus = list(result["gpus"])
     for key in gpus:
         table.add_column(arch_of(key), no_wrap=True)
+    embedded_label = ui.text("ui.scan.embedded")
     for binary in result["binaries"]:
-        sass = " ".join(f"{arch}×{n}" for arch, n in binary["sass"].items())
-        ptx = " ".join(f"{arch}×{n}" for arch, n in binary["ptx"].items())
+        sass = _counts(binary["sass"], binary.get("embedded_sass") or {}, embedded_label)
+        ptx = _counts(binary["ptx"], binary.get("embedded_ptx") or {}, embedded_label)
         if binary.get("error") and binary["error"] != NOT_A_BINARY:
             sass = f"[red]{binary['error']}[/red] {escape(binary.get('error_detail') or '')} {sass}".strip()
         elif not binary.get("cuda"):
@@ -93,3 +106,13 @@ def _render(result: Dict, ui: Ui) -> None:
         console.print(line)
         for path in entry["lacking"]:
             console.print(f"  ✗ {path}", markup=False)
+    if any(b.get("embedded_entries") for b in result["binaries"]):
+        console.print(ui.text("ui.scan.embedded_note"))
+
+
+def _counts(registered: Dict[str, int], embedded: Dict[str, int], label: str) -> str:
+    """Registered counts on the first line, embedded ones (if any) on a second, labelled line."""
+    text = " ".join(f"{arch}×{n}" for arch, n in registered.items())
+    if embedded:
+        text = (text or "-") + f"\n{label}: " + " ".join(f"{arch}×{n}" for arch, n in embedded.items())
+    return text

@@ -31,7 +31,13 @@ def build_result(scans: Sequence[Any], capabilities: Sequence[tuple], show_all: 
         record = scan.to_dict()
         record["cuda"] = bool(scan.has_cuda)
         if scan.has_cuda:
-            record["coverage"] = {format_cc(cc): coverage.verdict(cc, scan.sass, scan.ptx) for cc in capabilities}
+            # Judged on registered and embedded kernels together: both are what the library can run.
+            record["coverage"] = {
+                format_cc(cc): coverage.verdict(cc, scan.all_sass, scan.all_ptx) for cc in capabilities
+            }
+            record["registered_coverage"] = {
+                format_cc(cc): coverage.verdict(cc, scan.sass, scan.ptx) for cc in capabilities
+            }
         binaries.append(record)
     summary = {}
     with_kernels = [b for b in binaries if b.get("coverage")]

@@ -62,6 +62,10 @@ CASES = [
     ("report-error", "report --from {missing}"),
     ("summarize-ok", "summarize {reports}"),
     ("summarize-error", "summarize {missing}"),
+    ("matrix-ok", "matrix"),
+    ("matrix-error", "matrix --matrix-dir {missing}"),
+    ("fix-ok", "fix --root {root} --no-live"),
+    ("fix-error", "fix --root {root} --wheelhouse {missing}"),
     ("error-error", "--bogus"),
 ]
 

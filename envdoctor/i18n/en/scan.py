@@ -6,6 +6,11 @@ MESSAGES = {
     "ui.scan.summary": "All binaries together on {arch}: {verdict}",
     "ui.scan.no_gpu": "No GPU here to judge coverage for: pass --cc X.Y (e.g. --cc 12.0 for an RTX 50 card).",
     "ui.scan.no_cuda_code": "no CUDA device code",
+    "ui.scan.embedded": "embedded",
+    "ui.scan.embedded_note": (
+        "\"embedded\": fat binaries found in a library's data sections, which it loads itself (cuobjdump does "
+        "not list them); coverage counts them together with the registered ones."
+    ),
     "error.path_not_found": "{path} does not exist.",
     "error.bad_cc": "{value} is not a compute capability; write it like 8.6 or 12.0.",
 }
