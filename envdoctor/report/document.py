@@ -6,6 +6,7 @@ only the redacted document reaches the renderers (markdown.py, html.py) and the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import platform
@@ -279,7 +280,7 @@ def current_head(document: Document) -> Document:
     """The document under this version's envelope head (a report read back may be older)."""
     old = document.envelope
     body = {k: v for k, v in old.items() if k not in envelopes.HEAD}
-    return Document(envelopes.write("report", str(old.get("lang") or "en"), 0, body), document.evidence)
+    return dataclasses.replace(document, envelope=envelopes.write("report", str(old.get("lang") or "en"), 0, body))
 
 
 def is_report_envelope(data: Any) -> bool:
