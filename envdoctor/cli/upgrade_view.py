@@ -12,7 +12,7 @@ from envdoctor.upgrade.events import Events
 
 if TYPE_CHECKING:  # every command imports this module for `interrupted_notice`: keep it light
     from envdoctor.upgrade.plan import Plan
-    from envdoctor.upgrade.resolve import Resolution
+    from envdoctor.upgrade.preflight import Preflight
     from envdoctor.upgrade.verify import VerifyStep
 
 SCHEMA = "envdoctor.upgrade"
@@ -41,8 +41,7 @@ def plan_status_text(plan: Plan, ui: Ui, driver: Optional[str], python: Optional
                    python=python or "?")
 
 
-def show_plan(plan: Plan, ui: Ui, status_text: str, resolution: Optional[Resolution],
-              disk_needed: Optional[int], resolve_note: Optional[str]) -> None:
+def show_plan(plan: Plan, ui: Ui, status_text: str, check: Optional[Preflight], check_error: Optional[str]) -> None:
     from rich.table import Table
 
     console = ui.console()
@@ -63,22 +62,28 @@ def show_plan(plan: Plan, ui: Ui, status_text: str, resolution: Optional[Resolut
     table.add_row(ui.text("upgrade.row.index"), plan.wheelhouse or plan.index_url or "-")
     if plan.constraints:
         table.add_row(ui.text("upgrade.row.constraints"), ", ".join(plan.constraints))
-    if resolution is not None:
+    kept = list(plan.kept)
+    if check is not None:
+        resolution = check.resolution
         table.add_row(ui.text("upgrade.row.wheels"),
                       ", ".join(f"{w.name} {w.version}" for w in resolution.wheels) or "-")
-        table.add_row(ui.text("upgrade.row.download"), mb(resolution.download_bytes))
+        if check.download_bytes:
+            table.add_row(ui.text("upgrade.row.download"), mb(check.download_bytes))
+        if check.local_bytes:
+            table.add_row(ui.text("upgrade.row.local"), mb(check.local_bytes))
         changed = {w.name.lower() for w in resolution.wheels}
         kept = [k for k in plan.kept if k.split("==")[0] not in changed]
+        table.add_row(ui.text("upgrade.row.disk"), mb(check.disk_needed))
     else:
-        table.add_row(ui.text("upgrade.row.download"), ui.text("upgrade.size_unknown"))
-        kept = list(plan.kept)
-    table.add_row(ui.text("upgrade.row.disk"), mb(disk_needed) if disk_needed else ui.text("upgrade.size_unknown"))
+        table.add_row(ui.text("upgrade.row.disk"), ui.text("upgrade.size_unknown"))
     table.add_row(ui.text("upgrade.row.kept"), ui.text("upgrade.kept_count", count=len(kept)))
     console.print(table)
-    for note in plan.notes:
+    for note in list(plan.notes) + (list(check.notes) if check else []):
         console.print(f"[yellow]{ui.text('upgrade.note.' + note.key, **note.params)}[/yellow]")
-    if resolve_note:
-        console.print(resolve_note)
+    for blocker in (check.blockers if check is not None else plan.blockers):
+        console.print(f"[red]{ui.text('upgrade.blocker.' + blocker.key, **blocker.params)}[/red]")
+    if check_error:
+        console.print(f"[red]{ui.text('upgrade.check_failed', reason=check_error)}[/red]")
 
 
 class ConsoleEvents(Events):

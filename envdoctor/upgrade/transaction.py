@@ -27,14 +27,12 @@ from envdoctor.upgrade.fsutil import (
     remove_tree,
     same_filesystem,
 )
-from envdoctor.upgrade.install import ensure_pip, install_wheels
+from envdoctor.upgrade.install import install_wheels
 from envdoctor.upgrade.journal import Journal, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
 from envdoctor.upgrade.plan import Plan
-from envdoctor.upgrade.proc import StageRunner
-from envdoctor.upgrade.resolve import Resolution, resolve
-from envdoctor.upgrade.sources import Source
+from envdoctor.upgrade.resolve import Resolution
 from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
 from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
 from envdoctor.upgrade.verify import VerifyResult, verify_stage
@@ -47,6 +45,7 @@ class UpgradeOptions:
     stage_method: str = AUTO
     cache_dir: str = ""
     matrix_dir: Optional[str] = None
+    find_links: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,10 +97,13 @@ def check_space(folder: str, needed: int, what: str) -> None:
 
 
 def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: UpgradeOptions,
-                events: Optional[Events] = None) -> UpgradeResult:
+                events: Optional[Events] = None, resolution: Optional[Resolution] = None) -> UpgradeResult:
+    """`resolution` is the preflight's (metadata only, every rule checked): the exact wheels to fetch."""
     events = events or Events()
     if plan.target is None:
         raise UpgradeError("upgrade.error.nothing_to_do", status=plan.status)
+    if plan.blockers or resolution is None:
+        raise UpgradeError("upgrade.error.not_checked")
     if os.path.abspath(runtime.root) != os.path.abspath(layout.runtime):
         raise UpgradeError("upgrade.error.not_a_runtime_folder", path=runtime.root)
     journal = Journal(layout)
@@ -114,7 +116,7 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
         journal.append(txid, "begin", kind="upgrade", runtime=layout.runtime, stage=stage,
                        target=list(plan.target.requirements()))
         try:
-            return _run(layout, runtime, plan, gpus, options, events, journal, txid)
+            return _run(layout, runtime, plan, gpus, options, events, journal, txid, resolution)
         except BaseException as exc:
             _abort(layout, journal, txid, exc)
             raise
@@ -138,7 +140,7 @@ def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> N
 
 
 def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: UpgradeOptions, events: Events,
-         journal: Journal, txid: str) -> UpgradeResult:
+         journal: Journal, txid: str, resolution: Resolution) -> UpgradeResult:
     assert plan.target is not None
     tx_dir, stage = layout.tx_dir(txid), layout.stage(txid)
     os.makedirs(tx_dir, exist_ok=True)
@@ -154,14 +156,12 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     journal.append(txid, "staged", method=stats.method, files=stats.files, linked=stats.linked,
                    copied=stats.copied)
     py = stage_python(runtime, stage)
-    source = Source(plan.index_url, plan.wheelhouse)
-    # -- resolve (the stage's pip: same packages as the original, upgraded there if too old) ------
-    events.step("resolve", source=source.describe())
-    ensure_pip(py, source)
-    resolution = resolve(py, plan.target.requirements(), plan.constraints, source, runner=StageRunner())
+    # -- resolved before any work, from metadata only (preflight); journaled for the record --------
     journal.append(txid, "resolved", wheels=[f"{w.name}=={w.version}" for w in resolution.wheels])
-    # -- download ---------------------------------------------------------------------------
-    events.step("download", count=len(resolution.wheels))
+    # -- download: each wheel once, resumable, checked against the hash its source published --------
+    offline = all(w.url.startswith("file:") for w in resolution.wheels)
+    events.step("local" if offline else "download", count=len(resolution.wheels),
+                size=sum(w.size or 0 for w in resolution.wheels))
     downloader = Downloader(os.path.join(options.cache_dir, "wheels"), progress=events.download_progress)
     local = [downloader.fetch(w) for w in resolution.wheels]
     journal.append(txid, "downloaded", files=[os.path.basename(p) for p in local])

@@ -98,6 +98,16 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
             good.append(f"GPU {gpu.index}: native ({', '.join(v.source for v in strong)})")
     if problems:
         return VerifyStep("check", "failed", "; ".join(problems))
+    # The same full check a launch gets (driver rule included): a stage that `envdoctor check` would
+    # call blocking is not swapped in, whatever its kernels.
+    from envdoctor.diagnose.engine import diagnose
+    from envdoctor.model import Severity
+
+    blocking = [f for f in diagnose(facts, ctx.matrix) if f.severity == Severity.BLOCKING]
+    if blocking:
+        return VerifyStep("check", "failed", "; ".join(
+            f"{f.code}" + (f" ({', '.join(f'{k}={v}' for k, v in sorted(f.params.items()))})" if f.params else "")
+            for f in blocking)[:1200])
     torch = facts.torch
     return VerifyStep("check", "ok", f"torch {torch.version if torch else '?'}; " + "; ".join(good))
 

@@ -132,7 +132,10 @@ class IndexServer:
     connection after N bytes, the first `drops` times), missing (the link 404s), plus a request log.
     """
 
-    def __init__(self, wheel_paths: Iterable[str]) -> None:
+    def __init__(self, wheel_paths: Iterable[str], pep658: bool = False, ranges: bool = True) -> None:
+        self.pep658 = pep658  # serve <file>.metadata and announce it (data-core-metadata)
+        self.ranges = ranges  # answer Range requests (False: always the whole file, as some servers do)
+        self.served: Dict[str, int] = {}  # body bytes sent per path (wheels and .metadata files)
         self.files: Dict[str, str] = {}
         for path in wheel_paths:
             self.add(path)
@@ -152,6 +155,14 @@ class IndexServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/simple/"
+
+    @property
+    def flat_url(self) -> str:
+        """A find-links page: every wheel on one flat listing, as several PyTorch mirrors are laid out."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/flat/"
+
+    def wheel_bytes_served(self, name: str) -> int:
+        return self.served.get(f"/files/{name}", 0)
 
     def file_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/files/{name}"
@@ -192,6 +203,8 @@ class IndexServer:
                 self.end_headers()
                 if not head:
                     self.wfile.write(body)
+                    path = self.path.split("?")[0]
+                    server.served[path] = server.served.get(path, 0) + len(body)
 
             def _serve(self, head: bool) -> None:
                 server.requests.append((self.command, self.path, self.headers.get("Range")))
@@ -210,12 +223,27 @@ class IndexServer:
                             digest = hashlib.sha256(handle.read()).hexdigest()
                         if name in server.wrong_hash:
                             digest = hashlib.sha256(b"not this file").hexdigest()
-                        links.append(f'<a href="/files/{name}#sha256={digest}">{name}</a>')
+                        meta = ""
+                        if server.pep658:
+                            with zipfile.ZipFile(path) as archive:
+                                text = archive.read(_metadata_name(archive))
+                            meta = f' data-core-metadata="sha256={hashlib.sha256(text).hexdigest()}"'
+                        links.append(f'<a href="/files/{name}#sha256={digest}"{meta}>{name}</a>')
                     links += server.extra_links.get(project, [])
                     if not links:
                         return self._send(404, b"not found", head=head)
                     return self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(),
                                       head=head)
+                if parts == ["flat"]:
+                    links = [f'<a href="../files/{n}">{n}</a>' for n in sorted(server.files)]
+                    return self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(),
+                                      head=head)
+                if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".whl.metadata"):
+                    name = parts[1][:-len(".metadata")]
+                    if not server.pep658 or name not in server.files:
+                        return self._send(404, b"not found", head=head)
+                    with zipfile.ZipFile(server.files[name]) as archive:
+                        return self._send(200, archive.read(_metadata_name(archive)), "text/plain", head=head)
                 if len(parts) == 2 and parts[0] == "files":
                     name = parts[1]
                     if name in server.missing or name not in server.files:
@@ -228,14 +256,20 @@ class IndexServer:
                     rng = self.headers.get("Range")
                     extra = {"Accept-Ranges": "bytes"}
                     code = 200
-                    if rng and rng.startswith("bytes="):
-                        start = int(rng[6:].split("-")[0] or 0)
+                    end = len(data) - 1
+                    if rng and rng.startswith("bytes=") and server.ranges:
+                        first, _, last = rng[6:].partition("-")
+                        if not first:  # a suffix: the last N bytes
+                            start = max(0, len(data) - int(last))
+                        else:
+                            start = int(first)
+                            end = min(int(last), len(data) - 1) if last else len(data) - 1
                         if start >= len(data):
                             return self._send(416, b"", extra={"Content-Range": f"bytes */{len(data)}"},
                                               head=head)
                         code = 206
-                        extra["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-                    body = data[start:]
+                        extra["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                    body = data[start:end + 1]
                     drop = server.drop_after.get(name)
                     if drop and drop[1] > 0 and not head:
                         server.drop_after[name] = (drop[0], drop[1] - 1)
@@ -252,6 +286,10 @@ class IndexServer:
                 return self._send(404, b"not found", head=head)
 
         return Handler
+
+
+def _metadata_name(archive: zipfile.ZipFile) -> str:
+    return next(n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
 
 
 # -- runtimes and matrices --------------------------------------------------------------------------
