@@ -135,6 +135,8 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         failure = result.verify.failure
         text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
                        detail=(failure.detail if failure else "")[:600])
+        if failure is not None and failure.fix:
+            text += " " + ui.text(failure.fix)
         code = 2
     if ui.json_mode:
         ui.print_json(envelope("upgrade", ui, code, dry_run=False, status=result.status, summary=text, plan=plan,

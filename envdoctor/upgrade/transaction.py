@@ -176,7 +176,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     events.step("verify")
     dists = _stage_distributions(runtime, stage)
     result = verify_stage(py, gpus, plan.imports, [d.name for d in dists], matrix_dir=options.matrix_dir,
-                          on_step=events.verify_step)
+                          on_step=events.verify_step, app_root=layout.root)
     if tree_stamp(layout.runtime) != before:
         raise UpgradeError("upgrade.error.original_changed", path=layout.runtime)
     from_torch = plan.current.get("torch")
@@ -184,7 +184,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     if not result.ok:
         failure = result.failure
         journal.append(txid, "verify-failed", step=failure.name if failure else "?",
-                       detail=failure.detail if failure else "")
+                       detail=failure.detail if failure else "", fix=failure.fix if failure else "")
         remove_tree(tx_dir, layout.trash)
         journal.append(txid, "aborted", reason="verify-failed")
         return UpgradeResult(txid, "verify-failed", resolution, stats, result, from_torch, to_torch, None)

@@ -49,7 +49,7 @@ def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, in
     before = h.manifest(runtime)
     assert torch_version(bundle) == "2.6.0+cu124"
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
-    assert code == 0, out
+    assert code == 0, json.dumps(out)[-3000:]
     assert out["status"] == "committed"
     steps = out["result"]["verify"]["steps"]
     assert [s["status"] for s in steps][:3] == ["ok", "ok", "ok"]
@@ -93,6 +93,19 @@ def test_candidate_that_fails_verification_is_never_swapped(bundle, env, wheels,
     assert h.manifest(runtime) == before
     state = os.path.join(bundle, ".envdoctor", "upgrade")
     assert [d for d in os.listdir(state) if d.startswith("tx-")] == []
+
+
+def test_stage_whose_torchaudio_cannot_load_audio_is_refused_with_the_fix(bundle, env, wheels, capsys):
+    """torchaudio >= 2.9 without TorchCodec imports fine but cannot load a WAV: caught before the swap."""
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    with h.IndexServer(wheels["nocodec"] + wheels["fakedep"]) as server:
+        code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", server.url, "--yes", "--json")
+    assert code == 2, out
+    failed = [s for s in out["result"]["verify"]["steps"] if s["status"] == "failed"]
+    assert failed[0]["name"] == "app" and "TorchCodec" in failed[0]["detail"]
+    assert failed[0]["fix"] == "upgrade.fix.torchcodec" and "torchcodec" in out["summary"]
+    assert h.manifest(runtime) == before
 
 
 def test_candidate_without_native_kernels_is_rejected(bundle, env, wheels, capsys):

@@ -30,8 +30,7 @@ def plain_wheels(tmp_path_factory):
     out = {}
     out["torch27"] = h.build_wheel(base, "torch", "2.7.0", h.torch_files("2.7.0", "12.8", h.ARCHS_NEW,
                                                                           padding=PAD), ["fakedep>=1"])
-    out["audio27"] = h.build_wheel(base, "torchaudio", "2.7.0", {"torchaudio/__init__.py": b"import torch\n"},
-                                   ["torch==2.7.0"])
+    out["audio27"] = h.build_wheel(base, "torchaudio", "2.7.0", h.audio_files("2.7.0"), ["torch==2.7.0"])
     out["fakedep"] = h.build_wheel(base, "fakedep", "1.0", {"fakedep/__init__.py": b"VALUE = 1\n"})
     big = os.path.join(base, "2141")
     out["torch2141"] = h.build_wheel(big, "torch", "2.14.1", h.torch_files("2.14.1", "13.0", h.ARCHS_NEW),

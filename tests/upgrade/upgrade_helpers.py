@@ -111,15 +111,39 @@ def build_fatbin(work: str, archs: Sequence[str]) -> Optional[bytes]:
         return handle.read()
 
 
+# torchaudio.load as the fixture's torchaudio does it: a real WAV read with the standard library; or,
+# like torchaudio >= 2.9 without TorchCodec, the error that real torchaudio raises in that case.
+AUDIO_LOAD = '''
+def load(path):
+    if {no_codec!r}:
+        raise ImportError("TorchCodec is required for load_with_torchcodec. Please install torchcodec to use this "
+                          "function.")
+    import wave
+    with wave.open(path, "rb") as handle:
+        frames = handle.getnframes()
+        rate = handle.getframerate()
+        channels = handle.getnchannels()
+        handle.readframes(frames)
+    class _Shape:
+        shape = (channels, frames)
+    return _Shape(), rate
+'''
+
+
+def audio_files(full: str, no_codec: bool = False) -> Dict[str, bytes]:
+    return {"torchaudio/__init__.py": (f"import torch\n__version__ = '{full}'\n"
+                                       + AUDIO_LOAD.format(no_codec=no_codec)).encode()}
+
+
 def build_set(out_dir: str, torch_version: str, variant: str, cuda: Optional[str], arch_list: Sequence[str],
-              fail_import: str = "", fatbin: Optional[bytes] = None, dep: Optional[str] = None) -> List[str]:
+              fail_import: str = "", fatbin: Optional[bytes] = None, dep: Optional[str] = None,
+              no_codec: bool = False) -> List[str]:
     """torch + torchaudio wheels of one version (+ local tag)."""
     full = f"{torch_version}+{variant}"
     torch_requires = [dep] if dep else []
     paths = [build_wheel(out_dir, "torch", full, torch_files(full, cuda, arch_list, fail_import, fatbin),
                          torch_requires)]
-    audio_files = {"torchaudio/__init__.py": f"import torch\n__version__ = '{full}'\n".encode()}
-    paths.append(build_wheel(out_dir, "torchaudio", full, audio_files, [f"torch=={torch_version}"]))
+    paths.append(build_wheel(out_dir, "torchaudio", full, audio_files(full, no_codec), [f"torch=={torch_version}"]))
     return paths
 
 

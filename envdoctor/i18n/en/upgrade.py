@@ -107,4 +107,9 @@ MESSAGES = {
     "upgrade.error.index_unreachable": "Could not reach {url}: {detail}. Check the network or the mirror address; nothing was changed.",
     "upgrade.error.bad_wheel": "{file} is not a readable wheel ({detail}).",
     "upgrade.error.target_env": "Could not ask the runtime's Python {python} which wheels fit it: {detail}",
+    "upgrade.fix.torchcodec": "Fix: torchaudio 2.9 and newer read audio through TorchCodec: the stage needs the torchcodec wheel that matches this torch (and FFmpeg's shared libraries). Add torchcodec to the wheel source, or pick a torch <= 2.8 with --torch.",
+    "upgrade.fix.ffmpeg": "Fix: torchaudio/TorchCodec could not load FFmpeg's libraries. Install FFmpeg shared libraries (versions 4 to 7; on Windows the 'full-shared' build, on PATH) and run the upgrade again.",
+    "upgrade.fix.torchaudio": "Fix: torchaudio in the stage cannot load a WAV file. Use a torchaudio built for this exact torch (same version and CUDA variant).",
+    "upgrade.fix.onnxruntime": "Fix: onnxruntime (used by G2PW) does not load next to the new torch. Install an onnxruntime-gpu built for the new CUDA major version.",
+    "upgrade.fix.app_module": "Fix: a GPT-SoVITS module that imports torch fails with the new torch; see the error above, or keep the current runtime.",
 }

@@ -107,4 +107,9 @@ MESSAGES = {
     "upgrade.error.index_unreachable": "无法连接 {url}：{detail}。请检查网络或镜像地址；未做任何改动。",
     "upgrade.error.bad_wheel": "{file} 不是可读取的 wheel（{detail}）。",
     "upgrade.error.target_env": "无法询问运行时的 Python {python} 哪些 wheel 适用：{detail}",
+    "upgrade.fix.torchcodec": "解决办法：torchaudio 2.9 及更新版本通过 TorchCodec 读取音频：需要与该 torch 匹配的 torchcodec wheel（以及 FFmpeg 共享库）。请把 torchcodec 加入 wheel 源，或用 --torch 选择 <= 2.8 的 torch。",
+    "upgrade.fix.ffmpeg": "解决办法：torchaudio/TorchCodec 无法加载 FFmpeg 库。请安装 FFmpeg 共享库（4 至 7 版；Windows 上用 full-shared 版本并加入 PATH），然后重新升级。",
+    "upgrade.fix.torchaudio": "解决办法：暂存副本中的 torchaudio 无法读取 WAV 文件。请使用与该 torch 完全匹配（相同版本与 CUDA 变体）的 torchaudio。",
+    "upgrade.fix.onnxruntime": "解决办法：onnxruntime（G2PW 使用）无法与新 torch 一起加载。请安装针对新 CUDA 主版本构建的 onnxruntime-gpu。",
+    "upgrade.fix.app_module": "解决办法：GPT-SoVITS 中导入 torch 的模块在新 torch 下出错；请看上面的错误，或保留当前运行时。",
 }
