@@ -55,6 +55,9 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.upgrade.transaction import UpgradeOptions, run_upgrade
 
     pending = interrupted_notice(args.root, ui)
+    if pending and pending.get("running") and not args.dry_run:
+        raise UpgradeError("upgrade.error.running", txid=pending["txid"], pid=pending.get("pid") or "?",
+                           since=pending.get("since") or "?")
     if pending and not args.dry_run:
         raise UpgradeError("upgrade.error.interrupted", txid=pending["txid"], root=os.path.abspath(args.root or "."))
     # Files only (no live probe): running the original interpreter could write .pyc files into it,

@@ -152,12 +152,20 @@ class ConsoleEvents(Events):
 def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, str]]:
     """The notice every upgrade command prints when a transaction was interrupted (None if none)."""
     from envdoctor.upgrade.layout import Layout
+    from envdoctor.upgrade.lock import live_holder
     from envdoctor.upgrade.recover import first_interrupted
 
     base = os.path.abspath(root or os.getcwd())
     tx = first_interrupted(Layout(base))
     if tx is None:
         return None
+    holder = live_holder(Layout(base))
+    if holder is not None:  # a live process holds the lock: it is running, not interrupted
+        text = ui.text("upgrade.running_notice", root=base, txid=tx.txid, kind=tx.kind, pid=holder.get("pid", "?"),
+                       since=holder.get("since", "?"))
+        ui.console(stderr=True).print(f"[bold yellow]{text}[/bold yellow]")
+        return {"txid": tx.txid, "message": text, "running": True, "pid": holder.get("pid"),
+                "since": holder.get("since")}
     text = ui.text("upgrade.interrupted_notice", root=base, txid=tx.txid)
     ui.console(stderr=True).print(f"[bold yellow]{text}[/bold yellow]")  # stderr: --json stdout stays clean
     return {"txid": tx.txid, "message": text}

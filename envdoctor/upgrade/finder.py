@@ -70,10 +70,8 @@ def links_from_html(html: str, page_url: str, origin: str) -> List[Link]:
         if not filename.endswith(".whl"):
             continue
         meta_attr = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
-        if meta_attr is None or meta_attr == "false":
-            metadata = None
-        else:
-            metadata = _hash_of(meta_attr) or ""
+        # None: no separate metadata; "": served without a hash; else its sha256
+        metadata = None if meta_attr is None or meta_attr == "false" else (_hash_of(meta_attr) or "")
         out.append(Link(filename, base, _hash_of(fragment), attrs.get("data-requires-python"), metadata, origin))
     return out
 

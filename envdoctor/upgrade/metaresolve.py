@@ -83,9 +83,9 @@ def cuda_of_version_py(text: str) -> Optional[str]:
     except SyntaxError:
         return None
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "cuda" for t in node.targets):
-            if isinstance(node.value, ast.Constant):
-                return node.value.value if isinstance(node.value.value, str) else None
+        if (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "cuda" for t in node.targets)
+                and isinstance(node.value, ast.Constant)):
+            return node.value.value if isinstance(node.value.value, str) else None
     return None
 
 
@@ -221,8 +221,7 @@ class Resolver:
 
 def _parses(link: Link) -> bool:
     try:
-        link.parsed
-        return True
+        return bool(link.parsed)
     except Exception:  # noqa: BLE001
         return False
 

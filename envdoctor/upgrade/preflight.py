@@ -16,7 +16,7 @@ from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.finder import Finder
 from envdoctor.upgrade.metaresolve import MetaResolution, Missing, Resolver, Wanted
 from envdoctor.upgrade.plan import Note, Plan
-from envdoctor.upgrade.resolve import Resolution, WheelRef
+from envdoctor.upgrade.resolve import Resolution
 from envdoctor.upgrade.sources import Source
 from envdoctor.upgrade.targetenv import TargetEnv, target_env
 from envdoctor.upgrade.wheelread import Http, WheelReader

@@ -15,6 +15,7 @@ from envdoctor.upgrade.fsutil import can_exchange, empty_trash, remove_tree
 from envdoctor.upgrade.journal import Journal, Transaction
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
+from envdoctor.upgrade.proc import end_processes_in
 from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive
 
 
@@ -36,15 +37,39 @@ def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
     with TxLock(layout):
         for tx in journal.open_transactions():
             done.append(_recover_one(layout, journal, tx, reverse))
+        remove_stale_stages(layout, journal)
         empty_trash(layout.trash)
     return done
+
+
+def remove_stale_stages(layout: Layout, journal: Journal) -> List[str]:
+    """Stages that no open transaction owns (left by older crashes): end what runs from them, remove them."""
+    import os
+
+    open_ids = {t.txid for t in journal.open_transactions()}
+    removed = []
+    try:
+        names = os.listdir(layout.state_dir)
+    except OSError:
+        return removed
+    for name in sorted(names):
+        if not name.startswith("tx-") or name[3:] in open_ids:
+            continue
+        stage = layout.stage(name[3:])
+        if os.path.isdir(stage):
+            end_processes_in(stage)
+            remove_tree(stage, layout.trash)
+            removed.append(stage)
+    return removed
 
 
 def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: bool) -> Recovered:
     begin = tx.first("swap-begin")
     if begin is None:
         # Nothing was swapped yet. An upgrade's tx folder holds only its stage; a rollback's holds
-        # only meta.json (its parking spot is filled by the swap itself).
+        # only meta.json (its parking spot is filled by the swap itself). A pip that outlived a killed
+        # envdoctor would go on writing into the stage (and recreate it): end it first.
+        end_processes_in(layout.tx_dir(tx.txid))
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
         journal.append(tx.txid, "aborted", reason="interrupted", recovered=True)
         return Recovered(tx.txid, tx.kind, "discarded")

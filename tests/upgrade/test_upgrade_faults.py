@@ -127,3 +127,45 @@ def test_rollback_journaled_kill_then_recover(bundle, env, index, shared_cache):
     assert json.loads(rec.stdout)["recovered"][0]["outcome"] == "completed"
     assert torch_version(bundle) == OLD
     assert h.manifest(runtime) == before
+
+
+def test_kill_9_of_envdoctor_alone_leaves_no_process_and_recover_leaves_no_stage(bundle, env, index, shared_cache):
+    """kill -9 of envdoctor's own pid (not its group): its stage children must die with it, and after
+    `recover` neither a process nor a stage is left."""
+    import time
+
+    from envdoctor.upgrade.swap import processes_using
+
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    child_env = {**os.environ, **env, "ENVDOCTOR_CACHE_DIR": shared_cache}
+    proc = subprocess.Popen([sys.executable, "-m", "envdoctor", "upgrade", "--root", bundle, "--index-url",
+                             index.url, "--yes", "--json"], env=child_env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    caught = []
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not caught:
+        if os.path.isdir(state):
+            caught = [u for u in processes_using(state) if not u.startswith(f"{proc.pid} ")]
+        time.sleep(0.02)
+    assert caught, "no child ran from the stage while the upgrade ran"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    assert processes_using(state) == []  # the children died with envdoctor
+    rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json")
+    assert rec.returncode == 0, rec.stdout + rec.stderr
+    assert processes_using(state) == []
+    assert [d for d in os.listdir(state) if d.startswith("tx-") and os.path.isdir(os.path.join(state, d, "stage"))] \
+        == []
+    assert torch_version(bundle) == OLD
+
+
+def test_stale_stage_from_an_older_crash_is_removed_by_recover(bundle, env):
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    stale = os.path.join(state, "tx-20200101T000000Z-abcdef", "stage")
+    os.makedirs(os.path.join(stale, "lib"))
+    with open(os.path.join(stale, "lib", "x.py"), "w") as handle:
+        handle.write("x = 1\n")
+    rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json")
+    assert rec.returncode == 0, rec.stdout + rec.stderr
+    assert not os.path.exists(stale)

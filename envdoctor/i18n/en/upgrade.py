@@ -55,7 +55,7 @@ MESSAGES = {
     "recover.outcome.reversed": "reversed (the previous runtime is back)",
     "recover.outcome.discarded": "discarded the unfinished staged copy (the runtime was never changed)",
     # -- errors -------------------------------------------------------------------------------
-    "upgrade.error.locked": "Another envdoctor upgrade, rollback or recover is running on {path}. Wait for it to finish.",
+    "upgrade.error.locked": "Another envdoctor upgrade, rollback or recover is running on {path} (process {pid}, since {since}). Wait for it to finish.",
     "upgrade.error.interrupted": "An earlier upgrade or rollback (transaction {txid}) was interrupted. Run `envdoctor recover --root {root}` first.",
     "upgrade.error.in_use": "The runtime {path} is in use ({processes}). Close the GPT-SoVITS WebUI and other programs using it, then try again. Nothing was changed.",
     "upgrade.error.in_use_rename": "Could not move {path}: a program still has files in it open ({detail}). Close the WebUI and try again; `envdoctor recover` finishes or undoes the step.",
@@ -112,4 +112,6 @@ MESSAGES = {
     "upgrade.fix.torchaudio": "Fix: torchaudio in the stage cannot load a WAV file. Use a torchaudio built for this exact torch (same version and CUDA variant).",
     "upgrade.fix.onnxruntime": "Fix: onnxruntime (used by G2PW) does not load next to the new torch. Install an onnxruntime-gpu built for the new CUDA major version.",
     "upgrade.fix.app_module": "Fix: a GPT-SoVITS module that imports torch fails with the new torch; see the error above, or keep the current runtime.",
+    "upgrade.running_notice": "An envdoctor {kind} is running in {root} right now (transaction {txid}, process {pid}, since {since}). Wait for it to finish; do not run `envdoctor recover` while it runs.",
+    "upgrade.error.running": "An envdoctor upgrade is already running (transaction {txid}, process {pid}, since {since}). Wait for it to finish.",
 }

@@ -112,4 +112,6 @@ MESSAGES = {
     "upgrade.fix.torchaudio": "解决办法：暂存副本中的 torchaudio 无法读取 WAV 文件。请使用与该 torch 完全匹配（相同版本与 CUDA 变体）的 torchaudio。",
     "upgrade.fix.onnxruntime": "解决办法：onnxruntime（G2PW 使用）无法与新 torch 一起加载。请安装针对新 CUDA 主版本构建的 onnxruntime-gpu。",
     "upgrade.fix.app_module": "解决办法：GPT-SoVITS 中导入 torch 的模块在新 torch 下出错；请看上面的错误，或保留当前运行时。",
+    "upgrade.running_notice": "{root} 中正在运行 envdoctor {kind}（事务 {txid}，进程 {pid}，开始于 {since}）。请等待它完成；运行期间不要执行 `envdoctor recover`。",
+    "upgrade.error.running": "已有一个 envdoctor 升级正在运行（事务 {txid}，进程 {pid}，开始于 {since}）。请等待它完成。",
 }
