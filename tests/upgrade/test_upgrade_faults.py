@@ -129,17 +129,22 @@ def test_rollback_journaled_kill_then_recover(bundle, env, index, shared_cache):
     assert h.manifest(runtime) == before
 
 
-def test_kill_9_of_envdoctor_alone_leaves_no_process_and_recover_leaves_no_stage(bundle, env, index, shared_cache):
-    """kill -9 of envdoctor's own pid (not its group): its stage children must die with it, and after
-    `recover` neither a process nor a stage is left."""
+def test_kill_9_of_envdoctor_alone_leaves_no_process_and_recover_leaves_no_stage(bundle, env, wheels, tmp_path,
+                                                                                 shared_cache):
+    """kill -9 of envdoctor's own pid (not its group) while a stage child runs (the candidate torch
+    sleeps 60 s on import): the child must die with it, and after `recover` neither a process nor a
+    stage is left."""
     import time
 
     from envdoctor.upgrade.swap import processes_using
 
+    slow = h.build_wheel(str(tmp_path / "slow"), "torch", "2.7.0+cu128",
+                         h.torch_files("2.7.0+cu128", "12.8", h.ARCHS_NEW, sleep=60), ["fakedep>=1"])
+    server = h.IndexServer([slow, wheels["new"][1], *wheels["fakedep"]]).__enter__()
     state = os.path.join(bundle, ".envdoctor", "upgrade")
     child_env = {**os.environ, **env, "ENVDOCTOR_CACHE_DIR": shared_cache}
     proc = subprocess.Popen([sys.executable, "-m", "envdoctor", "upgrade", "--root", bundle, "--index-url",
-                             index.url, "--yes", "--json"], env=child_env, cwd=REPO, stdout=subprocess.DEVNULL,
+                             server.url, "--yes", "--json"], env=child_env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     caught = []
     deadline = time.monotonic() + 120
@@ -158,6 +163,7 @@ def test_kill_9_of_envdoctor_alone_leaves_no_process_and_recover_leaves_no_stage
     assert [d for d in os.listdir(state) if d.startswith("tx-") and os.path.isdir(os.path.join(state, d, "stage"))] \
         == []
     assert torch_version(bundle) == OLD
+    server.__exit__()
 
 
 def test_stale_stage_from_an_older_crash_is_removed_by_recover(bundle, env):

@@ -26,6 +26,9 @@ import json as _json, os as _os
 _fake = _json.load(open(_os.path.join(_os.path.dirname(__file__), "_fake.json")))
 if _fake.get("fail_import"):
     raise ImportError(_fake["fail_import"])
+if _fake.get("sleep"):  # a child that is still running when envdoctor is killed (orphan tests)
+    import time as _time
+    _time.sleep(_fake["sleep"])
 from torch.version import __version__
 from torch import version, cuda
 '''
@@ -70,8 +73,10 @@ def build_wheel(out_dir: str, name: str, version: str, files: Dict[str, bytes],
 
 
 def torch_files(version: str, cuda: Optional[str], arch_list: Sequence[str], fail_import: str = "",
-                fatbin: Optional[bytes] = None, padding: int = 0) -> Dict[str, bytes]:
-    fake = {"arch_list": list(arch_list)}
+                fatbin: Optional[bytes] = None, padding: int = 0, sleep: float = 0) -> Dict[str, bytes]:
+    fake: Dict[str, object] = {"arch_list": list(arch_list)}
+    if sleep:
+        fake["sleep"] = sleep
     if fail_import:
         fake["fail_import"] = fail_import
     files = {
