@@ -23,7 +23,7 @@ from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive
 class Recovered:
     txid: str
     kind: str
-    outcome: str  # completed | reversed | discarded
+    outcome: str  # completed | reversed | discarded | rollback-completed | rollback-reversed
 
 
 def interrupted(layout: Layout) -> List[Transaction]:
@@ -78,11 +78,11 @@ def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: boo
     drive(spec, direction, journal, tx.txid, can_exchange(spec.runtime, spec.parking))
     if direction == FORWARD:
         journal.append(tx.txid, "committed", recovered=True)
-        return Recovered(tx.txid, tx.kind, "completed")
+        return Recovered(tx.txid, tx.kind, "rollback-completed" if tx.kind == "rollback" else "completed")
     if tx.kind == "upgrade":
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
     journal.append(tx.txid, "reversed", recovered=True)
-    return Recovered(tx.txid, tx.kind, "reversed")
+    return Recovered(tx.txid, tx.kind, "rollback-reversed" if tx.kind == "rollback" else "reversed")
 
 
 def first_interrupted(layout: Layout) -> Optional[Transaction]:

@@ -124,7 +124,9 @@ def test_rollback_journaled_kill_then_recover(bundle, env, index, shared_cache):
     check = cli(base, "check", "--root", bundle, "--no-live", "--json")
     assert "recover" in check.stderr
     rec = cli(base, "recover", "--root", bundle, "--json")
-    assert json.loads(rec.stdout)["recovered"][0]["outcome"] == "completed"
+    answer = json.loads(rec.stdout)
+    assert answer["recovered"][0]["outcome"] == "rollback-completed"
+    assert "new runtime" not in answer["summary"] and "kept runtime is back" in answer["summary"]
     assert torch_version(bundle) == OLD
     assert h.manifest(runtime) == before
 

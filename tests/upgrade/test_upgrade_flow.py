@@ -171,12 +171,17 @@ def test_rollback_to_a_rejected_runtime_and_prune(bundle, env, index, capsys):
     assert code == 0, out
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
     assert code == 0 and torch_version(bundle) == "2.6.0+cu124"
+    code, again = run_cli(capsys, "rollback", "--root", bundle, "--json")  # a second rollback: points at --to
+    assert code == 3 and again["error"]["key"] == "upgrade.error.no_backup"
+    assert "--to" in again["error"]["message"] and "(rejected)" in again["error"]["message"]
     code, listing = run_cli(capsys, "rollback", "--root", bundle, "--list", "--json")
     assert [(t["kind"], t["torch"]) for t in listing["kept"]] == [("rejected", "2.7.0+cu128")]
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--to", listing["kept"][0]["txid"], "--json")
     assert code == 0 and torch_version(bundle) == "2.7.0+cu128"
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--prune", "--keep", "0", "--json")
     assert out["left"] == 0 and len(out["pruned"]) == 1
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    assert [d for d in os.listdir(state) if d.startswith("tx-")] == []  # no empty tx-* folders left
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
     assert code == 3 and out["error"]["key"] == "upgrade.error.no_backup"
     assert torch_version(bundle) == "2.7.0+cu128"

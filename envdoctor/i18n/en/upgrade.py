@@ -79,7 +79,7 @@ MESSAGES = {
     "upgrade.error.other_filesystem": "{path} is not on the runtime's filesystem; envdoctor needs them on one filesystem for atomic renames.",
     "upgrade.error.original_changed": "The original runtime {path} changed while the staged copy was built (another program wrote to it?). The upgrade was stopped; run `envdoctor check`.",
     "upgrade.error.no_such_backup": "No kept runtime {txid}. Kept: {known}.",
-    "upgrade.error.no_backup": "No backup to roll back to in {root}.",
+    "upgrade.error.no_backup": "No runtime replaced by an upgrade is kept in {root} (the last rollback may already have put it back). Kept runtimes: {known}. `envdoctor rollback --to ID` puts one of them back; `envdoctor rollback --list` shows them.",
     "upgrade.error.foreign_runtime": "This {platform} runtime cannot be run on this machine, so it cannot be upgraded here. Run envdoctor on the machine that runs it.",
     "upgrade.error.needs_yes": "Pass --yes to upgrade without a question (needed with --json or without a terminal).",
     # -- plan checks (issue 17) ---------------------------------------------------------------
@@ -114,4 +114,7 @@ MESSAGES = {
     "upgrade.fix.app_module": "Fix: a GPT-SoVITS module that imports torch fails with the new torch; see the error above, or keep the current runtime.",
     "upgrade.running_notice": "An envdoctor {kind} is running in {root} right now (transaction {txid}, process {pid}, since {since}). Wait for it to finish; do not run `envdoctor recover` while it runs.",
     "upgrade.error.running": "An envdoctor upgrade is already running (transaction {txid}, process {pid}, since {since}). Wait for it to finish.",
+    "recover.outcome.rollback-completed": "completed (the rollback is done: the kept runtime is back in place)",
+    "recover.outcome.rollback-reversed": "reversed (the runtime from before the rollback is back)",
+    "rollback.prune_progress": "Deleting {txid}",
 }

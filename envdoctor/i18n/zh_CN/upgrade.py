@@ -79,7 +79,7 @@ MESSAGES = {
     "upgrade.error.other_filesystem": "{path} 与运行环境不在同一个文件系统上;envdoctor 需要它们在同一文件系统上才能原子改名。",
     "upgrade.error.original_changed": "建副本期间原运行环境 {path} 被改动了(有别的程序在写它?)。升级已停止;请运行 `envdoctor check`。",
     "upgrade.error.no_such_backup": "没有保留的运行环境 {txid}。现有:{known}。",
-    "upgrade.error.no_backup": "{root} 里没有可以回滚到的备份。",
+    "upgrade.error.no_backup": "{root} 中没有保留被升级替换的运行时（上一次回滚可能已把它放回）。保留的运行时：{known}。`envdoctor rollback --to ID` 可恢复其中之一；`envdoctor rollback --list` 列出它们。",
     "upgrade.error.foreign_runtime": "这个 {platform} 运行环境不能在本机运行,所以不能在这里升级。请在运行它的电脑上运行 envdoctor。",
     "upgrade.error.needs_yes": "不提问直接升级请加 --yes(使用 --json 或没有终端时必须加)。",
     # -- plan checks (issue 17) ---------------------------------------------------------------
@@ -114,4 +114,7 @@ MESSAGES = {
     "upgrade.fix.app_module": "解决办法：GPT-SoVITS 中导入 torch 的模块在新 torch 下出错；请看上面的错误，或保留当前运行时。",
     "upgrade.running_notice": "{root} 中正在运行 envdoctor {kind}（事务 {txid}，进程 {pid}，开始于 {since}）。请等待它完成；运行期间不要执行 `envdoctor recover`。",
     "upgrade.error.running": "已有一个 envdoctor 升级正在运行（事务 {txid}，进程 {pid}，开始于 {since}）。请等待它完成。",
+    "recover.outcome.rollback-completed": "已完成（回滚完成：保留的运行时已恢复到原位）",
+    "recover.outcome.rollback-reversed": "已撤销（回滚之前的运行时已恢复）",
+    "rollback.prune_progress": "正在删除 {txid}",
 }
