@@ -106,7 +106,7 @@ class ConsoleEvents(Events):
         )
 
         if self._progress is None:
-            if kind == "download":
+            if kind in ("download", "install"):
                 columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                            TimeRemainingColumn())
             else:
@@ -138,6 +138,13 @@ class ConsoleEvents(Events):
         if task is None:
             task = self._tasks[filename] = bar.add_task(filename[:40], total=total)
         bar.update(task, completed=done, total=total)
+
+    def install_progress(self, done: int, total: int) -> None:
+        bar = self._bar("install")
+        task = self._tasks.get("install")
+        if task is None:
+            task = self._tasks["install"] = bar.add_task(self.ui.text("upgrade.install_bar"), total=total or None)
+        bar.update(task, completed=done, total=total or None)
 
     def verify_step(self, step: VerifyStep) -> None:
         self._close()

@@ -35,6 +35,7 @@ from envdoctor.upgrade.plan import Plan
 from envdoctor.upgrade.resolve import Resolution
 from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
 from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
+from envdoctor.upgrade.txlog import LoggedJournal, TxLog, log_path
 from envdoctor.upgrade.verify import VerifyResult, verify_stage
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
@@ -59,6 +60,36 @@ class UpgradeResult:
     to_torch: Optional[str]
     backup: Optional[str]
     swap_method: str = ""
+    log: str = ""  # the transaction's log file (beside the journal)
+
+
+class InstallWatch:
+    """Install progress: pip says nothing while it unpacks, so watch the bytes the filesystem gains
+    (approximate: other writers on the same disk count too) against the wheels' unpacked size."""
+
+    def __init__(self, folder: str, expected: int, progress) -> None:
+        self.folder, self.expected, self.progress = folder, expected, progress
+        self._stop = None
+
+    def __enter__(self) -> InstallWatch:
+        import threading
+
+        start = shutil.disk_usage(self.folder).used
+        self._stop = threading.Event()
+
+        def poll() -> None:
+            while not self._stop.wait(0.5):
+                grown = max(0, shutil.disk_usage(self.folder).used - start)
+                self.progress(min(grown, self.expected), self.expected)
+
+        self.progress(0, self.expected)
+        threading.Thread(target=poll, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if exc[0] is None:
+            self.progress(self.expected, self.expected)
 
 
 def stage_python(runtime: Runtime, stage: str) -> str:
@@ -106,18 +137,25 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
         raise UpgradeError("upgrade.error.not_checked")
     if os.path.abspath(runtime.root) != os.path.abspath(layout.runtime):
         raise UpgradeError("upgrade.error.not_a_runtime_folder", path=runtime.root)
-    journal = Journal(layout)
+    journal = LoggedJournal(layout)
     with TxLock(layout):
         refuse_open(journal)
         refuse_in_use(layout.runtime)
         faults.arm_timer()
         txid = new_txid()
+        log = journal.log = TxLog(layout, txid)
+        log.write(f"envdoctor upgrade of {layout.runtime}: {plan.current} -> {list(plan.target.requirements())}")
+        for wheel in resolution.wheels:
+            log.write(f"wheel {wheel.filename} from {wheel.url} sha256={wheel.sha256 or '(none published)'} "
+                      f"size={wheel.size} build={wheel.build or '-'}")
         stage = layout.stage(txid)
         journal.append(txid, "begin", kind="upgrade", runtime=layout.runtime, stage=stage,
                        target=list(plan.target.requirements()))
         try:
             return _run(layout, runtime, plan, gpus, options, events, journal, txid, resolution)
         except BaseException as exc:
+            detail = f"{exc.key} {exc.params}" if isinstance(exc, UpgradeError) else f"{type(exc).__name__}: {exc}"
+            log.write(f"stopped: {detail}")
             _abort(layout, journal, txid, exc)
             raise
 
@@ -169,14 +207,23 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     # -- install ----------------------------------------------------------------------------
     events.step("install")
     if local:
-        install_wheels(py, local)
+        expected = sum(w.unpacked or 0 for w in resolution.wheels) or unpacked_size(local)
+        with InstallWatch(stage, expected, events.install_progress):
+            output = install_wheels(py, local)
+        if isinstance(journal, LoggedJournal) and journal.log:
+            journal.log.block("pip install", output)
     fix_script_paths(stage, layout.runtime)
     journal.append(txid, "installed")
     # -- verify -----------------------------------------------------------------------------
     events.step("verify")
     dists = _stage_distributions(runtime, stage)
+    def on_step(step):
+        if isinstance(journal, LoggedJournal) and journal.log:
+            journal.log.block(f"verify {step.name}: {step.status}", step.detail or "-")
+        events.verify_step(step)
+
     result = verify_stage(py, gpus, plan.imports, [d.name for d in dists], matrix_dir=options.matrix_dir,
-                          on_step=events.verify_step, app_root=layout.root)
+                          on_step=on_step, app_root=layout.root)
     if tree_stamp(layout.runtime) != before:
         raise UpgradeError("upgrade.error.original_changed", path=layout.runtime)
     from_torch = plan.current.get("torch")
@@ -187,7 +234,8 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
                        detail=failure.detail if failure else "", fix=failure.fix if failure else "")
         remove_tree(tx_dir, layout.trash)
         journal.append(txid, "aborted", reason="verify-failed")
-        return UpgradeResult(txid, "verify-failed", resolution, stats, result, from_torch, to_torch, None)
+        return UpgradeResult(txid, "verify-failed", resolution, stats, result, from_torch, to_torch, None,
+                             log=log_path(layout, txid))
     journal.append(txid, "verified", steps=[[s.name, s.status] for s in result.steps])
     # -- swap -------------------------------------------------------------------------------
     events.step("swap")
@@ -201,7 +249,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     exchange = swap_in(spec, journal, txid)
     journal.append(txid, "committed", backup=layout.backup(txid))
     return UpgradeResult(txid, "committed", resolution, stats, result, from_torch, to_torch, layout.backup(txid),
-                         "exchange" if exchange else "rename")
+                         "exchange" if exchange else "rename", log=log_path(layout, txid))
 
 
 def _stage_sites(runtime: Runtime, stage: str) -> List[str]:

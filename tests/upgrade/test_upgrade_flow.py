@@ -57,6 +57,12 @@ def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, in
     if wheels["fatbin"] and importlib.util.find_spec("envdoctor.probes.fatbin"):
         assert "scan" in steps[1]["detail"]  # the nvcc-built fat binary was read in the stage
     assert torch_version(bundle) == "2.7.0+cu128"
+    with open(out["result"]["log"], encoding="utf-8") as handle:  # the whole transaction, beside the journal
+        log = handle.read()
+    assert os.path.dirname(os.path.dirname(out["result"]["log"])) == os.path.join(bundle, ".envdoctor", "upgrade")
+    for expected in ("[begin]", "[staged]", "--- pip install ---", "Successfully installed", "verify app: ok",
+                     "torchaudio.load", "[committed]", "sha256="):
+        assert expected in log, expected
     # the new runtime's console scripts name the final path, not the stage's
     code, listing = run_cli(capsys, "rollback", "--root", bundle, "--list", "--json")
     assert [t["kind"] for t in listing["kept"]] == ["backup"]

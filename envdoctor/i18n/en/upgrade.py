@@ -117,4 +117,5 @@ MESSAGES = {
     "recover.outcome.rollback-completed": "completed (the rollback is done: the kept runtime is back in place)",
     "recover.outcome.rollback-reversed": "reversed (the runtime from before the rollback is back)",
     "rollback.prune_progress": "Deleting {txid}",
+    "upgrade.install_bar": "unpacking (approx.)",
 }

@@ -117,4 +117,5 @@ MESSAGES = {
     "recover.outcome.rollback-completed": "已完成（回滚完成：保留的运行时已恢复到原位）",
     "recover.outcome.rollback-reversed": "已撤销（回滚之前的运行时已恢复）",
     "rollback.prune_progress": "正在删除 {txid}",
+    "upgrade.install_bar": "解压安装（估计）",
 }
