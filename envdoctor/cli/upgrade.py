@@ -128,8 +128,13 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     finally:
         if isinstance(events, ConsoleEvents):
             events.finish()
-    if result.status == "committed":
+    if result.status == "kept":
+        text = ui.text("upgrade.kept", processes=result.in_use, new=result.to_torch or "-")
+        code = 3
+    elif result.status == "committed":
         text = ui.text("upgrade.done", old=result.from_torch or "-", new=result.to_torch or "-")
+        if result.reused:
+            text += " " + ui.text("upgrade.reused", txid=result.reused)
         smoke = next((s for s in result.verify.steps if s.name == "smoke"), None)
         if smoke is not None and smoke.status == "skipped":
             text += " " + ui.text("upgrade.done_untested", reason=smoke.detail)

@@ -8,6 +8,7 @@ rollback, forward finishes the rollback), or back to where they were with `rever
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -23,7 +24,7 @@ from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive
 class Recovered:
     txid: str
     kind: str
-    outcome: str  # completed | reversed | discarded | rollback-completed | rollback-reversed
+    outcome: str  # completed | reversed | discarded | kept | rollback-completed | rollback-reversed
 
 
 def interrupted(layout: Layout) -> List[Transaction]:
@@ -44,16 +45,14 @@ def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
 
 def remove_stale_stages(layout: Layout, journal: Journal) -> List[str]:
     """Stages that no open transaction owns (left by older crashes): end what runs from them, remove them."""
-    import os
-
-    open_ids = {t.txid for t in journal.open_transactions()}
+    keep_ids = {t.txid for t in journal.transactions() if not t.closed or t.last_event == "kept"}
     removed = []
     try:
         names = os.listdir(layout.state_dir)
     except OSError:
         return removed
     for name in sorted(names):
-        if not name.startswith("tx-") or name[3:] in open_ids:
+        if not name.startswith("tx-") or name[3:] in keep_ids:
             continue
         stage = layout.stage(name[3:])
         if os.path.isdir(stage):
@@ -65,6 +64,14 @@ def remove_stale_stages(layout: Layout, journal: Journal) -> List[str]:
 
 def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: bool) -> Recovered:
     begin = tx.first("swap-begin")
+    verified = tx.first("verified")
+    if begin is None and verified is not None and tx.kind == "upgrade" and os.path.isdir(layout.stage(tx.txid)):
+        # Verified, then interrupted before the swap: keep the candidate; the next `upgrade` swaps it in
+        # (if the runtime has not changed since) without redoing the work.
+        end_processes_in(layout.stage(tx.txid))
+        journal.append(tx.txid, "kept", reason="interrupted", recovered=True, stage=layout.stage(tx.txid),
+                       **{k: verified.get(k) for k in ("stamp", "target", "from_torch", "to_torch", "steps")})
+        return Recovered(tx.txid, tx.kind, "kept")
     if begin is None:
         # Nothing was swapped yet. An upgrade's tx folder holds only its stage; a rollback's holds
         # only meta.json (its parking spot is filled by the swap itself). A pip that outlived a killed

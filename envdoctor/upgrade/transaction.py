@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
 from envdoctor.atomicfile import atomic_write
@@ -28,12 +28,20 @@ from envdoctor.upgrade.fsutil import (
     same_filesystem,
 )
 from envdoctor.upgrade.install import install_wheels
-from envdoctor.upgrade.journal import Journal, new_txid
+from envdoctor.upgrade.journal import Journal, Transaction, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
 from envdoctor.upgrade.plan import Plan
 from envdoctor.upgrade.resolve import Resolution
-from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
+from envdoctor.upgrade.stage import (
+    AUTO,
+    StageStats,
+    estimate_copy_bytes,
+    fix_script_paths,
+    stage_tree,
+    stamp_digest,
+    tree_stamp,
+)
 from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
 from envdoctor.upgrade.txlog import LoggedJournal, TxLog, log_path
 from envdoctor.upgrade.verify import VerifyResult, verify_stage
@@ -52,15 +60,17 @@ class UpgradeOptions:
 @dataclass(frozen=True)
 class UpgradeResult:
     txid: str
-    status: str  # committed | verify-failed
+    status: str  # committed | verify-failed | kept
     resolution: Resolution
-    stage: StageStats
+    stage: Optional[StageStats]
     verify: VerifyResult
     from_torch: Optional[str]
     to_torch: Optional[str]
     backup: Optional[str]
     swap_method: str = ""
     log: str = ""  # the transaction's log file (beside the journal)
+    in_use: str = ""  # status "kept": the processes that run from the runtime
+    reused: Optional[str] = None  # the transaction whose verified candidate was swapped in
 
 
 class InstallWatch:
@@ -149,9 +159,15 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
             log.write(f"wheel {wheel.filename} from {wheel.url} sha256={wheel.sha256 or '(none published)'} "
                       f"size={wheel.size} build={wheel.build or '-'}")
         stage = layout.stage(txid)
-        journal.append(txid, "begin", kind="upgrade", runtime=layout.runtime, stage=stage,
-                       target=list(plan.target.requirements()))
+        target = list(plan.target.requirements())
+        kept = find_kept(layout, journal, target)
+        journal.append(txid, "begin", kind="upgrade", runtime=layout.runtime, stage=stage, target=target,
+                       reuses=kept.txid if kept else None)
         try:
+            if kept is not None:
+                log.write(f"reusing the candidate verified in {kept.txid} (the runtime is unchanged since)")
+                done = _reuse_kept(layout, journal, kept, txid, events, resolution)
+                return replace(done, reused=kept.txid)
             return _run(layout, runtime, plan, gpus, options, events, journal, txid, resolution)
         except BaseException as exc:
             detail = f"{exc.key} {exc.params}" if isinstance(exc, UpgradeError) else f"{type(exc).__name__}: {exc}"
@@ -236,10 +252,25 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
         journal.append(txid, "aborted", reason="verify-failed")
         return UpgradeResult(txid, "verify-failed", resolution, stats, result, from_torch, to_torch, None,
                              log=log_path(layout, txid))
-    journal.append(txid, "verified", steps=[[s.name, s.status] for s in result.steps])
-    # -- swap -------------------------------------------------------------------------------
+    journal.append(txid, "verified", steps=[[s.name, s.status] for s in result.steps], stamp=stamp_digest(before),
+                   target=list(plan.target.requirements()), from_torch=from_torch, to_torch=to_torch)
+    return _swap_or_keep(layout, journal, txid, events, resolution, stats, result, from_torch, to_torch,
+                         stamp_digest(before), list(plan.target.requirements()))
+
+
+def _swap_or_keep(layout: Layout, journal: Journal, txid: str, events: Events, resolution: Resolution,
+                  stats: Optional[StageStats], result: VerifyResult, from_torch: Optional[str],
+                  to_torch: Optional[str], stamp: str, target: List[str]) -> UpgradeResult:
+    """Swap the verified stage in; if the runtime is in use (the WebUI runs from it), keep the verified
+    candidate for the next `upgrade` instead of throwing the work away."""
+    stage = layout.stage(txid)
     events.step("swap")
-    refuse_in_use(layout.runtime)
+    users = processes_using(layout.runtime)
+    if users:
+        journal.append(txid, "kept", reason="in-use", processes=users[:5], stage=stage, stamp=stamp, target=target,
+                       from_torch=from_torch, to_torch=to_torch, steps=[[s.name, s.status] for s in result.steps])
+        return UpgradeResult(txid, "kept", resolution, stats, result, from_torch, to_torch, None,
+                             log=log_path(layout, txid), in_use="; ".join(users[:5]))
     meta = {"txid": txid, "from_torch": from_torch, "to_torch": to_torch, "runtime": layout.runtime,
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
     atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
@@ -250,6 +281,39 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     journal.append(txid, "committed", backup=layout.backup(txid))
     return UpgradeResult(txid, "committed", resolution, stats, result, from_torch, to_torch, layout.backup(txid),
                          "exchange" if exchange else "rename", log=log_path(layout, txid))
+
+
+def find_kept(layout: Layout, journal: Journal, target: List[str]) -> Optional[Transaction]:
+    """The newest kept candidate for this target, if the original runtime is unchanged since it was
+    verified (same files, sizes, times, inodes) and its stage is still there."""
+    kept = [t for t in journal.transactions() if t.last_event == "kept" and t.kind == "upgrade"]
+    if not kept:
+        return None
+    now = stamp_digest(tree_stamp(layout.runtime))
+    for tx in reversed(kept):
+        record = tx.records[-1]
+        if record.get("target") == target and record.get("stamp") == now and os.path.isdir(layout.stage(tx.txid)):
+            return tx
+    return None
+
+
+def _reuse_kept(layout: Layout, journal: Journal, old: Transaction, txid: str, events: Events,
+                resolution: Resolution) -> UpgradeResult:
+    """Swap in a candidate verified earlier: its stage moves (one rename) into this transaction."""
+    from envdoctor.upgrade.fsutil import rename_durable
+    from envdoctor.upgrade.verify import VerifyStep
+
+    record = old.records[-1]
+    os.makedirs(layout.tx_dir(txid), exist_ok=True)
+    rename_durable(layout.stage(old.txid), layout.stage(txid))
+    journal.append(old.txid, "aborted", reason="reused", by=txid)
+    remove_tree(layout.tx_dir(old.txid), layout.trash)
+    steps = tuple(VerifyStep(str(n), str(s), "verified in " + old.txid) for n, s in record.get("steps") or [])
+    journal.append(txid, "verified", reused=old.txid, steps=record.get("steps") or [], stamp=record.get("stamp"),
+                   target=record.get("target"), from_torch=record.get("from_torch"), to_torch=record.get("to_torch"))
+    return _swap_or_keep(layout, journal, txid, events, resolution, None, VerifyResult(steps),
+                         record.get("from_torch"), record.get("to_torch"), str(record.get("stamp")),
+                         list(record.get("target") or []))
 
 
 def _stage_sites(runtime: Runtime, stage: str) -> List[str]:

@@ -43,6 +43,10 @@ def shared_cache(tmp_path_factory):
     return str(tmp_path_factory.getbasetemp() / "fault-cache")
 
 
+def child_env_base(env, shared_cache):
+    return {**os.environ, **env, "ENVDOCTOR_CACHE_DIR": shared_cache}
+
+
 def crash_and_recover(bundle, env, index, shared_cache, fault_env, reverse=False):
     runtime = os.path.join(bundle, "runtime")
     before = h.manifest(runtime)
@@ -58,9 +62,18 @@ def crash_and_recover(bundle, env, index, shared_cache, fault_env, reverse=False
     assert version in (OLD, NEW), (fault_env, proc.stdout[-2000:], rec.stdout)
     assert Journal(Layout(bundle)).open_transactions() == []
     state = os.path.join(bundle, ".envdoctor", "upgrade")
-    leftovers = [os.path.join(d, s) for d in os.listdir(state) if d.startswith("tx-")
-                 for s in os.listdir(os.path.join(state, d)) if s == "stage"]
-    assert leftovers == []
+    kept = {t.txid for t in Journal(Layout(bundle)).transactions() if t.last_event == "kept"}
+    leftovers = [d for d in os.listdir(state) if d.startswith("tx-") and os.path.isdir(os.path.join(state, d, "stage"))
+                 and d[3:] not in kept]
+    assert leftovers == []  # only a verified candidate (journaled "kept") may wait in its stage
+    if kept:
+        # killed after verification: the next upgrade swaps the kept candidate in, redoing nothing
+        again = cli(child_env_base(env, shared_cache), "upgrade", "--root", bundle, "--index-url", index.url,
+                    "--yes", "--json")
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+        assert json.loads(again.stdout)["result"]["reused"] in kept
+        version = torch_version(bundle)
+        assert version == NEW
     assert os.listdir(os.path.join(state, "trash")) == [] if os.path.isdir(os.path.join(state, "trash")) else True
     if version == NEW:
         rb = cli({**os.environ, **env}, "rollback", "--root", bundle, "--json")
@@ -79,8 +92,9 @@ def test_kill_at_every_journal_step(bundle, env, index, shared_cache, point):
     killed, version = crash_and_recover(bundle, env, index, shared_cache, {"ENVDOCTOR_FAULT_AT": point})
     assert killed
     # Once the swap has begun (journaled with both trees' identities) recover finishes it; a crash
-    # before that leaves the original in place and the stage is discarded.
-    swapping = STEPS.index(point) >= STEPS.index("swap-begin")
+    # after verification keeps the candidate, which the next upgrade swaps in (crash_and_recover runs
+    # it); a crash before that leaves the original in place and the stage is discarded.
+    swapping = STEPS.index(point) >= STEPS.index("verified")
     assert version == (NEW if swapping else OLD)
 
 

@@ -232,3 +232,35 @@ def test_a_rename_that_fails_during_the_swap_is_undone(bundle, env, index, monke
     assert h.manifest(runtime) == before
     txs = Journal(Layout(bundle)).transactions()
     assert txs[-1].last_event == "reversed" and txs[-1].has("swap-begin")
+
+
+def test_verified_candidate_survives_a_refused_swap_and_is_swapped_in_later(bundle, env, index, monkeypatch,
+                                                                           capsys):
+    """The WebUI starts while the upgrade installs: the swap is refused, the verified candidate is kept,
+    and the next `upgrade` swaps it in without staging, downloading or installing again."""
+    from envdoctor.upgrade import transaction
+    from envdoctor.upgrade.journal import Journal
+    from envdoctor.upgrade.layout import Layout
+
+    real = transaction.processes_using
+    calls = []
+
+    def webui_starts_midway(path):
+        calls.append(path)
+        return real(path) if len(calls) == 1 else ["4242 (runtime/bin/python webui.py)"]
+
+    monkeypatch.setattr(transaction, "processes_using", webui_starts_midway)
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert code == 3 and out["status"] == "kept", out
+    assert "4242" in out["summary"] and h.manifest(runtime) == before
+    monkeypatch.setattr(transaction, "processes_using", real)
+    served_before = len(index.requests)
+    code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert code == 0 and out["status"] == "committed", out
+    assert out["result"]["reused"] and torch_version(bundle) == "2.7.0+cu128"
+    tx = Journal(Layout(bundle)).find(out["result"]["txid"])
+    assert not tx.has("staged") and not tx.has("installed")  # no work redone
+    assert not any(r[1].startswith("/files/") and r[0] == "GET" and not r[2]
+                   for r in index.requests[served_before:])  # no wheel fetched again

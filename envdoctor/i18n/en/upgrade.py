@@ -118,4 +118,7 @@ MESSAGES = {
     "recover.outcome.rollback-reversed": "reversed (the runtime from before the rollback is back)",
     "rollback.prune_progress": "Deleting {txid}",
     "upgrade.install_bar": "unpacking (approx.)",
+    "upgrade.kept": "The new runtime (torch {new}) passed verification, but the current one is in use ({processes}). Nothing was changed. Close the GPT-SoVITS WebUI and run the same `envdoctor upgrade` again: it swaps the verified runtime in without downloading or installing again.",
+    "upgrade.reused": "(The runtime verified earlier in {txid} was swapped in; nothing was downloaded or installed again.)",
+    "recover.outcome.kept": "kept the verified new runtime (nothing was swapped); run `envdoctor upgrade` again to put it in place without redoing the work",
 }

@@ -118,4 +118,7 @@ MESSAGES = {
     "recover.outcome.rollback-reversed": "已撤销（回滚之前的运行时已恢复）",
     "rollback.prune_progress": "正在删除 {txid}",
     "upgrade.install_bar": "解压安装（估计）",
+    "upgrade.kept": "新的运行时（torch {new}）已通过验证，但当前运行时正在使用中（{processes}）。未做任何改动。请关闭 GPT-SoVITS WebUI 后再次运行同一条 `envdoctor upgrade`：它会直接换上已验证的运行时，无需重新下载或安装。",
+    "upgrade.reused": "（已换上之前在 {txid} 中验证过的运行时；没有重新下载或安装。）",
+    "recover.outcome.kept": "保留了已验证的新运行时（尚未切换）；再次运行 `envdoctor upgrade` 即可换上，无需重做",
 }
