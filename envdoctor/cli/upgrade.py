@@ -164,6 +164,6 @@ def _preflight(plan, report, matrix, driver, runtime, args):
     _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)
     installed = {d.name: d.version for d in report.facts.distributions}
     check = run_preflight(plan, runtime.python, installed, matrix, driver, runtime.platform, str(cache_dir()),
-                          copy_bytes, force=args.force, find_links=tuple(args.find_links))
+                          copy_bytes, force=args.force, find_links=tuple(args.find_links), runtime_root=runtime.root)
     check.disk_needed += SPACE_MARGIN
     return check

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from packaging.version import Version
 
 from envdoctor.matrix.model import Matrix
+from envdoctor.upgrade import windows
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.finder import Finder
 from envdoctor.upgrade.metaresolve import MetaResolution, Missing, Resolver, Wanted
@@ -60,7 +61,8 @@ def source_of(plan: Plan, find_links: Tuple[str, ...] = ()) -> Source:
 def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Matrix, driver: Optional[str],
                   platform: str, cache_dir: str, stage_copy_bytes: int, force: bool = False,
                   find_links: Tuple[str, ...] = (), env: Optional[TargetEnv] = None,
-                  http: Optional[Http] = None) -> Preflight:
+                  http: Optional[Http] = None, runtime_root: Optional[str] = None,
+                  long_paths: Optional[Callable[[], bool]] = None) -> Preflight:
     assert plan.target is not None
     http = http or Http()
     downloader = Downloader(os.path.join(cache_dir, "wheels"))
@@ -81,6 +83,11 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
             note = Note("driver_for_build", {"file": torch.filename, "cuda": torch.build, "driver": need,
                                              "installed": driver or "-"})
             (notes if force else blockers).append(note)
+    if platform == "windows" and runtime_root:
+        problem = _long_paths(runtime_root, long_paths or windows.long_paths_enabled)
+        if problem is not None:
+            blockers.append(Note("path_too_long", {"path": problem[0], "length": problem[1],
+                                                   "limit": windows.MAX_PATH}))
     if any(w.unhashed_ok for w in wheels):
         notes.append(Note("unhashed", {"source": source.describe()}))
     download = local = 0
@@ -97,6 +104,13 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
     disk = stage_copy_bytes + download + unpacked
     return Preflight(Resolution(tuple(wheels), "metadata"), meta.missing, blockers, notes, download, local, disk,
                      http.received, meta.kept)
+
+
+def _long_paths(runtime_root: str, enabled: Callable[[], bool]):
+    """The stage sits deeper than runtime\\: <root>\\.envdoctor\\upgrade\\tx-<id>\\stage (the id has 23 characters)."""
+    root = os.path.dirname(os.path.abspath(runtime_root))
+    stage = "\\".join([root, ".envdoctor", "upgrade", "tx-" + "0" * 23, "stage"])
+    return windows.long_path_problem(stage, windows.tree_relative_paths(runtime_root), enabled())
 
 
 def _missing_text(item: Missing) -> str:

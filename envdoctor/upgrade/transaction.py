@@ -45,6 +45,7 @@ from envdoctor.upgrade.stage import (
 from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
 from envdoctor.upgrade.txlog import LoggedJournal, TxLog, log_path
 from envdoctor.upgrade.verify import VerifyResult, verify_stage
+from envdoctor.upgrade.windows import fix_exe_launchers
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
 
@@ -229,6 +230,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
         if isinstance(journal, LoggedJournal) and journal.log:
             journal.log.block("pip install", output)
     fix_script_paths(stage, layout.runtime)
+    fix_exe_launchers(stage, layout.runtime, os.path.relpath(runtime.python, runtime.root))
     journal.append(txid, "installed")
     # -- verify -----------------------------------------------------------------------------
     events.step("verify")

@@ -121,4 +121,6 @@ MESSAGES = {
     "upgrade.kept": "The new runtime (torch {new}) passed verification, but the current one is in use ({processes}). Nothing was changed. Close the GPT-SoVITS WebUI and run the same `envdoctor upgrade` again: it swaps the verified runtime in without downloading or installing again.",
     "upgrade.reused": "(The runtime verified earlier in {txid} was swapped in; nothing was downloaded or installed again.)",
     "recover.outcome.kept": "kept the verified new runtime (nothing was swapped); run `envdoctor upgrade` again to put it in place without redoing the work",
+    "upgrade.blocker.path_too_long": "The staged copy would need a path of {length} characters ({path}); Windows allows {limit} unless long paths are enabled. Move the GPT-SoVITS folder to a short path (e.g. D:\\GSV), or enable long paths (LongPathsEnabled=1 in the registry, as administrator), then run again.",
+    "upgrade.note.path_too_long": "The staged copy needs a path of {length} characters ({path}).",
 }

@@ -121,4 +121,6 @@ MESSAGES = {
     "upgrade.kept": "新的运行时（torch {new}）已通过验证，但当前运行时正在使用中（{processes}）。未做任何改动。请关闭 GPT-SoVITS WebUI 后再次运行同一条 `envdoctor upgrade`：它会直接换上已验证的运行时，无需重新下载或安装。",
     "upgrade.reused": "（已换上之前在 {txid} 中验证过的运行时；没有重新下载或安装。）",
     "recover.outcome.kept": "保留了已验证的新运行时（尚未切换）；再次运行 `envdoctor upgrade` 即可换上，无需重做",
+    "upgrade.blocker.path_too_long": "暂存副本需要长度为 {length} 个字符的路径（{path}）；除非启用长路径，Windows 只允许 {limit} 个字符。请把 GPT-SoVITS 文件夹移到较短的路径（如 D:\\GSV），或以管理员身份启用长路径（注册表 LongPathsEnabled=1），然后重试。",
+    "upgrade.note.path_too_long": "暂存副本需要长度为 {length} 个字符的路径（{path}）。",
 }
