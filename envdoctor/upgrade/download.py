@@ -6,6 +6,7 @@ matched the one the index published; partial downloads live as `<name>.part` and
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -163,8 +164,17 @@ class Downloader:
                             self.progress(wheel.filename, have, total)
                     handle.flush()
                     os.fsync(handle.fileno())
-            except requests.RequestException as exc:  # a disk error (plain OSError) is not a drop: it propagates
+            except requests.RequestException as exc:
                 raise _Dropped(f"{type(exc).__name__}: {exc}") from exc
+            except OSError as exc:  # the cache's disk is full (or the file too big for it): say so, keep nothing
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise
+                try:
+                    os.unlink(part)
+                except OSError:
+                    pass
+                raise UpgradeError("upgrade.error.cache_full", path=os.path.dirname(part), file=wheel.filename,
+                                   detail=os.strerror(exc.errno)) from exc
             if total is not None and have < total:
                 raise _Dropped(f"connection closed after {have} of {total} bytes")
 

@@ -6,6 +6,7 @@ honest estimate of download and disk space. `--dry-run` shows it; the upgrade ru
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -102,6 +103,11 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
     # A hard-linked stage writes only the files it must copy; pip then writes the new packages in
     # full (the old ones' links are dropped, which frees nothing while the original holds them).
     disk = stage_copy_bytes + download + unpacked
+    if runtime_root:
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(runtime_root))).free
+        if free < disk:
+            blockers.append(Note("no_space", {"needed_mb": disk >> 20, "free_mb": free >> 20,
+                                              "path": os.path.dirname(os.path.abspath(runtime_root))}))
     return Preflight(Resolution(tuple(wheels), "metadata"), meta.missing, blockers, notes, download, local, disk,
                      http.received, meta.kept)
 
