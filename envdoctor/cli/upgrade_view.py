@@ -123,6 +123,8 @@ class ConsoleEvents(Events):
 
     def step(self, name: str, **params: object) -> None:
         self._close()
+        if isinstance(params.get("size"), int):
+            params["size"] = mb(params["size"])  # type: ignore[arg-type]
         self.console.print(f"[bold]>[/bold] {self.ui.text('upgrade.step.' + name, **params)}")
 
     def stage_progress(self, done: int, total: int) -> None:

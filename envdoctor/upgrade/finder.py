@@ -29,6 +29,7 @@ class Link:
     requires_python: Optional[str]
     metadata: Optional[str]  # None: no .metadata file; "": one without a hash; else its sha256
     origin: str  # index | find-links | folder
+    yanked: bool = False  # PEP 592: used only when pinned exactly (==), as pip does
 
     @property
     def parsed(self) -> Tuple[str, Version, FrozenSet[Tag]]:
@@ -72,7 +73,8 @@ def links_from_html(html: str, page_url: str, origin: str) -> List[Link]:
         meta_attr = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         # None: no separate metadata; "": served without a hash; else its sha256
         metadata = None if meta_attr is None or meta_attr == "false" else (_hash_of(meta_attr) or "")
-        out.append(Link(filename, base, _hash_of(fragment), attrs.get("data-requires-python"), metadata, origin))
+        out.append(Link(filename, base, _hash_of(fragment), attrs.get("data-requires-python"), metadata, origin,
+                        "data-yanked" in attrs))
     return out
 
 

@@ -180,6 +180,8 @@ class Resolver:
             rank = self.env.tag_rank(tags)
             if rank is None or not _contains(spec, str(version)):
                 continue
+            if link.yanked and not any(s.operator in ("==", "===") for s in spec):
+                continue
             if not _python_ok(link.requires_python, self.env):
                 continue
             fitting.append((version, -rank, link))

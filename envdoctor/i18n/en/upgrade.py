@@ -99,7 +99,7 @@ MESSAGES = {
     "upgrade.blocker.driver_for_build": "{file} is a CUDA {cuda} build (read from the wheel): it needs NVIDIA driver {driver} or newer; this machine has {installed}, which cannot start it. Install driver {driver} or newer, choose another build (--variant), or pass --force.",
     "upgrade.note.unhashed": "{source} publishes no hashes: its wheels are used as they are (only a source that publishes sha256 lets envdoctor verify them).",
     "upgrade.blocker.unhashed": "{source} publishes no hashes.",
-    "upgrade.step.local": "Using {count} wheels from local files ({size} bytes)",
+    "upgrade.step.local": "Using {count} wheels from local files ({size})",
     "upgrade.done_untested": "Not tested on a GPU: the smoke test could not run ({reason}).",
     "upgrade.error.not_checked": "The plan was not checked (or cannot run); nothing was started. Run `envdoctor upgrade --dry-run` to see why.",
     "upgrade.error.no_wheelhouse": "The wheel folder {path} does not exist.",

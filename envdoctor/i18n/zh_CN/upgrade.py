@@ -99,7 +99,7 @@ MESSAGES = {
     "upgrade.blocker.driver_for_build": "{file} 是 CUDA {cuda} 版本（从 wheel 中读取）：需要 NVIDIA 驱动 {driver} 或更高；本机为 {installed}，无法启动它。请安装 {driver} 或更高版本的驱动，选择其他版本（--variant），或加 --force。",
     "upgrade.note.unhashed": "{source} 未发布哈希值：其 wheel 将按原样使用（只有发布 sha256 的源才能让 envdoctor 校验）。",
     "upgrade.blocker.unhashed": "{source} 未发布哈希值。",
-    "upgrade.step.local": "使用本地文件中的 {count} 个 wheel（{size} 字节）",
+    "upgrade.step.local": "使用本地文件中的 {count} 个 wheel（{size}）",
     "upgrade.done_untested": "未在 GPU 上测试：冒烟测试无法运行（{reason}）。",
     "upgrade.error.not_checked": "计划未经检查（或无法执行）；未开始任何操作。运行 `envdoctor upgrade --dry-run` 查看原因。",
     "upgrade.error.no_wheelhouse": "wheel 文件夹 {path} 不存在。",
