@@ -83,9 +83,12 @@ def cuda_of_version_py(text: str) -> Optional[str]:
     except SyntaxError:
         return None
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "cuda" for t in node.targets)
-                and isinstance(node.value, ast.Constant)):
-            return node.value.value if isinstance(node.value.value, str) else None
+        # `cuda = '12.8'`, or in newer torch `cuda: Optional[str] = '13.0'`
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
+            else []
+        value = getattr(node, "value", None)
+        if any(getattr(t, "id", None) == "cuda" for t in targets) and isinstance(value, ast.Constant):
+            return value.value if isinstance(value.value, str) else None
     return None
 
 

@@ -28,12 +28,13 @@ def plain_wheels(tmp_path_factory):
     """torch 2.7.0 (CUDA 12.8) and 2.14.1 (CUDA 13.0) named as the package index names them."""
     base = str(tmp_path_factory.mktemp("plain"))
     out = {}
-    out["torch27"] = h.build_wheel(base, "torch", "2.7.0", h.torch_files("2.7.0", "12.8", h.ARCHS_NEW,
-                                                                          padding=PAD), ["fakedep>=1"])
+    out["torch27"] = h.build_wheel(base, "torch", "2.7.0", h.torch_files("2.7.0", "12.8", h.ARCHS_NEW, padding=PAD,
+                                                                          annotated=True), ["fakedep>=1"])
     out["audio27"] = h.build_wheel(base, "torchaudio", "2.7.0", h.audio_files("2.7.0"), ["torch==2.7.0"])
     out["fakedep"] = h.build_wheel(base, "fakedep", "1.0", {"fakedep/__init__.py": b"VALUE = 1\n"})
     big = os.path.join(base, "2141")
-    out["torch2141"] = h.build_wheel(big, "torch", "2.14.1", h.torch_files("2.14.1", "13.0", h.ARCHS_NEW),
+    files_2141 = h.torch_files("2.14.1", "13.0", h.ARCHS_NEW, annotated=True)
+    out["torch2141"] = h.build_wheel(big, "torch", "2.14.1", files_2141,
                                      ["triton==3.6.0; platform_system == 'Linux'", "cuda-bindings>=13",
                                       "nvidia-cuda-runtime==13.0.96; platform_system == 'Linux'",
                                       "nvidia-cudnn-cu13; platform_system == 'Windows'"])

@@ -73,7 +73,9 @@ def build_wheel(out_dir: str, name: str, version: str, files: Dict[str, bytes],
 
 
 def torch_files(version: str, cuda: Optional[str], arch_list: Sequence[str], fail_import: str = "",
-                fatbin: Optional[bytes] = None, padding: int = 0, sleep: float = 0) -> Dict[str, bytes]:
+                fatbin: Optional[bytes] = None, padding: int = 0, sleep: float = 0,
+                annotated: bool = False) -> Dict[str, bytes]:
+    """`annotated`: version.py as torch >= 2.12 writes it (`cuda: Optional[str] = '13.0'`)."""
     fake: Dict[str, object] = {"arch_list": list(arch_list)}
     if sleep:
         fake["sleep"] = sleep
@@ -82,8 +84,11 @@ def torch_files(version: str, cuda: Optional[str], arch_list: Sequence[str], fai
     files = {
         "torch/__init__.py": TORCH_INIT.encode(),
         "torch/cuda/__init__.py": TORCH_CUDA.encode(),
-        "torch/version.py": (f"__version__ = '{version}'\ndebug = False\ncuda = {cuda!r}\n"
-                             f"git_version = 'test'\nhip = None\n").encode(),
+        "torch/version.py": ((f"from typing import Optional\n__version__ = '{version}'\ndebug = False\n"
+                              f"cuda: Optional[str] = {cuda!r}\ngit_version = 'test'\nhip: Optional[str] = None\n")
+                             if annotated else
+                             (f"__version__ = '{version}'\ndebug = False\ncuda = {cuda!r}\n"
+                              f"git_version = 'test'\nhip = None\n")).encode(),
         "torch/_fake.json": json.dumps(fake).encode(),
     }
     if fatbin is not None:
