@@ -131,6 +131,7 @@ class Resolver:
             queue.append((Requirement(f"{item.name}=={item.version}"), "plan", item.build))
         targets = {str(canonicalize_name(w.name)) for w in wanted}
         seen_extras: Set[Tuple[str, str]] = set()
+        missing_names: Set[str] = set()
         while queue:
             req, needed_by, build = queue.pop(0)
             key = str(canonicalize_name(req.name))
@@ -144,8 +145,11 @@ class Resolver:
                 if key not in {k.split("==")[0] for k in out.kept}:
                     out.kept.append(f"{key}=={have}")
                 continue
+            if key in missing_names:
+                continue  # said once: the same requirement reached through another path adds nothing
             picked = self._pick(key, spec, build, needed_by, out)
             if picked is None:
+                missing_names.add(key)
                 continue
             link, version, info, cuda = picked
             chosen[key] = version

@@ -80,7 +80,8 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
     torch = next((w for w in wheels if w.name == "torch"), None)
     if torch is not None and torch.build:
         need = _min_driver(matrix, torch.build, platform)
-        if need and (driver is None or not at_least(driver, need)):
+        said = any(b.key == "override_driver" and b.params.get("driver") == need for b in blockers)
+        if need and (driver is None or not at_least(driver, need)) and not said:
             note = Note("driver_for_build", {"file": torch.filename, "cuda": torch.build, "driver": need,
                                              "installed": driver or "-"})
             (notes if force else blockers).append(note)
