@@ -27,11 +27,10 @@ from envdoctor import __version__
 from envdoctor.jsoncache import JsonCache
 from envdoctor.paths import cache_dir
 from envdoctor.probes.fingerprint import driver_fingerprint
+from envdoctor.probes.inputs import declared_environment
 
 ENV_DISABLE = "ENVDOCTOR_NO_REPLAY"
 _NEVER = ("--demo", "--debug", "-h", "--help")
-_ENV_PREFIXES = ("ENVDOCTOR_", "LC_", "PYTHON")
-_ENV_NAMES = ("LANG", "LANGUAGE", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES")
 
 
 def stamp(path: str) -> str:
@@ -48,9 +47,10 @@ def _eligible(argv: Sequence[str], environ: Dict[str, str]) -> bool:
 
 
 def _key(argv: Sequence[str], environ: Dict[str, str], fingerprint: str) -> str:
-    """Everything outside the files that can change the answer or its rendering."""
+    """Everything outside the files that can change the answer or its rendering: every variable a
+    probe declares reading (envdoctor.probes.inputs), the arguments, the terminal, the driver."""
     size = shutil.get_terminal_size()
-    env = {k: v for k, v in sorted(environ.items()) if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
+    env = declared_environment(environ)
     return json.dumps({
         "envdoctor": __version__,
         "python": sys.executable,

@@ -78,10 +78,16 @@ def replay_deps(report, root) -> list:
         folders = torchfiles.cuda_binaries(facts.runtime, facts.torch.location if facts.torch else None)
         for top in folders:
             for folder, _subfolders, files in os.walk(top):
+                # Folders and the libraries in them: what the scan read (nvidia/*/include's many
+                # headers would only slow the replay down).
                 deps.append(folder)
-                deps.extend(os.path.join(folder, f) for f in files)
+                deps.extend(os.path.join(folder, f) for f in files
+                            if f.lower().endswith((".so", ".dll", ".pyd")) or ".so." in f)
     if facts.torch is not None:
         deps += [os.path.join(facts.torch.location, n) for n in ("version.py", "__init__.py", "lib")]
+        dist = facts.distribution("torch")
+        if dist is not None and dist.path:  # its METADATA is read for damage (probes/torchfiles.py)
+            deps += [dist.path, os.path.join(dist.path, "METADATA")]
     gsv = os.path.abspath(root or os.getcwd())
     deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
     deps += [os.path.join(gsv, p) for p in ("webui.py", "config.py", "GPT_SoVITS/configs/tts_infer.yaml",

@@ -11,12 +11,12 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Optional, Tuple
 
-from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_OLD
+from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_DROPPED, NVRTC_OLD
 from envdoctor.model import Finding, GpuFacts, format_cc
 
 NO_KERNELS = "no-kernels-for-gpu"
 # Findings that settings only soften: the torch build itself is wrong for the GPU.
-UPGRADE_CODES = (NO_KERNELS, NVRTC_OLD, FP16_RISK)
+UPGRADE_CODES = (NO_KERNELS, NVRTC_OLD, NVRTC_DROPPED, FP16_RISK)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ def from_findings(findings: Iterable[Finding]) -> Recommendation:
         if finding.code == NVRTC_OLD and sv in (None, "cpu"):
             params = finding.params
             sv, sv_why = "cpu", f"{NVRTC_OLD}: CUDA {params.get('cuda', '')} < {params.get('needed', '')}"
+        if finding.code == NVRTC_DROPPED and sv in (None, "cpu"):
+            params = finding.params
+            sv, sv_why = "cpu", f"{NVRTC_DROPPED}: CUDA {params.get('cuda', '')} > {params.get('last', '')}"
     return Recommendation(fp16, sv, fp16_why.strip(), sv_why.strip(), upgrade=upgrade)
 
 

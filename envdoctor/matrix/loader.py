@@ -21,6 +21,9 @@ from envdoctor.jsoncache import JsonCache
 from envdoctor.matrix.model import Matrix
 
 SCHEMA_NAME = "schema.yaml"
+# Files a user's matrix folder may leave out: envdoctor's own copy stands in (the schema is always
+# ours; binaries.yaml came later than the other files, and older matrix folders lack it).
+_BUILTIN_FALLBACK = (SCHEMA_NAME, "binaries.yaml")
 ENV_MATRIX_DIR = "ENVDOCTOR_MATRIX_DIR"
 _CHECKOUT_DIR = Path(__file__).resolve().parent.parent.parent / "matrices"
 
@@ -64,9 +67,9 @@ def read_matrix_texts(directory: Optional[str] = None) -> Tuple[str, Dict[str, s
         if not path.is_dir():
             raise MatrixError("error.matrix_dir_missing", file=str(path))
         texts = _read_dir(path)
-        if SCHEMA_NAME not in texts:
-            # A user's matrix directory may hold only data; the schema is always ours.
-            texts[SCHEMA_NAME] = _builtin_schema()
+        for name in _BUILTIN_FALLBACK:
+            if name not in texts:
+                texts[name] = _builtin_file(name)
         return str(path), texts
     packaged = _read_package()
     if packaged:
@@ -76,14 +79,14 @@ def read_matrix_texts(directory: Optional[str] = None) -> Tuple[str, Dict[str, s
     raise MatrixError("error.matrix_dir_missing", file=str(_CHECKOUT_DIR))
 
 
-def _builtin_schema() -> str:
+def _builtin_file(name: str) -> str:
     try:
-        packaged = pkgutil.get_data("envdoctor", f"matrices/{SCHEMA_NAME}")
+        packaged = pkgutil.get_data("envdoctor", f"matrices/{name}")
     except OSError:
         packaged = None
     if packaged is not None:
         return packaged.decode("utf-8")
-    return (_CHECKOUT_DIR / SCHEMA_NAME).read_text(encoding="utf-8")
+    return (_CHECKOUT_DIR / name).read_text(encoding="utf-8")
 
 
 def validate_texts(where: str, texts: Dict[str, str]) -> Dict[str, dict]:

@@ -16,6 +16,9 @@ class Toolkit:
     min_driver: Dict[str, Optional[str]]  # platform -> driver version (None: unknown)
     sass_archs: Tuple[str, ...]
     source: str
+    # torch's jiterator asks this NVRTC for at most this capability (PTX, JIT by the driver above it)
+    jiterator_cap: Optional[ComputeCapability] = None
+    jiterator_cap_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,42 @@ class KnownError:
     related_findings: Tuple[str, ...] = ()
 
 
+ROLE_CORE = "core"  # torch's main CUDA library: decides the verdict
+ROLE_OP_SPECIFIC = "op-specific"  # a torch library loaded for some operations only
+ROLE_VENDOR = "vendor"  # an NVIDIA library (cuFFT, cuBLAS, ...)
+ROLE_EXTENSION = "extension"  # another package's CUDA code (onnxruntime-gpu, torchaudio, ...)
+
+
+@dataclass(frozen=True)
+class GptSovitsUse:
+    """Whether GPT-SoVITS runs a library's operations on the GPU, and whether missing kernels stop it."""
+
+    uses: bool
+    blocking: bool
+    why: Dict[str, str]  # language -> text
+    source: str
+
+
+@dataclass(frozen=True)
+class BinaryRole:
+    """A row of binaries.yaml: which CUDA binaries it covers, their role and what they serve."""
+
+    name: str
+    match: str  # regex over the path with forward slashes, case-insensitive
+    role: str
+    serves: Dict[str, str]  # language -> text
+    source: str
+    kernels: Optional[str] = None  # "registered" | "embedded" | None (not measured)
+    gptsovits: Optional[GptSovitsUse] = None
+
+    def matches(self, path: str) -> bool:
+        return re.search(self.match, path.replace("\\", "/"), re.IGNORECASE) is not None
+
+
+# A binary no row covers: judged like an extension (a warning that names it, never blocking).
+UNKNOWN_BINARY = BinaryRole("unknown", "", "unknown", {"en": "", "zh_CN": ""}, "envdoctor: no row in binaries.yaml")
+
+
 @dataclass(frozen=True)
 class Matrix:
     where: str
@@ -86,13 +125,16 @@ class Matrix:
     gpus: Tuple[GpuModel, ...]
     known_errors: Tuple[KnownError, ...]
     gptsovits: dict
+    binaries: Tuple[BinaryRole, ...] = ()
 
     @classmethod
     def from_data(cls, data: Dict[str, dict], where: str) -> Matrix:
         cuda = data.get("cuda.yaml", {})
         torch = data.get("torch.yaml", {})
         toolkits = tuple(
-            Toolkit(t["version"], dict(t["min_driver"]), tuple(t["sass_archs"]), t["source"])
+            Toolkit(t["version"], dict(t["min_driver"]), tuple(t["sass_archs"]), t["source"],
+                    parse_cc(t["jiterator_cap"]["cc"]) if t.get("jiterator_cap") else None,
+                    t["jiterator_cap"]["source"] if t.get("jiterator_cap") else "")
             for t in cuda.get("toolkits", [])
         )
         series = tuple(_series(s) for s in torch.get("series", []))
@@ -113,6 +155,7 @@ class Matrix:
             gpus=gpus,
             known_errors=errors,
             gptsovits=data.get("gptsovits.yaml", {}),
+            binaries=tuple(_binary_role(b) for b in data.get("binaries.yaml", {}).get("binaries", [])),
         )
 
     # -- lookups -------------------------------------------------------------------------------
@@ -135,6 +178,10 @@ class Matrix:
                 return model
         return None
 
+    def binary_role(self, path: str) -> BinaryRole:
+        """The first binaries.yaml row whose pattern matches path; UNKNOWN_BINARY when none does."""
+        return next((row for row in self.binaries if row.matches(path)), UNKNOWN_BINARY)
+
     def toolkits_for_arch(self, cc: ComputeCapability) -> List[Toolkit]:
         """Toolkits that can compile SASS for this exact major.minor, oldest first."""
         name = f"sm_{cc[0]}{cc[1]}"
@@ -143,6 +190,20 @@ class Matrix:
 
 def _major_minor(version: str) -> Tuple[int, ...]:
     return as_tuple(version)[:2]
+
+
+def _binary_role(item: dict) -> BinaryRole:
+    use = item.get("gptsovits")
+    return BinaryRole(
+        name=item["name"],
+        match=item["match"],
+        role=item["role"],
+        serves=dict(item["serves"]),
+        source=item["source"],
+        kernels=item.get("kernels"),
+        gptsovits=GptSovitsUse(bool(use["uses"]), bool(use["blocking"]), dict(use["why"]), use["source"])
+        if use else None,
+    )
 
 
 def _series(item: dict) -> TorchSeries:

@@ -26,8 +26,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     toolkit = ctx.matrix.toolkit(torch.cuda or "")
     params = {"driver": driver.version, "cuda": major_minor(torch.cuda), "torch": torch.version}
     evidence = (f"driver {driver.version} ({driver.source})", f"torch {torch.version} built with CUDA {torch.cuda}")
-    if toolkit is None:
-        return [Finding("torch-build-unknown", Severity.WARNING, {"torch": torch.version}, evidence)]
+    if toolkit is None:  # an unknown CUDA version: torch_installed reports the build as unknown
+        return [Finding("driver-unknown-minimum", Severity.WARNING, params, evidence)]
     compat = next((c for c in ctx.matrix.minor_compat if (c["major"],) == as_tuple(torch.cuda)[:1]), None)
     compat_min = compat["min_driver"].get(platform) if compat else None
     # The matrix may not know a toolkit's own minimum (not published yet): the major's floor stands in.
