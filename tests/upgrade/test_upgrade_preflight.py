@@ -121,6 +121,7 @@ def test_each_wheel_is_served_once_over_loopback(bundle, env, plain_wheels, tmp_
             size = os.path.getsize(path)
             full_gets = [r for r in server.requests if r[1] == f"/files/{name}" and r[0] == "GET" and not r[2]]
             served = server.wheel_bytes_served(name)
+            print(f"bytes served ({'pep658' if pep658 else 'range'}): {name} size={size} served={served}")
             if size > 64 * 1024:
                 assert len(full_gets) == 1, server.requests
                 # reading its metadata and torch/version.py (no label: the build is read from the wheel,
