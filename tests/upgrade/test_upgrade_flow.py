@@ -57,6 +57,8 @@ def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, in
     if wheels["fatbin"] and importlib.util.find_spec("envdoctor.probes.fatbin"):
         assert "scan" in steps[1]["detail"]  # the nvcc-built fat binary was read in the stage
     assert torch_version(bundle) == "2.7.0+cu128"
+    # simulated GPUs cannot run kernels: the final line says the GPU smoke test did not run
+    assert "Not tested on a GPU" in out["summary"] and "simulated" in out["summary"]
     with open(out["result"]["log"], encoding="utf-8") as handle:  # the whole transaction, beside the journal
         log = handle.read()
     assert os.path.dirname(os.path.dirname(out["result"]["log"])) == os.path.join(bundle, ".envdoctor", "upgrade")
