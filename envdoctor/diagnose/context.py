@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from envdoctor.diagnose import coverage
-from envdoctor.matrix.model import ROLE_CORE, ArchSet, BinaryRole, Matrix, TorchSeries, TorchVariant
+from envdoctor.matrix.model import ROLE_CORE, ArchSet, BinaryRole, FactStatus, Matrix, TorchSeries, TorchVariant
 from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu
 
 
@@ -46,6 +46,13 @@ class DiagnosisContext:
         model = self.matrix.gpu_capability(gpu.name)
         return model.compute_capability if model else None
 
+    def capability_fact(self, gpu: Gpu) -> Optional[FactStatus]:
+        """The gpus.yaml row a capability rests on, when it came from the name table (not from the GPU)."""
+        if gpu.compute_capability is not None:
+            return None
+        model = self.matrix.gpu_capability(gpu.name)
+        return self.matrix.fact_status("gpus.yaml", f"gpus[{model.match}]") if model else None
+
     # -- the torch build in the matrix -----------------------------------------------------------
 
     def torch_series(self) -> Optional[TorchSeries]:
@@ -60,6 +67,16 @@ class DiagnosisContext:
         if name is None and torch.cuda:
             name = "cu" + torch.cuda.replace(".", "")
         return series.variant(name) if name else None
+
+    def variant_fact(self) -> Optional[FactStatus]:
+        series, variant = self.torch_series(), self.torch_variant()
+        if series is None or variant is None:
+            return None
+        return self.matrix.fact_status("torch.yaml", f"series[{series.series}].variants[{variant.name}]")
+
+    def view_facts(self, view: Optional[CoverageView]) -> List[Optional[FactStatus]]:
+        """Matrix facts a coverage view rests on: only the matrix's own view rests on the arch list."""
+        return [self.variant_fact()] if view is not None and view.source == "matrix" else []
 
     def matrix_archs(self) -> Optional[ArchSet]:
         variant = self.torch_variant()

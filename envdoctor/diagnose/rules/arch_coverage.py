@@ -11,6 +11,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 
 CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
@@ -44,7 +45,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             # A core library that could not be read to the end: its "none" may be the damage talking.
             severity = Severity.WARNING
             evidence += ("the scan of a core library stopped early: run envdoctor doctor to test the GPU",)
-        findings.append(Finding(code, severity, params, evidence, gpu.index))
+        findings.extend(block_or_warn(Finding(code, severity, params, evidence, gpu.index),
+                                      ctx.view_facts(best) + [ctx.capability_fact(gpu)]))
         verdicts = {v.source: v.verdict for v in views}
         if len(set(verdicts.values())) > 1:
             params = dict(params, sources=", ".join(f"{s}={v}" for s, v in verdicts.items()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 from envdoctor.versions import as_tuple, major_minor
 
@@ -48,5 +49,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
                                     evidence + (f"configured: {workaround}",), gpu.index))
         else:
             code = "nvrtc-arch-dropped" if dropped else "nvrtc-too-old"
-            findings.append(Finding(code, Severity.BLOCKING, params, evidence, gpu.index))
+            basis = [ctx.matrix.fact_status("cuda.yaml", f"toolkits[{toolkit.version}].sass_archs"),
+                     ctx.capability_fact(gpu)]
+            findings.extend(block_or_warn(Finding(code, Severity.BLOCKING, params, evidence, gpu.index), basis))
     return findings
