@@ -81,9 +81,25 @@ def show_plan(plan: Plan, ui: Ui, status_text: str, check: Optional[Preflight], 
     for note in list(plan.notes) + (list(check.notes) if check else []):
         console.print(f"[yellow]{ui.text('upgrade.note.' + note.key, **note.params)}[/yellow]")
     for blocker in (check.blockers if check is not None else plan.blockers):
-        console.print(f"[red]{ui.text('upgrade.blocker.' + blocker.key, **blocker.params)}[/red]")
+        params = dict(blocker.params)
+        if blocker.key == "missing" and check is not None:
+            params["items"] = "; ".join(missing_text(m, ui) for m in check.missing)
+        console.print(f"[red]{ui.text('upgrade.blocker.' + blocker.key, **params)}[/red]")
     if check_error:
         console.print(f"[red]{ui.text('upgrade.check_failed', reason=check_error)}[/red]")
+
+
+def missing_text(item: Any, ui: Ui) -> str:
+    """One unmet requirement in the user's language: what, for whom, and what the source has instead."""
+    text = item.requirement if item.needed_by == "plan" else ui.text("upgrade.missing.by", req=item.requirement,
+                                                                      by=item.needed_by)
+    if item.reason == "no-build" and item.detail:
+        text += ui.text("upgrade.missing.only", detail=item.detail)
+    elif item.reason == "no-file" and item.detail and item.detail != "none":
+        text += ui.text("upgrade.missing.has", detail=item.detail)
+    elif item.reason == "conflict":
+        text += ui.text("upgrade.missing.conflict", detail=item.detail)
+    return text
 
 
 class ConsoleEvents(Events):

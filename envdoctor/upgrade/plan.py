@@ -267,10 +267,7 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
     if not runnable and candidates and forced:
         # asked for explicitly: take the matrix's best match and say that the driver must change
         runnable = sorted(candidates, key=lambda c: _rank(c, current_torch))
-        driver_note = Note("override_driver", {"variant": runnable[0].variant.name,
-                                               "driver": runnable[0].min_driver or "?",
-                                               "installed": facts.driver or "-"})
-        (notes if options.force else blockers).append(driver_note)
+        _driver_rule(matrix, facts, options, runnable[0].variant, runnable[0].min_driver, notes, blockers)
     if runnable:
         best = runnable[0]
         target = Target(
@@ -303,6 +300,26 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
     base.update(index_url=index_url)
     return Plan(UPGRADE, target=target, kept=kept, notes=tuple(notes), blockers=tuple(blockers),
                 **base)  # type: ignore[arg-type]
+
+
+def _driver_rule(matrix: Matrix, facts: PlanFacts, options: PlanOptions, variant: TorchVariant,
+                 min_driver: Optional[str], notes: List[Note], blockers: List[Note]) -> None:
+    """A build asked for explicitly that the driver is below the toolkit's minimum for: a warning; one
+    the driver cannot start at all (below the CUDA major's floor, `Matrix.driver_can_start`): refused
+    unless --force, naming the driver to install. An unknown driver is not a reason to refuse."""
+    if not variant.cuda or not min_driver or (facts.driver is not None and at_least(facts.driver, min_driver)):
+        return
+    if facts.driver is None:
+        notes.append(Note("override_driver", {"variant": variant.name, "driver": min_driver, "installed": "-"}))
+        return
+    can, floor = matrix.driver_can_start(variant.cuda, facts.driver, facts.platform)
+    if can:
+        notes.append(Note("override_driver", {"variant": variant.name, "driver": min_driver,
+                                              "installed": facts.driver}))
+    else:
+        (notes if options.force else blockers).append(
+            Note("override_driver", {"variant": variant.name, "driver": floor or min_driver,
+                                     "installed": facts.driver}))
 
 
 def _newest_with_audio(matrix: Matrix) -> Optional[str]:
@@ -349,12 +366,7 @@ def _forced_target(facts: PlanFacts, matrix: Matrix, options: PlanOptions, notes
         native = native_for_all(variant, facts.platform, facts.gpus)
         if native is False:
             notes.append(Note("override_not_native", {"torch": torch_version, "variant": variant_name}))
-        min_driver = _min_driver(matrix, variant, facts.platform)
-        if variant.cuda and min_driver and (facts.driver is None or not at_least(facts.driver, min_driver)):
-            # a build the driver cannot start: refused unless --force, naming the driver to install
-            (notes if options.force else blockers).append(
-                Note("override_driver", {"variant": variant_name, "driver": min_driver,
-                                         "installed": facts.driver or "-"}))
+        _driver_rule(matrix, facts, options, variant, _min_driver(matrix, variant, facts.platform), notes, blockers)
     if series is not None and not _python_fits(series, facts.python_version):
         notes.append(Note("override_python", {"torch": torch_version, "python": facts.python_version}))
     target = Target(

@@ -22,7 +22,6 @@ from envdoctor.upgrade.resolve import Resolution
 from envdoctor.upgrade.sources import Source
 from envdoctor.upgrade.targetenv import TargetEnv, target_env
 from envdoctor.upgrade.wheelread import Http, WheelReader
-from envdoctor.versions import at_least
 
 UNPACK_RATIO = 2.5  # bytes installed per byte of wheel, where the zip's directory was not read
 
@@ -78,12 +77,13 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
         blockers.append(Note("missing", {"items": "; ".join(_missing_text(m) for m in meta.missing),
                                          "source": source.describe()}))
     torch = next((w for w in wheels if w.name == "torch"), None)
-    if torch is not None and torch.build:
-        need = _min_driver(matrix, torch.build, platform)
+    if torch is not None and torch.build and driver is not None:
+        # the build the wheel really is: refused only if the driver cannot start it at all
+        can, need = matrix.driver_can_start(torch.build, driver, platform)
         said = any(b.key == "override_driver" and b.params.get("driver") == need for b in blockers)
-        if need and (driver is None or not at_least(driver, need)) and not said:
-            note = Note("driver_for_build", {"file": torch.filename, "cuda": torch.build, "driver": need,
-                                             "installed": driver or "-"})
+        if not can and not said:
+            note = Note("driver_for_build", {"file": torch.filename, "cuda": torch.build, "driver": need or "?",
+                                             "installed": driver})
             (notes if force else blockers).append(note)
     if platform == "windows" and runtime_root:
         problem = _long_paths(runtime_root, long_paths or windows.long_paths_enabled)
@@ -131,23 +131,5 @@ def _missing_text(item: Missing) -> str:
     return text
 
 
-def _min_driver(matrix: Matrix, cuda: str, platform: str) -> Optional[str]:
-    toolkit = matrix.toolkit(cuda)
-    if toolkit is None:
-        return None
-    return toolkit.min_driver.get(platform) or toolkit.min_driver.get("linux")
-
-
 def wheelhouse_size(resolution: Resolution) -> int:
     return sum(w.size or 0 for w in resolution.wheels)
-
-
-def driver_can_start(matrix: Matrix, cuda: Optional[str], driver: Optional[str], platform: str) -> Optional[bool]:
-    """Can this driver start a build made with CUDA `cuda`? None when the matrix does not know.
-    (A small accessor over the current matrix model; work/12 adds the matrix's own.)"""
-    if not cuda:
-        return True
-    need = _min_driver(matrix, cuda, platform)
-    if need is None:
-        return None
-    return driver is not None and at_least(driver, need)

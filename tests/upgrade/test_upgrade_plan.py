@@ -149,3 +149,17 @@ def test_an_older_torch_on_purpose_says_so_and_why(matrix):
                      matrix)
     assert plan.target is not None
     assert plan.notes and plan.notes[0].key.startswith("older_on_purpose")
+
+
+def test_driver_rule_blocks_only_below_the_cuda_majors_floor(tmp_path):
+    """Above the CUDA 12 floor (minor-version compatibility) but below the toolkit's own minimum: a
+    warning, not a refusal (no false blocker); below the floor: refused unless --force."""
+    with open(os.path.join(h.MATRIX_DIR, "cuda.yaml"), encoding="utf-8") as handle:
+        cuda = handle.read()
+    cuda += ('minor_version_compat:\n'
+             '  - {major: 12, min_driver: {linux: "525.60.13", windows: "527.41"}, note: test, source: test}\n')
+    m = load_matrix(h.write_matrix(str(tmp_path / "m"), {"cuda.yaml": cuda}))
+    plan = make_plan(facts(driver="560.94"), m, PlanOptions(variant="cu129"))
+    assert plan.runnable and "override_driver" in [n.key for n in plan.notes]
+    plan = make_plan(facts(driver="470.10"), m, PlanOptions(variant="cu129"))
+    assert [b.key for b in plan.blockers] == ["override_driver"] and plan.blockers[0].params["driver"] == "525.60.13"

@@ -126,4 +126,8 @@ MESSAGES = {
     "upgrade.error.cache_full": "The download cache {path} ran out of space while saving {file} ({detail}). The partial file was deleted; nothing was installed. Free some space (or set ENVDOCTOR_CACHE_DIR to a folder on a bigger disk) and run the same command again.",
     "upgrade.blocker.no_space": "Not enough free space in {path}: the upgrade needs about {needed_mb} MB (staged copy, downloads and the unpacked new packages), {free_mb} MB are free. Free some space (or `envdoctor rollback --prune --keep 1`) and run again.",
     "upgrade.note.no_space": "About {needed_mb} MB needed in {path}; {free_mb} MB free.",
+    "upgrade.missing.by": "{req} (needed by {by})",
+    "upgrade.missing.only": ": only {detail}",
+    "upgrade.missing.has": ": the source has {detail}",
+    "upgrade.missing.conflict": ": {detail}",
 }

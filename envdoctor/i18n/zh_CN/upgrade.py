@@ -126,4 +126,8 @@ MESSAGES = {
     "upgrade.error.cache_full": "保存 {file} 时下载缓存 {path} 空间不足（{detail}）。已删除不完整的文件；未安装任何内容。请释放空间（或把 ENVDOCTOR_CACHE_DIR 设到更大的磁盘上的文件夹）后重新运行同一命令。",
     "upgrade.blocker.no_space": "{path} 可用空间不足：升级约需 {needed_mb} MB（暂存副本、下载和解压后的新包），当前可用 {free_mb} MB。请释放空间（或运行 `envdoctor rollback --prune --keep 1`）后重试。",
     "upgrade.note.no_space": "{path} 约需 {needed_mb} MB；可用 {free_mb} MB。",
+    "upgrade.missing.by": "{req}（{by} 需要）",
+    "upgrade.missing.only": "：只有 {detail}",
+    "upgrade.missing.has": "：源中只有 {detail}",
+    "upgrade.missing.conflict": "：{detail}",
 }
