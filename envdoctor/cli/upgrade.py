@@ -97,9 +97,17 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         code = 0
     if args.dry_run or plan.target is None or code != 0:
         if ui.json_mode:
+            from envdoctor.cli.upgrade_view import blocker_texts
+            from envdoctor.model import to_jsonable
+
+            summary = " ".join([status_text, *blocker_texts(blockers, check, ui)] + ([check_error] if check_error
+                                                                                    else []))
+            resolution = None
+            if check is not None:  # download_bytes: what crosses the network (0 for local files)
+                resolution = {**to_jsonable(check.resolution), "download_bytes": check.download_bytes}
             ui.print_json(envelope("upgrade", ui, code, dry_run=args.dry_run, status=plan.status,
-                                   summary=status_text, plan=plan, blockers=blockers,
-                                   resolution=check.resolution if check else None,
+                                   summary=summary, plan=plan, blockers=blockers,
+                                   resolution=resolution,
                                    missing=check.missing if check else [],
                                    download_bytes=check.download_bytes if check else None,
                                    local_bytes=check.local_bytes if check else None,

@@ -80,13 +80,21 @@ def show_plan(plan: Plan, ui: Ui, status_text: str, check: Optional[Preflight], 
     console.print(table)
     for note in list(plan.notes) + (list(check.notes) if check else []):
         console.print(f"[yellow]{ui.text('upgrade.note.' + note.key, **note.params)}[/yellow]")
-    for blocker in (check.blockers if check is not None else plan.blockers):
+    for text in blocker_texts(check.blockers if check is not None else plan.blockers, check, ui):
+        console.print(f"[red]{text}[/red]")
+    if check_error:
+        console.print(f"[red]{ui.text('upgrade.check_failed', reason=check_error)}[/red]")
+
+
+def blocker_texts(blockers: Any, check: Any, ui: Ui) -> list:
+    """Each reason the plan cannot run, in the user's language."""
+    out = []
+    for blocker in blockers:
         params = dict(blocker.params)
         if blocker.key == "missing" and check is not None:
             params["items"] = "; ".join(missing_text(m, ui) for m in check.missing)
-        console.print(f"[red]{ui.text('upgrade.blocker.' + blocker.key, **params)}[/red]")
-    if check_error:
-        console.print(f"[red]{ui.text('upgrade.check_failed', reason=check_error)}[/red]")
+        out.append(ui.text("upgrade.blocker." + blocker.key, **params))
+    return out
 
 
 def missing_text(item: Any, ui: Ui) -> str:
