@@ -17,7 +17,7 @@ from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language
 
 COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize",
-            "matrix")
+            "matrix", "fix")
 
 
 class _Parser(argparse.ArgumentParser):
