@@ -29,8 +29,8 @@ from envdoctor.i18n import catalogue
 NAMES = set(re.findall(r"\S+", """
 nvidia geforce rtx gtx ti super quadro tesla torch torchaudio torchvision cuda cudnn ptx nvrtc nvml nvcc fp16 fp32
 bf16 sdpa gpt sovits webui envdoctor python pip sm jit sass windows linux darwin wsl gb kb mb mib gib ms
-check doctor explain scan configure upgrade rollback recover report summarize matrix fix cpu gpu uuid onnxruntime hubert vits
-g2pw wheel pytorch https http import class sv custom device version demo pth zip fbank x y n
+check doctor explain scan configure upgrade rollback recover report summarize matrix fix cpu gpu uuid
+onnxruntime hubert vits g2pw wheel pytorch https http import class sv custom device version demo pth zip fbank x y n
 nvidia-smi nvidia-ml-py onnxruntime-gpu memory-efficient site-packages fatbin cuobjdump
 on off auto keep true false
 a b c q
