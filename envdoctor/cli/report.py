@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any, Dict, Optional
 
-from envdoctor.cli.check import add_probe_options, add_target_options
+from envdoctor.cli.check import add_probe_options, add_target_options, machine_options
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
 
@@ -59,7 +59,7 @@ def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
             raise UsageError("report.error.log_missing", path=path)
     options = ReportOptions(
         collect=CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
-                               live_timeout=args.live_timeout),
+                               live_timeout=args.live_timeout, **machine_options(args)),
         gpu=args.gpu,
         doctor=args.doctor,
         logs=tuple(args.log),
@@ -79,23 +79,37 @@ def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
 def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
     import zipfile
 
-    from envdoctor.report.document import Document, is_report_envelope, read_report_json, relocalize
+    from envdoctor.report.document import (
+        Document,
+        evidence_shapes,
+        is_report_envelope,
+        read_report_json,
+        relocalize,
+    )
+    from envdoctor.report.fileshape import decode_as
 
     evidence: Dict[str, str] = {}
+    shapes: Dict[str, Any] = {}
     try:
         envelope = read_report_json(path)
         if isinstance(envelope, dict) and zipfile.is_zipfile(path):
+            recorded = evidence_shapes(envelope)  # copies of the user's files, in their own encodings
             with zipfile.ZipFile(path) as archive:
                 for name in archive.namelist():
                     if name.startswith("evidence/") and not name.endswith("/"):
-                        evidence[name] = archive.read(name).decode("utf-8", errors="replace")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                        data = archive.read(name)
+                        shape = recorded.get(name)
+                        if shape is not None:
+                            evidence[name], shapes[name] = decode_as(data, shape), shape
+                        else:
+                            evidence[name] = data.decode("utf-8", errors="replace")
+    except (OSError, ValueError, KeyError, LookupError, zipfile.BadZipFile) as exc:
         raise UsageError("report.error.from_unreadable", path=path, detail=str(exc)[:200]) from exc
     if not is_report_envelope(envelope):
         raise UsageError("report.error.from_not_report", path=path)
     if lang:
         envelope = relocalize(envelope, lang)
-    document = Document(envelope, evidence)
+    document = Document(envelope, evidence, shapes)
     if redactor.enabled:
         # Redacting again is harmless (idempotent) and cleans a report that was written with --no-redact.
         from envdoctor.report.document import redact_document

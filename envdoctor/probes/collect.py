@@ -25,6 +25,11 @@ class CollectOptions:
     live: bool = True
     scan: bool = True
     live_timeout: float = 90.0
+    # The GPU and driver of the machine that runs the bundle, where it is not this one (ENVDOCTOR_GPUS
+    # syntax), or the report.json (or report zip) that machine's `envdoctor report` wrote.
+    assume_gpu: Optional[str] = None
+    assume_driver: Optional[str] = None
+    facts_from: Optional[str] = None
 
 
 _LIBRARY_SUFFIXES = (".so", ".dll", ".pyd")

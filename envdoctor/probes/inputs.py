@@ -28,6 +28,8 @@ ENV_NAMES: Dict[str, Tuple[str, ...]] = {
     "language": ("ENVDOCTOR_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"),  # i18n
     "terminal": ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES"),  # rendering
     "replay": ("ENVDOCTOR_NO_REPLAY",),
+    # Where Windows keeps System32, for the driver fingerprint (probes/windriver.py).
+    "driver-fingerprint": ("SystemRoot", "SYSTEMROOT"),
 }
 
 # probe -> name prefixes it reads (a family of variables)
