@@ -19,7 +19,9 @@ from envdoctor.upgrade import faults
 from envdoctor.upgrade.fsutil import fsync_dir
 from envdoctor.upgrade.layout import Layout
 
-CLOSED_EVENTS = ("committed", "aborted", "reversed")
+# "kept": a verified candidate whose swap was refused (runtime in use) or interrupted; it waits in its
+# stage for the next `upgrade`, which swaps it in without redoing the work.
+CLOSED_EVENTS = ("committed", "aborted", "reversed", "kept")
 
 
 def new_txid() -> str:

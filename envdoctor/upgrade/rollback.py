@@ -11,7 +11,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from envdoctor.atomicfile import atomic_write
 from envdoctor.upgrade.errors import UpgradeError
@@ -43,7 +43,8 @@ def choose(layout: Layout, wanted: Optional[str]) -> KeptTree:
         return match[0]
     backups = [t for t in trees if t.kind == "backup"]
     if not backups:
-        raise UpgradeError("upgrade.error.no_backup", root=layout.root)
+        raise UpgradeError("upgrade.error.no_backup", root=layout.root,
+                           known=", ".join(f"{t.txid} ({t.kind})" for t in trees) or "-")
     return backups[0]
 
 
@@ -71,9 +72,10 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         return RollbackResult(txid, tree, torch, layout.rejected(txid), time.monotonic() - started)
 
 
-def prune_kept(layout: Layout, keep: int) -> List[KeptTree]:
+def prune_kept(layout: Layout, keep: int,
+               progress: Optional[Callable[[str, int, int], None]] = None) -> List[KeptTree]:
     """`rollback --prune`: delete all but the newest `keep` kept runtimes, under the transaction lock
-    and never while a transaction is open (recover needs its trees)."""
+    and never while a transaction is open (recover needs its trees). progress(txid, done, total) in bytes."""
     with TxLock(layout):
         refuse_open(Journal(layout))
-        return prune(layout, keep)
+        return prune(layout, keep, progress)
