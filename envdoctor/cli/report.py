@@ -87,10 +87,10 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
         Document,
         evidence_shapes,
         is_report_envelope,
-        read_report_json,
         relocalize,
     )
     from envdoctor.report.fileshape import decode_as
+    from envdoctor.reportfile import read_report_json
 
     evidence: Dict[str, str] = {}
     shapes: Dict[str, Any] = {}

@@ -36,7 +36,7 @@ def assumed_gpus(options: CollectOptions) -> Optional[Tuple[GpuFacts, str]]:
 def _from_report(path: str) -> GpuFacts:
     import zipfile
 
-    from envdoctor.report.document import read_report_json
+    from envdoctor.reportfile import read_report_json
 
     try:
         envelope = read_report_json(path)

@@ -29,7 +29,6 @@ from envdoctor.report.redact import Redactor
 
 REPORT_SCHEMA_VERSION = 1
 SEVERITY_RANK = {s.value: s.rank for s in Severity}
-MAX_REPORT_BYTES = 16 * 1024 * 1024  # a report.json read back (report --from, summarize)
 MAX_NAMED_LOGS = 8  # with 64 KiB tails each, the zip stays well under a ticket system's attachment limit
 
 
@@ -285,25 +284,3 @@ def current_head(document: Document) -> Document:
 
 def is_report_envelope(data: Any) -> bool:
     return isinstance(data, dict) and data.get("schema") in REPORT_SCHEMAS and isinstance(data.get("report"), dict)
-
-
-def read_report_json(path: str) -> Any:
-    """The parsed report.json of a report zip (by name or content) or a loose JSON file; None for a
-    zip without one.
-
-    Raises OSError, ValueError (also for more than MAX_REPORT_BYTES) or zipfile.BadZipFile.
-    """
-    import json
-    import zipfile
-
-    if path.lower().endswith(".zip") or zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if "report.json" not in archive.namelist():
-                return None
-            if archive.getinfo("report.json").file_size > MAX_REPORT_BYTES:
-                raise ValueError("report.json is too large")
-            return json.loads(archive.read("report.json").decode("utf-8"))
-    if os.path.getsize(path) > MAX_REPORT_BYTES:
-        raise ValueError("too large for a report")
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
