@@ -90,7 +90,10 @@ def _notice_interrupted(args: argparse.Namespace, ui: Ui) -> None:
     if os.path.exists(os.path.join(root, ".envdoctor", "upgrade", "journal.jsonl")):
         from envdoctor.cli.upgrade_view import interrupted_notice
 
-        interrupted_notice(root, ui)
+        try:
+            interrupted_notice(root, ui)
+        except EnvdoctorError:
+            pass  # a damaged journal is for `recover`/`rollback` to report; the check itself goes on
 
 
 def _peek_lang(argv: List[str]) -> Optional[str]:

@@ -37,6 +37,10 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.upgrade.trees import kept_trees, prune
 
     layout = Layout(os.path.abspath(args.root or os.getcwd()))
+    if not os.path.isdir(layout.root):
+        from envdoctor.errors import UsageError
+
+        raise UsageError("safety.root_missing", path=layout.root)  # a typo must not create folders
     pending = interrupted_notice(layout.root, ui)
     if args.list:
         trees = kept_trees(layout)
@@ -52,9 +56,11 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
                 console.print(ui.text("rollback.list.empty"))
         return 0
     if args.prune:
-        with TxLock(layout):
-            refuse_open(Journal(layout))
-            removed = prune(layout, args.keep)
+        removed = []
+        if os.path.isdir(layout.state_dir):  # nothing kept: nothing to lock, nothing to create
+            with TxLock(layout):
+                refuse_open(Journal(layout))
+                removed = prune(layout, args.keep)
         left = len(kept_trees(layout))
         text = ui.text("rollback.pruned", count=len(removed), left=left)
         if ui.json_mode:

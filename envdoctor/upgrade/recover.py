@@ -33,6 +33,8 @@ def interrupted(layout: Layout) -> List[Transaction]:
 def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
     journal = Journal(layout)
     done: List[Recovered] = []
+    if not journal.open_transactions():
+        return done  # nothing to do: take no lock, so a mistyped --root creates nothing
     with TxLock(layout):
         for tx in journal.open_transactions():
             done.append(_recover_one(layout, journal, tx, reverse))
@@ -48,7 +50,7 @@ def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: boo
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
         journal.append(tx.txid, "aborted", reason="interrupted", recovered=True)
         return Recovered(tx.txid, tx.kind, "discarded")
-    spec = SwapSpec.from_record(begin)
+    spec = SwapSpec.from_record(begin).check_within(layout.runtime, layout.state_dir)
     direction = REVERSE if reverse else FORWARD
     drive(spec, direction, journal, tx.txid, can_exchange(spec.runtime, spec.parking))
     if direction == FORWARD:

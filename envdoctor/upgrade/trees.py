@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from envdoctor.upgrade.fsutil import remove_tree
-from envdoctor.upgrade.layout import Layout
+from envdoctor.upgrade.layout import Layout, is_valid_txid
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def kept_trees(layout: Layout) -> List[KeptTree]:
         if not name.startswith("tx-"):
             continue
         txid = name[3:]
+        if not is_valid_txid(txid):
+            continue  # not a folder envdoctor made (tx-.. would name the state folder's parent)
         for kind, path in (("backup", layout.backup(txid)), ("rejected", layout.rejected(txid))):
             if os.path.isdir(path):
                 out.append(KeptTree(txid, kind, path, read_meta(layout, txid)))
@@ -61,7 +63,7 @@ def kept_trees(layout: Layout) -> List[KeptTree]:
 
 def prune(layout: Layout, keep: int) -> List[KeptTree]:
     """Delete all but the newest `keep` kept trees; returns those deleted."""
-    removed = []
+    removed: List[KeptTree] = []
     for tree in kept_trees(layout)[max(keep, 0):]:
         remove_tree(tree.path, layout.trash)
         removed.append(tree)
