@@ -71,7 +71,8 @@ def path_kind(path: str) -> str:
     return "other"
 
 
-def _open_regular(path: str) -> int:
+def open_regular(path: str) -> int:
+    """A descriptor of the regular file `path`, opened without blocking on a FIFO; the caller closes it."""
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
@@ -98,7 +99,7 @@ def _open_regular(path: str) -> int:
 def read_capped(path: str, cap: int) -> bytes:
     """The whole content of the regular file `path`, at most `cap` bytes, else UnsafePathError
     ("too_large"). Devices, FIFOs, sockets and folders are refused without blocking."""
-    fd = _open_regular(path)
+    fd = open_regular(path)
     try:
         chunks = []
         total = 0
@@ -115,9 +116,26 @@ def read_capped(path: str, cap: int) -> bytes:
         os.close(fd)
 
 
+def read_head(path: str, limit: int) -> bytes:
+    """At most the first `limit` bytes of the regular file `path` (refuses what read_capped refuses)."""
+    fd = open_regular(path)
+    try:
+        chunks = []
+        left = limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_tail(path: str, limit: int) -> Tuple[int, int, bytes]:
     """(size, start, data): the last `limit` bytes of a regular file (refuses what read_capped refuses)."""
-    fd = _open_regular(path)
+    fd = open_regular(path)
     try:
         size = os.fstat(fd).st_size
         start = max(0, size - limit)

@@ -70,9 +70,10 @@ def bound(text: str, limit: int = MAX_FILE_BYTES) -> str:
 
 
 def _read_text(path: str) -> Optional[str]:
+    from envdoctor.safeio import read_head
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_head(path, MAX_FILE_BYTES + 1)  # a FIFO or device is refused, never waited on
     except OSError:
         return None
     from envdoctor.report.logs import decode
