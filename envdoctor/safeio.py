@@ -187,8 +187,14 @@ def write_output(path: str, data: bytes, mode: Optional[int] = 0o644) -> None:
             os.fsync(stream.fileno())
         if mode is not None:
             os.chmod(temporary, mode & ~_umask())
+        from envdoctor.upgrade import faults
+
+        faults.hit("output-written")  # kill -9 tests: the temporary is whole, the target not replaced yet
         check_output_target(path)
         os.replace(temporary, path)
+        from envdoctor.atomicfile import _fsync_dir
+
+        _fsync_dir(folder)
     except BaseException:
         try:
             os.unlink(temporary)
@@ -203,10 +209,14 @@ def _umask() -> int:
     return current
 
 
-def remove_stale_temporaries(folder: str) -> list:
+def remove_stale_temporaries(folder: str, min_age_s: float = 0.0) -> list:
     """Delete the `.envdoctor-*.tmp` files that a killed run left in `folder` (not recursive): the
-    name is ours alone, and a live write removes its own temporary within the same call."""
+    name is ours alone, and a live write removes its own temporary within the same call. With
+    `min_age_s`, only temporaries untouched for that long (another run may be writing right now)."""
+    import time
+
     removed = []
+    now = time.time()
     try:
         entries = os.listdir(folder)
     except OSError:
@@ -216,7 +226,8 @@ def remove_stale_temporaries(folder: str) -> list:
             continue
         path = os.path.join(folder, name)
         try:
-            if stat.S_ISREG(os.lstat(path).st_mode):
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= min_age_s:
                 os.unlink(path)
                 removed.append(path)
         except OSError:

@@ -33,14 +33,25 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.report.redact import Redactor
 
     redactor = Redactor.for_machine(enabled=not args.no_redact)
+    if args.output and not os.path.isdir(args.output):
+        from envdoctor.safeio import UnsafePathError, check_output_target
+
+        try:
+            check_output_target(args.output)  # say so before the minute a check can take
+        except UnsafePathError as exc:
+            raise exc.as_error() from exc
     if args.from_report:
         document = _from_existing(args.from_report, ui.lang if args.lang else None, redactor)
     else:
         document = _from_machine(args, ui, redactor)
     files, envelope = render_files(document)
     output = _output_path(args.output, envelope)
+    from envdoctor.safeio import UnsafePathError
+
     try:
         write_zip(output, files)
+    except UnsafePathError as exc:
+        raise exc.as_error() from exc
     except OSError as exc:
         raise UsageError("report.error.write", path=output, detail=exc.strerror or str(exc)) from exc
     if ui.json_mode:

@@ -50,6 +50,8 @@ def record(case: str, kind: str) -> None:
 
 
 def classify(outcome: Outcome, expect: str) -> str:
+    if expect == "killed" and outcome.returncode == -9:
+        return "killed-on-purpose"  # a kill -9 test's fault injection, not an outcome to tally
     if outcome.hung:
         return "hang"
     if outcome.crashed:
@@ -79,8 +81,10 @@ class Cli:
         except subprocess.TimeoutExpired as exc:
             outcome = Outcome(case, None, (exc.stdout or b"").decode("utf-8", "replace"),
                               (exc.stderr or b"").decode("utf-8", "replace"), True)
-        record(case, "inputs")
-        record(case, classify(outcome, expect))
+        kind = classify(outcome, expect)
+        if kind != "killed-on-purpose":
+            record(case, "inputs")
+        record(case, kind)
         return outcome
 
 
