@@ -25,5 +25,6 @@ MESSAGES = {
     "safety.bad_gpus": "ENVDOCTOR_GPUS entry {value!s} is not valid: {problem}. Write NAME@CC[@MEMORY_MIB], e.g. 'NVIDIA GeForce RTX 5060 Ti@12.0'.",
     "safety.no_command": "No command given. Run envdoctor check in the GPT-SoVITS folder, or envdoctor --help for all commands.",
     "safety.bad_report": "{path} is not a report envdoctor can read: {problem}.",
+    "safety.slow_pattern": "The pattern of known error {id} took too long on this log (it backtracks); it was skipped. Fix it in the matrix.",
     "safety.bad_pattern": "The pattern of known error {id} in the matrix cannot be used safely ({problem}); it was skipped.",
 }

@@ -25,5 +25,6 @@ MESSAGES = {
     "safety.bad_gpus": "ENVDOCTOR_GPUS 的条目 {value!s} 无效:{problem}。格式为 名称@算力[@显存MiB],例如 'NVIDIA GeForce RTX 5060 Ti@12.0'。",
     "safety.no_command": "没有给出命令。请在 GPT-SoVITS 文件夹中运行 envdoctor check,或运行 envdoctor --help 查看所有命令。",
     "safety.bad_report": "{path} 不是 envdoctor 能读取的报告:{problem}。",
+    "safety.slow_pattern": "已知错误 {id} 的正则表达式在这个日志上耗时过长(回溯过多),已跳过。请在矩阵中修正它。",
     "safety.bad_pattern": "矩阵中已知错误 {id} 的正则表达式无法安全使用({problem}),已跳过。",
 }
