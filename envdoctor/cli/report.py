@@ -41,11 +41,19 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         except UnsafePathError as exc:
             raise exc.as_error() from exc
     if args.from_report:
-        document = _from_existing(args.from_report, ui.lang if args.lang else None, redactor)
+        try:
+            document = _from_existing(args.from_report, ui.lang if args.lang else None, redactor)
+            files, envelope = render_files(document)
+            output = _output_path(args.output, envelope)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
+            # A report.json is a file anyone can edit: a field of the wrong type, or nesting deep
+            # enough to exhaust the stack, is bad input, not an envdoctor bug.
+            raise UsageError("safety.bad_report", path=args.from_report,
+                             problem=f"{type(exc).__name__}: {exc}"[:200]) from exc
     else:
         document = _from_machine(args, ui, redactor)
-    files, envelope = render_files(document)
-    output = _output_path(args.output, envelope)
+        files, envelope = render_files(document)
+        output = _output_path(args.output, envelope)
     from envdoctor.safeio import UnsafePathError
 
     try:
@@ -90,17 +98,41 @@ def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
 def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
     import zipfile
 
-    from envdoctor.report.document import Document, is_report_envelope, read_report_json, relocalize
+    from envdoctor.report.document import (
+        MAX_EVIDENCE_MEMBER_BYTES,
+        MAX_EVIDENCE_MEMBERS,
+        MAX_EVIDENCE_TOTAL_BYTES,
+        Document,
+        is_report_envelope,
+        read_member,
+        read_report_json,
+        relocalize,
+    )
+    from envdoctor.safeio import UnsafePathError, open_regular
+    from envdoctor.textcodec import decode_text
 
     evidence: Dict[str, str] = {}
     try:
         envelope = read_report_json(path)
-        if isinstance(envelope, dict) and zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for name in archive.namelist():
-                    if name.startswith("evidence/") and not name.endswith("/"):
-                        evidence[name] = archive.read(name).decode("utf-8", errors="replace")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        if isinstance(envelope, dict):
+            with os.fdopen(open_regular(path), "rb") as handle:
+                if zipfile.is_zipfile(handle):
+                    handle.seek(0)
+                    with zipfile.ZipFile(handle) as archive:
+                        names = [n for n in archive.namelist() if n.startswith("evidence/") and not n.endswith("/")]
+                        if len(names) > MAX_EVIDENCE_MEMBERS:
+                            raise ValueError(f"more than {MAX_EVIDENCE_MEMBERS} evidence files")
+                        total = 0
+                        for name in names:
+                            data = read_member(archive, name, MAX_EVIDENCE_MEMBER_BYTES)
+                            total += len(data)
+                            if total > MAX_EVIDENCE_TOTAL_BYTES:
+                                raise ValueError(f"evidence larger than {MAX_EVIDENCE_TOTAL_BYTES >> 20} MiB")
+                            # Decoded like any log (a hand-edited zip may hold UTF-16), so it is redacted.
+                            evidence[name] = decode_text(data)[0]
+    except UnsafePathError as exc:
+        raise exc.as_error() from exc
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
         raise UsageError("report.error.from_unreadable", path=path, detail=str(exc)[:200]) from exc
     if not is_report_envelope(envelope):
         raise UsageError("report.error.from_not_report", path=path)

@@ -10,7 +10,9 @@ class StageRunner(SubprocessRunner):
     """The probes' runner, with every child registered so a fault-injected kill takes it down too."""
 
     def __init__(self) -> None:
-        super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child)
+        # pip's --report of a resolve is JSON on stdout that must come back whole: a larger cap.
+        super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child,
+                         max_capture=256 * 1024 * 1024)
 
 
 def output_tail(result: RunResult, limit: int) -> str:
