@@ -49,23 +49,54 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+_GLOBAL_FLAGS = ("--debug", "--json")
+
+
+def hoist_common_options(argv: List[str]) -> List[str]:
+    """`envdoctor --debug check` and `envdoctor --lang zh_CN check`: the common options are the
+    subcommands' (argparse would let a subcommand's default overwrite a top-level value), so those
+    written before the command are moved after it."""
+    before: List[str] = []
+    index = 0
+    while index < len(argv):
+        item = argv[index]
+        if item in _GLOBAL_FLAGS or item.startswith("--lang="):
+            before.append(item)
+            index += 1
+        elif item == "--lang" and index + 1 < len(argv):
+            before += argv[index:index + 2]
+            index += 2
+        else:
+            break
+    if before and index < len(argv) and argv[index] in COMMANDS:
+        return [argv[index], *before, *argv[index + 1:]]
+    return argv
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = hoist_common_options(list(sys.argv[1:] if argv is None else argv))
     from envdoctor.replay import replay
 
-    replayed = replay(argv)  # an unchanged pre-launch check answers before anything heavy is imported
+    try:
+        replayed = replay(argv)  # an unchanged pre-launch check answers before anything heavy is imported
+    except OSError:
+        replayed = None  # e.g. the current folder was deleted: the command below says so clearly
     if replayed is not None:
         return replayed
     lang = detect_language(_peek_lang(argv))
     ui = Ui(lang=lang, json_mode="--json" in argv, debug="--debug" in argv)
     try:
+        if not [a for a in argv if a not in _GLOBAL_FLAGS and not a.startswith("--lang")]:
+            build_parser().print_help(sys.stderr)  # no command: the help, and exit 3 ("could not check")
+            raise UsageError("safety.no_command")
+        _require_working_directory(argv)
         args = build_parser(argv[0] if argv else None).parse_args(argv)
         args.argv = argv
-        ui = Ui(lang=detect_language(args.lang), json_mode=getattr(args, "json", False),
+        ui = Ui(lang=detect_language(getattr(args, "lang", None)), json_mode=getattr(args, "json", False),
                 debug=getattr(args, "debug", False))
-        if not args.command:
-            build_parser().print_help()
-            return 3
+        if not getattr(args, "command", None):
+            build_parser().print_help(sys.stderr)
+            raise UsageError("safety.no_command")
         _notice_interrupted(args, ui)
         module = importlib.import_module(f"envdoctor.cli.{args.command}")
         return int(module.run(args, ui))
@@ -78,6 +109,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         return ui.fail(EnvdoctorError("error.unexpected", detail=f"{type(exc).__name__}: {exc}"),
                        command=argv[0] if argv else "")
+
+
+def _require_working_directory(argv: List[str]) -> None:
+    """A deleted current folder makes every relative path (and os.getcwd itself) fail: say so once."""
+    import os
+
+    if argv and argv[0] in ("-h", "--help", "--version"):
+        return
+    try:
+        os.getcwd()
+    except OSError as exc:
+        raise UsageError("safety.cwd_missing") from exc
 
 
 def _notice_interrupted(args: argparse.Namespace, ui: Ui) -> None:

@@ -6,7 +6,6 @@ Nothing is imported or executed: version.py is parsed as text, so a broken or fo
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -37,24 +36,25 @@ def read_distributions(site_packages: Iterable[str]) -> Tuple[Distribution, ...]
     return tuple(sorted(found.values(), key=lambda d: d.name))
 
 
+# One top-level assignment of a plain string or None: `__version__ = '2.6.0+cu124'`,
+# `cuda: Optional[str] = '12.4'`. Read line by line with a regular expression, not ast.parse: a damaged
+# or hostile version.py (NUL bytes, ten thousand nested brackets) makes ast raise ValueError or
+# RecursionError, and on Python 3.9/3.10 can crash the interpreter outright.
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]{0,80})?=\s*"
+                         r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)"|(None))\s*(?:#.*)?""")
+MAX_VERSION_PY_BYTES = 1024 * 1024
+
+
 def parse_version_py(text: str) -> Dict[str, Optional[str]]:
-    """Top-level string/None assignments of torch/version.py, without executing it."""
+    """Top-level string/None assignments of torch/version.py, without executing or parsing it as Python."""
     values: Dict[str, Optional[str]] = {}
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return values
-    for node in tree.body:
-        targets: List[ast.expr] = []
-        value: Optional[ast.expr] = None
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        for target in targets:
-            if (isinstance(target, ast.Name) and isinstance(value, ast.Constant)
-                    and (value.value is None or isinstance(value.value, str))):
-                values[target.id] = value.value
+    for line in text.splitlines():
+        if len(line) > 1000:
+            continue
+        found = _ASSIGNMENT.fullmatch(line.rstrip())
+        if found:
+            name, single, double, none = found.groups()
+            values[name] = None if none else (single if single is not None else double)
     return values
 
 
@@ -75,11 +75,13 @@ def read_torch_build(runtime: Runtime, distributions: Tuple[Distribution, ...]) 
     torch_dir = find_torch_dir(runtime)
     if torch_dir is None:
         return None
+    from envdoctor.safeio import read_head
+
     try:
-        with open(os.path.join(torch_dir, "version.py"), encoding="utf-8", errors="replace") as handle:
-            values = parse_version_py(handle.read())
+        data = read_head(os.path.join(torch_dir, "version.py"), MAX_VERSION_PY_BYTES)
     except OSError:
         return None
+    values = parse_version_py(data.decode("utf-8", errors="replace"))
     version = values.get("__version__")
     if not version:
         dist = next((d for d in distributions if d.name == "torch"), None)
