@@ -15,6 +15,7 @@ from typing import Optional, Tuple
 from envdoctor.errors import EnvdoctorError
 
 BOM = b"\xef\xbb\xbf"
+MAX_TEXT_BYTES = 16 * 1024 * 1024  # config.py, launchers, tts_infer.yaml are kilobytes
 
 
 class ConfigureError(EnvdoctorError):
@@ -82,10 +83,15 @@ def read_text(path: str, allow_gbk: bool = False, default_newline: str = "\n") -
     """The file's text, encoding, newline style and mode; a missing file reads as empty (mode None)."""
     if not os.path.exists(path):
         return from_bytes(path, None, None, allow_gbk, default_newline)
+    from envdoctor.safeio import UnsafePathError, read_capped
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+        # Only a regular file: a FIFO would block, a device never ends, and either would be replaced
+        # by the rename of the write.
+        raw = read_capped(path, MAX_TEXT_BYTES)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except UnsafePathError as exc:
+        raise exc.as_error(ConfigureError) from exc
     except OSError as exc:
         raise ConfigureError("configure.error.unreadable", path=path, detail=str(exc)) from exc
     return from_bytes(path, raw, mode, allow_gbk, default_newline)

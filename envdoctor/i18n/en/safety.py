@@ -23,4 +23,7 @@ MESSAGES = {
     "safety.no_command": "No command given. Run envdoctor check in the GPT-SoVITS folder, or envdoctor --help for all commands.",
     "safety.bad_report": "{path} is not a report envdoctor can read: {problem}.",
     "safety.slow_pattern": "The pattern of known error {id} took too long on this log (it backtracks); it was skipped. Fix it in the matrix.",
+    "configure.where.launcher_overridden": "envdoctor block in the launcher, but IGNORED: the unpatched config.py chooses is_half itself (run envdoctor configure to patch it)",
+    "configure.where.environment_overridden": "this shell's environment, but IGNORED: the unpatched config.py chooses is_half itself (run envdoctor configure to patch it)",
+    "safety.bad_check_command": "--check-command {command} cannot be written into the launchers safely ({problem}). Nothing was changed.",
 }
