@@ -163,12 +163,34 @@ class LiveProbe:
 
 @dataclass(frozen=True)
 class BinaryCoverageSummary:
-    """Arch counts of one CUDA binary, as read from its fat-binary headers."""
+    """Arch counts of one CUDA binary, as read from its fat-binary headers.
+
+    sass/ptx: the registered fat binary (what the CUDA runtime loads, and all cuobjdump lists);
+    embedded_sass/embedded_ptx: containers found in the data sections that the library loads
+    itself (cuFFT keeps nearly all its kernels there).  What the library can run is the union:
+    all_sass / all_ptx."""
 
     path: str
     sass: Dict[str, int]
     ptx: Dict[str, int]
     error: Optional[str] = None
+    embedded_sass: Dict[str, int] = field(default_factory=dict)
+    embedded_ptx: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_sass(self) -> Dict[str, int]:
+        return _summed(self.sass, self.embedded_sass)
+
+    @property
+    def all_ptx(self) -> Dict[str, int]:
+        return _summed(self.ptx, self.embedded_ptx)
+
+
+def _summed(first: Dict[str, int], second: Dict[str, int]) -> Dict[str, int]:
+    out = dict(first)
+    for name, count in second.items():
+        out[name] = out.get(name, 0) + count
+    return out
 
 
 @dataclass(frozen=True)

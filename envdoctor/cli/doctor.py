@@ -9,7 +9,7 @@ import argparse
 
 from envdoctor.cli.ui import Ui
 
-HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (each in a child process)"
+HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (in child processes, one per GPU)"
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -51,25 +51,13 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
 
         ui.print_json(doctor_envelope(report, ui.lang))
         return report.check.verdict.exit_code
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from envdoctor.doctor.progress import SmokeProgress
 
-    console = ui.console()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("envdoctor doctor", total=None)
-
-        def progress(event) -> None:
-            if event.kind == "plan":
-                bar.update(task, total=event.total)
-            elif event.kind == "start":
-                gpu = "-" if event.gpu_index is None else f"GPU {event.gpu_index}"
-                bar.update(task, description=ui.text("ui.doctor.running", test=event.test, gpu=gpu))
-            else:
-                bar.advance(task)
-
+    # The live view goes to stderr (stdout is the report); it disappears when the tests are done.
+    with SmokeProgress(ui.console(stderr=True), ui.text) as progress:
         report = run_doctor(options, tests, select=args.gpu, timeout=args.test_timeout, extension=extension,
                             progress=progress)
+    console = ui.console()
     from envdoctor.report.doctor_view import render_doctor
 
     render_doctor(report, ui.lang, console, verbose=args.verbose)

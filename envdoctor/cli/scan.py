@@ -10,14 +10,25 @@ from typing import Dict, List, Sequence
 from envdoctor.cli.ui import Ui
 
 HELP = "list the CUDA kernels (SASS/PTX per arch) inside shared libraries, and their coverage of a GPU"
+DESCRIPTION = HELP + """.
+
+Goes beyond cuobjdump: cuobjdump lists only the registered fat binary (the one the CUDA runtime
+loads with the library) and cannot read a Windows DLL at all.  This scan reads ELF .so and PE .dll
+alike and also searches each library's data sections for the fat-binary containers it loads
+itself: NVIDIA's cuFFT registers a one-entry stub and keeps ~24,000 containers there.  Those are
+listed as "embedded", apart from the registered ones, and coverage is judged on both together."""
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("scan", parents=[parent], help=HELP, description=HELP)
+    parser = sub.add_parser("scan", parents=[parent], help=HELP, description=DESCRIPTION,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders (every shared library below)")
     parser.add_argument("--cc", action="append", metavar="X.Y",
                         help="judge coverage for this compute capability (repeatable; default: this machine's GPUs)")
     parser.add_argument("--all", action="store_true", help="also list libraries without CUDA kernels")
+    parser.add_argument("--registered-only", action="store_true",
+                        help="read only the registered fat binaries, as cuobjdump does (faster; misses "
+                             "the embedded kernels of cuFFT and the like)")
 
 
 def _capabilities(args: argparse.Namespace) -> List[tuple]:
@@ -48,7 +59,13 @@ def build_result(scans: Sequence, capabilities: Sequence[tuple], show_all: bool)
             continue
         record = scan.to_dict()
         if scan.has_cuda:
-            record["coverage"] = {format_cc(cc): coverage.verdict(cc, scan.sass, scan.ptx) for cc in capabilities}
+            # Judged on registered and embedded kernels together: both are what the library can run.
+            record["coverage"] = {
+                format_cc(cc): coverage.verdict(cc, scan.all_sass, scan.all_ptx) for cc in capabilities
+            }
+            record["registered_coverage"] = {
+                format_cc(cc): coverage.verdict(cc, scan.sass, scan.ptx) for cc in capabilities
+            }
         binaries.append(record)
     summary = {}
     with_kernels = [b for b in binaries if b.get("coverage")]
@@ -60,7 +77,7 @@ def build_result(scans: Sequence, capabilities: Sequence[tuple], show_all: bool)
             "lacking": [b["path"] for b in with_kernels if b["coverage"][key] == coverage.NONE],
             "ptx_only": [b["path"] for b in with_kernels if b["coverage"][key] == coverage.PTX_JIT],
         }
-    return {"schema": "envdoctor.scan", "schema_version": 1, "binaries": binaries, "gpus": summary}
+    return {"schema": "envdoctor.scan", "schema_version": 2, "binaries": binaries, "gpus": summary}
 
 
 def exit_code(result: Dict) -> int:
@@ -83,7 +100,8 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     if missing:
         raise UsageError("error.path_not_found", path=missing[0])
     capabilities = _capabilities(args)
-    scans = scan_paths(args.paths, cache=ScanCache(str(cache_dir())))
+    embedded = not args.registered_only
+    scans = scan_paths(args.paths, cache=ScanCache(str(cache_dir()), embedded=embedded), embedded=embedded)
     result = build_result(scans, capabilities, args.all)
     if ui.json_mode:
         from envdoctor import __version__
@@ -106,9 +124,10 @@ def _render(result: Dict, ui: Ui) -> None:
     gpus = list(result["gpus"])
     for key in gpus:
         table.add_column(f"sm_{key.replace('.', '')}", no_wrap=True)
+    embedded_label = ui.text("ui.scan.embedded")
     for binary in result["binaries"]:
-        sass = " ".join(f"{arch}×{n}" for arch, n in binary["sass"].items())
-        ptx = " ".join(f"{arch}×{n}" for arch, n in binary["ptx"].items())
+        sass = _counts(binary["sass"], binary.get("embedded_sass") or {}, embedded_label)
+        ptx = _counts(binary["ptx"], binary.get("embedded_ptx") or {}, embedded_label)
         if binary.get("error"):
             sass = f"[red]{binary['error']}[/red] {escape(binary.get('error_detail') or '')} {sass}".strip()
         verdicts = [ui.text(f"ui.coverage.{binary['coverage'][k]}") if binary.get("coverage") else "-" for k in gpus]
@@ -124,3 +143,13 @@ def _render(result: Dict, ui: Ui) -> None:
         console.print(line)
         for path in entry["lacking"]:
             console.print(f"  ✗ {path}", markup=False)
+    if any(b.get("embedded_entries") for b in result["binaries"]):
+        console.print(ui.text("ui.scan.embedded_note"))
+
+
+def _counts(registered: Dict[str, int], embedded: Dict[str, int], label: str) -> str:
+    """Registered counts on the first line, embedded ones (if any) on a second, labelled line."""
+    text = " ".join(f"{arch}×{n}" for arch, n in registered.items())
+    if embedded:
+        text = (text or "-") + f"\n{label}: " + " ".join(f"{arch}×{n}" for arch, n in embedded.items())
+    return text

@@ -1,7 +1,7 @@
 """The smoke tests doctor knows: name, script, parameters, what GPT-SoVITS feature each stands for.
 
 Tests run in this order on each GPU; `cuda` goes first because when it finds no usable CUDA, the
-others have nothing to test (they are then skipped with its reason, without starting a process).
+others have nothing to test (they are then skipped with its reason, without running them).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class SmokeTest:
     needs: str = "torch"  # "torch" | "onnxruntime" | "extension"
     feature: str = "core"  # "core" | "fp16" | "v2pro-sv" | "g2pw" | "extension": what breaks when it fails
     timeout_s: float = 180.0  # first use of a PTX-only build JIT-compiles kernels: minutes, not seconds
+    source: Optional[str] = None  # the script's text itself instead of `script` (tests' own catalogues)
 
 
 TESTS: Tuple[SmokeTest, ...] = (
@@ -75,8 +76,13 @@ _HARNESS = "_harness.py"
 
 
 def script_source(test: SmokeTest) -> str:
-    """The script followed by the harness that calls its main(): one self-contained `python -c` text."""
-    return _read(test.script) + "\n\n" + _read(_HARNESS)
+    """The test's script: defines main(smoke); the worker (scripts/_harness.py) runs it."""
+    return test.source if test.source is not None else _read(test.script)
+
+
+def worker_source() -> str:
+    """The worker the runtime's Python runs with `-c`: it runs scripts sent to it, one after another."""
+    return _read(_HARNESS)
 
 
 def _read(name: str) -> str:

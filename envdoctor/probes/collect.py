@@ -55,19 +55,27 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
     directories = torchfiles.cuda_binaries(runtime, torch_dir)
     if not directories:
         return ()
-    key = "binaries:" + _libraries_stamp(directories)
-    cached = cache.get(key)
-    if isinstance(cached, list):
-        return tuple(BinaryCoverageSummary(c["path"], c["sass"], c["ptx"], c["error"]) for c in cached)
     try:
         fatbin = importlib.import_module("envdoctor.probes.fatbin")
     except ImportError:
         return ()
+    # The scanner's version is part of the key: a newer scanner sees more (embedded containers).
+    key = f"binaries:v{fatbin.SCANNER_VERSION}:" + _libraries_stamp(directories)
+    cached = cache.get(key)
+    if isinstance(cached, list):
+        try:
+            return tuple(
+                BinaryCoverageSummary(c["path"], c["sass"], c["ptx"], c["error"],
+                                      c.get("embedded_sass", {}), c.get("embedded_ptx", {}))
+                for c in cached
+            )
+        except (KeyError, TypeError, AttributeError):
+            pass  # a damaged cache entry is a miss
     scans = fatbin.scan_paths(directories, cache=fatbin.ScanCache(cache.directory))
     summaries = tuple(
-        BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error)
+        BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error, dict(s.embedded_sass), dict(s.embedded_ptx))
         for s in scans
-        if s.sass or s.ptx or (s.error and s.error != "not-elf-or-pe")
+        if s.sass or s.ptx or s.embedded_sass or s.embedded_ptx or (s.error and s.error != "not-elf-or-pe")
     )
     cache.put(key, [to_jsonable(s) for s in summaries])
     return summaries

@@ -23,8 +23,8 @@ Entry flags, checked against ``cuobjdump`` 13.5 on nvcc 13.0 output (see tests/f
 * 0x10000 on LTO-IR entries;
 * 0x100000 arch-specific target (``sm_90a``, ``sm_100a``: runs on exactly that arch);
 * 0x200000 family-specific target (``sm_100f``, ``sm_103f``, ``sm_120f``).  ``cuobjdump
-  --list-elf`` prints such SASS without the ``f`` (``sm_103``); ``--list-ptx`` keeps it
-  (``sm_120f``).  This scanner keeps the suffix for both, so the name says what nvcc was asked for;
+  --list-elf`` prints such SASS without the ``f`` (``sm_103``); ``-elf`` and ``--list-ptx`` keep
+  it.  This scanner keeps the suffix for both, so the name says what nvcc was asked for;
 * 0x1000000 on every SASS entry for sm_100 and newer (their 96/112-byte headers carry extra
   target data); no bearing on the arch name.
 
@@ -32,6 +32,19 @@ The ``.nvFatBinSegment`` section (``.nvFatBi`` in PE) holds 24-byte wrappers (u3
 0x466243B1, u32 version, u64 address of a container, u64 more) that the CUDA runtime registers.
 When a wrapper points at a container outside the fat-binary sections already read (for example
 a section renamed by a post-link tool), that container is read too, like the runtime would.
+
+Registered and embedded containers.  The containers above are the *registered* ones: the CUDA
+runtime loads them when the library is loaded, and they are all ``cuobjdump`` lists.  Some
+libraries keep most of their device code elsewhere and load it themselves through the driver API:
+NVIDIA's cuFFT registers a one-entry stub and keeps ~24,000 further containers in ``.ldata``
+(ELF) / ``.data`` (PE).  Unless asked for the registered ones only, the scanner also searches the
+file's initialised, non-executable data sections for the container magic and keeps each hit whose
+header and whole entry chain are sane (version, header sizes, entry kinds, archs, a chain that ends
+exactly where the container says).  These *embedded* entries are reported apart from the
+registered ones.  The search reads the sections in 1 MiB windows (never the whole file), jumps
+over every container it accepts (its payloads are never searched), and stops after
+``_MAX_REJECTED`` candidates that fail the checks, so its cost is bounded by the size of the data
+sections, not by what a hostile file puts in them.
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -55,7 +69,8 @@ __all__ = [
     "ERROR_CODES",
 ]
 
-SCANNER_VERSION = 1
+# 2: embedded containers are searched for; family-specific SASS keeps its "f" (sm_103f).
+SCANNER_VERSION = 2
 
 # Every value BinaryScan.error can take besides None.
 ERROR_CODES = frozenset(
@@ -70,6 +85,7 @@ ERROR_CODES = frozenset(
         "truncated",  # a header or a declared size runs past the end of the file or its container
         "bad-fatbin-header",  # a fat-binary section or container that does not parse
         "header-loop",  # a header chain that does not advance
+        "search-limit",  # the search for embedded containers met too many false candidates and stopped
     }
 )
 
@@ -101,6 +117,13 @@ _MAX_ENTRIES = 1_000_000  # far above anything real (libtorch_cuda.so has ~3000)
 _MAX_WRAPPERS = 65536
 _MAX_SECTIONS = 1 << 20
 
+# The search for embedded containers.
+_SEARCH_WINDOW = 1 << 20  # bytes read at a time
+_MAX_REJECTED = 100_000  # magic hits that fail the sanity checks before the search gives up
+_MAX_EMBEDDED_HEADER = 256  # container header sizes accepted while searching (16 in every file seen)
+_MAX_EMBEDDED_ENTRY_HEADER = 0x400  # entry header sizes accepted while searching (64..128 seen)
+_MAGIC_BYTES = struct.pack("<I", FATBIN_MAGIC)
+
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -113,6 +136,7 @@ class FatbinEntry:
     compression: str  # "none" | "lz4" | "zstd" | "unknown"
     offset: int  # file offset of the entry header
     flags: int = 0  # raw flag word, for diagnostics
+    embedded: bool = False  # True: found by the search of the data sections, not registered
 
 
 @dataclass(frozen=True)
@@ -127,10 +151,26 @@ class BinaryScan:
     error: Optional[str] = None  # stable code; None when the whole file was read cleanly
     error_detail: Optional[str] = None
     other: Dict[str, int] = field(default_factory=dict)  # LTO-IR ("lto_90") and unknown kinds
+    # Containers found in the data sections, outside the registered fat binary (see module doc).
+    embedded_sass: Dict[str, int] = field(default_factory=dict)
+    embedded_ptx: Dict[str, int] = field(default_factory=dict)
+    embedded_other: Dict[str, int] = field(default_factory=dict)
+    embedded_entries: int = 0
+    embedded_containers: int = 0
+    searched: bool = False  # whether the data sections were searched (False: registered only)
 
     @property
     def has_cuda(self) -> bool:
-        return self.entries > 0
+        return self.entries > 0 or self.embedded_entries > 0
+
+    @property
+    def all_sass(self) -> Dict[str, int]:
+        """Registered and embedded SASS together: what the library can run."""
+        return _merged(self.sass, self.embedded_sass)
+
+    @property
+    def all_ptx(self) -> Dict[str, int]:
+        return _merged(self.ptx, self.embedded_ptx)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -142,6 +182,12 @@ class BinaryScan:
             "ptx": dict(self.ptx),
             "other": dict(self.other),
             "entries": self.entries,
+            "embedded_sass": dict(self.embedded_sass),
+            "embedded_ptx": dict(self.embedded_ptx),
+            "embedded_other": dict(self.embedded_other),
+            "embedded_entries": self.embedded_entries,
+            "embedded_containers": self.embedded_containers,
+            "searched": self.searched,
             "error": self.error,
             "error_detail": self.error_detail,
         }
@@ -160,8 +206,8 @@ class BinaryScan:
                 raise ValueError(f"{key} is not a string")
             return value
 
-        def integer(key: str) -> int:
-            value = data.get(key)
+        def integer(key: str, default: Optional[int] = None) -> int:
+            value = data.get(key, default)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{key} is not a non-negative integer")
             return value
@@ -188,7 +234,20 @@ class BinaryScan:
             error=text("error", optional=True),
             error_detail=text("error_detail", optional=True),
             other=counts("other"),
+            embedded_sass=counts("embedded_sass"),
+            embedded_ptx=counts("embedded_ptx"),
+            embedded_other=counts("embedded_other"),
+            embedded_entries=integer("embedded_entries", 0),
+            embedded_containers=integer("embedded_containers", 0),
+            searched=data.get("searched") is True,
         )
+
+
+def _merged(first: Dict[str, int], second: Dict[str, int]) -> Dict[str, int]:
+    out = dict(first)
+    for name, count in second.items():
+        out[name] = out.get(name, 0) + count
+    return _sorted(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +299,7 @@ class _Section:
     address: int  # virtual address (ELF sh_addr, PE image base + RVA)
     offset: int  # file offset
     size: int  # bytes present in the file
+    data: bool = False  # initialised, loaded, not executable: searched for embedded containers
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,9 +337,10 @@ def _describe(kind: int, arch: int, flags: int) -> Tuple[str, str]:
     """(kind name, arch name) of an entry."""
     name = _arch_name(arch, flags)
     if kind == KIND_SASS:
-        # Named as `cuobjdump --list-elf` names SASS: without the family "f" (sm_103f -> sm_103). For
-        # SASS the two mean the same thing (runs on its major, minor >= its own); `flags` keeps the bit.
-        return "sass", name[:-1] if name.endswith("f") else name
+        # Family-specific SASS keeps its "f" (sm_103f), as `cuobjdump -elf` prints it ("arch = sm_103f");
+        # `--list-elf` drops it from the file names it lists (sm_103).  For SASS the two run on the
+        # same GPUs (its major, minor >= its own), but the name should say what nvcc was asked for.
+        return "sass", name
     if kind == KIND_PTX:
         return "ptx", name
     if kind == KIND_LTO:
@@ -287,10 +348,10 @@ def _describe(kind: int, arch: int, flags: int) -> Tuple[str, str]:
     return "unknown", f"kind{kind}_{name}"
 
 
-def _entry(raw: _Raw) -> FatbinEntry:
+def _entry(raw: _Raw, embedded: bool = False) -> FatbinEntry:
     kind, arch, flags, offset = raw
     kind_name, arch_name = _describe(kind, arch, flags)
-    return FatbinEntry(kind_name, arch_name, _compression(flags), offset, flags)
+    return FatbinEntry(kind_name, arch_name, _compression(flags), offset, flags, embedded)
 
 
 def _skip_padding(reader: _Reader, pos: int, end: int) -> int:
@@ -415,6 +476,152 @@ def _follow_wrappers(
 
 
 # --------------------------------------------------------------------------------------------
+# Embedded containers: a bounded search of the data sections
+
+
+class _Window:
+    """A 1 MiB view of [start, end) that slides forward: the search never holds more than that."""
+
+    def __init__(self, reader: _Reader, start: int, end: int) -> None:
+        self.reader = reader
+        self.end = end
+        self.at = start
+        self.data = b""
+
+    def _load(self, offset: int) -> None:
+        self.at = offset
+        self.data = self.reader.read(offset, min(_SEARCH_WINDOW, self.end - offset), "data section")
+
+    def find(self, pos: int) -> int:
+        """Offset of the next container magic at or after pos, or -1."""
+        while self.end - pos >= CONTAINER_HEADER:
+            if not (self.at <= pos and pos + len(_MAGIC_BYTES) <= self.at + len(self.data)):
+                self._load(pos)
+            hit = self.data.find(_MAGIC_BYTES, pos - self.at)
+            if hit >= 0:
+                return self.at + hit
+            loaded_end = self.at + len(self.data)
+            if loaded_end >= self.end:
+                return -1
+            pos = loaded_end - len(_MAGIC_BYTES) + 1  # a magic cut by the window edge is found next time
+            self._load(pos)
+        return -1
+
+    def bytes(self, offset: int, length: int) -> bytes:
+        relative = offset - self.at
+        if relative >= 0 and relative + length <= len(self.data):
+            return self.data[relative : relative + length]
+        return self.reader.read(offset, length, "embedded fat binary")
+
+
+_CONTAINER_HEADER = struct.Struct("<IHHQ")
+
+
+def _embedded_container(window: _Window, at: int, end: int, out: List[_Raw], total: int) -> Optional[int]:
+    """Entries of a plausible container at `at` appended to out, and where it ends; None (and out
+    unchanged) when anything about it is not what a real container looks like."""
+    if end - at < CONTAINER_HEADER + MIN_ENTRY_HEADER:
+        return None  # a magic too near the end of its section to start a container with an entry
+    # Parsed straight from the window where the headers lie inside it (nearly always), else read.
+    data, base = window.data, window.at
+    if at + _MAX_EMBEDDED_HEADER > base + len(data):
+        data, base = window.bytes(at, min(end - at, 1 << 16)), at
+    _magic, version, header_size, body_size = _CONTAINER_HEADER.unpack_from(data, at - base)
+    if not (1 <= version < 0x100 and CONTAINER_HEADER <= header_size <= _MAX_EMBEDDED_HEADER):
+        return None
+    cursor = at + header_size
+    stop = cursor + body_size
+    if body_size < MIN_ENTRY_HEADER or stop > end:
+        return None
+    found: List[_Raw] = []
+    unpack = _ENTRY_HEADER.unpack_from
+    limit = base + len(data) - MIN_ENTRY_HEADER
+    while cursor < stop:
+        if stop - cursor < MIN_ENTRY_HEADER or total + len(found) >= _MAX_ENTRIES:
+            return None
+        if cursor > limit or cursor < base:
+            data, base = window.bytes(cursor, MIN_ENTRY_HEADER), cursor
+            limit = cursor
+        kind, entry_header_size, payload_size, arch, flags = unpack(data, cursor - base)
+        if (
+            kind == 0
+            or kind & (kind - 1)  # kinds are single bits: 1 PTX, 2 SASS, 8 LTO-IR
+            or kind > 0x80
+            or not MIN_ENTRY_HEADER <= entry_header_size <= _MAX_EMBEDDED_ENTRY_HEADER
+            or not 10 <= arch < 10000
+        ):
+            return None
+        following = cursor + entry_header_size + payload_size
+        if following > stop:
+            return None
+        found.append((kind, arch, flags, cursor))
+        cursor = following
+    out.extend(found)
+    return stop
+
+
+def _search_regions(reader: _Reader, regions: List[Tuple[int, int]], done: List[Tuple[int, int]],
+                    out: List[_Raw]) -> int:
+    """Search the regions for embedded containers (skipping bytes already read as registered
+    ones); append their entries to out and return how many containers were found."""
+    containers = 0
+    rejected = 0
+    for start, end in _merge(regions):
+        skips = sorted((low, high) for low, high in done if low < end and start < high)
+        window = _Window(reader, start, end)
+        pos = start
+        while True:
+            hit = window.find(pos)
+            if hit < 0:
+                break
+            if skips:
+                inside = next((high for low, high in skips if low <= hit < high), None)
+                if inside is not None:
+                    pos = inside
+                    continue
+            stop = _embedded_container(window, hit, end, out, len(out))
+            if stop is None:
+                rejected += 1
+                if rejected > _MAX_REJECTED:
+                    raise _ScanError(
+                        "search-limit", f"{rejected} false fat-binary candidates; search stopped at {hit:#x}"
+                    )
+                pos = hit + 1
+            else:
+                containers += 1
+                pos = stop
+    return containers
+
+
+def _merge(regions: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    merged: List[Tuple[int, int]] = []
+    for start, end in sorted(regions):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+@dataclass
+class _Plan:
+    """What the format-specific readers leave for the embedded search."""
+
+    regions: List[Tuple[int, int]] = field(default_factory=list)  # data sections to search
+    done: List[Tuple[int, int]] = field(default_factory=list)  # bytes read as registered containers
+    format: str = "unknown"  # "elf" | "pe" | "fatbin" once the header says so
+
+
+def _plan_search(reader: _Reader, sections: List[_Section], registered: Tuple[str, ...], plan: _Plan) -> None:
+    for section in sections:
+        if not section.data or section.name in registered or section.size == 0:
+            continue
+        end = min(section.offset + section.size, reader.size)
+        if end - section.offset >= CONTAINER_HEADER:
+            plan.regions.append((section.offset, end))
+
+
+# --------------------------------------------------------------------------------------------
 # ELF
 
 
@@ -448,10 +655,12 @@ def _elf_sections(reader: _Reader, ident: bytes) -> Tuple[int, List[_Section]]:
         raise _ScanError("truncated", "section name table runs past the end")
     names = _NameTable(reader, str_offset, str_size)
     sections = []
-    for name_offset, sh_type, _flags, address, offset, size in raw:
+    for name_offset, sh_type, sh_flags, address, offset, size in raw:
         if sh_type == 0:
             continue
-        sections.append(_Section(names.get(name_offset), sh_type, address, offset, size))
+        name = names.get(name_offset)
+        data = sh_type == 1 and sh_flags & 0x2 and not sh_flags & 0x4 and not name.startswith(_ELF_NOT_DATA)
+        sections.append(_Section(name, sh_type, address, offset, size, bool(data)))
     return e_type, sections
 
 
@@ -480,15 +689,22 @@ class _NameTable:
         return chunk.split(b"\0", 1)[0].decode("latin-1")
 
 
-def _scan_elf(reader: _Reader, ident: bytes, out: List[_Raw]) -> None:
+# Loaded, non-executable PROGBITS sections that cannot hold device code: unwind tables, GOT, TLS...
+_ELF_NOT_DATA = (".eh_frame", ".gcc_except_table", ".got", ".tdata", ".init_array", ".fini_array",
+                 ".preinit_array", ".interp", ".note", ".gnu")
+
+
+def _scan_elf(reader: _Reader, ident: bytes, out: List[_Raw], plan: _Plan) -> None:
     e_type, sections = _elf_sections(reader, ident)
+    registered = (_ELF_FATBIN, _ELF_RELFATBIN, _ELF_SEGMENT)
+    _plan_search(reader, sections, registered, plan)
     if e_type == 1:  # ET_REL: relocatable objects keep their device code in __nv_relfatbin
-        _scan_sections(reader, sections, (_ELF_FATBIN, _ELF_RELFATBIN), (), (), out)
+        _scan_sections(reader, sections, (_ELF_FATBIN, _ELF_RELFATBIN), (), (), out, plan.done)
     else:
         # Linked binaries built with -rdc keep the pre-link device code in __nv_relfatbin too, and a
         # wrapper points at it; the runtime loads the linked image in .nv_fatbin, and cuobjdump lists
-        # only that one, so do we.
-        _scan_sections(reader, sections, (_ELF_FATBIN,), (_ELF_RELFATBIN,), (_ELF_SEGMENT,), out)
+        # only that one, so do we (and the search leaves that section alone too).
+        _scan_sections(reader, sections, (_ELF_FATBIN,), (_ELF_RELFATBIN,), (_ELF_SEGMENT,), out, plan.done)
 
 
 def _scan_sections(
@@ -498,12 +714,13 @@ def _scan_sections(
     skipped: Tuple[str, ...],
     segments: Tuple[str, ...],
     out: List[_Raw],
+    done: List[Tuple[int, int]],
 ) -> None:
     """Walk the sections named in wanted; then follow wrappers in segments to containers elsewhere
-    (not into sections named in skipped)."""
-    done: List[Tuple[int, int]] = [
+    (not into sections named in skipped).  done collects the byte ranges read."""
+    done.extend(
         (section.offset, section.offset + section.size) for section in sections if section.name in skipped
-    ]
+    )
     for section in sections:
         if section.name not in wanted or section.kind == 8 or section.size == 0:
             continue
@@ -525,7 +742,14 @@ def _scan_sections(
 # PE
 
 
-def _scan_pe(reader: _Reader, out: List[_Raw]) -> None:
+# PE sections that are data but never device code: relocations, exception tables, resources.
+_PE_NOT_DATA = (".reloc", ".pdata", ".rsrc", ".edata", ".idata", ".tls")
+_PE_CODE = 0x20
+_PE_INITIALIZED_DATA = 0x40
+_PE_EXECUTE = 0x20000000
+
+
+def _scan_pe(reader: _Reader, out: List[_Raw], plan: _Plan) -> None:
     (pe_offset,) = struct.unpack("<I", reader.read(0x3C, 4, "DOS header"))
     signature = reader.read(pe_offset, 24, "PE header")
     if signature[:4] != b"PE\0\0":
@@ -546,13 +770,21 @@ def _scan_pe(reader: _Reader, out: List[_Raw]) -> None:
     sections = []
     for index in range(count):
         name_raw, virtual_size, rva, raw_size, raw_at = struct.unpack_from("<8sIIII", table, index * 40)
+        (characteristics,) = struct.unpack_from("<I", table, index * 40 + 36)
         name = name_raw.split(b"\0", 1)[0].decode("latin-1")
         if name.startswith("/") and name[1:].isdigit() and strings_at:
             name = _pe_long_name(reader, strings_at + int(name[1:])) or name
         size = min(virtual_size, raw_size) if virtual_size else raw_size
         kind = 1 if raw_at and size else 8
-        sections.append(_Section(name, kind, image_base + rva, raw_at, size))
-    _scan_sections(reader, sections, _PE_FATBIN, (), _PE_SEGMENT, out)
+        data = (
+            kind == 1
+            and characteristics & _PE_INITIALIZED_DATA
+            and not characteristics & (_PE_CODE | _PE_EXECUTE)
+            and name not in _PE_NOT_DATA
+        )
+        sections.append(_Section(name, kind, image_base + rva, raw_at, size, bool(data)))
+    _plan_search(reader, sections, _PE_FATBIN + _PE_SEGMENT, plan)
+    _scan_sections(reader, sections, _PE_FATBIN, (), _PE_SEGMENT, out, plan.done)
 
 
 def _pe_long_name(reader: _Reader, at: int) -> str:
@@ -580,46 +812,61 @@ def _open_regular(path: str) -> Tuple[IO[bytes], os.stat_result]:
         raise
 
 
-def _scan(path: str) -> Tuple[BinaryScan, List[_Raw]]:
+def _scan(path: str, embedded: bool = True) -> Tuple[BinaryScan, List[_Raw], List[_Raw]]:
+    """(scan, registered entries, embedded entries); embedded=False reads the registered ones only."""
     entries: List[_Raw] = []
-    size = 0
-    mtime_ns = 0
-    fmt = "unknown"
-    error: Optional[str] = None
-    detail: Optional[str] = None
+    found: List[_Raw] = []
     try:
         handle, info = _open_regular(path)
     except _NotAFile as exc:
-        return _result(path, "unknown", 0, 0, entries, "not-a-file", str(exc)), entries
+        return _result(path, "unknown", 0, 0, entries, "not-a-file", str(exc)), entries, found
     except OSError as exc:
-        return _result(path, "unknown", 0, 0, entries, "unreadable", _os_detail(exc)), entries
+        return _result(path, "unknown", 0, 0, entries, "unreadable", _os_detail(exc)), entries, found
     size, mtime_ns = info.st_size, info.st_mtime_ns
-    try:
-        with handle:
-            reader = _Reader(handle, size)
-            if size == 0:
-                raise _ScanError("empty", "zero-length file")
-            head = reader.read(0, min(size, 16), "file header")
-            if head[:4] == b"\x7fELF":
-                fmt = "elf"
-                if size < 64:
-                    raise _ScanError("truncated", "ELF header cut short")
-                _scan_elf(reader, head, entries)
-            elif head[:2] == b"MZ":
-                fmt = "pe"
-                _scan_pe(reader, entries)
-            elif len(head) >= 4 and struct.unpack_from("<I", head)[0] == FATBIN_MAGIC:
-                fmt = "fatbin"
-                _walk_region(reader, 0, size, entries)
-            else:
-                raise _ScanError("not-elf-or-pe", f"unrecognised header {head[:4].hex()}")
-    except _ScanError as exc:
-        if exc.code == "not-elf-or-pe":
-            fmt = "unknown"
-        error, detail = exc.code, exc.detail
-    except OSError as exc:
-        error, detail = "unreadable", _os_detail(exc)
-    return _result(path, fmt, size, mtime_ns, entries, error, detail), entries
+    problem: Optional[Tuple[str, str]] = None
+    plan = _Plan()
+    containers = 0
+    with handle:
+        reader = _Reader(handle, size)
+        try:
+            _scan_registered(reader, entries, plan)
+        except _ScanError as exc:
+            problem = (exc.code, exc.detail)
+        except OSError as exc:
+            problem = ("unreadable", _os_detail(exc))
+        if embedded and plan.regions and (problem is None or problem[0] != "unreadable"):
+            # Searched even when the registered fat binary is damaged: the embedded kernels are apart.
+            try:
+                containers = _search_regions(reader, plan.regions, plan.done, found)
+            except _ScanError as exc:
+                problem = problem or (exc.code, exc.detail)
+            except OSError as exc:
+                problem = problem or ("unreadable", _os_detail(exc))
+    error, detail = problem if problem else (None, None)
+    result = _result(path, plan.format, size, mtime_ns, entries, error, detail)
+    if embedded:
+        result = replace(result, searched=True, embedded_containers=containers, **_embedded_counts(found))
+    return result, entries, found
+
+
+def _scan_registered(reader: _Reader, entries: List[_Raw], plan: _Plan) -> None:
+    """Read the registered fat binaries; leave the format and the search plan in plan."""
+    if reader.size == 0:
+        raise _ScanError("empty", "zero-length file")
+    head = reader.read(0, min(reader.size, 16), "file header")
+    if head[:4] == b"\x7fELF":
+        plan.format = "elf"
+        if reader.size < 64:
+            raise _ScanError("truncated", "ELF header cut short")
+        _scan_elf(reader, head, entries, plan)
+    elif head[:2] == b"MZ":
+        plan.format = "pe"
+        _scan_pe(reader, entries, plan)
+    elif len(head) >= 4 and struct.unpack_from("<I", head)[0] == FATBIN_MAGIC:
+        plan.format = "fatbin"
+        _walk_region(reader, 0, reader.size, entries)
+    else:
+        raise _ScanError("not-elf-or-pe", f"unrecognised header {head[:4].hex()}")
 
 
 def _os_detail(exc: OSError) -> str:
@@ -646,34 +893,54 @@ def _result(
     error: Optional[str],
     detail: Optional[str],
 ) -> BinaryScan:
-    buckets: Dict[str, Dict[str, int]] = {"sass": {}, "ptx": {}, "other": {}}
-    for kind, arch, flags, _offset in entries:
-        kind_name, arch_name = _describe(kind, arch, flags)
-        bucket = buckets.get(kind_name, buckets["other"])
-        bucket[arch_name] = bucket.get(arch_name, 0) + 1
+    counts = _count(entries)
     return BinaryScan(
         path=path,
         format=fmt,
         size=size,
         mtime_ns=mtime_ns,
-        sass=_sorted(buckets["sass"]),
-        ptx=_sorted(buckets["ptx"]),
+        sass=counts["sass"],
+        ptx=counts["ptx"],
         entries=len(entries),
         error=error,
         error_detail=detail,
-        other=_sorted(buckets["other"]),
+        other=counts["other"],
     )
 
 
-def scan_file(path: str) -> BinaryScan:
-    """Scan one file; never raises for bad input (the problem is in ``error``)."""
-    return _scan(os.fspath(path))[0]
+def _count(raw: List[_Raw]) -> Dict[str, Dict[str, int]]:
+    """Per-kind arch counts; each distinct (kind, arch, flags) is named once (cuFFT has 24,000 entries)."""
+    buckets: Dict[str, Dict[str, int]] = {"sass": {}, "ptx": {}, "other": {}}
+    for (kind, arch, flags), count in Counter((kind, arch, flags) for kind, arch, flags, _ in raw).items():
+        kind_name, arch_name = _describe(kind, arch, flags)
+        bucket = buckets.get(kind_name, buckets["other"])
+        bucket[arch_name] = bucket.get(arch_name, 0) + count
+    return {name: _sorted(bucket) for name, bucket in buckets.items()}
 
 
-def scan_entries(path: str) -> Tuple[BinaryScan, List[FatbinEntry]]:
-    """Like scan_file, plus every entry in file order (the order cuobjdump lists them in)."""
-    scan, raw = _scan(os.fspath(path))
-    return scan, [_entry(item) for item in raw]
+def _embedded_counts(found: List[_Raw]) -> Dict[str, Any]:
+    counts = _count(found)
+    return {
+        "embedded_sass": counts["sass"],
+        "embedded_ptx": counts["ptx"],
+        "embedded_other": counts["other"],
+        "embedded_entries": len(found),
+    }
+
+
+def scan_file(path: str, embedded: bool = True) -> BinaryScan:
+    """Scan one file; never raises for bad input (the problem is in ``error``).
+
+    embedded=False reads the registered fat binaries only (what cuobjdump sees), skipping the
+    search of the data sections."""
+    return _scan(os.fspath(path), embedded)[0]
+
+
+def scan_entries(path: str, embedded: bool = True) -> Tuple[BinaryScan, List[FatbinEntry]]:
+    """Like scan_file, plus every entry: the registered ones in file order (the order cuobjdump
+    lists them in), then the embedded ones in file order (``embedded=True`` on those)."""
+    scan, registered, found = _scan(os.fspath(path), embedded)
+    return scan, [_entry(item) for item in registered] + [_entry(item, True) for item in found]
 
 
 # --------------------------------------------------------------------------------------------
@@ -688,8 +955,9 @@ class ScanCache:
     JsonCache writes atomically, and a cache that cannot be written costs speed, never correctness.
     """
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, embedded: bool = True) -> None:
         self.directory = os.fspath(directory)
+        self.embedded = embedded
         self.hits = 0
         self.misses = 0
         self._store: Any = None
@@ -707,10 +975,10 @@ class ScanCache:
         # JsonCache keys must encode as UTF-8; a path that is not (surrogate escapes) keeps its bytes as \x escapes.
         return os.fsencode(realpath).decode("utf-8", "backslashreplace")
 
-    @staticmethod
-    def _key(realpath: str, info: os.stat_result) -> Dict[str, Any]:
+    def _key(self, realpath: str, info: os.stat_result) -> Dict[str, Any]:
         return {
             "scanner": SCANNER_VERSION,
+            "embedded": self.embedded,
             "realpath": realpath,
             "size": info.st_size,
             "mtime_ns": info.st_mtime_ns,
@@ -768,13 +1036,17 @@ def _walk_directory(root: str, problems: List[BinaryScan]) -> Iterator[str]:
                 yield os.path.join(directory, name)
 
 
-def scan_paths(paths: Iterable[str], cache: Optional[ScanCache] = None) -> List[BinaryScan]:
+def scan_paths(
+    paths: Iterable[str], cache: Optional[ScanCache] = None, embedded: bool = True
+) -> List[BinaryScan]:
     """Scan files and directories (every shared library below a directory).
 
     Order: the arguments in the order given; inside a directory, sorted paths.  A file reached
     twice (a symlink to a file already seen, or the same argument twice) is scanned once; real
     files win over symlinks to them.
     """
+    if cache is not None and cache.embedded != embedded:
+        raise ValueError("the cache was made for the other search mode")
     results: List[BinaryScan] = []
     seen = set()
     for argument in paths:
@@ -795,7 +1067,7 @@ def scan_paths(paths: Iterable[str], cache: Optional[ScanCache] = None) -> List[
         for candidate in chosen:
             scan = cache.get(candidate) if cache is not None else None
             if scan is None:
-                scan = scan_file(candidate)
+                scan = scan_file(candidate, embedded)
                 if cache is not None:
                     cache.put(candidate, scan)
             results.append(scan)

@@ -66,3 +66,22 @@ def test_doctor_on_a_real_cpu_runtime(cpu_torch_python: Path, capsys, monkeypatc
     rec = out["recommendation"]
     assert rec["fp16"]["value"] is False and rec["fp16"]["source"] == "facts"
     assert rec["upgrade_needed"]["value"] is True and rec["arch_list"]["value"] == "12.0"
+
+
+def test_the_whole_catalogue_shares_one_real_torch_import(cpu_torch_python: Path) -> None:
+    """Without the cuda gate every torch test really runs (and skips) in the same worker: one process."""
+    from envdoctor.doctor.catalog import select
+    from envdoctor.doctor.session import run_smoke_tests
+    from envdoctor.model import Driver, Facts, GpuFacts, TorchBuild
+
+    spawned: list = []
+    runner = SubprocessRunner(on_spawn=spawned.append)
+    build = TorchBuild(TORCH, TORCH, None, None, None, None, None, "/x/torch")
+    gpus = GpuFacts((Gpu(0, "NVIDIA GeForce RTX 5060 Ti", (12, 0)),), Driver("576.02", "12.9"))
+    facts = Facts(gpus, _runtime(cpu_torch_python), build)
+    tests = [t for t in select(skip=["cuda"]) if t.needs == "torch"]
+    results = run_smoke_tests(facts, tests, runner=runner)
+    assert [r.reason for r in results] == ["no-cuda-build"] * len(tests), results
+    # One process ran them all, each test's `import torch` after the first found it imported.
+    assert len(spawned) == 1
+    assert all(r.details["torch"].startswith(TORCH) and "import-torch" in r.details["timings"] for r in results)

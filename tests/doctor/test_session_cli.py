@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import List
@@ -13,7 +14,7 @@ from envdoctor.doctor import model as m
 from envdoctor.doctor.catalog import TEST_NAMES, select
 from envdoctor.doctor.session import Event, run_smoke_tests
 from envdoctor.errors import UsageError
-from envdoctor.model import Driver, Facts, Gpu, GpuFacts, Runtime, TorchBuild
+from envdoctor.model import Distribution, Driver, Facts, Gpu, GpuFacts, Runtime, TorchBuild
 from envdoctor.probes.runner import SubprocessRunner
 
 from .fake_runtime import FATAL_SM, NVRTC_TEXT
@@ -22,25 +23,29 @@ RTX5060 = "NVIDIA GeForce RTX 5060 Ti@12.0@16311"
 
 
 class RecordingRunner(SubprocessRunner):
-    """The real runner, remembering which scripts it started."""
+    """The real runner, whose child registration hooks count the worker processes doctor starts."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.started: List[str] = []
+        super().__init__(on_spawn=self._spawned, on_exit=self._exited)
+        self.started: List[int] = []
+        self.exited: List[int] = []
 
-    def run(self, argv, timeout, env=None, cwd=None, stdin_text=None):
-        self.started.append(json.loads(argv[-1]).get("op") or argv[3].splitlines()[0])
-        return super().run(argv, timeout, env=env, cwd=cwd, stdin_text=stdin_text)
+    def _spawned(self, pid: int) -> None:
+        self.started.append(pid)
+
+    def _exited(self, pid: int) -> None:
+        self.exited.append(pid)
 
 
 TWO_GPUS = (Gpu(0, "RTX 5060 Ti", (12, 0)), Gpu(1, "RTX 3060", (8, 6)))
 
 
 def _facts(python: Path, gpus=TWO_GPUS, torch=True,
-           platform="linux") -> Facts:
+           platform="linux", onnxruntime=False) -> Facts:
     runtime = Runtime(str(python.parent.parent), str(python), "posix-prefix", platform, "3.11", ())
     build = TorchBuild("2.6.0+cu124", "2.6.0", "cu124", "12.4", None, None, None, "/x/torch") if torch else None
-    return Facts(GpuFacts(tuple(gpus), Driver("576.02", "12.9")), runtime, build)
+    dists = (Distribution("onnxruntime-gpu", "1.19.2"),) if onnxruntime else ()
+    return Facts(GpuFacts(tuple(gpus), Driver("576.02", "12.9")), runtime, build, dists)
 
 
 def test_catalog_selection() -> None:
@@ -54,10 +59,11 @@ def test_catalog_selection() -> None:
 
 
 def test_every_script_compiles_as_old_python_sees_it() -> None:
-    from envdoctor.doctor.catalog import TESTS, script_source
+    from envdoctor.doctor.catalog import TESTS, script_source, worker_source
 
     for test in TESTS:
         compile(script_source(test), test.script, "exec", dont_inherit=True)
+    compile(worker_source(), "_harness.py", "exec", dont_inherit=True)
 
 
 def test_session_runs_every_test_on_every_gpu_with_progress(fake_python: Path, monkeypatch) -> None:
@@ -68,14 +74,70 @@ def test_session_runs_every_test_on_every_gpu_with_progress(fake_python: Path, m
     assert [(r.test, r.gpu_index) for r in results] == [(t.name, g) for g in (0, 1) for t in tests]
     assert {r.test: r.status for r in results if r.gpu_index == 1}["sdpa-efficient"] == m.CRASHED
     assert events[0].kind == "plan" and events[0].total == 8
-    assert [e.kind for e in events[1:]] == ["start", "done"] * 8
+    for gpu in (0, 1):  # the GPUs run side by side; each one's tests start and end in turn
+        mine = [(e.kind, e.test) for e in events[1:] if e.gpu_index == gpu]
+        assert mine == [(kind, t.name) for t in tests for kind in ("start", "done")]
+        assert [e.result.test for e in events if e.kind == "done" and e.gpu_index == gpu] == [t.name for t in tests]
+
+
+def test_one_worker_per_gpu_for_the_whole_catalogue(fake_python: Path) -> None:
+    runner = RecordingRunner()
+    results = run_smoke_tests(_facts(fake_python, onnxruntime=True), select(), runner=runner)
+    assert {r.status for r in results} == {m.PASSED}, [(r.test, r.status, r.error) for r in results if r.error]
+    assert len(results) == 2 * len(select())
+    assert len(runner.started) == 2 and sorted(runner.exited) == sorted(runner.started)
+    # One process per GPU: the GPU it was given is the one every test of that GPU saw.
+    for r in results:
+        if "device" in r.details:
+            assert r.details["device"]["name"].endswith(f"[{r.gpu_index}|PCI_BUS_ID]")
+
+
+def test_a_crash_ends_the_worker_and_the_rest_run_in_a_fresh_one(fake_python: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ENVDOCTOR_FAKE_TORCH", json.dumps({"fail": {"sdpa-efficient": "abort",
+                                                                    "rfft-float16": "no-kernel"}}))
+    runner = RecordingRunner()
+    results = run_smoke_tests(_facts(fake_python, gpus=TWO_GPUS[:1], onnxruntime=True), select(), runner=runner)
+    status = {r.test: r.status for r in results}
+    assert status["sdpa-efficient"] == m.CRASHED and status["fft-fp16"] == m.FAILED
+    assert [r.test for r in results if r.status != m.PASSED] == ["sdpa-efficient", "fft-fp16"]
+    # cuda..sdpa-efficient in the first worker; sdpa-default..fft-fp16 in a second (it failed);
+    # onnxruntime-cuda in a third: a failure poisons the context for what comes after it.
+    assert len(runner.started) == 3 and sorted(runner.exited) == sorted(runner.started)
+    crashed = next(r for r in results if r.test == "sdpa-efficient")
+    assert crashed.exit == "SIGABRT" and FATAL_SM in (crashed.error or "") and crashed.stage == "sdpa-fp16-efficient"
+
+
+def test_progress_view_shows_each_gpus_running_test_and_its_time() -> None:
+    from rich.console import Console
+
+    from envdoctor.doctor.progress import SmokeProgress
+    from envdoctor.i18n import message
+
+    result = m.SmokeResult("cuda", 0, m.PASSED)
+    with SmokeProgress(Console(file=io.StringIO()), lambda key, **kw: message("en", key, **kw)) as view:
+        for event in (Event("plan", 4), Event("start", 4, "cuda", 0), Event("start", 4, "cuda", 1),
+                      Event("done", 4, "cuda", 0, result), Event("start", 4, "matmul-fp16", 0)):
+            view(event)
+        screen = Console(record=True, width=120, file=io.StringIO())
+        screen.print(view.renderable())
+    lines = screen.export_text().splitlines()
+    assert "envdoctor doctor" in lines[0] and "1/4" in lines[0]
+    assert "Running matmul-fp16 on GPU 0" in lines[1] and lines[1].rstrip().endswith(" s")
+    assert "Running cuda on GPU 1" in lines[2] and lines[2].rstrip().endswith(" s")
+
+
+def test_reuse_off_starts_a_worker_per_test(fake_python: Path) -> None:
+    runner = RecordingRunner()
+    results = run_smoke_tests(_facts(fake_python, gpus=TWO_GPUS[:1]), select(["cuda", "matmul"]), runner=runner,
+                              reuse=False)
+    assert [r.status for r in results] == [m.PASSED] * 3 and len(runner.started) == 3
 
 
 def test_cuda_gate_skips_the_rest_without_starting_processes(fake_python: Path, monkeypatch) -> None:
     monkeypatch.setenv("ENVDOCTOR_FAKE_TORCH", json.dumps({"available": False}))
     runner = RecordingRunner()
     results = run_smoke_tests(_facts(fake_python, gpus=()), select(), runner=runner)
-    assert len(runner.started) == 1  # only cuda: the facts list no onnxruntime, the rest is gated
+    assert len(runner.started) == 1  # only cuda's worker: the facts list no onnxruntime, the rest is gated
     assert results[0].test == "cuda" and results[0].reason == "no-cuda"
     skipped = [r for r in results if r.test not in ("cuda", "onnxruntime-cuda")]
     assert skipped and all(r.status == m.SKIPPED and r.reason == "no-cuda" for r in skipped)

@@ -38,8 +38,18 @@ NAMES = sorted(name for name in EXPECTED if not name.startswith("_"))
 FORMATS = {".so": "elf", ".o": "elf", ".dll": "pe", ".fatbin": "fatbin"}
 
 
-def listed(scan_result: Tuple[BinaryScan, list]) -> List[List[str]]:
-    return [[entry.kind, entry.arch] for entry in scan_result[1] if entry.kind in ("sass", "ptx")]
+def elf_name(arch: str) -> str:
+    """How `cuobjdump --list-elf` spells a SASS arch: without the family "f" (sm_103f -> sm_103)."""
+    return arch[:-1] if arch.endswith("f") else arch
+
+
+def listed(scan_result: Tuple[BinaryScan, list], as_list_elf: bool = True) -> List[List[str]]:
+    """Registered SASS/PTX entries in file order, SASS named as --list-elf names it (or as -elf does)."""
+    return [
+        [entry.kind, elf_name(entry.arch) if as_list_elf and entry.kind == "sass" else entry.arch]
+        for entry in scan_result[1]
+        if entry.kind in ("sass", "ptx") and not entry.embedded
+    ]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -54,7 +64,9 @@ def test_fixture_matches_cuobjdump_listing(name: str) -> None:
     assert scan.error is None, scan.error_detail
     assert scan.format == FORMATS[Path(name).suffix]
     assert listed(result) == expected  # same names, same order as cuobjdump
-    assert scan.sass == dict(Counter(arch for kind, arch in expected if kind == "sass"))
+    assert {elf_name(arch): n for arch, n in scan.sass.items()} == dict(
+        Counter(arch for kind, arch in expected if kind == "sass")
+    )
     assert scan.ptx == dict(Counter(arch for kind, arch in expected if kind == "ptx"))
     assert (
         scan.entries
@@ -73,8 +85,10 @@ def test_arch_variants_and_kinds() -> None:
         "sm_120a": 2,
     }
     family = scan_file(str(FIXTURES / "family.so"))
-    assert family.sass == {"sm_100": 2, "sm_103": 2, "sm_120": 2}  # as --list-elf names them
+    # Family targets keep their "f", as `cuobjdump -elf` prints them (--list-elf drops it).
+    assert family.sass == {"sm_100f": 2, "sm_103f": 2, "sm_120f": 2}
     assert family.ptx == {"sm_120f": 1}
+    assert family.embedded_entries == 0 and family.searched
     assert scan_file(str(FIXTURES / "ptx_only.so")).sass == {}
     lto = scan_file(str(FIXTURES / "lto_only.fatbin"))
     assert (lto.sass, lto.ptx, lto.other, lto.has_cuda) == ({}, {}, {"lto_90": 1}, True)
@@ -142,13 +156,12 @@ def test_against_live_cuobjdump(name: str) -> None:
     for kind in ("sass", "ptx"):
         mine = [arch for k, arch in listed(result) if k == kind]
         assert mine == names[kind]
-    # -elf -ptx print "arch = ..." per entry, in file order, with the family "f" kept.
+    # -elf -ptx print "arch = ..." per entry, in file order, with the family "f" kept, as the scanner does.
     dumped = re.findall(
         r"^Fatbin (elf|ptx) code:\n=+\narch = (\S+)$", run_cuobjdump("-elf", "-ptx", source), re.M
     )
-    expected = [["sass", arch[:-1] if arch.endswith("f") else arch] if kind == "elf" else ["ptx", arch]
-                for kind, arch in dumped]
-    assert listed(result) == expected
+    expected = [["sass" if kind == "elf" else "ptx", arch] for kind, arch in dumped]
+    assert listed(result, as_list_elf=False) == expected
 
 
 # ------------------------------------------------------------------------------------------------
@@ -259,7 +272,9 @@ def test_cost_does_not_grow_with_payload_size(tmp_path: Path) -> None:
 # Property test: mutated fixtures never crash, hang or over-report
 
 
-MUTANTS = ["multi_arch.so", "family.so", "two_objects.so", "relocatable.o", "windows.dll", "padded.so"]
+MUTANTS = ["multi_arch.so", "family.so", "two_objects.so", "relocatable.o", "windows.dll", "padded.so",
+           # The same with .nv_fatbin and .nvFatBinSegment renamed: their containers are left to the search.
+           "multi_arch.so+unregistered", "two_objects.so+unregistered"]
 HUGE = [0, 1, MIN_ENTRY_HEADER - 1, 0x7FFF, 0xFFFF, 2**31, 2**32 - 1, 2**63, 2**64 - 1]
 
 
@@ -291,8 +306,16 @@ def header_fields(name: str) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int
     return valid(fields), valid(inner)
 
 
-ORIGINALS = {name: (FIXTURES / name).read_bytes() for name in MUTANTS}
-FIELDS = {name: header_fields(name) for name in MUTANTS}
+def original(name: str) -> bytes:
+    base, _, variant = name.partition("+")
+    data = (FIXTURES / base).read_bytes()
+    if variant == "unregistered":  # same lengths: every offset stays where it was
+        data = data.replace(b".nv_fatbin\0", b".nv_xxxbin\0").replace(b".nvFatBinSegment\0", b".nvXxxBinSegment\0")
+    return data
+
+
+ORIGINALS = {name: original(name) for name in MUTANTS}
+FIELDS = {name: header_fields(name.partition("+")[0]) for name in MUTANTS}
 
 position = st.integers(0, 2**31)  # taken modulo the length of the data
 field_write = st.tuples(
@@ -339,8 +362,13 @@ def test_mutated_fixtures_never_crash(name: str, steps: list) -> None:
     assert isinstance(scan, BinaryScan)
     assert elapsed < 1.0
     assert scan.error is None or scan.error in ERROR_CODES
-    assert scan.entries == len(entries) <= len(data) // MIN_ENTRY_HEADER
+    # A damaged registered section may leave its containers to the search: counted once, either way.
+    assert scan.entries + scan.embedded_entries == len(entries) <= len(data) // MIN_ENTRY_HEADER
     assert scan.entries == sum(scan.sass.values()) + sum(scan.ptx.values()) + sum(scan.other.values())
+    assert scan.embedded_entries == sum(
+        sum(counts.values()) for counts in (scan.embedded_sass, scan.embedded_ptx, scan.embedded_other)
+    )
+    assert len({entry.offset for entry in entries}) == len(entries)
     assert all(0 <= entry.offset < len(data) for entry in entries)
     assert BinaryScan.from_dict(json.loads(json.dumps(scan.to_dict()))) == scan
 
@@ -472,3 +500,112 @@ def test_without_pread_as_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = scan_file(str(FIXTURES / "family.so"))
     monkeypatch.delattr(os, "pread", raising=False)
     assert scan_file(str(FIXTURES / "family.so")) == expected
+
+
+# ------------------------------------------------------------------------------------------------
+# Embedded containers: the search of the data sections (nvcc fixtures with sections renamed; the
+# real cuFFT/cuBLAS/torch cases are in test_corpus.py)
+
+
+def renamed(name: str, *pairs: Tuple[bytes, bytes]) -> bytes:
+    data = (FIXTURES / name).read_bytes()
+    for old, new in pairs:
+        assert len(old) == len(new) and data.count(old) <= 1
+        data = data.replace(old, new)
+    assert b".nv_fatbin\0" not in data
+    return data
+
+
+UNREGISTERED = ((b".nv_fatbin\0", b".nv_xxxbin\0"), (b".nvFatBinSegment\0", b".nvXxxBinSegment\0"))
+
+
+@pytest.mark.parametrize("name", ["multi_arch.so", "family.so", "two_objects.so", "padded.so"])
+def test_unregistered_containers_in_a_data_section_are_found_as_embedded(tmp_path: Path, name: str) -> None:
+    original = scan_entries(str(FIXTURES / name))
+    path = write(str(tmp_path), name, renamed(name, *UNREGISTERED))
+    scan, entries = scan_entries(path)
+    assert scan.error is None and scan.searched
+    assert (scan.sass, scan.ptx, scan.entries) == ({}, {}, 0)
+    assert (scan.embedded_sass, scan.embedded_ptx) == (original[0].sass, original[0].ptx)
+    assert scan.embedded_entries == original[0].entries and scan.has_cuda
+    assert [(e.kind, e.arch, e.offset) for e in entries] == [(e.kind, e.arch, e.offset) for e in original[1]]
+    assert all(entry.embedded for entry in entries)
+    assert scan.all_sass == original[0].sass
+    skipped = scan_file(path, embedded=False)  # the registered-only mode: what the old scanner saw
+    assert (skipped.entries, skipped.embedded_entries, skipped.searched, skipped.has_cuda) == (0, 0, False, False)
+
+
+def test_containers_reached_through_wrappers_are_registered_and_not_counted_twice(tmp_path: Path) -> None:
+    """Only .nv_fatbin renamed: the runtime still registers its containers via .nvFatBinSegment."""
+    path = write(str(tmp_path), "multi_arch.so", renamed("multi_arch.so", UNREGISTERED[0]))
+    scan = scan_file(path)
+    assert scan.sass == scan_file(str(FIXTURES / "multi_arch.so")).sass
+    assert scan.embedded_entries == 0 and scan.embedded_containers == 0
+
+
+def test_registered_sections_are_not_searched_again() -> None:
+    for name in NAMES:
+        scan = scan_file(str(FIXTURES / name))
+        assert scan.embedded_entries == 0, name
+
+
+def test_a_candidate_that_fails_the_checks_is_skipped_and_the_rest_found(tmp_path: Path) -> None:
+    data = bytearray(renamed("two_objects.so", *UNREGISTERED))
+    first = scan_entries(str(FIXTURES / "two_objects.so"))[1][0]
+    struct.pack_into("<H", data, first.offset, 0)  # entry kind 0: no real container has it
+    scan = scan_file(write(str(tmp_path), "two_objects.so", bytes(data)))
+    assert scan.error is None
+    assert 0 < scan.embedded_entries < scan_file(str(FIXTURES / "two_objects.so")).entries
+
+
+def test_a_data_section_full_of_false_magics_stops_the_search_quickly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = bytearray(renamed("family.so", *UNREGISTERED))
+    registered = scan_entries(str(FIXTURES / "family.so"))[1]
+    start = registered[0].offset - 16
+    end = max(entry.offset for entry in registered) + MIN_ENTRY_HEADER
+    data[start:end] = (struct.pack("<I", fatbin.FATBIN_MAGIC) * ((end - start) // 4 + 1))[: end - start]
+    path = write(str(tmp_path), "family.so", bytes(data))
+    started = time.monotonic()
+    scan = scan_file(path)
+    assert time.monotonic() - started < 2.0
+    assert scan.error is None and scan.embedded_entries == 0  # thousands of hits, none sane
+    monkeypatch.setattr(fatbin, "_MAX_REJECTED", 50)
+    limited = scan_file(path)
+    assert limited.error == "search-limit" and limited.error in ERROR_CODES
+    assert limited.embedded_entries == 0
+
+
+def test_the_search_window_edge_does_not_hide_a_container(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows far smaller than a container, and magics cut by a window edge, change nothing."""
+    path = write(str(tmp_path), "multi_arch.so", renamed("multi_arch.so", *UNREGISTERED))
+    expected = scan_file(path)
+    for window in (16, 17, 18, 19, 64, 4099):
+        monkeypatch.setattr(fatbin, "_SEARCH_WINDOW", window)
+        assert scan_file(path) == expected, window
+
+
+def test_the_cache_keeps_the_two_search_modes_apart(tmp_path: Path) -> None:
+    path = write(str(tmp_path), "libcuda_thing.so", renamed("multi_arch.so", *UNREGISTERED))
+    registered_only = ScanCache(str(tmp_path / "cache"), embedded=False)
+    full = ScanCache(str(tmp_path / "cache"), embedded=True)
+    assert scan_paths([path], cache=registered_only, embedded=False)[0].embedded_entries == 0
+    assert scan_paths([path], cache=full)[0].embedded_entries == 8  # not the registered-only answer
+    assert (registered_only.misses, full.misses) == (1, 1)
+    assert scan_paths([path], cache=full)[0].embedded_entries == 8 and full.hits == 1
+    with pytest.raises(ValueError):
+        scan_paths([path], cache=full, embedded=False)
+
+
+def test_a_magic_at_the_very_end_of_a_data_section_is_no_problem(tmp_path: Path) -> None:
+    data = bytearray((FIXTURES / "multi_arch.so").read_bytes())
+    with open(FIXTURES / "multi_arch.so", "rb") as handle:
+        _type, sections = fatbin._elf_sections(fatbin._Reader(handle, len(data)), bytes(data[:16]))
+    section = next(s for s in sections if s.name == ".data")
+    end = section.offset + section.size
+    for back in (4, 5, 15, 16, 17):
+        mutated = bytearray(data)
+        mutated[end - back : end - back + 4] = struct.pack("<I", fatbin.FATBIN_MAGIC)
+        scan = scan_file(write(str(tmp_path), "multi_arch.so", bytes(mutated)))
+        assert scan.error is None and scan.embedded_entries == 0, back

@@ -1,5 +1,5 @@
 # Smoke test "cuda": torch.cuda.is_available(), the device's properties, a first allocation.
-# Run by the runtime's Python with _harness.py appended; `smoke` is the harness' helper object.
+# Run by the worker (_harness.py) in the runtime's Python; `smoke` is the harness' helper object.
 import warnings
 
 
