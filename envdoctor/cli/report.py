@@ -72,10 +72,14 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
 def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
     from envdoctor.probes.collect import CollectOptions
     from envdoctor.report.document import ReportOptions, gather, redact_document
+    from envdoctor.safeio import path_kind
 
     for path in args.log:
-        if not os.path.isfile(path):
+        kind = path_kind(path)
+        if kind == "missing":
             raise UsageError("report.error.log_missing", path=path)
+        if kind != "file":  # say what it is: a FIFO, a device, a folder, a symlink loop
+            raise UsageError(f"safety.path.{kind}", path=path, detail=kind, limit="")
     options = ReportOptions(
         collect=CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
                                live_timeout=args.live_timeout),

@@ -78,3 +78,21 @@ def test_an_output_in_a_missing_folder_under_a_file_is_a_clear_error(cli, tmp_pa
     (tmp_path / "afile").write_text("x")
     outcome = _report(cli, "report -o under a file", tmp_path, Path(tmp_path / "afile" / "out.zip"))
     assert outcome.clear_error, outcome.stdout + outcome.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder", "loop"])
+def test_report_log_that_is_not_a_file_says_what_it_is(cli, tmp_path, kind) -> None:
+    path = tmp_path / "webui.log"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        os.symlink(path, path)
+    outcome = cli(f"report --log {kind}", [*REPORT, "--root", str(tmp_path), "--log", str(path), "-o",
+                                           str(tmp_path / "o.zip")], env=ENV)
+    expected = {"fifo": "named pipe", "device": "device", "folder": "is a folder", "loop": "symlink loop"}[kind]
+    assert outcome.clear_error and expected in outcome.stderr, outcome.stderr
+    assert not (tmp_path / "o.zip").exists()
