@@ -88,8 +88,8 @@ def open_regular(path: str) -> int:
                     else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                     else "socket" if stat.S_ISSOCK(mode) else "not_regular")
             raise UnsafePathError(kind, path)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)  # a regular file: blocking reads are fine (and what Windows has)
+        if getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(fd, True)  # POSIX only: a regular file reads fine blocking (Windows has no O_NONBLOCK)
     except BaseException:
         os.close(fd)
         raise

@@ -44,7 +44,7 @@ def read_tail(path: str, limit: int = TAIL_BYTES) -> LogTail:
     fd = open_regular(path)
     try:
         size = os.fstat(fd).st_size
-        head = os.pread(fd, 4, 0) if hasattr(os, "pread") else b""
+        head = os.read(fd, 4)  # the BOM, if any (os.pread is POSIX only)
         encoding, bom = bom_encoding(head)
         start = max(0, size - limit)
         if start and encoding.startswith(("utf-16", "utf-32")):
