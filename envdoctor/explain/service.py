@@ -46,6 +46,8 @@ def _open(path: str) -> BinaryIO:
         # files by name (a pipe still works through `explain -`).
         return os.fdopen(open_regular(path), "rb")
     except UnsafePathError as exc:
+        if exc.reason == "missing":
+            raise UsageError("error.explain_unreadable", path=path, detail="file not found") from exc
         raise exc.as_error() from exc
     except FileNotFoundError as exc:
         raise UsageError("error.explain_unreadable", path=path, detail="file not found") from exc
