@@ -53,16 +53,18 @@ def keep_backup(root: Path, template: Path, txid: str = TXID, with_manifest: boo
     return backup
 
 
-@pytest.mark.parametrize("txid", ["../../../models", "../../..", "/tmp", "..", "a/../../models", "", 7, None,
-                                  ["x"], "tx\u0000x"])
+@pytest.mark.parametrize("txid", ["../../../models", f"{TXID}/../../../models", f"{TXID}/../../..", "../../..", "/tmp",
+                                  "..", "a/../../models", "", 7, None, ["x"], "tx\u0000x"])
 def test_recover_never_follows_a_tampered_tx_id(cli, tmp_path, template, txid) -> None:
     root = bundle(tmp_path, template)
+    (root / ".envdoctor" / "upgrade" / f"tx-{TXID}").mkdir()  # a real transaction folder to climb out of
     write_journal(root, {"tx": txid, "event": "begin", "kind": "upgrade"})
     before = snapshot(root)
     outcome = cli(f"recover with tx={txid!r}", ["recover", "--root", str(root)], expect="answer")
+    same = unchanged(f"recover tx={txid!r}", before, snapshot(root))  # recorded first: a loss is tallied
     assert not outcome.crashed and not outcome.hung, outcome.stderr
     assert (root / "models" / "voice.pth").exists()
-    assert unchanged(f"recover tx={txid!r}", before, snapshot(root))
+    assert same
 
 
 def test_recover_refuses_a_swap_record_that_points_outside(cli, tmp_path, template) -> None:
@@ -76,9 +78,10 @@ def test_recover_refuses_a_swap_record_that_points_outside(cli, tmp_path, templa
                    "outgoing_id": [rt.st_dev, rt.st_ino]})
     before = snapshot(root)
     outcome = cli("recover swap-begin outside", ["recover", "--root", str(root)])
+    same = unchanged("recover swap-begin outside", before, snapshot(root))
     assert outcome.clear_error, outcome.stderr
     assert "outside" in outcome.stderr
-    assert unchanged("recover swap-begin outside", before, snapshot(root))
+    assert same
     assert not (tmp_path / "elsewhere").exists()
 
 
@@ -124,9 +127,11 @@ def test_rollback_refuses_a_backup_whose_lib_was_deleted(cli, tmp_path, template
     before = snapshot(root / "runtime")
     for lang, text in (("en", "damaged"), ("zh_CN", "已损坏")):
         outcome = cli(f"rollback to a backup without lib/ ({lang})", ["rollback", "--root", str(root), "--lang", lang])
+        same = unchanged(f"rollback damaged backup ({lang}): runtime replaced by a broken one", before,
+                         snapshot(root / "runtime"))
         assert outcome.clear_error, outcome.stdout + outcome.stderr
         assert text in outcome.stderr
-    assert unchanged("rollback damaged backup", before, snapshot(root / "runtime"))
+        assert same
     assert backup.exists()
 
 
@@ -137,8 +142,9 @@ def test_rollback_refuses_a_backup_with_a_changed_torch(cli, tmp_path, template)
     version.write_text(version.read_text().replace("2.6.0", "2.7.0"))
     before = snapshot(root / "runtime")
     outcome = cli("rollback to a tampered backup", ["rollback", "--root", str(root)])
+    same = unchanged("rollback tampered backup", before, snapshot(root / "runtime"))
     assert outcome.clear_error and "version.py" in outcome.stderr, outcome.stderr
-    assert unchanged("rollback tampered backup", before, snapshot(root / "runtime"))
+    assert same
 
 
 def test_rollback_of_an_older_backup_without_manifest_still_checks_the_tree(cli, tmp_path, template) -> None:
@@ -147,8 +153,10 @@ def test_rollback_of_an_older_backup_without_manifest_still_checks_the_tree(cli,
     shutil.rmtree(backup / "lib")
     before = snapshot(root / "runtime")
     outcome = cli("rollback to a legacy backup without lib/", ["rollback", "--root", str(root)])
+    same = unchanged("rollback legacy damaged backup: runtime replaced by a broken one", before,
+                     snapshot(root / "runtime"))
     assert outcome.clear_error, outcome.stdout + outcome.stderr
-    assert unchanged("rollback legacy damaged backup", before, snapshot(root / "runtime"))
+    assert same
 
 
 def test_rollback_to_a_whole_backup_works_and_records_a_manifest(cli, tmp_path, template) -> None:
