@@ -133,6 +133,9 @@ class TorchBuild:
     cudnn: Optional[str]
     location: str  # the torch package directory
     source: str = "torch/version.py"
+    # Why the files cannot be trusted (version.py of NUL bytes, garbage METADATA...), None when sound.
+    # A damaged build is never judged CPU-only: cuda None may only mean "could not read it".
+    damage: Optional[str] = None
 
     @property
     def is_cuda(self) -> bool:
@@ -176,6 +179,7 @@ class BinaryCoverageSummary:
     error: Optional[str] = None
     embedded_sass: Dict[str, int] = field(default_factory=dict)
     embedded_ptx: Dict[str, int] = field(default_factory=dict)
+    searched: bool = False  # whether the scanner looked for embedded containers at all
 
     @property
     def all_sass(self) -> Dict[str, int]:
@@ -205,6 +209,19 @@ class Facts:
     # Memo failures the GPT-SoVITS configuration works around: {finding code: how}, e.g. after
     # `envdoctor configure --fp16 off` {"fp16-attention-abort-risk": "is_half=False"}.
     workarounds: Dict[str, str] = field(default_factory=dict)
+    # Whose GPU and driver `gpu` describes: "host" (this machine's), "override" (ENVDOCTOR_GPUS),
+    # "given" (--assume-gpu/--assume-driver), "report" (--facts-from a user's report.json), "simulated"
+    # (the demo's machine), "unknown" (a bundle for another OS: this machine's GPU is not its user's).
+    gpu_origin: str = "host"
+
+    @property
+    def foreign_platform(self) -> Optional[str]:
+        """The runtime's OS where it is not this machine's (a Windows bundle examined from Linux or WSL):
+        its interpreter cannot run here, so neither can `envdoctor upgrade` on it. The demo simulates the
+        bundle's own machine, so it is never foreign."""
+        if self.runtime is None or self.gpu_origin == "simulated" or self.runtime.platform == self.host_platform:
+            return None
+        return self.runtime.platform
 
     def distribution(self, name: str) -> Optional[Distribution]:
         for dist in self.distributions:

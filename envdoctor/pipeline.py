@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from envdoctor.diagnose.engine import diagnose, gpu_verdicts, overall_verdict
 from envdoctor.errors import UsageError
@@ -11,10 +11,12 @@ from envdoctor.jsoncache import JsonCache
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import CheckReport, Facts, GpuFacts
 from envdoctor.paths import cache_dir
+from envdoctor.probes import bundle_machine
 from envdoctor.probes.collect import CollectOptions, collect
 from envdoctor.probes.driverfiles import driver_fingerprint
 from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner
+from envdoctor.probes.runtime import find_runtime
 from envdoctor.timing import Stopwatch
 
 
@@ -36,13 +38,34 @@ def gather_facts(
     watch: Optional[Stopwatch] = None,
 ) -> Facts:
     watch = watch or Stopwatch()
+    origin = "simulated" if gpus is not None else "host"  # given by the caller: the demo's machine
     if gpus is None:
         with watch.stage("gpus"):
-            try:
-                gpus = detect_gpus(cache=JsonCache(cache_dir(), "gpus"), fingerprint=driver_fingerprint())
-            except OverrideError as exc:
-                raise UsageError("error.gpu_override", detail=str(exc)) from exc
-    return collect(options, runner=runner, gpus=select_gpus(gpus, select), watch=watch)
+            gpus, origin = machine_gpus(options, runner)
+    facts = collect(options, runner=runner, gpus=select_gpus(gpus, select), watch=watch)
+    return replace(facts, gpu_origin=origin)
+
+
+def machine_gpus(options: CollectOptions, runner: Optional[Runner] = None) -> Tuple[GpuFacts, str]:
+    """The GPU and driver of the machine that runs the runtime, and whose they are (Facts.gpu_origin):
+    the command line's (--assume-gpu, --facts-from), else ENVDOCTOR_GPUS's, else this machine's unless
+    the runtime is for another OS (then none: they are not this machine's to give)."""
+    assumed = bundle_machine.assumed_gpus(options)
+    if assumed is not None:
+        return assumed
+    if bundle_machine.overridden():
+        origin = "override"
+    else:
+        foreign = bundle_machine.foreign_runtime_platform(
+            options, lambda root, python: find_runtime(root, python, runner=runner,
+                                                       cache=JsonCache(cache_dir(), "facts")))
+        if foreign is not None:
+            return bundle_machine.unknown_machine(foreign), "unknown"
+        origin = "host"
+    try:
+        return detect_gpus(cache=JsonCache(cache_dir(), "gpus"), fingerprint=driver_fingerprint()), origin
+    except OverrideError as exc:
+        raise UsageError("error.gpu_override", detail=str(exc)) from exc
 
 
 def judge(facts: Facts, matrix_dir: Optional[str] = None, watch: Optional[Stopwatch] = None) -> CheckReport:

@@ -4,11 +4,12 @@ A launcher runs `envdoctor check` before every WebUI start, and almost always no
 since the last start. When a check finishes, it records what it printed, its exit code, and a stamp
 (size, mtime, inode) of every file and folder its answer depends on: the interpreter, site-packages,
 torch's files and libraries, the GPT-SoVITS configuration, the compatibility matrix and envdoctor
-itself; the GPUs and driver enter through the Linux driver's own files. The next identical command
-re-stats those paths and, when every stamp and the driver fingerprint are unchanged, prints the
-recorded answer without importing the probes, the rules or rich.
+itself; the GPUs and driver enter through the driver's own files (envdoctor.probes.fingerprint: /proc
+on Linux; DLLs, DriverStore and adapter keys on Windows). The next identical command re-stats those
+paths and, when every stamp and the driver fingerprint are unchanged, prints the recorded answer
+without importing the probes, the rules or rich.
 
-Only `check` is replayed, only where the driver fingerprint exists (Linux), never for --demo or
+Only `check` is replayed, only where the driver fingerprint exists (Linux, Windows), never for --demo or
 --debug, and never an answer whose live probe did not finish. ENVDOCTOR_NO_REPLAY=1 turns it off.
 This module uses the standard library only: its cost is the whole cost of a replayed check.
 """
@@ -27,11 +28,10 @@ from envdoctor import __version__
 from envdoctor.jsoncache import JsonCache
 from envdoctor.paths import cache_dir
 from envdoctor.probes.fingerprint import driver_fingerprint
+from envdoctor.probes.inputs import declared_environment
 
 ENV_DISABLE = "ENVDOCTOR_NO_REPLAY"
 _NEVER = ("--demo", "--debug", "-h", "--help")
-_ENV_PREFIXES = ("ENVDOCTOR_", "LC_", "PYTHON")
-_ENV_NAMES = ("LANG", "LANGUAGE", "TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES")
 
 
 def stamp(path: str) -> str:
@@ -48,9 +48,10 @@ def _eligible(argv: Sequence[str], environ: Dict[str, str]) -> bool:
 
 
 def _key(argv: Sequence[str], environ: Dict[str, str], fingerprint: str) -> str:
-    """Everything outside the files that can change the answer or its rendering."""
+    """Everything outside the files that can change the answer or its rendering: every variable a
+    probe declares reading (envdoctor.probes.inputs), the arguments, the terminal, the driver."""
     size = shutil.get_terminal_size()
-    env = {k: v for k, v in sorted(environ.items()) if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES}
+    env = declared_environment(environ)
     return json.dumps({
         "envdoctor": __version__,
         "python": sys.executable,
@@ -143,9 +144,10 @@ def _own_files() -> List[str]:
     """envdoctor's own code and data: a replay never outlives an update of envdoctor itself."""
     import envdoctor
 
-    archive = getattr(getattr(envdoctor, "__loader__", None), "archive", None)
+    # The zipapp: one file. Its unpacked copy is named by the zip's content hash and never changes.
+    archive = envdoctor.PYZ_ARCHIVE or getattr(getattr(envdoctor, "__loader__", None), "archive", None)
     if archive:
-        return [archive]  # the zipapp: one file
+        return [archive]
     top = os.path.dirname(os.path.abspath(envdoctor.__file__))
     found = []
     for folder, subfolders, files in os.walk(top):

@@ -17,6 +17,7 @@ any CPython 3.9+ on Windows or Linux. Two ways to gather the dependencies:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata as metadata
 import re
 import shutil
@@ -29,7 +30,10 @@ from pathlib import Path
 from typing import Iterable, List, Set
 
 REPO = Path(__file__).resolve().parent.parent
-DEPENDENCIES = ["nvidia-ml-py", "packaging", "rich", "requests", "pip-api", "PyYAML"]
+BOOTSTRAP = Path(__file__).resolve().parent / "pyz_bootstrap.py"
+# pyproject's runtime dependencies less pip-api: no envdoctor module imports it, and it would bring all
+# of pip (about 560 files, 16 MB unpacked) into the zip, whose directory Python reads on every start.
+DEPENDENCIES = ["nvidia-ml-py", "packaging", "rich", "requests", "PyYAML"]
 COMPILED = (".so", ".pyd", ".dylib", ".dll")
 TARGET_PYTHON = "3.9"
 
@@ -106,6 +110,24 @@ def copy_envdoctor(target: Path) -> None:
     shutil.copytree(REPO / "matrices", target / "envdoctor" / "matrices")
 
 
+def payload_id(target: Path) -> str:
+    """sha256 over every file's relative path and bytes (and the bootstrap): the name of the folder the
+    pyz unpacks into, so a changed pyz never runs another build's unpacked files."""
+    digest = hashlib.sha256(BOOTSTRAP.read_bytes())
+    for path in sorted(p for p in target.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(target).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def bootstrap_source(build_id: str) -> bytes:
+    source = BOOTSTRAP.read_bytes()
+    placeholder = b'BUILD_ID = "@BUILD_ID@"'
+    if placeholder not in source:
+        raise SystemExit(f"{BOOTSTRAP} lost its build-id placeholder")
+    return source.replace(placeholder, f'BUILD_ID = "{build_id}"'.encode("ascii"), 1)
+
+
 def build(output: Path, from_installed: bool) -> Path:
     with tempfile.TemporaryDirectory(prefix="envdoctor-pyz-") as work_dir:
         work = Path(work_dir)
@@ -116,10 +138,10 @@ def build(output: Path, from_installed: bool) -> Path:
         else:
             download_pure(target, work)
         copy_envdoctor(target)
-        # Our own __main__: zipapp's generated one drops main()'s return value, and the exit code is
-        # what a launcher script acts on.
-        (target / "__main__.py").write_text(
-            "import sys\n\nfrom envdoctor.cli.main import main\n\nsys.exit(main())\n", encoding="utf-8")
+        # Our own __main__ (tools/pyz_bootstrap.py): it refuses Pythons older than 3.9 plainly, runs
+        # envdoctor from a once-unpacked copy with bytecode, and passes main()'s return value on as the
+        # exit code, which is what a launcher script acts on.
+        (target / "__main__.py").write_bytes(bootstrap_source(payload_id(target)))
         leftovers = [p for p in target.rglob("*") if p.suffix in COMPILED]
         if leftovers:
             raise SystemExit(f"compiled files would make the zipapp platform-specific: {leftovers[:3]}")

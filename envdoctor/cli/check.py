@@ -13,6 +13,19 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", help="GPT-SoVITS folder holding runtime/ (default: current folder)")
     parser.add_argument("--python", help="check this interpreter's environment instead of ROOT/runtime")
     parser.add_argument("--gpu", type=int, action="append", metavar="N", help="only GPU N (repeatable)")
+    # A bundle for another OS (a Windows bundle examined from Linux/WSL) runs on someone else's machine.
+    parser.add_argument("--assume-gpu", metavar="NAME@CC[;...]",
+                        help="judge against this GPU instead of this machine's, e.g. 'NVIDIA GeForce RTX 5060 Ti@12.0'")
+    parser.add_argument("--assume-driver", metavar="VERSION@CUDA",
+                        help="with --assume-gpu: the driver, e.g. 576.02@12.9")
+    parser.add_argument("--facts-from", metavar="REPORT",
+                        help="take the GPU and driver from the report.json (or report zip) the user's machine wrote")
+
+
+def machine_options(args: argparse.Namespace) -> dict:
+    """The CollectOptions fields of --assume-gpu, --assume-driver and --facts-from."""
+    return {"assume_gpu": getattr(args, "assume_gpu", None), "assume_driver": getattr(args, "assume_driver", None),
+            "facts_from": getattr(args, "facts_from", None)}
 
 
 def seconds(text: str) -> float:
@@ -56,7 +69,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.replay import finish_recording, start_recording
 
     options = CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
-                             live_timeout=args.live_timeout)
+                             live_timeout=args.live_timeout, **machine_options(args))
     if args.demo:
         from envdoctor.demo import demo_bundle
 
@@ -74,7 +87,10 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         # An answer whose live probe did not finish (timeout, crash) is asked again next time.
         replayable = report is not None and (report.facts.live is None
                                              or report.facts.live.status in ("ok", "skipped"))
-        finish_recording(recorder, argv, replay_deps(report, args.root) if replayable else None, code)
+        deps = None
+        if replayable:
+            deps = replay_deps(report, args.root) + ([args.facts_from] if args.facts_from else [])
+        finish_recording(recorder, argv, deps, code)
     return code
 
 
@@ -92,10 +108,16 @@ def replay_deps(report, root) -> list:
         folders = torchfiles.cuda_binaries(facts.runtime, facts.torch.location if facts.torch else None)
         for top in folders:
             for folder, _subfolders, files in os.walk(top):
+                # Folders and the libraries in them: what the scan read (nvidia/*/include's many
+                # headers would only slow the replay down).
                 deps.append(folder)
-                deps.extend(os.path.join(folder, f) for f in files)
+                deps.extend(os.path.join(folder, f) for f in files
+                            if f.lower().endswith((".so", ".dll", ".pyd")) or ".so." in f)
     if facts.torch is not None:
         deps += [os.path.join(facts.torch.location, n) for n in ("version.py", "__init__.py", "lib")]
+        dist = facts.distribution("torch")
+        if dist is not None and dist.path:  # its METADATA is read for damage (probes/torchfiles.py)
+            deps += [dist.path, os.path.join(dist.path, "METADATA")]
     gsv = os.path.abspath(root or os.getcwd())
     deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
     deps += [os.path.join(gsv, p) for p in ("webui.py", "config.py", "GPT_SoVITS/configs/tts_infer.yaml",

@@ -75,6 +75,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.gptsovits import recommend, writer
     from envdoctor.gptsovits.settings import resolve
     from envdoctor.i18n import message
+    from envdoctor.i18n.lines import localize_line
     from envdoctor.paths import host_platform
 
     asked: Dict[str, Any] = {}
@@ -88,7 +89,8 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
 
     state = writer.State(installation.root)
     requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
-    settings, remember = resolve(requested, state.settings, advice, recommend.detect_arch_list,
+    settings, remember = resolve(requested, state.settings, advice,
+                                 lambda: recommend.detect_arch_list(installation.bundle_os),
                                  args.launcher_check, args.check_command)
     plan = planner.build(installation, settings, lambda key, lang=None: message(lang or ui.lang, key),
                          host_platform())
@@ -115,7 +117,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> int:
     for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("arch_list", settings.arch_list),
                         ("device", settings.device)):
         value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
-        why = f" ({choice.evidence})" if choice.evidence else ""
+        why = f" ({localize_line(ui.lang, choice.evidence)})" if choice.evidence else ""
         console.print(f"  {ui.text('configure.setting.' + key)}: {value}  "
                       f"[{ui.text('configure.source.' + choice.source)}]{why}", markup=False)
     for change in changes:

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ui: Ui) -> int:
     import os
 
+    from envdoctor.cli.check import machine_options
     from envdoctor.doctor.catalog import TESTS, select
     from envdoctor.doctor.pipeline import run_doctor
     from envdoctor.errors import UsageError
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
         raise UsageError("error.extension_missing", path=extension)
     tests = select(args.only, args.skip, extension)
     options = CollectOptions(root=args.root, python=args.python, live=True, scan=not args.no_scan,
-                             live_timeout=args.live_timeout)
+                             live_timeout=args.live_timeout, **machine_options(args))
     if ui.json_mode:
         report = run_doctor(options, tests, select=args.gpu, timeout=args.test_timeout, extension=extension)
         from envdoctor.report.doctor_view import doctor_envelope

@@ -16,7 +16,8 @@ from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language
 
-COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize")
+COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize",
+            "matrix", "fix")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any, Dict, Optional
 
-from envdoctor.cli.check import add_probe_options, add_target_options
+from envdoctor.cli.check import add_probe_options, add_target_options, machine_options
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
 
@@ -82,7 +82,7 @@ def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
             raise UsageError(f"safety.path.{kind}", path=path, detail=kind, limit="")
     options = ReportOptions(
         collect=CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
-                               live_timeout=args.live_timeout),
+                               live_timeout=args.live_timeout, **machine_options(args)),
         gpu=args.gpu,
         doctor=args.doctor,
         logs=tuple(args.log),
@@ -107,18 +107,22 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
         MAX_EVIDENCE_MEMBERS,
         MAX_EVIDENCE_TOTAL_BYTES,
         Document,
+        evidence_shapes,
         is_report_envelope,
         read_member,
         read_report_json,
         relocalize,
     )
+    from envdoctor.report.fileshape import decode_as
     from envdoctor.safeio import UnsafePathError, open_regular
     from envdoctor.textcodec import decode_text
 
     evidence: Dict[str, str] = {}
+    shapes: Dict[str, Any] = {}
     try:
         envelope = read_report_json(path)
         if isinstance(envelope, dict):
+            recorded = evidence_shapes(envelope)  # copies of the user's files, in their own encodings
             with os.fdopen(open_regular(path), "rb") as handle:
                 if zipfile.is_zipfile(handle):
                     handle.seek(0)
@@ -132,17 +136,21 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
                             total += len(data)
                             if total > MAX_EVIDENCE_TOTAL_BYTES:
                                 raise ValueError(f"evidence larger than {MAX_EVIDENCE_TOTAL_BYTES >> 20} MiB")
-                            # Decoded like any log (a hand-edited zip may hold UTF-16), so it is redacted.
-                            evidence[name] = decode_text(data)[0]
+                            shape = recorded.get(name)
+                            if shape is not None:
+                                evidence[name], shapes[name] = decode_as(data, shape), shape
+                            else:
+                                # Decoded like any log (a hand-edited zip may hold UTF-16), so it is redacted.
+                                evidence[name] = decode_text(data)[0]
     except UnsafePathError as exc:
         raise exc.as_error() from exc
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, LookupError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
         raise UsageError("report.error.from_unreadable", path=path, detail=str(exc)[:200]) from exc
     if not is_report_envelope(envelope):
         raise UsageError("report.error.from_not_report", path=path)
     if lang:
         envelope = relocalize(envelope, lang)
-    document = Document(envelope, evidence)
+    document = Document(envelope, evidence, shapes)
     if redactor.enabled:
         # Redacting again is harmless (idempotent) and cleans a report that was written with --no-redact.
         from envdoctor.report.document import redact_document

@@ -136,9 +136,12 @@ class ConsoleEvents(Events):
 
     def verify_step(self, step: VerifyStep) -> None:
         self._close()
+        from envdoctor.i18n.lines import display_params, localize_line
+
         color = {"ok": "green", "failed": "red"}.get(step.status, "yellow")
-        self.console.print(self.ui.text("upgrade.verify.step", name=step.name,
-                                        status=f"[{color}]{step.status}[/{color}]", detail=step.detail[:200]))
+        status = display_params(self.ui.lang, {"status": step.status})["status"]
+        self.console.print(self.ui.text("upgrade.verify.step", name=step.name, status=f"[{color}]{status}[/{color}]",
+                                        detail=localize_line(self.ui.lang, step.detail[:200])))
 
     def finish(self) -> None:
         self._close()

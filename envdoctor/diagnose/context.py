@@ -1,7 +1,10 @@
 """What every rule gets: the facts, the matrix, and a few derived views computed once.
 
 Derivations live here (not in a rule) when more than one rule needs them: a GPU's effective
-compute capability, and the kernel coverage of the torch build for it from each source.
+compute capability, each CUDA binary's role (matrices/binaries.yaml), and the kernel coverage of
+the torch build for a GPU from each source. Only torch's core library (libtorch_cuda, torch_cuda.dll)
+speaks for "torch" in the scan: a library loaded for some operations only (libtorch_cuda_linalg
+starts at sm_80 in the cu130 builds) must not turn a working Turing card into "no kernels".
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from envdoctor.diagnose import coverage
-from envdoctor.matrix.model import ArchSet, Matrix, TorchSeries, TorchVariant
+from envdoctor.matrix.model import ROLE_CORE, ArchSet, BinaryRole, FactStatus, Matrix, TorchSeries, TorchVariant
 from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu
 
 
@@ -23,6 +26,9 @@ class CoverageView:
     verdict: str  # coverage.NATIVE | PTX_JIT | NONE
     detail: str  # e.g. "sm_90 SASS" or "sm_75 sm_80 sm_86"
     lacking: Tuple[str, ...] = ()  # binaries without coverage (scan only)
+    # False when a binary behind this view could not be read completely (scan only): its "none"
+    # may be a reading problem, not a fact.
+    complete: bool = True
 
 
 @dataclass
@@ -40,6 +46,13 @@ class DiagnosisContext:
         model = self.matrix.gpu_capability(gpu.name)
         return model.compute_capability if model else None
 
+    def capability_fact(self, gpu: Gpu) -> Optional[FactStatus]:
+        """The gpus.yaml row a capability rests on, when it came from the name table (not from the GPU)."""
+        if gpu.compute_capability is not None:
+            return None
+        model = self.matrix.gpu_capability(gpu.name)
+        return self.matrix.fact_status("gpus.yaml", f"gpus[{model.match}]") if model else None
+
     # -- the torch build in the matrix -----------------------------------------------------------
 
     def torch_series(self) -> Optional[TorchSeries]:
@@ -55,6 +68,16 @@ class DiagnosisContext:
             name = "cu" + torch.cuda.replace(".", "")
         return series.variant(name) if name else None
 
+    def variant_fact(self) -> Optional[FactStatus]:
+        series, variant = self.torch_series(), self.torch_variant()
+        if series is None or variant is None:
+            return None
+        return self.matrix.fact_status("torch.yaml", f"series[{series.series}].variants[{variant.name}]")
+
+    def view_facts(self, view: Optional[CoverageView]) -> List[Optional[FactStatus]]:
+        """Matrix facts a coverage view rests on: only the matrix's own view rests on the arch list."""
+        return [self.variant_fact()] if view is not None and view.source == "matrix" else []
+
     def matrix_archs(self) -> Optional[ArchSet]:
         variant = self.torch_variant()
         if variant is None or not variant.archs:
@@ -64,28 +87,38 @@ class DiagnosisContext:
 
     # -- coverage, by source ----------------------------------------------------------------------
 
-    def torch_binaries(self) -> List[BinaryCoverageSummary]:
+    def role_of(self, binary: BinaryCoverageSummary) -> BinaryRole:
+        return self.matrix.binary_role(binary.path)
+
+    def binaries_with_kernels(self) -> List[BinaryCoverageSummary]:
+        return [b for b in self.facts.binaries if b.all_sass or b.all_ptx]
+
+    def core_binaries(self) -> List[BinaryCoverageSummary]:
+        """torch's core CUDA libraries in this runtime (the ones whose kernels every operation needs)."""
         torch = self.facts.torch
         if torch is None:
             return []
-        lib = os.path.join(torch.location, "lib") + os.sep
-        return [b for b in self.facts.binaries if b.path.startswith(lib) and (b.sass or b.ptx)]
+        lib = _folder_key(os.path.join(torch.location, "lib"))
+        return [b for b in self.binaries_with_kernels()
+                if _folder_key(os.path.dirname(b.path)) == lib and self.role_of(b).role == ROLE_CORE]
 
     def other_binaries(self) -> List[BinaryCoverageSummary]:
-        own = {b.path for b in self.torch_binaries()}
-        return [b for b in self.facts.binaries if b.path not in own and (b.sass or b.ptx)]
+        """Every binary with kernels that is not torch's core: judged one by one, by its role."""
+        core = {b.path for b in self.core_binaries()}
+        return [b for b in self.binaries_with_kernels() if b.path not in core]
 
     def coverage_views(self, cc: ComputeCapability) -> List[CoverageView]:
         views: List[CoverageView] = []
-        binaries = self.torch_binaries()
+        binaries = self.core_binaries()
         if binaries:
-            per_binary = [(b, coverage.verdict(cc, b.sass, b.ptx)) for b in binaries]
-            worst = min((v for _, v in per_binary), key=_rank)
+            per_binary = [(b, coverage.verdict(cc, b.all_sass, b.all_ptx)) for b in binaries]
+            worst = min((v for _, v in per_binary), key=_rank)  # each core library is loaded
             lacking = tuple(os.path.basename(b.path) for b, v in per_binary if v == coverage.NONE)
-            sass = sorted({a for b in binaries for a in b.sass}, key=_arch_key)
-            ptx = sorted({a for b in binaries for a in b.ptx}, key=_arch_key)
+            sass = sorted({a for b in binaries for a in b.all_sass}, key=_arch_key)
+            ptx = sorted({a for b in binaries for a in b.all_ptx}, key=_arch_key)
             detail = " ".join(sass) + (f" | PTX {' '.join(ptx)}" if ptx else "")
-            views.append(CoverageView("scan", worst, detail, lacking))
+            complete = not any(b.error for b in binaries)
+            views.append(CoverageView("scan", worst, detail, lacking, complete))
         live = self.facts.live
         if live is not None and live.status == "ok" and live.arch_list:
             sass_names, ptx_names = coverage.split_arch_list(live.arch_list)
@@ -102,6 +135,11 @@ class DiagnosisContext:
         """The most trustworthy view: what is in the files, then what torch says, then the matrix."""
         views = self.coverage_views(cc)
         return views[0] if views else None
+
+
+def _folder_key(path: str) -> str:
+    """Folder names compared as Windows does (Lib vs lib), with either separator."""
+    return os.path.normpath(path.replace("\\", "/")).replace("\\", "/").rstrip("/").lower()
 
 
 def _rank(verdict: str) -> int:

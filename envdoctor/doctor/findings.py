@@ -22,6 +22,7 @@ PREDICTION_TESTS: Dict[str, Tuple[str, ...]] = {
     "fp16-attention-abort-avoided": ("sdpa-efficient", "sdpa-default"),
     "nvrtc-too-old": ("fft-fp32",),
     "nvrtc-too-old-avoided": ("fft-fp32",),
+    "nvrtc-arch-dropped": ("fft-fp32",),
     "no-kernels-for-gpu": ("elementwise", "matmul-fp32"),
 }
 

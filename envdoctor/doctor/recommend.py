@@ -25,9 +25,9 @@ TORCH_TESTS = ("cuda", "elementwise", "matmul-fp32", "matmul-fp16", "conv1d-fp32
 # "-avoided": check saw the same risk but the configuration already works around it; the risk (and so
 # the recommendation to keep the workaround) stands until a test disproves it.
 UPGRADE_PREDICTIONS = ("no-kernels-for-gpu", "nvrtc-too-old", "fp16-attention-abort-risk", "ptx-jit-only",
-                       "fp16-attention-abort-avoided", "nvrtc-too-old-avoided")
+                       "fp16-attention-abort-avoided", "nvrtc-too-old-avoided", "nvrtc-arch-dropped")
 FP16_PREDICTIONS = ("fp16-attention-abort-risk", "fp16-attention-abort-avoided", "no-kernels-for-gpu")
-SV_PREDICTIONS = ("nvrtc-too-old", "nvrtc-too-old-avoided", "no-kernels-for-gpu")
+SV_PREDICTIONS = ("nvrtc-too-old", "nvrtc-too-old-avoided", "nvrtc-arch-dropped", "no-kernels-for-gpu")
 _SV_ORDER = {"on": 0, "cpu": 1, "off": 2}
 
 

@@ -39,6 +39,9 @@ class Installation:
     has_sv: bool  # v2Pro speaker verification code present
     config_overrides_env: bool  # config.py replaces an explicit is_half with its own choice
     posix_python: Optional[str]  # runtime/bin/python3 etc., relative to root, for the shell launcher
+    # Which OS the bundle's own runtime is built for ("windows": runtime/python.exe; "posix":
+    # runtime/bin/python3), None for neither or both (a source checkout): launchers follow it, not the host.
+    bundle_os: Optional[str] = None
 
     def path(self, relative: str) -> str:
         return os.path.join(self.root, *relative.split("/"))
@@ -72,7 +75,15 @@ def detect(root: Optional[str]) -> Installation:
         generation = V2PRO_2025 if has_sv else V2_2024
     else:
         generation = UNKNOWN
-    return Installation(folder, generation, has_sv, overrides, _posix_python(folder))
+    posix_python = _posix_python(folder)
+    return Installation(folder, generation, has_sv, overrides, posix_python, _bundle_os(folder, posix_python))
+
+
+def _bundle_os(root: str, posix_python: Optional[str]) -> Optional[str]:
+    windows = os.path.isfile(os.path.join(root, "runtime", "python.exe"))
+    if windows == (posix_python is not None):
+        return None
+    return "windows" if windows else "posix"
 
 
 def _posix_python(root: str) -> Optional[str]:

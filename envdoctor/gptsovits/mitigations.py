@@ -19,6 +19,7 @@ from envdoctor.gptsovits.textfile import ConfigureError
 # the two, because every pre-launch check imports this one.
 FP16_RISK = "fp16-attention-abort-risk"
 NVRTC_OLD = "nvrtc-too-old"
+NVRTC_DROPPED = "nvrtc-arch-dropped"  # same failure, the GPU being too old for the CUDA version
 
 
 def mitigated(root: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:

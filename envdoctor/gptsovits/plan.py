@@ -121,7 +121,7 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
                 raise ConfigureError("safety.bad_check_command", command=settings.check_command,
                                      problem=str(exc)) from exc
         managed = relative in state.files
-        if not inst.exists(relative) and not managed and not (relative == SH and host != "windows"):
+        if not inst.exists(relative) and not managed and not (relative == SH and _wants_sh(inst, host)):
             continue
         base = _base(inst, state, relative, plan, allow_gbk=relative == BAT, block_names=(launchers.NAME,))
         text = base.text
@@ -138,7 +138,7 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
         elif relative == BAT and "chcp 65001" not in text.lower():
             # cmd reads batch files in the console code page (936 on Chinese Windows), not UTF-8.
             style = dataclasses.replace(style, encoding="gbk")
-        elif relative == PS1 and style.encoding != "utf-8-sig":
+        elif relative == PS1 and not style.unicode_with_bom:
             # Windows PowerShell reads a script without BOM in the ANSI code page: keep it ASCII.
             message = lang_message("configure.launcher.stop", "en")
         base = dataclasses.replace(base, style=style)
@@ -152,6 +152,15 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
             body = launchers.KINDS[relative][1](env, check, lang_message("configure.launcher.stop", "en"))
             new_text = launchers.apply(text, base.style.newline, relative, body)
         _add(plan, relative, base, new_text, new_mode)
+
+
+def _wants_sh(inst: Installation, host: str) -> bool:
+    """Whether a missing go-webui.sh is made: where the bundle's runtime is a POSIX one, or, for a source
+    checkout, where this host is not Windows. A Windows bundle examined from Linux/WSL never gets one
+    (its users start go-webui.bat; a .sh would run some other python3)."""
+    if inst.bundle_os is not None:
+        return inst.bundle_os == "posix"
+    return host != "windows"
 
 
 def _config_patch(inst: Installation, state: State, settings: Settings, plan: Plan) -> None:

@@ -11,12 +11,12 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Optional, Tuple
 
-from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_OLD
+from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_DROPPED, NVRTC_OLD
 from envdoctor.model import Finding, GpuFacts, format_cc
 
 NO_KERNELS = "no-kernels-for-gpu"
 # Findings that settings only soften: the torch build itself is wrong for the GPU.
-UPGRADE_CODES = (NO_KERNELS, NVRTC_OLD, FP16_RISK)
+UPGRADE_CODES = (NO_KERNELS, NVRTC_OLD, NVRTC_DROPPED, FP16_RISK)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ def from_findings(findings: Iterable[Finding]) -> Recommendation:
         if finding.code == NVRTC_OLD and sv in (None, "cpu"):
             params = finding.params
             sv, sv_why = "cpu", f"{NVRTC_OLD}: CUDA {params.get('cuda', '')} < {params.get('needed', '')}"
+        if finding.code == NVRTC_DROPPED and sv in (None, "cpu"):
+            params = finding.params
+            sv, sv_why = "cpu", f"{NVRTC_DROPPED}: CUDA {params.get('cuda', '')} > {params.get('last', '')}"
     return Recommendation(fp16, sv, fp16_why.strip(), sv_why.strip(), upgrade=upgrade)
 
 
@@ -84,9 +87,19 @@ def arch_list_from_gpus(gpus: GpuFacts) -> Optional[str]:
     return ";".join(sorted(seen, key=lambda t: tuple(int(p) for p in t.split("."))))
 
 
-def detect_arch_list() -> Tuple[Optional[str], str]:
+def detect_arch_list(bundle_os: Optional[str] = None) -> Tuple[Optional[str], str]:
+    """This machine's compute capabilities, for `--arch-list auto`. A bundle for another OS (BUNDLE_OS
+    "windows" examined from Linux/WSL, or "posix" from Windows) runs on its user's machine, whose GPU
+    this one is not: nothing is detected there (unless ENVDOCTOR_GPUS says what to assume)."""
+    from envdoctor.paths import host_platform
+    from envdoctor.probes import bundle_machine
     from envdoctor.probes.gpus import OverrideError, detect_gpus
 
+    host = host_platform()
+    if bundle_os is not None and (bundle_os == "windows") != (host == "windows") and not bundle_machine.overridden():
+        platform = "windows" if bundle_os == "windows" else "linux"
+        attempt = bundle_machine.unknown_machine(platform, host).attempts[0]
+        return None, f"{attempt.source}: {attempt.detail}"
     try:
         gpus = detect_gpus()
     except OverrideError as exc:

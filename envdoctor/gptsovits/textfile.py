@@ -1,6 +1,7 @@
 """Read a text file the way GPT-SoVITS users have it, and write it back the same way.
 
-Bundles carry UTF-8 files, UTF-8 files with a BOM (PowerShell scripts saved by Windows editors) and
+Bundles carry UTF-8 files, UTF-8 files with a BOM (PowerShell scripts saved by Windows editors),
+UTF-16 files with a BOM (a script saved by Windows PowerShell's Out-File or Notepad's "Unicode") and
 GBK `.bat` files (cmd reads batch files in the ANSI code page, 936 on Chinese Windows). Line endings are
 CRLF or LF. An edit must keep all of that, so we decode once, edit text, and encode with what we found.
 """
@@ -16,6 +17,9 @@ from envdoctor.errors import EnvdoctorError
 
 BOM = b"\xef\xbb\xbf"
 MAX_TEXT_BYTES = 16 * 1024 * 1024  # config.py, launchers, tts_infer.yaml are kilobytes
+# UTF-16 is only recognised by its BOM (without one, nothing tells it from other bytes), and written back
+# with it: encoding name -> (BOM, codec).
+UTF16 = {"utf-16-le-sig": (b"\xff\xfe", "utf-16-le"), "utf-16-be-sig": (b"\xfe\xff", "utf-16-be")}
 
 
 class ConfigureError(EnvdoctorError):
@@ -27,7 +31,7 @@ class TextFile:
     path: str
     raw: bytes
     text: str
-    encoding: str  # "utf-8" | "utf-8-sig" | "gbk"
+    encoding: str  # "utf-8" | "utf-8-sig" | "utf-16-le-sig" | "utf-16-be-sig" | "gbk"
     newline: str  # "\r\n" | "\n"
     mode: Optional[int]  # permission bits, None for a file that does not exist yet
 
@@ -39,7 +43,15 @@ class TextFile:
         """Encode edited text like the original; raises UnicodeEncodeError when it cannot."""
         if self.encoding == "utf-8-sig":
             return BOM + text.encode("utf-8")
+        if self.encoding in UTF16:
+            bom, codec = UTF16[self.encoding]
+            return bom + text.encode(codec)
         return text.encode(self.encoding)
+
+    @property
+    def unicode_with_bom(self) -> bool:
+        """Whether Windows PowerShell 5.1 reads it as Unicode (it reads a file without BOM as ANSI)."""
+        return self.encoding == "utf-8-sig" or self.encoding in UTF16
 
     def can_encode(self, text: str) -> bool:
         try:
@@ -52,6 +64,9 @@ class TextFile:
 def decode(raw: bytes, allow_gbk: bool) -> Tuple[str, str]:
     if raw.startswith(BOM):
         return raw[len(BOM):].decode("utf-8"), "utf-8-sig"
+    for name, (bom, codec) in UTF16.items():
+        if raw.startswith(bom):
+            return raw[len(bom):].decode(codec), name
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

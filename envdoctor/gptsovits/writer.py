@@ -255,9 +255,10 @@ def revert(root: str, force: bool = False, dry_run: bool = False) -> RevertResul
         raise ConfigureError("configure.error.revert_drift", files=", ".join(drifted))
     restored: List[str] = []
     deleted: List[str] = []
-    for relative, _path, original, _mode in plan:
+    for relative, path, original, _mode in plan:
         if original is None:
-            deleted.append(relative)
+            if os.path.lexists(path):  # a file envdoctor made and that is still there
+                deleted.append(relative)
         else:
             restored.append(relative)
     if dry_run:

@@ -57,12 +57,17 @@ def message(lang: str, key: str, **params: Any) -> str:
     template = catalogue(lang).get(key)
     if template is None:
         template = catalogue("en").get(key, key)
-    return template.format_map(_Missing({k: _text(v) for k, v in params.items()}))
+    return template.format_map(_Missing({k: _text(v, lang) for k, v in params.items()}))
 
 
 def has_message(lang: str, key: str) -> bool:
     return key in catalogue(lang)
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _text(value: Any, lang: str = "en") -> str:
+    """A parameter as text; {"en": ..., "zh_CN": ...} (texts from the matrix) in the message's language."""
+    if value is None:
+        return ""
+    if isinstance(value, dict) and "en" in value:
+        return str(value.get(lang) or value["en"])
+    return str(value)

@@ -22,6 +22,9 @@ from envdoctor.jsoncache import JsonCache
 from envdoctor.matrix.model import Matrix
 
 SCHEMA_NAME = "schema.yaml"
+# Files a user's matrix folder may leave out: envdoctor's own copy stands in (the schema is always
+# ours; binaries.yaml came later than the other files, and older matrix folders lack it).
+_BUILTIN_FALLBACK = (SCHEMA_NAME, "binaries.yaml")
 ENV_MATRIX_DIR = "ENVDOCTOR_MATRIX_DIR"
 MAX_MATRIX_FILE_BYTES = 16 * 1024 * 1024
 _CHECKOUT_DIR = Path(__file__).resolve().parent.parent.parent / "matrices"
@@ -71,9 +74,9 @@ def read_matrix_texts(directory: Optional[str] = None) -> Tuple[str, Dict[str, s
         if not path.is_dir():
             raise MatrixError("error.matrix_dir_missing", file=str(path))
         texts = _read_dir(path)
-        if SCHEMA_NAME not in texts:
-            # A user's matrix directory may hold only data; the schema is always ours.
-            texts[SCHEMA_NAME] = _builtin_schema()
+        for name in _BUILTIN_FALLBACK:
+            if name not in texts:
+                texts[name] = _builtin_file(name)
         return str(path), texts
     packaged = _read_package()
     if packaged:
@@ -83,21 +86,38 @@ def read_matrix_texts(directory: Optional[str] = None) -> Tuple[str, Dict[str, s
     raise MatrixError("error.matrix_dir_missing", file=str(_CHECKOUT_DIR))
 
 
-def _builtin_schema() -> str:
+def _builtin_file(name: str) -> str:
     try:
-        packaged = pkgutil.get_data("envdoctor", f"matrices/{SCHEMA_NAME}")
+        packaged = pkgutil.get_data("envdoctor", f"matrices/{name}")
     except OSError:
         packaged = None
     if packaged is not None:
         return packaged.decode("utf-8")
-    return (_CHECKOUT_DIR / SCHEMA_NAME).read_text(encoding="utf-8")
+    return (_CHECKOUT_DIR / name).read_text(encoding="utf-8")
 
 
-def validate_texts(where: str, texts: Dict[str, str]) -> Dict[str, dict]:
-    """Parse and validate every file; the first problem raises MatrixError naming file, line, field."""
+def _record_checker(where: str):
+    """How to tell whether a measurement's recorded output is kept with the matrix (None: cannot tell)."""
+    base = Path(where)
+    if where == "envdoctor/matrices":  # packaged: a folder next to the package, or zip members
+        base = Path(__file__).resolve().parent.parent / "matrices"
+    if not base.is_dir():
+        return None
+    return lambda record: (base / record).is_file()
+
+
+def validate_texts(where: str, texts: Dict[str, str], check_records: bool = True) -> Dict[str, dict]:
+    """Parse and validate every file; the first problem raises MatrixError naming file, line, field.
+
+    Besides the schema, every `verified: true` must rest on a primary source or a kept measurement.
+    """
     import yaml
 
     from envdoctor.matrix.schema import SchemaViolation, Validator, file_schema, load_with_lines
+    from envdoctor.matrix.verification import enforce
+
+    # The maintainer's verify tool loads the matrix before the records it is about to write exist.
+    record_exists = _record_checker(where) if check_records else None
 
     try:
         schema_root = load_with_lines(texts[SCHEMA_NAME])
@@ -108,7 +128,8 @@ def validate_texts(where: str, texts: Dict[str, str]) -> Dict[str, dict]:
                           detail=str(exc)[:300]) from exc
     validator = Validator(schema_root)
     data: Dict[str, dict] = {}
-    missing: List[str] = [name for name in schema_root.get("files", {}) if name not in texts]
+    optional = set(schema_root.get("optional_files", []))
+    missing: List[str] = [name for name in schema_root.get("files", {}) if name not in texts and name not in optional]
     if missing:
         raise MatrixError("error.matrix_file_missing", file=os.path.join(where, missing[0]))
     for name, text in texts.items():
@@ -130,6 +151,7 @@ def validate_texts(where: str, texts: Dict[str, str]) -> Dict[str, dict]:
             raise MatrixError("error.matrix_invalid", file=display, line=line, field="-", detail=problem) from exc
         try:
             validator.validate(document, schema)
+            enforce(document, record_exists)
         except SchemaViolation as exc:
             raise MatrixError(
                 "error.matrix_invalid", file=display, line=exc.line, field=exc.path or "<top>", detail=exc.message
@@ -164,6 +186,10 @@ def load_matrix(directory: Optional[str] = None, cache: Any = _USER_CACHE) -> Ma
     digest = hashlib.sha256()
     for name in sorted(texts):
         digest.update(name.encode() + b"\0" + texts[name].encode("utf-8") + b"\0")
+    # Which measurement records exist is part of what was validated (verified rows need theirs).
+    records = Path(where) / "measurements"
+    if records.is_dir():
+        digest.update("\0".join(sorted(p.name for p in records.glob("*.json"))).encode("utf-8"))
     key = "matrix:" + digest.hexdigest()
     data = cache.get(key) if cache else None
     if not isinstance(data, dict):

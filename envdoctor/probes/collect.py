@@ -25,6 +25,11 @@ class CollectOptions:
     live: bool = True
     scan: bool = True
     live_timeout: float = 90.0
+    # The GPU and driver of the machine that runs the bundle, where it is not this one (ENVDOCTOR_GPUS
+    # syntax), or the report.json (or report zip) that machine's `envdoctor report` wrote.
+    assume_gpu: Optional[str] = None
+    assume_driver: Optional[str] = None
+    facts_from: Optional[str] = None
 
 
 _LIBRARY_SUFFIXES = (".so", ".dll", ".pyd")
@@ -66,14 +71,15 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
         try:
             return tuple(
                 BinaryCoverageSummary(c["path"], c["sass"], c["ptx"], c["error"],
-                                      c.get("embedded_sass", {}), c.get("embedded_ptx", {}))
+                                      c.get("embedded_sass", {}), c.get("embedded_ptx", {}), bool(c.get("searched")))
                 for c in cached
             )
         except (KeyError, TypeError, AttributeError):
             pass  # a damaged cache entry is a miss
     scans = fatbin.scan_paths(directories, cache=fatbin.ScanCache(cache.directory))
     summaries = tuple(
-        BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error, dict(s.embedded_sass), dict(s.embedded_ptx))
+        BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error, dict(s.embedded_sass),
+                              dict(s.embedded_ptx), bool(s.searched))
         for s in scans
         if s.sass or s.ptx or s.embedded_sass or s.embedded_ptx or (s.error and s.error != "not-elf-or-pe")
     )

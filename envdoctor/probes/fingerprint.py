@@ -1,10 +1,12 @@
-"""The Linux driver's own description of itself and its GPUs, as one string (stdlib only: the
-replay of an unchanged check reads it before importing anything else)."""
+"""The driver's own description of itself and its GPUs, as one string (stdlib only: the replay of an
+unchanged check reads it before importing anything else). Linux: /proc/driver/nvidia. Windows: the
+driver's DLLs, DriverStore folders and display adapter keys (envdoctor.probes.windriver)."""
 
 from __future__ import annotations
 
 import os
-from typing import Optional
+import sys
+from typing import Mapping, Optional
 
 
 def read_text(path: str) -> Optional[str]:
@@ -15,7 +17,17 @@ def read_text(path: str) -> Optional[str]:
         return None
 
 
-def driver_fingerprint(root: str = "/") -> Optional[str]:
+def driver_fingerprint(root: str = "/", platform: Optional[str] = None,
+                       environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """What changes whenever the driver or the GPUs change, for this OS; None where it cannot be read."""
+    if (platform or sys.platform) == "win32":
+        from envdoctor.probes.windriver import windows_driver_fingerprint
+
+        return windows_driver_fingerprint(os.environ if environ is None else environ)
+    return linux_driver_fingerprint(root)
+
+
+def linux_driver_fingerprint(root: str = "/") -> Optional[str]:
     """Driver version, and each GPU's model, UUID and bus, from /proc/driver/nvidia.
 
     Reading these few small files costs far less than starting NVML; while they are unchanged, so

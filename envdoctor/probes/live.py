@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 from envdoctor.jsoncache import JsonCache, file_stamp
 from envdoctor.model import Gpu, LiveDevice, LiveProbe, Runtime, parse_cc
 from envdoctor.paths import host_platform
+from envdoctor.probes.inputs import declared_environment
 from envdoctor.probes.runner import Runner, SubprocessRunner, last_marked_json
 
 PROBE_SCRIPT = r"""
@@ -48,8 +49,10 @@ DEFAULT_TIMEOUT_S = 90.0
 
 
 def cache_key(runtime: Runtime, torch_dir: Optional[str], gpus: Sequence[Gpu]) -> str:
-    """Changes whenever the torch files, the interpreter or the GPU set change."""
+    """Changes whenever the torch files, the interpreter, the GPU set or the environment the child
+    gets (CUDA_VISIBLE_DEVICES, LD_LIBRARY_PATH, PATH...) change."""
     parts = [runtime.python, file_stamp(runtime.python)]
+    parts.extend(f"{k}={v}" for k, v in declared_environment(os.environ, "live").items())
     if torch_dir:
         for name in ("version.py", "__init__.py", "lib"):
             parts.append(file_stamp(os.path.join(torch_dir, name)))

@@ -1,8 +1,10 @@
-"""Finding the Python runtime to inspect, from files (no interpreter is started if files suffice).
+r"""Finding the Python runtime to inspect, from files (no interpreter is started if files suffice).
 
 Layouts recognised:
   windows-embedded  runtime/python.exe + runtime/Lib/site-packages (GPT-SoVITS Windows bundle)
   windows-venv      X/Scripts/python.exe + X/Lib/site-packages (venv / conda on Windows)
+                    Windows names are matched as Windows does, ignoring case: GPT-SoVITS' own
+                    tracebacks spell it runtime\lib\site-packages.
   posix-prefix      X/bin/python3 + X/lib/python3.Y/site-packages (venv, conda, bundle on Linux)
   interpreter       any other `--python`: the interpreter itself is asked where its packages live
 """
@@ -22,7 +24,9 @@ from envdoctor.model import Runtime
 from envdoctor.probes.runner import Runner, SubprocessRunner
 
 RUNTIME_DIR_NAMES = ("runtime",)
-_DLL_VERSION = re.compile(r"^python3(\d+)\.dll$", re.IGNORECASE)
+# python311.dll / python311._pth / python311.zip of an embeddable Python name its version even
+# when it cannot be run (a Windows bundle checked from Linux).
+_DLL_VERSION = re.compile(r"^python3(\d+)\.(dll|_pth|zip)$", re.IGNORECASE)
 _LIB_VERSION = re.compile(r"^python3\.(\d+)t?$")
 
 _ASK_INTERPRETER = (
@@ -97,13 +101,17 @@ def describe_interpreter(python: str, runner: Optional[Runner] = None, cache: Op
 def _from_prefix(prefix: Path, interpreter: Optional[Path] = None) -> Optional[Runtime]:
     if not prefix.is_dir():
         return None
-    lib_site = prefix / "Lib" / "site-packages"
-    site = (str(lib_site),) if lib_site.is_dir() else ()
-    if (prefix / "python.exe").is_file():
-        exe = interpreter or prefix / "python.exe"
+    lib = _child_any_case(prefix, "Lib")
+    lib_site = _child_any_case(lib, "site-packages") if lib is not None else None
+    site = (str(lib_site),) if lib_site is not None and lib_site.is_dir() else ()
+    embedded_exe = _child_any_case(prefix, "python.exe")
+    if embedded_exe is not None and embedded_exe.is_file():
+        exe = interpreter or embedded_exe
         return Runtime(str(prefix), str(exe), "windows-embedded", "windows", _windows_version(prefix), site)
-    venv_exe = prefix / "Scripts" / "python.exe"
-    if venv_exe.is_file() or (interpreter is not None and interpreter.suffix.lower() == ".exe"):
+    scripts = _child_any_case(prefix, "Scripts")
+    venv_exe = _child_any_case(scripts, "python.exe") if scripts is not None else None
+    if (venv_exe is not None and venv_exe.is_file()) or (interpreter is not None
+                                                         and interpreter.suffix.lower() == ".exe"):
         exe = interpreter or venv_exe
         return Runtime(str(prefix), str(exe), "windows-venv", "windows", _windows_version(prefix), site)
     posix_exe = interpreter
@@ -123,6 +131,19 @@ def _from_prefix(prefix: Path, interpreter: Optional[Path] = None) -> Optional[R
         minors = [m.group(1) for m in versions if m]
         version = f"3.{minors[-1]}" if minors else None
     return Runtime(str(prefix), str(posix_exe), "posix-prefix", _posix_platform(), version, tuple(site_dirs))
+
+
+def _child_any_case(folder: Path, name: str) -> Optional[Path]:
+    """folder/name as Windows finds it: the exact name first, else any entry equal ignoring case."""
+    exact = folder / name
+    if exact.exists():
+        return exact
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return None
+    wanted = name.lower()
+    return next((folder / entry for entry in sorted(entries) if entry.lower() == wanted), None)
 
 
 def _posix_platform() -> str:
@@ -152,11 +173,9 @@ def _windows_version(prefix: Path) -> Optional[str]:
         names = os.listdir(prefix)
     except OSError:
         return None
-    for name in sorted(names):
-        match = _DLL_VERSION.match(name)
-        if match:
-            return f"3.{match.group(1)}"
-    return None
+    minors = sorted({int(m.group(1)) for m in map(_DLL_VERSION.match, names) if m})
+    # python3.dll (the stable-ABI forwarder, no minor) never matches; the newest named minor wins.
+    return f"3.{minors[-1]}" if minors else None
 
 
 def _well_formed(answer: object) -> bool:

@@ -1,7 +1,10 @@
 """torch and friends, read from the runtime's files: torch/version.py and *.dist-info names.
 
-Nothing is imported or executed: version.py is parsed as text, so a broken or foreign-platform
-(Windows bundle checked from Linux) runtime can still be described.
+Nothing is imported or executed: version.py is read as text, line by line with a bounded regex (never
+ast or compile: on Python 3.9/3.10 those can raise RecursionError or crash on hostile bytes), so a
+broken or foreign-platform (Windows bundle checked from Linux) runtime can still be described, and a
+damaged one (a version.py of NUL bytes, a garbage METADATA, a truncated file) is called damaged rather
+than mistaken for a CPU-only build.
 """
 
 from __future__ import annotations
@@ -36,26 +39,77 @@ def read_distributions(site_packages: Iterable[str]) -> Tuple[Distribution, ...]
     return tuple(sorted(found.values(), key=lambda d: d.name))
 
 
-# One top-level assignment of a plain string or None: `__version__ = '2.6.0+cu124'`,
-# `cuda: Optional[str] = '12.4'`. Read line by line with a regular expression, not ast.parse: a damaged
-# or hostile version.py (NUL bytes, ten thousand nested brackets) makes ast raise ValueError or
-# RecursionError, and on Python 3.9/3.10 can crash the interpreter outright.
-_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=\n]{0,80})?=\s*"
-                         r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)"|(None))\s*(?:#.*)?""")
-MAX_VERSION_PY_BYTES = 1024 * 1024
+# torch/version.py is a few hundred bytes; anything past this is not a version.py to trust.
+_MAX_VERSION_PY = 64 * 1024
+_MAX_METADATA = 256 * 1024
+_MAX_LINE = 400
+# NAME [: TYPE] = 'text' | "text" | None   (top level only: no indentation)
+_ASSIGNMENT = re.compile(
+    r"""^(?P<name>[A-Za-z_][A-Za-z0-9_]{0,63})[ \t]*(?::[ \t]*[A-Za-z_][A-Za-z0-9_.\[\], ]{0,80})?[ \t]*=[ \t]*"""
+    r"""(?:(?P<quote>['"])(?P<text>[^'"\\\n]{0,200})(?P=quote)|(?P<none>None))[ \t]*(?:\#.*)?$""")
+_VERSION = re.compile(r"^\d+(\.\d+){1,3}([a-z]+\d*)?(\.(dev|post)\d+)?(\+[A-Za-z0-9.]+)?$")
+_LOCAL_CUDA = re.compile(r"^cu(\d+)(\d)$")
 
 
 def parse_version_py(text: str) -> Dict[str, Optional[str]]:
-    """Top-level string/None assignments of torch/version.py, without executing or parsing it as Python."""
+    """Top-level string/None assignments of torch/version.py, without executing or compiling it."""
     values: Dict[str, Optional[str]] = {}
-    for line in text.splitlines():
-        if len(line) > 1000:
+    for line in text[:_MAX_VERSION_PY].splitlines():
+        if len(line) > _MAX_LINE:
             continue
-        found = _ASSIGNMENT.fullmatch(line.rstrip())
-        if found:
-            name, single, double, none = found.groups()
-            values[name] = None if none else (single if single is not None else double)
+        match = _ASSIGNMENT.match(line.rstrip())
+        if match:
+            values[match.group("name")] = None if match.group("none") else match.group("text")
     return values
+
+
+def read_bounded(path: str, limit: int) -> Tuple[Optional[bytes], bool]:
+    """(first `limit` bytes, whether the file was longer); (None, False) when it cannot be read."""
+    from envdoctor.safeio import read_head
+
+    try:
+        data = read_head(path, limit + 1)  # a FIFO or device named version.py is refused, never waited on
+    except OSError:
+        return None, False
+    return data[:limit], len(data) > limit
+
+
+def version_py_damage(data: Optional[bytes], too_long: bool, values: Dict[str, Optional[str]]) -> Optional[str]:
+    """Why a torch/version.py cannot be trusted, or None for a sound one."""
+    if data is None:
+        return "version.py cannot be read"
+    if not data.strip(b"\0 \t\r\n"):
+        return "version.py is empty or all NUL bytes"
+    if b"\0" in data:
+        return "version.py holds NUL bytes"
+    if too_long:
+        return f"version.py is larger than {_MAX_VERSION_PY} bytes"
+    version = values.get("__version__")
+    if not version:
+        return "version.py has no __version__"
+    if not _VERSION.match(version):
+        return f"version.py's __version__ is not a version: {version[:60]!r}"
+    if "cuda" not in values:
+        return "version.py has no cuda line (truncated?)"
+    return None
+
+
+def metadata_damage(dist: Optional[Distribution]) -> Optional[str]:
+    """Why torch's dist-info METADATA cannot be trusted (it names the package and version), or None."""
+    if dist is None or not dist.path:
+        return None
+    data, _ = read_bounded(os.path.join(dist.path, "METADATA"), _MAX_METADATA)
+    if data is None:
+        return None  # some installers write no METADATA copy we can read; not damage by itself
+    head = data[:4096].decode("utf-8", errors="replace")
+    fields = {}
+    for line in head.splitlines()[:40]:
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip().lower()] = value.strip()
+    if b"\0" in data or normalize_name(fields.get("name", "")) != dist.name or not fields.get("version"):
+        return "METADATA of the torch distribution is unreadable"
+    return None
 
 
 def split_local(version: str) -> Tuple[str, Optional[str]]:
@@ -64,10 +118,12 @@ def split_local(version: str) -> Tuple[str, Optional[str]]:
 
 
 def find_torch_dir(runtime: Runtime) -> Optional[str]:
-    for site in runtime.site_packages:
-        candidate = os.path.join(site, "torch")
-        if os.path.isfile(os.path.join(candidate, "version.py")):
-            return candidate
+    """The torch package folder: one with version.py, else (a damaged install) one with __init__.py."""
+    for marker in ("version.py", "__init__.py"):
+        for site in runtime.site_packages:
+            candidate = os.path.join(site, "torch")
+            if os.path.isfile(os.path.join(candidate, marker)):
+                return candidate
     return None
 
 
@@ -75,19 +131,20 @@ def read_torch_build(runtime: Runtime, distributions: Tuple[Distribution, ...]) 
     torch_dir = find_torch_dir(runtime)
     if torch_dir is None:
         return None
-    from envdoctor.safeio import read_head
-
-    try:
-        data = read_head(os.path.join(torch_dir, "version.py"), MAX_VERSION_PY_BYTES)
-    except OSError:
-        return None
-    values = parse_version_py(data.decode("utf-8", errors="replace"))
-    version = values.get("__version__")
-    if not version:
-        dist = next((d for d in distributions if d.name == "torch"), None)
-        version = dist.version if dist else "unknown"
+    data, too_long = read_bounded(os.path.join(torch_dir, "version.py"), _MAX_VERSION_PY)
+    text = data.decode("utf-8", errors="replace") if data is not None else ""
+    values = parse_version_py(text) if data is not None and b"\0" not in data else {}
+    dist = next((d for d in distributions if d.name == "torch"), None)
+    damage = version_py_damage(data, too_long, values) or metadata_damage(dist)
+    version = values.get("__version__") if not damage or not dist else None
+    if not version or not _VERSION.match(version):
+        version = dist.version if dist and _VERSION.match(dist.version) else "unknown"
     release, local = split_local(version)
     cuda = values.get("cuda")
+    if damage and cuda is None:
+        # The folder name of the distribution still says which CUDA build it was (torch-2.6.0+cu124).
+        match = _LOCAL_CUDA.match(local or "")
+        cuda = f"{int(match.group(1))}.{match.group(2)}" if match else None
     return TorchBuild(
         version=version,
         release=release,
@@ -97,6 +154,7 @@ def read_torch_build(runtime: Runtime, distributions: Tuple[Distribution, ...]) 
         git_version=values.get("git_version"),
         cudnn=_cudnn_version(torch_dir, distributions),
         location=torch_dir,
+        damage=damage,
     )
 
 
@@ -120,13 +178,14 @@ def cuda_binaries(runtime: Runtime, torch_dir: Optional[str]) -> List[str]:
     """Directories whose shared libraries may carry CUDA kernels: torch/lib and friends.
 
     Scanning whole site-packages would read thousands of unrelated files; these are the packages
-    GPT-SoVITS loads CUDA code from.
+    GPT-SoVITS loads CUDA code from. NVIDIA's libraries (cuFFT, cuBLAS, cuDNN...) sit in
+    torch/lib on Windows and in site-packages/nvidia/*/lib on Linux.
     """
     dirs: List[str] = []
     if torch_dir:
         dirs.append(os.path.join(torch_dir, "lib"))
     for site in runtime.site_packages:
-        for package in ("torchaudio/lib", "torchvision", "onnxruntime/capi", "xformers"):
+        for package in ("nvidia", "torchaudio/lib", "torchvision", "onnxruntime/capi", "xformers"):
             path = os.path.join(site, package)
             if os.path.isdir(path):
                 dirs.append(path)

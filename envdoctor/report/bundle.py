@@ -11,7 +11,9 @@ import os
 import zipfile
 from typing import Any, Dict, Mapping, Tuple
 
+from envdoctor.report import fileshape
 from envdoctor.report.document import Document, facts_evidence, index_evidence
+from envdoctor.report.fileshape import FileShape
 from envdoctor.report.html import render_html
 from envdoctor.report.markdown import render_markdown
 
@@ -28,8 +30,19 @@ def render_files(document: Document) -> Tuple[Dict[str, bytes], Dict[str, Any]]:
     """Every file of the zip and the final envelope, rendered from the (already redacted) document."""
     evidence = dict(document.evidence)
     evidence.update(facts_evidence(document.envelope))
-    files = {path: text.encode("utf-8") for path, text in evidence.items()}
-    envelope = index_evidence(document.envelope, files)
+    files: Dict[str, bytes] = {}
+    shapes: Dict[str, FileShape] = {}
+    for path, text in evidence.items():
+        shape = document.shapes.get(path)
+        try:
+            files[path] = fileshape.encode(text, shape) if shape is not None else text.encode("utf-8")
+            if shape is not None:
+                shapes[path] = shape
+        except UnicodeEncodeError:
+            # Only possible for a text changed to hold what its encoding cannot: say it is UTF-8 now.
+            files[path] = text.encode("utf-8")
+            shapes[path] = FileShape("utf-8", False, fileshape.newline_style(text))
+    envelope = index_evidence(document.envelope, files, shapes)
     files["report.json"] = envelope_json(envelope).encode("utf-8")
     files["report.md"] = render_markdown(envelope).encode("utf-8")
     files["report.html"] = render_html(envelope).encode("utf-8")

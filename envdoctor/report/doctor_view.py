@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict
 from envdoctor.doctor import model as m
 from envdoctor.doctor.findings import key_line
 from envdoctor.i18n import message
+from envdoctor.i18n.lines import localize_line
 from envdoctor.model import to_jsonable
 from envdoctor.report.envelope import check_envelope
 
@@ -68,7 +69,10 @@ def status_text(result: m.SmokeResult, lang: str) -> str:
 
 def why_text(result: m.SmokeResult, lang: str) -> str:
     """Why it was skipped, or the error line the smoke finding quotes."""
-    return message(lang, f"smoke.skip.{result.reason}") if result.reason else key_line(result.error)
+    if result.reason:
+        return message(lang, f"smoke.skip.{result.reason}")
+    line = key_line(result.error)
+    return message(lang, "ui.quoted", text=line) if line else ""
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -92,7 +96,7 @@ def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: 
         if r.known_error:
             why = f"[{r.known_error}] {why}"
         gpu = "-" if r.gpu_index is None else f"{r.gpu_index} {names.get(r.gpu_index, '')}".strip()
-        took = "" if r.status == m.SKIPPED else f"{r.duration_s:.1f} s"
+        took = "" if r.status == m.SKIPPED else message(lang, "ui.seconds", seconds=f"{r.duration_s:.1f}")
         table.add_row(r.test, gpu, status, took, why)
     console.print(table)
     rec = report.recommendation
@@ -103,7 +107,7 @@ def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: 
         setting: m.Setting = getattr(rec, name)
         why = message(lang, setting.reason, **setting.params)
         if verbose and setting.evidence:
-            why += "\n" + "\n".join(f"· {line}" for line in setting.evidence)
+            why += "\n" + "\n".join(f"· {localize_line(lang, line)}" for line in setting.evidence)
         settings.add_row(message(lang, f"ui.doctor.{name}"), Text(_value_text(name, setting.value, lang), style="bold"),
                          why, message(lang, f"ui.doctor.source.{setting.source}"))
     console.print(settings)

@@ -22,6 +22,7 @@ from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.report import evidence, logs, seams
 from envdoctor.report.envelope import SCHEMA, check_envelope, error_envelope
+from envdoctor.report.fileshape import FileShape
 from envdoctor.report.redact import Redactor
 
 REPORT_SCHEMA_VERSION = 1
@@ -43,6 +44,9 @@ class ReportOptions:
 class Document:
     envelope: Dict[str, Any]
     evidence: Dict[str, str]  # path inside the zip -> text
+    # Evidence copied from the user's files: written back in its own encoding, BOM and line endings
+    # (files without a shape are written as UTF-8).
+    shapes: Dict[str, FileShape] = field(default_factory=dict)
 
 
 def report_time(environ: Optional[Mapping[str, str]] = None) -> str:
@@ -81,7 +85,10 @@ def gather(
     files: Dict[str, str] = {}
 
     step("report.step.gpu")
-    smi = evidence.nvidia_smi_query(runner)
+    # A bundle for another OS judged against its user's GPU (or none): this machine's nvidia-smi would mix
+    # this GPU in. (ENVDOCTOR_GPUS, the what-if and test seam, stands for the machine it runs on.)
+    elsewhere = check is not None and check.facts.foreign_platform and check.facts.gpu_origin != "override"
+    smi = None if elsewhere else evidence.nvidia_smi_query(runner)
     if smi is not None:
         files["evidence/nvidia-smi-q.txt"] = smi
     if check is not None:
@@ -90,7 +97,7 @@ def gather(
     step("report.step.config")
     runtime_root = check.facts.runtime.root if check and check.facts.runtime else None
     root = evidence.gptsovits_root(options.collect.root, options.collect.python, runtime_root)
-    gptsovits, config_files = evidence.gptsovits_state(root)
+    gptsovits, config_files, shapes = evidence.gptsovits_state(root)
     files.update(config_files)
 
     step("report.step.logs")
@@ -132,7 +139,7 @@ def gather(
         "doctor": doctor,
         "evidence": [],  # filled by `index_evidence` once the files are final
     }
-    return Document(envelope, files)
+    return Document(envelope, files, shapes)
 
 
 def _gpus_only() -> Dict[str, Any]:
@@ -208,7 +215,8 @@ def redact_document(document: Document, redactor: Redactor) -> Document:
     envelope = redactor.value(document.envelope)
     envelope["report"]["redacted"] = redactor.enabled
     files = {redactor.text(path): redactor.text(text) for path, text in document.evidence.items()}
-    return Document(envelope, files)
+    shapes = {redactor.text(path): shape for path, shape in document.shapes.items()}
+    return Document(envelope, files, shapes)
 
 
 def facts_evidence(envelope: Dict[str, Any]) -> Dict[str, str]:
@@ -224,10 +232,28 @@ def facts_evidence(envelope: Dict[str, Any]) -> Dict[str, str]:
     return files
 
 
-def index_evidence(envelope: Dict[str, Any], files: Mapping[str, bytes]) -> Dict[str, Any]:
-    """The envelope with the list of evidence files the zip holds (path and size)."""
-    listing = [{"path": path, "bytes": len(data)} for path, data in sorted(files.items())]
+def index_evidence(envelope: Dict[str, Any], files: Mapping[str, bytes],
+                   shapes: Optional[Mapping[str, FileShape]] = None) -> Dict[str, Any]:
+    """The envelope with the list of evidence files the zip holds: path, size and, for copies of the
+    user's files, the shape they were written in (encoding, BOM, line endings)."""
+    listing = []
+    for path, data in sorted(files.items()):
+        entry: Dict[str, Any] = {"path": path, "bytes": len(data)}
+        shape = (shapes or {}).get(path)
+        if shape is not None:
+            entry.update(shape.to_json())
+        listing.append(entry)
     return dict(envelope, report=dict(envelope.get("report") or {}, evidence=listing))
+
+
+def evidence_shapes(envelope: Dict[str, Any]) -> Dict[str, FileShape]:
+    """The shapes a report.json recorded for its evidence files (to read them back: report --from)."""
+    shapes = {}
+    for entry in (envelope.get("report") or {}).get("evidence") or []:
+        shape = FileShape.from_json(entry) if isinstance(entry, dict) else None
+        if shape is not None and isinstance(entry.get("path"), str):
+            shapes[entry["path"]] = shape
+    return shapes
 
 
 def relocalize(envelope: Dict[str, Any], lang: str) -> Dict[str, Any]:

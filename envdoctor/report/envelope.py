@@ -6,12 +6,14 @@ Text fields (title, detail, fix) are in the chosen language and may change wordi
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import message
+from envdoctor.i18n.lines import display_params
 from envdoctor.model import CheckReport, Finding, Verdict, format_cc, to_jsonable
+from envdoctor.report.origin import fix_text
 
 SCHEMA = "envdoctor.check"
 SCHEMA_VERSION = 1
@@ -23,15 +25,17 @@ def _head(lang: str, command: str) -> Dict[str, Any]:
             "command": command, "lang": lang}
 
 
-def finding_dict(finding: Finding, lang: str) -> Dict[str, Any]:
+def finding_dict(finding: Finding, lang: str, foreign: Optional[str] = None) -> Dict[str, Any]:
+    """FOREIGN: the runtime's OS where it is not this machine's (the fix is for the machine that runs it)."""
     base = f"finding.{finding.code}"
+    shown = display_params(lang, finding.params)  # "来源：兼容性矩阵", not "来源：matrix"
     return {
         "code": finding.code,
         "severity": finding.severity.value,
         "gpu_index": finding.gpu_index,
-        "title": message(lang, base + ".title", **finding.params),
-        "detail": message(lang, base + ".detail", **finding.params),
-        "fix": message(lang, base + ".fix", **finding.params),
+        "title": message(lang, base + ".title", **shown),
+        "detail": message(lang, base + ".detail", **shown),
+        "fix": fix_text(lang, finding.code, finding.params, foreign),
         "params": to_jsonable(finding.params),
         "evidence": list(finding.evidence),
     }
@@ -55,7 +59,7 @@ def check_envelope(report: CheckReport, lang: str, command: str = "check") -> Di
         "exit_code": report.verdict.exit_code,
         "summary": message(lang, f"verdict.{report.verdict.value}"),
         "gpus": gpus,
-        "findings": [finding_dict(f, lang) for f in report.findings],
+        "findings": [finding_dict(f, lang, report.facts.foreign_platform) for f in report.findings],
         "facts": to_jsonable(report.facts),
         "matrix": report.matrix_where,
         "timings_ms": dict(report.timings_ms),

@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from envdoctor.model import Facts
 from envdoctor.probes.runner import Runner
+from envdoctor.report import fileshape
+from envdoctor.report.fileshape import FileShape
 
 MAX_FILE_BYTES = 256 * 1024
 NVIDIA_SMI_TIMEOUT_S = 15.0
@@ -69,16 +71,16 @@ def bound(text: str, limit: int = MAX_FILE_BYTES) -> str:
     return cut + f"[... cut: {len(data)} bytes in all, the first {limit} kept ...]\n"
 
 
-def _read_text(path: str) -> Optional[str]:
+def _read_shaped(path: str) -> Optional[Tuple[str, FileShape]]:
+    """The file's text with its own line endings, and its shape (encoding, BOM, line endings)."""
     from envdoctor.safeio import read_head
 
     try:
         data = read_head(path, MAX_FILE_BYTES + 1)  # a FIFO or device is refused, never waited on
     except OSError:
         return None
-    from envdoctor.report.logs import decode
-
-    return bound(decode(data).replace("\r\n", "\n"))
+    text, shape = fileshape.decode(data)
+    return bound(text), shape
 
 
 def gptsovits_root(root: Optional[str], python: Optional[str], runtime_root: Optional[str]) -> Optional[str]:
@@ -90,23 +92,27 @@ def gptsovits_root(root: Optional[str], python: Optional[str], runtime_root: Opt
     return None if python else os.getcwd()
 
 
-def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """(summary, {evidence path: text}) of the GPT-SoVITS configuration and launchers under root."""
+def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str], Dict[str, FileShape]]:
+    """(summary, {evidence path: text}, {evidence path: shape}) of the GPT-SoVITS configuration and
+    launchers under root. Each text keeps its line endings; its shape writes it back as it was."""
     summary: Dict[str, Any] = {"root": root, "files": [], "settings": {}, "launchers": {}}
     files: Dict[str, str] = {}
+    shapes: Dict[str, FileShape] = {}
     if not root or not os.path.isdir(root):
-        return summary, files
+        return summary, files, shapes
     for relative in GPTSOVITS_FILES:
-        text = _read_text(os.path.join(root, *relative.split("/")))
-        if text is None:
+        found = _read_shaped(os.path.join(root, *relative.split("/")))
+        if found is None:
             continue
+        text, shape = found
         summary["files"].append(relative)
-        files["evidence/gptsovits/" + relative.replace("/", "_")] = text
+        name = "evidence/gptsovits/" + relative.replace("/", "_")
+        files[name], shapes[name] = text, shape
         if relative.endswith("tts_infer.yaml"):
             summary["settings"].update(_tts_infer_settings(text))
         elif relative.endswith((".bat", ".ps1")):
             summary["launchers"][relative] = _launcher_state(text)
-    return summary, files
+    return summary, files, shapes
 
 
 def _tts_infer_settings(text: str) -> Dict[str, str]:

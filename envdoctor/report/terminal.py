@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from envdoctor.i18n import message
+from envdoctor.i18n import has_message, message
+from envdoctor.i18n.lines import display_params, localize_line
 from envdoctor.model import CheckReport, Finding, Severity, Verdict, format_cc
+from envdoctor.report.origin import fix_text, origin_line, shows_origin
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,7 +34,8 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
                          f"{gpu.name} (sm_{format_cc(gpu.compute_capability).replace('.', '')}{memory}) "
                          f"[{gpu.source}] — {message(lang, 'ui.coverage')}: {cov}"))
     else:
-        rows.append((message(lang, "ui.gpu"), message(lang, "ui.no_gpu")))
+        empty = "ui.gpu_unknown" if facts.gpu_origin == "unknown" else "ui.no_gpu"
+        rows.append((message(lang, "ui.gpu"), message(lang, empty)))
     driver = facts.gpu.driver
     if driver:
         text = message(lang, "ui.driver_cuda", version=driver.version, cuda=driver.cuda_version) \
@@ -40,7 +43,12 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
         rows.append((message(lang, "ui.driver"), f"{text} [{driver.source}]"))
     if facts.runtime:
         rt = facts.runtime
-        rows.append((message(lang, "ui.runtime"), f"{rt.root} ({rt.layout}, Python {rt.python_version or '?'})"))
+        layout = message(lang, f"ui.layout.{rt.layout}") if has_message(lang, f"ui.layout.{rt.layout}") else rt.layout
+        rows.append((message(lang, "ui.runtime"),
+                     f"{rt.root} ({layout}, Python {rt.python_version or message(lang, 'ui.unknown_version')})"))
+        if shows_origin(facts.gpu_origin, facts.foreign_platform):
+            rows.append((message(lang, "ui.origin"),
+                         origin_line(lang, rt.platform, facts.host_platform, facts.gpu_origin)))
     if facts.torch:
         torch = facts.torch
         audio = facts.distribution("torchaudio")
@@ -50,8 +58,10 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
         live = facts.live
         cached = f", {message(lang, 'ui.live.cached')}" if live.cached else ""
         error_lines = (live.error or "").splitlines()
-        detail = " ".join(live.arch_list) if live.status == "ok" else (error_lines[0][:120] if error_lines else "")
-        rows.append((message(lang, "ui.live"), f"{live.status}{cached} {detail}".strip()))
+        detail = " ".join(live.arch_list) if live.status == "ok" \
+            else (localize_line(lang, error_lines[0][:120]) if error_lines else "")
+        status = display_params(lang, {"status": live.status})["status"]
+        rows.append((message(lang, "ui.live"), f"{status}{cached} {detail}".strip()))
     return rows
 
 
@@ -79,13 +89,14 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
     for finding in _visible(list(report.findings)):
         base = f"finding.{finding.code}"
         label = Text(message(lang, f"ui.severity.{finding.severity.value}"), style=_SEVERITY_STYLE[finding.severity])
-        body = Text(message(lang, base + ".title", **finding.params), style="bold")
-        detail = message(lang, base + ".detail", **finding.params).strip()
+        params = display_params(lang, finding.params)
+        body = Text(message(lang, base + ".title", **params), style="bold")
+        detail = message(lang, base + ".detail", **params).strip()
         if detail and (finding.severity is not Severity.OK or verbose):
             body.append("\n" + detail)
         if verbose and finding.evidence:
-            body.append("\n" + "\n".join(f"· {line}" for line in finding.evidence), style="dim")
-        table.add_row(label, body, message(lang, base + ".fix", **finding.params))
+            body.append("\n" + "\n".join(f"· {localize_line(lang, line)}" for line in finding.evidence), style="dim")
+        table.add_row(label, body, fix_text(lang, finding.code, finding.params, report.facts.foreign_platform))
     console.print(table)
-    console.print(Text(f"{message(lang, 'ui.verdict')}: {report.verdict.value} "
+    console.print(Text(f"{message(lang, 'ui.verdict')}: {message(lang, 'ui.verdict_word.' + report.verdict.value)} "
                        f"({message(lang, 'ui.exit_code', code=report.verdict.exit_code)})", style="dim"))

@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from envdoctor.i18n import message
+from envdoctor.i18n import has_message, message
+from envdoctor.i18n.lines import display_params, localize_line
 from envdoctor.model import Severity
+from envdoctor.report.origin import envelope_origin, origin_line
 
 SEVERITY_ORDER = {s.value: -s.rank for s in Severity}  # worst first; unknown ones last
 MAX_PACKAGES_SHOWN = 400
@@ -103,18 +105,24 @@ def _gpus(envelope: Dict[str, Any], t: Any) -> Optional[Section]:
         arch = f"sm_{cc.replace('.', '')}" if cc else "?"
         memory = f"{raw['memory_total_mib']} MiB" if raw.get("memory_total_mib") else "-"
         coverage = t(f"ui.coverage.{gpu['coverage']}") if gpu.get("coverage") else "?"
+        verdict = t(f"ui.verdict_word.{gpu['verdict']}") if gpu.get("verdict") else "?"
         rows.append((str(gpu.get("index")), str(gpu.get("name")), f"{cc or '?'} ({arch})", memory,
-                     str(gpu.get("verdict") or "?"), coverage, str(raw.get("uuid") or "-")))
+                     verdict, coverage, str(raw.get("uuid") or "-")))
     if not rows:
-        return Section("gpus", t("ui.gpus"), pairs=((t("ui.gpu"), t("ui.no_gpu")),))
+        empty = "ui.gpu_unknown" if facts.get("gpu_origin") == "unknown" else "ui.no_gpu"
+        return Section("gpus", t("ui.gpus"), pairs=((t("ui.gpu"), t(empty)),))
     return Section("gpus", t("ui.gpus"), header=("#", t("report.col.name"), t("report.col.cc"), t("report.col.memory"),
                                                  t("ui.verdict"), t("ui.coverage"), "UUID"), rows=tuple(rows))
 
 
 def _system(envelope: Dict[str, Any], report: Dict[str, Any], t: Any) -> Section:
     facts = envelope.get("facts") or {}
+    lang = envelope.get("lang") or "en"
     system = report.get("system") or {}
-    pairs: List[Tuple[str, str]] = [(t("report.os"), f"{system.get('os', '?')} ({system.get('machine', '?')})")]
+    origin = envelope_origin(facts)
+    examiner = origin is not None and origin["foreign"] and origin["gpu_origin"] != "override"
+    os_label = "report.os_examiner" if examiner else "report.os"
+    pairs: List[Tuple[str, str]] = [(t(os_label), f"{system.get('os', '?')} ({system.get('machine', '?')})")]
     driver = (facts.get("gpu") or {}).get("driver")
     if driver:
         text = t("ui.driver_cuda", version=driver.get("version"), cuda=driver.get("cuda_version")) \
@@ -124,8 +132,13 @@ def _system(envelope: Dict[str, Any], report: Dict[str, Any], t: Any) -> Section
         pairs.append((t("ui.driver"), t("ui.none")))
     runtime = facts.get("runtime")
     if runtime:
-        pairs.append((t("ui.runtime"), f"{runtime.get('root')} ({runtime.get('layout')}, "
-                                       f"{runtime.get('platform')}, Python {runtime.get('python_version') or '?'})"))
+        version = runtime.get('python_version') or t("ui.unknown_version")
+        layout = str(runtime.get("layout"))
+        layout = t(f"ui.layout.{layout}") if has_message(lang, f"ui.layout.{layout}") else layout
+        pairs.append((t("ui.runtime"), f"{runtime.get('root')} ({layout}, "
+                                       f"{runtime.get('platform')}, Python {version})"))
+    if origin is not None:
+        pairs.insert(0, (t("ui.origin"), origin_line(lang, origin["platform"], origin["host"], origin["gpu_origin"])))
     torch = facts.get("torch")
     if torch:
         pairs.append((t("ui.torch"), f"{torch.get('version')} (CUDA {torch.get('cuda') or '-'}, "
@@ -137,13 +150,13 @@ def _system(envelope: Dict[str, Any], report: Dict[str, Any], t: Any) -> Section
             pairs.append((str(dist.get("name")), str(dist.get("version"))))
     live = facts.get("live")
     if live:
-        value = str(live.get("status"))
+        value = display_params(lang, {"status": str(live.get("status"))})["status"]
         if live.get("cuda_available") is not None:
             value += f", torch.cuda.is_available() = {live.get('cuda_available')}"
         if live.get("arch_list"):
             value += f", {' '.join(live['arch_list'])}"
         if live.get("error"):
-            value += f" — {live['error']}"
+            value += f" — {localize_line(lang, str(live['error']))}"
         pairs.append((t("ui.live"), value))
     pairs.append((t("report.matrix"), str(envelope.get("matrix") or "-")))
     return Section("system", t("report.system"), pairs=tuple(pairs))

@@ -45,7 +45,9 @@ def memo_machine_report() -> CheckReport:
                          "C:\\GPT-SoVITS\\runtime\\Lib\\site-packages\\torch"),
         distributions=(Distribution("torch", "2.6.0+cu124"), Distribution("torchaudio", "2.6.0+cu124")),
         live=LiveProbe("skipped", error="a windows runtime cannot run on linux"),
-        host_platform="linux",
+        # The memo's own Windows PC (its live probe was skipped when the facts were captured on Linux):
+        # the user's view, with no "whose facts" line; tests/cli/test_foreign_bundle.py has the examiner's.
+        host_platform="windows",
     )
     gpu_params = {"gpu": gpu.name, "arch": "sm_120", "torch": "2.6.0+cu124"}
     findings = (

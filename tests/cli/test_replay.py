@@ -91,6 +91,23 @@ def test_an_unfinished_live_probe_is_not_replayed(tmp_path, capsys, monkeypatch)
 
 def test_no_driver_files_no_replay(machine, capsys, monkeypatch) -> None:
     root, _ = machine
-    monkeypatch.setattr(replay, "driver_fingerprint", lambda: None)  # Windows, or no NVIDIA driver
+    monkeypatch.setattr(replay, "driver_fingerprint", lambda: None)  # no NVIDIA driver
     _check(root, capsys)
     assert replay.replay(["check", "--root", str(root)]) is None
+
+
+def test_windows_replays_until_the_driver_is_reinstalled(machine, capsys, monkeypatch, tmp_path_factory) -> None:
+    from tests.probes.test_windriver import WindowsDisk
+
+    root, _ = machine
+    disk = WindowsDisk(tmp_path_factory.mktemp("windows-disk"))
+    disk.install_driver("nv_dispi.inf_amd64_1a2b3c4d5e6f7a8b")
+    monkeypatch.setattr(replay, "driver_fingerprint", disk.fingerprint)
+    first = _check(root, capsys)
+    calls = []
+    real = pipeline.run_check
+    monkeypatch.setattr(pipeline, "run_check", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert _check(root, capsys) == first and calls == []  # replayed
+    disk.install_driver("nv_dispi.inf_amd64_1a2b3c4d5e6f7a8b")  # a repair install of the same driver
+    again = _check(root, capsys)
+    assert calls == [1] and again[0] == first[0]  # computed anew (the live probe's answer now from its cache)

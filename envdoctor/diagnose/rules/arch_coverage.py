@@ -1,7 +1,8 @@
 """Does the torch build carry kernels this GPU can run: native SASS, PTX to JIT, or nothing?
 
-Prefers what is inside torch's binaries (fat-binary scan), then what torch reports (live probe),
-then the matrix's arch list for the build, and says when the sources disagree.
+Prefers what is inside torch's core library (fat-binary scan of libtorch_cuda / torch_cuda.dll),
+then what torch reports (live probe), then the matrix's arch list for the build, and says when the
+sources disagree. Libraries loaded for some operations only are other_binaries' business.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 
 CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
@@ -39,7 +41,12 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             coverage.PTX_JIT: ("ptx-jit-only", Severity.WARNING),
             coverage.NONE: ("no-kernels-for-gpu", Severity.BLOCKING),
         }[best.verdict]
-        findings.append(Finding(code, severity, params, evidence, gpu.index))
+        if best.verdict == coverage.NONE and not best.complete:
+            # A core library that could not be read to the end: its "none" may be the damage talking.
+            severity = Severity.WARNING
+            evidence += ("the scan of a core library stopped early: run envdoctor doctor to test the GPU",)
+        findings.extend(block_or_warn(Finding(code, severity, params, evidence, gpu.index),
+                                      ctx.view_facts(best) + [ctx.capability_fact(gpu)]))
         verdicts = {v.source: v.verdict for v in views}
         if len(set(verdicts.values())) > 1:
             params = dict(params, sources=", ".join(f"{s}={v}" for s, v in verdicts.items()))

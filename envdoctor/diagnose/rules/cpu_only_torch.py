@@ -12,6 +12,6 @@ CODES = ("cpu-only-torch",)
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     torch = ctx.facts.torch
-    if torch is None or torch.is_cuda or not ctx.facts.gpu.gpus or torch.hip:
+    if torch is None or torch.is_cuda or not ctx.facts.gpu.gpus or torch.hip or torch.damage:
         return []
     return [Finding("cpu-only-torch", Severity.WARNING, {"torch": torch.version}, ("torch.version.cuda = None",))]

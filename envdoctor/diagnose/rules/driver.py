@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
-from envdoctor.versions import as_tuple, at_least, major_minor
+from envdoctor.versions import at_least, major_minor
 
 CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown", "driver-unknown-minimum")
 
@@ -26,10 +27,10 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     toolkit = ctx.matrix.toolkit(torch.cuda or "")
     params = {"driver": driver.version, "cuda": major_minor(torch.cuda), "torch": torch.version}
     evidence = (f"driver {driver.version} ({driver.source})", f"torch {torch.version} built with CUDA {torch.cuda}")
-    if toolkit is None:
-        return [Finding("torch-build-unknown", Severity.WARNING, {"torch": torch.version}, evidence)]
-    compat = next((c for c in ctx.matrix.minor_compat if (c["major"],) == as_tuple(torch.cuda)[:1]), None)
-    compat_min = compat["min_driver"].get(platform) if compat else None
+    if toolkit is None:  # an unknown CUDA version: torch_installed reports the build as unknown
+        return [Finding("driver-unknown-minimum", Severity.WARNING, params, evidence)]
+    compat = ctx.matrix.minor_compat_of(torch.cuda or "")
+    compat_min = compat.min_driver.get(platform) if compat else None
     # The matrix may not know a toolkit's own minimum (not published yet): the major's floor stands in.
     minimum = toolkit.min_driver.get(platform) or compat_min
     if minimum is None:
@@ -39,5 +40,9 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         return [Finding("driver-ok", Severity.OK, params, evidence + (toolkit.source,))]
     if compat_min and at_least(driver.version, compat_min):
         params["compat_minimum"] = compat_min
-        return [Finding("driver-minor-compat", Severity.WARNING, params, evidence + (compat["source"],))]
-    return [Finding("driver-too-old", Severity.BLOCKING, params, evidence + (toolkit.source,))]
+        return [Finding("driver-minor-compat", Severity.WARNING, params, evidence + (compat.source,))]
+    # Below the major's floor the runtime cannot start: that floor is the fact the block rests on
+    # (the toolkit's own minimum only where the matrix knows no floor for the major).
+    basis = (ctx.matrix.fact_status("cuda.yaml", f"minor_version_compat[{compat.major}]") if compat_min
+             else ctx.matrix.fact_status("cuda.yaml", f"toolkits[{toolkit.version}].min_driver"))
+    return block_or_warn(Finding("driver-too-old", Severity.BLOCKING, params, evidence + (toolkit.source,)), [basis])

@@ -11,6 +11,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
 
 CODES = ("fp16-attention-abort-risk", "fp16-attention-abort-avoided")
@@ -34,5 +35,6 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             findings.append(Finding("fp16-attention-abort-avoided", Severity.WARNING, dict(params, how=workaround),
                                     evidence + (f"configured: {workaround}",), gpu.index))
         else:
-            findings.append(Finding("fp16-attention-abort-risk", Severity.BLOCKING, params, evidence, gpu.index))
+            risk = Finding("fp16-attention-abort-risk", Severity.BLOCKING, params, evidence, gpu.index)
+            findings.extend(block_or_warn(risk, ctx.view_facts(view) + [ctx.capability_fact(gpu)]))
     return findings

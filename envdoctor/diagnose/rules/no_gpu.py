@@ -7,11 +7,17 @@ from typing import List
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.model import Finding, Severity
 
-CODES = ("no-nvidia-gpu", "gpu-capability-unknown")
+CODES = ("no-nvidia-gpu", "gpu-capability-unknown", "bundle-machine-unknown")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     gpu_facts = ctx.facts.gpu
+    if ctx.facts.gpu_origin == "unknown":
+        # A bundle for another OS: its user's GPU is not this machine's, and "no GPU" would be a guess.
+        platform = ctx.facts.foreign_platform or "?"
+        return [Finding("bundle-machine-unknown", Severity.WARNING,
+                        {"platform": platform, "host": ctx.facts.host_platform},
+                        tuple(f"{a.source}: {a.detail}" for a in gpu_facts.attempts))]
     if not gpu_facts.gpus:
         tried = tuple(f"{a.source}: {a.detail}" for a in gpu_facts.attempts)
         return [Finding("no-nvidia-gpu", Severity.WARNING, {}, tried)]

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.model import Finding, Severity
-from envdoctor.versions import major_minor
+from envdoctor.versions import as_tuple, major_minor
 
-CODES = ("nvrtc-too-old", "nvrtc-too-old-avoided")
+# nvrtc-arch-dropped: the GPU is older than this CUDA supports (13.0 dropped sm_50-sm_72), not newer.
+CODES = ("nvrtc-too-old", "nvrtc-too-old-avoided", "nvrtc-arch-dropped")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -31,14 +33,23 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         arch = f"sm_{cc[0]}{cc[1]}"
         if arch in toolkit.sass_archs:
             continue
+        cap = toolkit.jiterator_cap
+        if cap is not None and cc > cap and f"sm_{cap[0]}{cap[1]}" in toolkit.sass_archs:
+            continue  # torch asks this NVRTC for PTX of the cap and the driver JIT-compiles it
         first = ctx.matrix.toolkits_for_arch(cc)
+        dropped = bool(first) and all(as_tuple(t.version) < as_tuple(toolkit.version) for t in first)
         params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(torch.cuda),
                   "needed": first[0].version if first else "?"}
+        if dropped:
+            params["last"] = first[-1].version
         evidence = (f"CUDA {toolkit.version} targets: {' '.join(toolkit.sass_archs)}", toolkit.source)
         workaround = ctx.facts.workarounds.get("nvrtc-too-old")
         if workaround:  # `configure --v2pro-sv cpu|off` keeps the NVRTC-compiled fbank off the GPU
             findings.append(Finding("nvrtc-too-old-avoided", Severity.WARNING, dict(params, how=workaround),
                                     evidence + (f"configured: {workaround}",), gpu.index))
         else:
-            findings.append(Finding("nvrtc-too-old", Severity.BLOCKING, params, evidence, gpu.index))
+            code = "nvrtc-arch-dropped" if dropped else "nvrtc-too-old"
+            basis = [ctx.matrix.fact_status("cuda.yaml", f"toolkits[{toolkit.version}].sass_archs"),
+                     ctx.capability_fact(gpu)]
+            findings.extend(block_or_warn(Finding(code, Severity.BLOCKING, params, evidence, gpu.index), basis))
     return findings

@@ -1,7 +1,13 @@
-"""Other CUDA binaries in the runtime (torchaudio, onnxruntime-gpu, xformers...) need coverage too.
+"""Every CUDA binary besides torch's core library, judged by its role (matrices/binaries.yaml).
 
-GPT-SoVITS' G2PW text frontend runs onnxruntime on CUDA; on RTX 50xx it failed with "no kernel
-image" even after torch itself was fixed (upstream issue #2625).
+- op-specific torch libraries and NVIDIA vendor libraries: a warning that names the operations
+  they serve; blocking only where the matrix says GPT-SoVITS runs those operations on the GPU and
+  a missing kernel stops it (cuFFT: torch.stft of the reference audio), and only where the scan saw
+  the library's kernels (cuFFT keeps them outside the fat binary cuobjdump lists);
+- extension packages (onnxruntime-gpu for G2PW, torchaudio, torchvision, xformers): a warning naming
+  the feature that breaks (upstream issue #2625: "no kernel image" inside onnxruntime on RTX 50xx);
+- binaries no row knows: a warning naming the file.
+Whenever the answer is not certain, the finding is a warning and points to `envdoctor doctor`.
 """
 
 from __future__ import annotations
@@ -11,9 +17,20 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.model import Finding, Severity
+from envdoctor.matrix.model import ROLE_EXTENSION, ROLE_OP_SPECIFIC, ROLE_VENDOR, BinaryRole
+from envdoctor.model import BinaryCoverageSummary, Finding, Severity
 
-CODES = ("binary-lacks-kernels", "binary-ptx-jit-only", "binary-unreadable")
+CODES = (
+    "binary-lacks-kernels",
+    "binary-ptx-jit-only",
+    "binary-unreadable",
+    "library-lacks-kernels",
+    "needed-library-lacks-kernels",
+    "library-kernels-unseen",
+    "extension-lacks-kernels",
+)
+
+_EMPTY_TEXT = {"en": "", "zh_CN": ""}
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -26,12 +43,47 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         cc = ctx.capability(gpu)
         if cc is None:
             continue
+        arch = f"sm_{cc[0]}{cc[1]}"
         for binary in ctx.other_binaries():
-            verdict = coverage.verdict(cc, binary.sass, binary.ptx)
+            verdict = coverage.verdict(cc, binary.all_sass, binary.all_ptx)
             if verdict == coverage.NATIVE:
                 continue
-            code = "binary-lacks-kernels" if verdict == coverage.NONE else "binary-ptx-jit-only"
-            params = {"gpu": gpu.name, "arch": f"sm_{cc[0]}{cc[1]}", "binary": os.path.basename(binary.path)}
-            evidence = (binary.path, "SASS: " + " ".join(sorted(binary.sass)), "PTX: " + " ".join(sorted(binary.ptx)))
-            findings.append(Finding(code, Severity.WARNING, params, evidence, gpu.index))
+            role = ctx.role_of(binary)
+            params = {"gpu": gpu.name, "arch": arch, "binary": os.path.basename(binary.path), "library": role.name,
+                      "serves": role.serves, "why": role.gptsovits.why if role.gptsovits else _EMPTY_TEXT}
+            evidence = _evidence(binary, role)
+            code, severity = _judge(binary, role, verdict)
+            findings.append(Finding(code, severity, params, evidence, gpu.index))
     return findings
+
+
+def _judge(binary: BinaryCoverageSummary, role: BinaryRole, verdict: str):
+    if verdict == coverage.PTX_JIT:
+        return "binary-ptx-jit-only", Severity.WARNING
+    if role.role == ROLE_EXTENSION:
+        return "extension-lacks-kernels", Severity.WARNING
+    if role.role not in (ROLE_OP_SPECIFIC, ROLE_VENDOR):
+        return "binary-lacks-kernels", Severity.WARNING
+    if role.kernels == "embedded" and not (binary.embedded_sass or binary.embedded_ptx):
+        # Only the registered stub was seen: the library's real kernels were not looked at, or the
+        # search found none of them (then the file is not what the matrix knows): no verdict either way.
+        return "library-kernels-unseen", Severity.WARNING
+    use = role.gptsovits
+    if use is not None and use.uses and use.blocking and not binary.error:
+        return "needed-library-lacks-kernels", Severity.BLOCKING
+    return "library-lacks-kernels", Severity.WARNING
+
+
+def _evidence(binary: BinaryCoverageSummary, role: BinaryRole) -> tuple:
+    lines = [binary.path, f"role: {role.role} ({role.name}; {role.source})",
+             "SASS: " + " ".join(sorted(binary.sass)), "PTX: " + " ".join(sorted(binary.ptx))]
+    if binary.embedded_sass or binary.embedded_ptx:
+        lines += ["embedded SASS: " + " ".join(sorted(binary.embedded_sass)),
+                  "embedded PTX: " + " ".join(sorted(binary.embedded_ptx))]
+    if role.gptsovits is not None:
+        lines.append(f"GPT-SoVITS: {role.gptsovits.why.get('en', '')} ({role.gptsovits.source})")
+    if role.kernels == "embedded":
+        lines.append("embedded containers: " + ("searched" if binary.searched else "not searched (registered only)"))
+    if binary.error:
+        lines.append(f"scan error: {binary.error}")
+    return tuple(lines)

@@ -9,6 +9,7 @@ MESSAGES = {
     "report.top_finding": "Most important finding",
     "report.findings": "Findings",
     "report.system": "System",
+    "report.os_examiner": "This machine's operating system (not the bundle's)",
     "report.os": "Operating system",
     "report.matrix": "Compatibility matrix",
     "report.coverage": "Kernels in the runtime's CUDA binaries",

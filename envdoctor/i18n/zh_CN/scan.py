@@ -6,7 +6,7 @@ MESSAGES = {
     "ui.scan.summary": "所有二进制文件在 {arch} 上的整体情况：{verdict}",
     "ui.scan.embedded": "内嵌",
     "ui.scan.embedded_note": (
-        "“内嵌”：在库的数据段中找到、由库自行加载的 fat binary（cuobjdump 不会列出）；"
+        "“内嵌”：在库的数据段中找到、由库自行加载的 CUDA 内核包（fatbin，cuobjdump 不会列出）；"
         "判断覆盖情况时与已注册的部分合并计算。"
     ),
     "error.path_not_found": "{path} 不存在。",

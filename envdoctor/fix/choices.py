@@ -1,0 +1,158 @@
+"""From the commands' envelopes to the diagnosis and the three choices, with costs for this machine.
+
+Pure functions of plain dictionaries (the published JSON envelopes), so they are tested without
+running anything. Text comes from the catalogues (envdoctor/i18n/*/fix.py) through `text`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+
+from envdoctor.fix.model import (
+    KEEP_WITH_WORKAROUNDS,
+    LEAVE,
+    UPGRADE,
+    Choice,
+    Diagnosis,
+    Finding,
+    FixPlan,
+)
+
+Text = Callable[..., str]
+
+# What configure's `auto` works around (envdoctor.gptsovits.mitigations names the same two codes):
+# FP16 off avoids the fused-attention abort, speaker verification on the CPU avoids NVRTC.
+MITIGABLE = frozenset({"fp16-attention-abort-risk", "nvrtc-too-old"})
+# Sources whose GPUs are not this machine's real hardware: smoke tests there prove nothing.
+SIMULATED_SOURCES = frozenset({"override", "demo", "environment", "env"})
+# A conservative download speed for the time estimate (a slow home link or a busy mirror), bytes/s.
+ASSUMED_DOWNLOAD_BPS = 2 * 1024 * 1024
+
+
+def _findings(envelope: Dict[str, Any], severity: str) -> Tuple[Finding, ...]:
+    rows = envelope.get("findings") or []
+    return tuple(Finding(str(r.get("code", "")), severity, str(r.get("title", "")), str(r.get("fix", "")))
+                 for r in rows if isinstance(r, dict) and r.get("severity") == severity)
+
+
+def diagnosis_from(check: Dict[str, Any], exit_code: int, explain: Optional[Dict[str, Any]] = None,
+                   log_path: Optional[str] = None) -> Diagnosis:
+    facts = check.get("facts") or {}
+    gpus = ((facts.get("gpu") or {}).get("gpus")) or []
+    torch = (facts.get("torch") or {}).get("version") or ""
+    simulated = bool(gpus) and all(str(g.get("source", "")).lower() in SIMULATED_SOURCES for g in gpus)
+    error = check.get("error") or {}
+    log_errors: Tuple[str, ...] = ()
+    if explain:
+        log_errors = tuple(str(m.get("title") or m.get("id") or "") for m in explain.get("matches") or []
+                           if isinstance(m, dict))
+    return Diagnosis(
+        exit_code=exit_code,
+        verdict=str(check.get("verdict", "could-not-check")),
+        summary=str(check.get("summary", "")),
+        blocking=_findings(check, "blocking"),
+        warnings=_findings(check, "warning"),
+        simulated_gpu=simulated,
+        gpu_names=tuple(str(g.get("name", "?")) for g in gpus),
+        torch=str(torch),
+        log_errors=tuple(e for e in log_errors if e),
+        log_path=log_path,
+        error=str(error.get("message", "")) if isinstance(error, dict) else "",
+    )
+
+
+def _megabytes(value: Any) -> Optional[int]:
+    return int(value) // (1024 * 1024) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def workaround_choice(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]], text: Text) -> Choice:
+    """A: FP16 off and/or speaker verification on the CPU, written by configure (instant, reversible)."""
+    blocking = {f.code for f in diagnosis.blocking}
+    if configure is None or configure.get("exit_code", 3) == 3 or "error" in configure:
+        error = (configure or {}).get("error") or {}
+        reason = error.get("message") if isinstance(error, dict) else None
+        return Choice(KEEP_WITH_WORKAROUNDS, False, False,
+                      reason=reason or text("fix.a.unavailable_no_tree"))
+    settings = configure.get("settings") or {}
+    gives, costs = [], []
+    if settings.get("fp16") is False:
+        gives.append(text("fix.a.gives_fp16"))
+        costs.append(text("fix.a.costs_fp16"))
+    if settings.get("v2pro_sv") == "cpu":
+        gives.append(text("fix.a.gives_sv_cpu"))
+        costs.append(text("fix.a.costs_sv_cpu"))
+    elif settings.get("v2pro_sv") == "off":
+        gives.append(text("fix.a.gives_sv_off"))
+        costs.append(text("fix.a.costs_sv_off"))
+    costs.append(text("fix.a.costs_instant"))
+    left = sorted(blocking - MITIGABLE)
+    changes = configure.get("changes") or []
+    files = [c.get("file") for c in changes if isinstance(c, dict) and c.get("file")]
+    if left:
+        return Choice(KEEP_WITH_WORKAROUNDS, bool(files), False, tuple(gives), tuple(costs),
+                      reason=text("fix.a.not_enough", codes=", ".join(left)),
+                      details={"files": files, "left": left})
+    return Choice(KEEP_WITH_WORKAROUNDS, bool(files) or not blocking, True, tuple(gives), tuple(costs),
+                  reason="" if files else text("fix.a.nothing_to_write"),
+                  details={"files": files, "settings": settings})
+
+
+def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: bool, text: Text) -> Choice:
+    """B: a torch/torchaudio build for this GPU, staged, verified, swapped; rollback keeps the old one."""
+    if upgrade is None:
+        return Choice(UPGRADE, False, False, reason=text("fix.b.no_answer"))
+    error = upgrade.get("error")
+    if isinstance(error, dict):
+        return Choice(UPGRADE, False, False, reason=str(error.get("message") or error.get("key") or ""))
+    plan = upgrade.get("plan") or {}
+    target = plan.get("target") if isinstance(plan, dict) else None
+    status = str(upgrade.get("status") or plan.get("status") or "")
+    if exit_code != 0 or not isinstance(target, dict) or status != "upgrade":
+        return Choice(UPGRADE, False, False, reason=str(upgrade.get("summary") or status or text("fix.b.no_plan")),
+                      details={"status": status})
+    resolution = upgrade.get("resolution") or {}
+    download = _megabytes(resolution.get("download_bytes")) if isinstance(resolution, dict) else None
+    disk = _megabytes(upgrade.get("disk_needed"))
+    current = (plan.get("current") or {}).get("torch") or "?"
+    gives = [text("fix.b.gives", current=current, target=target.get("torch", "?"),
+                  variant=target.get("variant", "?"))]
+    costs = []
+    if offline:
+        costs.append(text("fix.b.costs_offline"))
+    elif download:
+        minutes = max(1, round(download * 1024 * 1024 / ASSUMED_DOWNLOAD_BPS / 60))
+        costs.append(text("fix.b.costs_download", mb=download, minutes=minutes))
+    else:
+        costs.append(text("fix.b.costs_download_unknown"))
+    if disk:
+        costs.append(text("fix.b.costs_disk", mb=disk))
+    costs.append(text("fix.b.costs_reversible"))
+    if target.get("min_driver"):
+        costs.append(text("fix.b.needs_driver", driver=target["min_driver"]))
+    return Choice(UPGRADE, True, True, tuple(gives), tuple(costs),
+                  details={"target": target.get("torch"), "variant": target.get("variant"),
+                           "download_mb": download, "disk_mb": disk})
+
+
+def leave_choice(diagnosis: Diagnosis, text: Text) -> Choice:
+    """C: change nothing; say what will fail."""
+    fails = tuple(f.title for f in diagnosis.blocking) or (text("fix.c.nothing_fails"),)
+    return Choice(LEAVE, True, False, gives=(text("fix.c.gives"),), costs=fails)
+
+
+def recommend(choices: Iterable[Choice]) -> str:
+    """The workaround when it resolves everything (instant, undone by one command), else the upgrade
+    when it can run, else leave it (and write a report for a helper)."""
+    by_key = {c.key: c for c in choices}
+    if by_key[KEEP_WITH_WORKAROUNDS].available and by_key[KEEP_WITH_WORKAROUNDS].resolves:
+        return KEEP_WITH_WORKAROUNDS
+    if by_key[UPGRADE].available:
+        return UPGRADE
+    return LEAVE
+
+
+def make_plan(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]], upgrade: Optional[Dict[str, Any]],
+              upgrade_exit: int, offline: bool, text: Text) -> FixPlan:
+    choices = (workaround_choice(diagnosis, configure, text), upgrade_choice(upgrade, upgrade_exit, offline, text),
+               leave_choice(diagnosis, text))
+    return FixPlan(diagnosis, choices, recommend(choices))

@@ -1,0 +1,178 @@
+"""The guided repair: diagnose, offer, carry out, prove; on failure roll back and write a report."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, List, Optional
+
+from envdoctor.fix import choices as plans
+from envdoctor.fix.children import Children, ChildResult
+from envdoctor.fix.model import (
+    KEEP_WITH_WORKAROUNDS,
+    LEAVE,
+    Diagnosis,
+    FixOptions,
+    FixOutcome,
+    FixPlan,
+    Step,
+)
+
+Ask = Callable[[FixPlan], Optional[str]]  # returns "A" | "B" | "C", or None to cancel
+Say = Callable[[str, dict], None]  # progress: a message key and its parameters
+Text = Callable[..., str]
+
+CHECK_TIMEOUT_S = 600.0  # a cold check may import torch in the runtime (the live probe: up to 90 s) and scan
+EXPLAIN_TIMEOUT_S = 300.0
+CONFIGURE_TIMEOUT_S = 600.0
+AUTO_SETTINGS = ("--fp16", "auto", "--v2pro-sv", "auto")
+
+
+class FixService:
+    def __init__(self, options: FixOptions, text: Text, children: Optional[Children] = None,
+                 say: Optional[Say] = None, attached: bool = False) -> None:
+        self.options = options
+        self.text = text
+        self.children = children or Children(options.lang)
+        self.say = say or (lambda key, params: None)
+        self.attached = attached  # interactive: the changing steps show their own progress
+        self.root = os.path.abspath(options.root or os.getcwd())
+        self.steps: List[Step] = []
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def _record(self, name: str, result: ChildResult) -> ChildResult:
+        summary = ""
+        if result.envelope:
+            error = result.envelope.get("error")
+            summary = str(error.get("message", "")) if isinstance(error, dict) else str(
+                result.envelope.get("summary") or result.envelope.get("verdict") or "")
+        elif result.stderr:
+            summary = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+        self.steps.append(Step(name, result.exit_code, summary[:500]))
+        return result
+
+    def _root_args(self) -> List[str]:
+        return ["--root", self.root]
+
+    def _no_live(self) -> List[str]:
+        return [] if self.options.live else ["--no-live"]
+
+    def check(self) -> Diagnosis:
+        self.say("fix.progress.check", {})
+        result = self._record("check", self.children.json(["check", *self._root_args(), *self._no_live()],
+                                                          timeout=CHECK_TIMEOUT_S))
+        explain, log = None, self._latest_log()
+        if log is not None and result.exit_code != 3:
+            self.say("fix.progress.explain", {"log": log})
+            explained = self._record("explain", self.children.json(["explain", log, *self._root_args()],
+                                                                   timeout=EXPLAIN_TIMEOUT_S))
+            explain = explained.envelope
+        return plans.diagnosis_from(result.envelope or {}, result.exit_code, explain, log)
+
+    def _latest_log(self) -> Optional[str]:
+        if self.options.log:
+            return self.options.log
+        from envdoctor.report.logs import find_logs
+
+        found = find_logs(self.root, limit=1)
+        return found[0] if found else None
+
+    def plan(self, diagnosis: Diagnosis) -> FixPlan:
+        self.say("fix.progress.options", {})
+        configure = self._record("configure-preview", self.children.json(
+            ["configure", *self._root_args(), *AUTO_SETTINGS, *self._no_live()], timeout=CONFIGURE_TIMEOUT_S))
+        upgrade = self._record("upgrade-plan", self.children.json(
+            ["upgrade", *self._root_args(), "--dry-run", *self._source_args()], timeout=CHECK_TIMEOUT_S))
+        plan = plans.make_plan(diagnosis, configure.envelope, upgrade.envelope, upgrade.exit_code,
+                               offline=self.options.wheelhouse is not None, text=self.text)
+        if diagnosis.exit_code == 1 and not diagnosis.log_errors and not diagnosis.blocking:
+            # It runs (with warnings) and no log shows a failure: nothing to repair urgently.
+            plan = FixPlan(plan.diagnosis, plan.choices, LEAVE)
+        return plan
+
+    def _source_args(self) -> List[str]:
+        args: List[str] = []
+        if self.options.wheelhouse:
+            args += ["--wheelhouse", self.options.wheelhouse]
+        if self.options.index_url:
+            args += ["--index-url", self.options.index_url]
+        return args
+
+    def _change(self, name: str, args: List[str]) -> int:
+        if self.attached:
+            code = self.children.attached(args)
+            self.steps.append(Step(name, code))
+            return code
+        return self._record(name, self.children.json(args)).exit_code
+
+    def apply(self, key: str) -> int:
+        if key == KEEP_WITH_WORKAROUNDS:
+            self.say("fix.progress.apply_a", {})
+            return self._change("configure", ["configure", *self._root_args(), *AUTO_SETTINGS, "--yes",
+                                              *self._no_live()])
+        self.say("fix.progress.apply_b", {})
+        return self._change("upgrade", ["upgrade", *self._root_args(), "-y", *self._source_args()])
+
+    def prove(self, diagnosis: Diagnosis) -> Optional[bool]:
+        """doctor's smoke tests on the real GPU; None when there is none to run them on."""
+        if diagnosis.simulated_gpu or not diagnosis.gpu_names:
+            self.say("fix.progress.no_smoke", {})
+            return None
+        self.say("fix.progress.doctor", {})
+        result = self._record("doctor", self.children.json(["doctor", *self._root_args()]))
+        return result.exit_code in (0, 1)
+
+    def undo(self, key: str) -> int:
+        self.say("fix.progress.undo", {})
+        if key == KEEP_WITH_WORKAROUNDS:
+            return self._record("revert", self.children.json(["configure", *self._root_args(), "--revert"])
+                                ).exit_code
+        return self._record("rollback", self.children.json(["rollback", *self._root_args()])).exit_code
+
+    def write_report(self) -> Optional[str]:
+        folder = os.path.abspath(self.options.report_dir or self.root)
+        path = os.path.join(folder, time.strftime("envdoctor-report-%Y%m%d-%H%M%S.zip"))
+        self.say("fix.progress.report", {"path": path})
+        result = self._record("report", self.children.json(["report", *self._root_args(), "-o", path]))
+        return path if result.exit_code in (0, 1, 2) and os.path.isfile(path) else None
+
+    # -- the whole walk ----------------------------------------------------------------------------
+
+    def run(self, ask: Ask) -> FixOutcome:
+        diagnosis = self.check()
+        if diagnosis.exit_code == 3:
+            return FixOutcome("could-not-check", 3, steps=self.steps, final=diagnosis)
+        if diagnosis.exit_code == 0 and not diagnosis.log_errors:
+            return FixOutcome("nothing-to-do", 0, steps=self.steps, final=diagnosis)
+        plan = self.plan(diagnosis)
+        chosen = ask(plan)
+        if chosen is None:
+            return FixOutcome("cancelled", diagnosis.exit_code, plan, steps=self.steps, final=diagnosis)
+        choice = plan.choice(chosen)
+        if chosen == LEAVE:
+            report = self.write_report()
+            return FixOutcome("left", diagnosis.exit_code, plan, chosen, self.steps, report, diagnosis)
+        if not choice.available:
+            report = self.write_report()
+            return FixOutcome("unavailable", 2 if diagnosis.exit_code == 2 else diagnosis.exit_code, plan, chosen,
+                              self.steps, report, diagnosis)
+        code = self.apply(chosen)
+        if code != 0:
+            # configure and upgrade are transactions: a failed one changed nothing (upgrade: the
+            # candidate failed verification in its staged copy), so there is nothing to roll back.
+            report = self.write_report()
+            return FixOutcome("failed", 2, plan, chosen, self.steps, report, diagnosis)
+        final = self.check()
+        proven = self.prove(final) if final.exit_code in (0, 1) else None
+        if final.exit_code in (0, 1) and proven is not False:
+            return FixOutcome("fixed", final.exit_code, plan, chosen, self.steps, None, final, proven)
+        self.undo(chosen)
+        after = self.check()
+        report = self.write_report()
+        return FixOutcome("failed-rolled-back", 2, plan, chosen, self.steps, report, after, proven)
+
+
+def run_fix(options: FixOptions, text: Text, ask: Ask, children: Optional[Children] = None,
+            say: Optional[Say] = None, attached: bool = False) -> FixOutcome:
+    return FixService(options, text, children, say, attached).run(ask)

@@ -1,0 +1,101 @@
+"""envdoctor's own short English lines, shown in the reader's language.
+
+Findings carry evidence lines ("driver 576.02 (nvml)", "scan: ptx-jit (sm_86 | PTX sm_90)") and the live
+probe a reason ("a windows runtime cannot run on linux"). They stay English in --json (data for scripts
+and support); the renderers pass them through `localize_line`, which recognises each shape envdoctor
+writes and says it with the catalogue's `line.*` message. A line of any other shape (an error message
+quoted from torch or a tool, a cited source) is shown as it is.
+
+Some parameters of finding texts are words from a fixed set (the `source` of a coverage answer:
+scan, live, matrix) or one of those lines (a `reason`); `display_params` shows those in the language.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, Tuple
+
+from envdoctor.i18n import has_message, message
+
+# (pattern, message key); the named groups are the message's parameters. First match wins.
+_SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in (
+    (r"^driver (?P<version>\S+) \((?P<source>[^)]*)\)$", "line.driver"),
+    (r"^torch (?P<torch>\S+) built with CUDA (?P<cuda>\S+)$", "line.torch_cuda"),
+    (r"^CUDA (?P<cuda>\S+) targets: (?P<archs>.*)$", "line.cuda_targets"),
+    (r"^(?P<source>scan|live|matrix): (?P<coverage>native|ptx-jit|none) \((?P<detail>.*)\)$", "line.coverage"),
+    (r"^(?P<source>scan|live|matrix): (?P<detail>.*)$", "line.source_detail"),
+    (r"^configured: (?P<how>.*)$", "line.configured"),
+    (r"^predicted: (?P<line>.*)$", "line.predicted"),
+    (r"^confirmed by smoke test (?P<test>\S+): (?P<status>\w+)(?: \((?P<exit>[^)]*)\))?$", "line.confirmed"),
+    (r"^known error: (?P<code>\S+)$", "line.known_error"),
+    (r"^(?P<test>\S+) on GPU (?P<gpu>.+?): (?P<status>\w+)(?: \((?P<exit>[^)]*)\))?(?:, last stage (?P<stage>\S+))?$",
+     "line.smoke_result"),
+    (r"^a (?P<platform>\w+) runtime cannot run on (?P<host>\w+)$", "line.runtime_foreign"),
+    (r"^a (?P<platform>\w+) bundle examined on (?P<host>\w+): this machine's GPU is not its user's$",
+     "line.bundle_machine"),
+    (r"^torch is not installed in this runtime$", "line.no_torch"),
+    (r"^no answer within (?P<seconds>\d+) s$", "line.no_answer"),
+    (r"^(?P<count>\d+) GPU\(s\)$", "line.gpu_count"),
+    (r"^driver files unchanged since the last answer$", "line.gpu_cache"),
+    (r"^--assume-gpu/--assume-driver$", "line.assumed"),
+    (r"^no GPU$", "line.no_gpu"),
+    (r"^simulated GPUs \(ENVDOCTOR_GPUS\) cannot run kernels$", "line.simulated_gpus"),
+    (r"^(?P<source>[a-z][a-z-]*): (?P<detail>.*)$", "line.probe_attempt"),
+)]
+
+# Parameters whose values are words from a fixed set, and the catalogue prefix of their labels.
+_WORD_PARAMS = {"source": "ui.source.", "coverage": "ui.coverage.", "status": "ui.live.status."}
+# Parameters that hold one of envdoctor's lines (live-skipped's reason).
+_LINE_PARAMS = ("reason",)
+# Parameters that quote a program's own message (torch's error, a crashed rule's exception): shown in
+# quotation marks, so a reader sees what is quoted and what is said to them.
+_QUOTED_PARAMS = ("error", "detail")
+
+
+def localize_line(lang: str, line: str) -> str:
+    """LINE in LANG where it has one of envdoctor's shapes; itself otherwise (and always in English)."""
+    if lang == "en":
+        return line
+    for pattern, key in _SHAPES:
+        match = pattern.match(line)
+        if match:
+            params = match.groupdict()
+            for name in ("line", "detail"):  # nested envdoctor text ("predicted: driver 576.02 (nvml)")
+                if params.get(name):
+                    params[name] = localize_line(lang, params[name])
+            return message(lang, key, **_words(lang, params)).strip()
+    return line
+
+
+def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+    """A finding's PARAMS for its texts in LANG (English: as they are): fixed-set words (source, coverage,
+    status) as their labels, envdoctor's lines localized, quoted program messages in quotation marks."""
+    if lang == "en":
+        return dict(params)
+    shown = _words(lang, params)
+    for name in _QUOTED_PARAMS:
+        value = shown.get(name)
+        if isinstance(value, str) and value.strip():
+            shown[name] = message(lang, "ui.quoted", text=value)
+    sources = shown.get("sources")
+    if isinstance(sources, str):  # "live=none, matrix=ptx-jit" (coverage answers that disagree)
+        shown["sources"] = "、".join(_source_pair(lang, pair) for pair in sources.split(", "))
+    return shown
+
+
+def _words(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+    shown = dict(params)
+    for name, prefix in _WORD_PARAMS.items():
+        value = shown.get(name)
+        if isinstance(value, str) and has_message(lang, prefix + value):
+            shown[name] = message(lang, prefix + value)
+    for name in _LINE_PARAMS:
+        if isinstance(shown.get(name), str):
+            shown[name] = localize_line(lang, shown[name])
+    return shown
+
+
+def _source_pair(lang: str, pair: str) -> str:
+    source, _, coverage = pair.partition("=")
+    shown = _words(lang, {"source": source, "coverage": coverage})
+    return f"{shown['source']}={shown['coverage']}"
