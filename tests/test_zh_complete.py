@@ -29,10 +29,11 @@ from envdoctor.i18n import catalogue
 NAMES = set(re.findall(r"\S+", """
 nvidia geforce rtx gtx ti super quadro tesla torch torchaudio torchvision cuda cudnn ptx nvrtc nvml nvcc fp16 fp32
 bf16 sdpa gpt sovits webui envdoctor python pip sm jit sass windows linux darwin wsl gb kb mb mib gib ms
-check doctor explain scan configure upgrade rollback recover report summarize cpu gpu uuid onnxruntime hubert vits
-g2pw wheel pytorch https http import class sv custom device version demo pth zip fbank x y n
+check doctor explain scan configure upgrade rollback recover report summarize matrix fix cpu gpu uuid
+onnxruntime hubert vits g2pw wheel pytorch https http import class sv custom device version demo pth zip fbank x y n
 nvidia-smi nvidia-ml-py onnxruntime-gpu memory-efficient site-packages fatbin cuobjdump
 on off auto keep true false
+a b c q
 """))
 NAMES |= {code.lower() for rule in ALL_RULES for code in rule.CODES} | {name.lower() for name in TEST_NAMES}
 
@@ -41,7 +42,7 @@ _REMOVE = [
     re.compile(r"https?://\S*.*$", re.M),  # a cited source (URL and its location text)
     re.compile(r"\S*[/\\]\S*"),  # paths
     re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(=\S+)?"),  # options
-    re.compile(r"[\w-]*[._(][\w.()*\[\]-]*"),  # code and file names: torch.cuda.is_available(), tts_infer.yaml
+    re.compile(r"[\w-]*[._(\[][\w.()*\[\]-]*"),  # code and file names: torch.cuda.is_available(), tts_infer.yaml
     re.compile(r"\b[\w.+-]*\d[\w.+-]*\b"),  # versions, architectures, numbers: 2.6.0+cu124, sm_120, 12.0
     re.compile(r"\b[A-Z][A-Z0-9]{1,}\b"),  # acronyms and environment names: CUDA, TORCH_CUDA_ARCH_LIST
     re.compile(r"</?\w+>"),  # <br> in Markdown tables

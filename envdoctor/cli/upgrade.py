@@ -23,8 +23,13 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--torch", metavar="VERSION", help="target torch version (overrides the matrix's choice)")
     parser.add_argument("--variant", metavar="NAME", help="wheel variant, e.g. cu128 (overrides the matrix's choice)")
     parser.add_argument("--index-url", metavar="URL", help="wheel index to use instead of PyTorch's (https mirror)")
+    parser.add_argument("--find-links", metavar="URL|DIR", action="append", default=[],
+                        help="also take wheels from this flat page or folder (mirrors laid out as a directory; "
+                             "repeatable)")
     parser.add_argument("--wheelhouse", metavar="DIR", help="install only from wheels in this folder (offline)")
-    parser.add_argument("--force", action="store_true", help="plan an upgrade even if the current build is fine")
+    parser.add_argument("--force", action="store_true",
+                        help="plan an upgrade even if the current build is fine, or for a driver that cannot "
+                             "start the build")
     parser.add_argument("--stage-method", choices=("auto", "reflink", "hardlink", "copy"), default="auto",
                         help="how the staged copy shares files with the runtime (default: cheapest safe one)")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask before changing the runtime")
@@ -50,6 +55,9 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     from envdoctor.upgrade.transaction import UpgradeOptions, run_upgrade
 
     pending = interrupted_notice(args.root, ui)
+    if pending and pending.get("running") and not args.dry_run:
+        raise UpgradeError("upgrade.error.running", txid=pending["txid"], pid=pending.get("pid") or "?",
+                           since=pending.get("since") or "?")
     if pending and not args.dry_run:
         raise UpgradeError("upgrade.error.interrupted", txid=pending["txid"], root=os.path.abspath(args.root or "."))
     # Files only (no live probe): running the original interpreter could write .pyc files into it,
@@ -63,17 +71,52 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     options = PlanOptions(torch=args.torch, variant=args.variant, index_url=args.index_url,
                           wheelhouse=args.wheelhouse, force=args.force)
     plan = make_plan(facts_from_report(report, matrix), matrix, options)
+    if args.find_links and not args.index_url and plan.target is not None:
+        from dataclasses import replace
+
+        plan = replace(plan, index_url=None)  # a flat mirror given alone replaces the index
     driver = report.facts.gpu.driver.version if report.facts.gpu.driver else None
     status_text = plan_status_text(plan, ui, driver, runtime.python_version)
-    resolution, disk, note = _preview(plan, runtime, ui) if plan.target is not None else (None, None, None)
+    check = None
+    check_error = None
+    if plan.target is not None:
+        try:
+            check = _preflight(plan, report, matrix, driver, runtime, args)
+        except UpgradeError as exc:
+            check_error = ui.text(exc.key, **exc.params)
+    blockers = list(check.blockers) if check is not None else list(plan.blockers)
+    if plan.target is not None and blockers:
+        status_text = ui.text("upgrade.status.blocked")
     if not ui.json_mode:
-        show_plan(plan, ui, status_text, resolution, disk, note)
-    code = 0 if plan.status in (UPGRADE, UP_TO_DATE, NO_GPU) else 2
-    if args.dry_run or plan.target is None:
+        show_plan(plan, ui, status_text, check, check_error)
+    if plan.status not in (UPGRADE, UP_TO_DATE, NO_GPU) or blockers:
+        code = 2
+    elif check_error is not None:
+        code = 3  # the plan could not be checked (index unreachable...): nothing was started
+    else:
+        code = 0
+    if args.dry_run or plan.target is None or code != 0:
         if ui.json_mode:
-            ui.print_json(envelope("upgrade", ui, code, dry_run=True, status=plan.status, summary=status_text,
-                                   plan=plan, resolution=resolution, disk_needed=disk, resolve_note=note,
-                                   interrupted=pending))
+            from envdoctor.cli.upgrade_view import blocker_texts
+            from envdoctor.model import to_jsonable
+
+            summary = " ".join([status_text, *blocker_texts(blockers, check, ui)] + ([check_error] if check_error
+                                                                                    else []))
+            resolution = None
+            if check is not None:  # download_bytes: what crosses the network (0 for local files)
+                resolution = {**to_jsonable(check.resolution), "download_bytes": check.download_bytes}
+            ui.print_json(envelope("upgrade", ui, code, dry_run=args.dry_run, status=plan.status,
+                                   summary=summary, plan=plan, blockers=blockers,
+                                   resolution=resolution,
+                                   missing=check.missing if check else [],
+                                   download_bytes=check.download_bytes if check else None,
+                                   local_bytes=check.local_bytes if check else None,
+                                   disk_needed=check.disk_needed if check else None,
+                                   metadata_bytes=check.metadata_bytes if check else None,
+                                   check_notes=check.notes if check else [],
+                                   resolve_note=check_error, interrupted=pending))
+        elif code == 2 and plan.target is not None:
+            ui.console().print(f"[red]{ui.text('upgrade.blocked_final')}[/red]")
         return code
     if not args.yes:
         if ui.json_mode or not sys.stdin.isatty():
@@ -84,19 +127,32 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
             return 0
     events = Events() if ui.json_mode else ConsoleEvents(ui)
     layout = layout_for_runtime(runtime.root)
-    upgrade_options = UpgradeOptions(stage_method=args.stage_method, cache_dir=str(cache_dir()))
+    upgrade_options = UpgradeOptions(stage_method=args.stage_method, cache_dir=str(cache_dir()),
+                                     find_links=tuple(args.find_links))
+    assert check is not None
     try:
-        result = run_upgrade(layout, runtime, plan, report.facts.gpu, upgrade_options, events)
+        result = run_upgrade(layout, runtime, plan, report.facts.gpu, upgrade_options, events,
+                             resolution=check.resolution)
     finally:
         if isinstance(events, ConsoleEvents):
             events.finish()
-    if result.status == "committed":
+    if result.status == "kept":
+        text = ui.text("upgrade.kept", processes=result.in_use, new=result.to_torch or "-")
+        code = 3
+    elif result.status == "committed":
         text = ui.text("upgrade.done", old=result.from_torch or "-", new=result.to_torch or "-")
+        if result.reused:
+            text += " " + ui.text("upgrade.reused", txid=result.reused)
+        smoke = next((s for s in result.verify.steps if s.name == "smoke"), None)
+        if smoke is not None and smoke.status == "skipped":
+            text += " " + ui.text("upgrade.done_untested", reason=smoke.detail)
         code = 0
     else:
         failure = result.verify.failure
         text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
                        detail=(failure.detail if failure else "")[:600])
+        if failure is not None and failure.fix:
+            text += " " + ui.text(failure.fix)
         code = 2
     if ui.json_mode:
         ui.print_json(envelope("upgrade", ui, code, dry_run=False, status=result.status, summary=text, plan=plan,
@@ -106,30 +162,16 @@ def run(args: argparse.Namespace, ui: Ui) -> int:
     return code
 
 
-def _preview(plan, runtime, ui: Ui):
-    """Exact wheels and sizes from the original runtime's pip, read-only (-B, --dry-run); skipped
-    when that pip is too old (the stage upgrades its own pip later) or the index cannot be reached."""
-    from envdoctor.upgrade.download import Downloader
-    from envdoctor.upgrade.errors import UpgradeError
-    from envdoctor.upgrade.resolve import resolve
-    from envdoctor.upgrade.sources import Source
+def _preflight(plan, report, matrix, driver, runtime, args):
+    """Resolve from metadata only and apply every rule that could stop the plan (see preflight.py)."""
+    from envdoctor.paths import cache_dir
+    from envdoctor.upgrade.preflight import run_preflight
     from envdoctor.upgrade.stage import estimate_copy_bytes
     from envdoctor.upgrade.transaction import SPACE_MARGIN
 
     _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)
-    try:
-        resolution = resolve(runtime.python, plan.target.requirements(), plan.constraints,
-                             Source(plan.index_url, plan.wheelhouse))
-    except UpgradeError as exc:
-        return None, copy_bytes + SPACE_MARGIN, ui.text("upgrade.note.resolve_skipped", reason=ui.text(exc.key,
-                                                                                                       **exc.params))
-    from dataclasses import replace
-
-    from envdoctor.paths import cache_dir
-
-    downloader = Downloader(os.path.join(str(cache_dir()), "wheels"))
-    wheels = tuple(replace(w, size=downloader.size_of(w)) for w in resolution.wheels)
-    resolution = replace(resolution, wheels=wheels)
-    download = resolution.download_bytes or 0
-    # stage copies + the download cache + the unpacked wheels (about 2.5x a compressed wheel)
-    return resolution, copy_bytes + download + int(download * 2.5), None
+    installed = {d.name: d.version for d in report.facts.distributions}
+    check = run_preflight(plan, runtime.python, installed, matrix, driver, runtime.platform, str(cache_dir()),
+                          copy_bytes, force=args.force, find_links=tuple(args.find_links), runtime_root=runtime.root)
+    check.disk_needed += SPACE_MARGIN
+    return check

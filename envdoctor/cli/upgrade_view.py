@@ -12,7 +12,7 @@ from envdoctor.upgrade.events import Events
 
 if TYPE_CHECKING:  # every command imports this module for `interrupted_notice`: keep it light
     from envdoctor.upgrade.plan import Plan
-    from envdoctor.upgrade.resolve import Resolution
+    from envdoctor.upgrade.preflight import Preflight
     from envdoctor.upgrade.verify import VerifyStep
 
 SCHEMA = "envdoctor.upgrade"
@@ -41,8 +41,7 @@ def plan_status_text(plan: Plan, ui: Ui, driver: Optional[str], python: Optional
                    python=python or "?")
 
 
-def show_plan(plan: Plan, ui: Ui, status_text: str, resolution: Optional[Resolution],
-              disk_needed: Optional[int], resolve_note: Optional[str]) -> None:
+def show_plan(plan: Plan, ui: Ui, status_text: str, check: Optional[Preflight], check_error: Optional[str]) -> None:
     from rich.table import Table
 
     console = ui.console()
@@ -63,22 +62,52 @@ def show_plan(plan: Plan, ui: Ui, status_text: str, resolution: Optional[Resolut
     table.add_row(ui.text("upgrade.row.index"), plan.wheelhouse or plan.index_url or "-")
     if plan.constraints:
         table.add_row(ui.text("upgrade.row.constraints"), ", ".join(plan.constraints))
-    if resolution is not None:
+    kept = list(plan.kept)
+    if check is not None:
+        resolution = check.resolution
         table.add_row(ui.text("upgrade.row.wheels"),
                       ", ".join(f"{w.name} {w.version}" for w in resolution.wheels) or "-")
-        table.add_row(ui.text("upgrade.row.download"), mb(resolution.download_bytes))
+        if check.download_bytes:
+            table.add_row(ui.text("upgrade.row.download"), mb(check.download_bytes))
+        if check.local_bytes:
+            table.add_row(ui.text("upgrade.row.local"), mb(check.local_bytes))
         changed = {w.name.lower() for w in resolution.wheels}
         kept = [k for k in plan.kept if k.split("==")[0] not in changed]
+        table.add_row(ui.text("upgrade.row.disk"), mb(check.disk_needed))
     else:
-        table.add_row(ui.text("upgrade.row.download"), ui.text("upgrade.size_unknown"))
-        kept = list(plan.kept)
-    table.add_row(ui.text("upgrade.row.disk"), mb(disk_needed) if disk_needed else ui.text("upgrade.size_unknown"))
+        table.add_row(ui.text("upgrade.row.disk"), ui.text("upgrade.size_unknown"))
     table.add_row(ui.text("upgrade.row.kept"), ui.text("upgrade.kept_count", count=len(kept)))
     console.print(table)
-    for note in plan.notes:
+    for note in list(plan.notes) + (list(check.notes) if check else []):
         console.print(f"[yellow]{ui.text('upgrade.note.' + note.key, **note.params)}[/yellow]")
-    if resolve_note:
-        console.print(resolve_note)
+    for text in blocker_texts(check.blockers if check is not None else plan.blockers, check, ui):
+        console.print(f"[red]{text}[/red]")
+    if check_error:
+        console.print(f"[red]{ui.text('upgrade.check_failed', reason=check_error)}[/red]")
+
+
+def blocker_texts(blockers: Any, check: Any, ui: Ui) -> list:
+    """Each reason the plan cannot run, in the user's language."""
+    out = []
+    for blocker in blockers:
+        params = dict(blocker.params)
+        if blocker.key == "missing" and check is not None:
+            params["items"] = "; ".join(missing_text(m, ui) for m in check.missing)
+        out.append(ui.text("upgrade.blocker." + blocker.key, **params))
+    return out
+
+
+def missing_text(item: Any, ui: Ui) -> str:
+    """One unmet requirement in the user's language: what, for whom, and what the source has instead."""
+    text = item.requirement if item.needed_by == "plan" else ui.text("upgrade.missing.by", req=item.requirement,
+                                                                      by=item.needed_by)
+    if item.reason == "no-build" and item.detail:
+        text += ui.text("upgrade.missing.only", detail=item.detail)
+    elif item.reason == "no-file" and item.detail and item.detail != "none":
+        text += ui.text("upgrade.missing.has", detail=item.detail)
+    elif item.reason == "conflict":
+        text += ui.text("upgrade.missing.conflict", detail=item.detail)
+    return text
 
 
 class ConsoleEvents(Events):
@@ -101,7 +130,7 @@ class ConsoleEvents(Events):
         )
 
         if self._progress is None:
-            if kind == "download":
+            if kind in ("download", "install"):
                 columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                            TimeRemainingColumn())
             else:
@@ -118,6 +147,8 @@ class ConsoleEvents(Events):
 
     def step(self, name: str, **params: object) -> None:
         self._close()
+        if isinstance(params.get("size"), int):
+            params["size"] = mb(params["size"])  # type: ignore[arg-type]
         self.console.print(f"[bold]>[/bold] {self.ui.text('upgrade.step.' + name, **params)}")
 
     def stage_progress(self, done: int, total: int) -> None:
@@ -133,6 +164,13 @@ class ConsoleEvents(Events):
         if task is None:
             task = self._tasks[filename] = bar.add_task(filename[:40], total=total)
         bar.update(task, completed=done, total=total)
+
+    def install_progress(self, done: int, total: int) -> None:
+        bar = self._bar("install")
+        task = self._tasks.get("install")
+        if task is None:
+            task = self._tasks["install"] = bar.add_task(self.ui.text("upgrade.install_bar"), total=total or None)
+        bar.update(task, completed=done, total=total or None)
 
     def verify_step(self, step: VerifyStep) -> None:
         self._close()
@@ -150,12 +188,20 @@ class ConsoleEvents(Events):
 def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, str]]:
     """The notice every upgrade command prints when a transaction was interrupted (None if none)."""
     from envdoctor.upgrade.layout import Layout
+    from envdoctor.upgrade.lock import live_holder
     from envdoctor.upgrade.recover import first_interrupted
 
     base = os.path.abspath(root or os.getcwd())
     tx = first_interrupted(Layout(base))
     if tx is None:
         return None
+    holder = live_holder(Layout(base))
+    if holder is not None:  # a live process holds the lock: it is running, not interrupted
+        text = ui.text("upgrade.running_notice", root=base, txid=tx.txid, kind=tx.kind, pid=holder.get("pid", "?"),
+                       since=holder.get("since", "?"))
+        ui.console(stderr=True).print(f"[bold yellow]{text}[/bold yellow]")
+        return {"txid": tx.txid, "message": text, "running": True, "pid": holder.get("pid"),
+                "since": holder.get("since")}
     text = ui.text("upgrade.interrupted_notice", root=base, txid=tx.txid)
     ui.console(stderr=True).print(f"[bold yellow]{text}[/bold yellow]")  # stderr: --json stdout stays clean
     return {"txid": tx.txid, "message": text}

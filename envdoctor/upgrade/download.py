@@ -6,6 +6,7 @@ matched the one the index published; partial downloads live as `<name>.part` and
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -50,6 +51,28 @@ class Downloader:
             self.session = session
         return self.session
 
+    def cached(self, filename: str, sha256: Optional[str]) -> Optional[str]:
+        """The cache's verified copy of this file, if it has one (the final name is only given after
+        the hash matched, so existence is enough here; the install step reads it again anyway)."""
+        if not sha256:
+            return None
+        final = os.path.join(self.cache_dir, sha256, filename)
+        return final if os.path.isfile(final) else None
+
+    def adopt(self, filename: str, sha256: str, data: bytes) -> bool:
+        """Keep a whole wheel that arrived while reading its metadata, if its hash is the published one."""
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return False
+        folder = os.path.join(self.cache_dir, sha256)
+        os.makedirs(folder, exist_ok=True)
+        part = os.path.join(folder, filename + ".part")
+        with open(part, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, os.path.join(folder, filename))
+        return True
+
     def size_of(self, wheel: WheelRef) -> Optional[int]:
         local = file_url_path(wheel.url)
         if local is not None:
@@ -68,17 +91,23 @@ class Downloader:
         if local is not None:
             if not os.path.isfile(local):
                 raise UpgradeError("upgrade.error.download_http", url=wheel.url, status="missing file")
+            # A local folder publishes no hash, and a hash computed from the same file proves nothing:
+            # none is claimed (the plan says these files are used as they are).
             if wheel.sha256 and sha256_of(local) != wheel.sha256:
                 raise UpgradeError("upgrade.error.hash_mismatch", file=wheel.filename, url=wheel.url)
+            if self.progress:
+                size = os.path.getsize(local)
+                self.progress(wheel.filename, size, size)
             return local
         check_url(wheel.url)
-        if not wheel.sha256:
+        if not wheel.sha256 and not wheel.unhashed_ok:
             raise UpgradeError("upgrade.error.no_hash", file=wheel.filename, url=wheel.url)
         # pip reads name, version and tags from the file name: keep it, in a folder named by the hash
-        folder = os.path.join(self.cache_dir, wheel.sha256)
+        # (a flat mirror that publishes no hash: a folder per run, never reused as if verified)
+        folder = os.path.join(self.cache_dir, wheel.sha256 or f"unhashed-{os.getpid()}")
         os.makedirs(folder, exist_ok=True)
         final = os.path.join(folder, wheel.filename)
-        if os.path.isfile(final) and sha256_of(final) == wheel.sha256:
+        if wheel.sha256 and os.path.isfile(final) and sha256_of(final) == wheel.sha256:
             if self.progress:
                 size = os.path.getsize(final)
                 self.progress(wheel.filename, size, size)
@@ -95,7 +124,7 @@ class Downloader:
                     raise UpgradeError("upgrade.error.download_failed", url=wheel.url, detail=str(exc)) from exc
                 time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
                 continue
-            if sha256_of(part) == wheel.sha256:
+            if not wheel.sha256 or sha256_of(part) == wheel.sha256:
                 os.replace(part, final)
                 return final
             os.unlink(part)
@@ -135,8 +164,17 @@ class Downloader:
                             self.progress(wheel.filename, have, total)
                     handle.flush()
                     os.fsync(handle.fileno())
-            except requests.RequestException as exc:  # a disk error (plain OSError) is not a drop: it propagates
+            except requests.RequestException as exc:
                 raise _Dropped(f"{type(exc).__name__}: {exc}") from exc
+            except OSError as exc:  # the cache's disk is full (or the file too big for it): say so, keep nothing
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise
+                try:
+                    os.unlink(part)
+                except OSError:
+                    pass
+                raise UpgradeError("upgrade.error.cache_full", path=os.path.dirname(part), file=wheel.filename,
+                                   detail=os.strerror(exc.errno)) from exc
             if total is not None and have < total:
                 raise _Dropped(f"connection closed after {have} of {total} bytes")
 

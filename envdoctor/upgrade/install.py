@@ -22,7 +22,7 @@ def install_wheels(stage_python: str, files: Sequence[str], runner: Optional[Run
     result = runner.run(argv, timeout=INSTALL_TIMEOUT_S, env=pip_env())
     if result.returncode != 0:
         raise UpgradeError("upgrade.error.install_failed", detail=output_tail(result, 1500))
-    return result.stdout
+    return (result.stdout + ("\n" + result.stderr if result.stderr.strip() else "")).strip()
 
 
 def ensure_pip(stage_python: str, source: Source, runner: Optional[Runner] = None) -> str:

@@ -21,7 +21,9 @@ from envdoctor.upgrade.layout import Layout, is_valid_txid
 
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # years of upgrades; a bigger "journal" is not ours
 
-CLOSED_EVENTS = ("committed", "aborted", "reversed")
+# "kept": a verified candidate whose swap was refused (runtime in use) or interrupted; it waits in its
+# stage for the next `upgrade`, which swaps it in without redoing the work.
+CLOSED_EVENTS = ("committed", "aborted", "reversed", "kept")
 
 
 def new_txid() -> str:

@@ -96,6 +96,11 @@ class Plan:
     notes: Tuple[Note, ...]
     driver_needed: Optional[str] = None
     imports: Tuple[str, ...] = ("torch", "torchaudio")
+    blockers: Tuple[Note, ...] = ()  # why this plan cannot run as asked (exit 2 before any work)
+
+    @property
+    def runnable(self) -> bool:
+        return self.target is not None and not self.blockers
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,7 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
     constraints = tuple(str(p["requirement"]) for p in _gptsovits(matrix).get("pins") or [] if p.get("requirement"))
     imports = tuple(_gptsovits(matrix).get("imports") or ("torch", "torchaudio"))
     notes: List[Note] = []
+    blockers: List[Note] = []
     base = dict(current=current, index_url=None, wheelhouse=options.wheelhouse, constraints=constraints,
                 imports=imports)
     forced = bool(options.torch or options.variant)
@@ -261,9 +267,7 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
     if not runnable and candidates and forced:
         # asked for explicitly: take the matrix's best match and say that the driver must change
         runnable = sorted(candidates, key=lambda c: _rank(c, current_torch))
-        notes.append(Note("override_driver", {"variant": runnable[0].variant.name,
-                                              "driver": runnable[0].min_driver or "?",
-                                              "installed": facts.driver or "-"}))
+        _driver_rule(matrix, facts, options, runnable[0].variant, runnable[0].min_driver, notes, blockers)
     if runnable:
         best = runnable[0]
         target = Target(
@@ -279,19 +283,72 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
         if not best.known_good and _gptsovits(matrix).get("known_good"):
             notes.append(Note("not_known_good", {"torch": target.torch}))
     elif forced:
-        target, index_url = _forced_target(facts, matrix, options, notes)
+        target, index_url = _forced_target(facts, matrix, options, notes, blockers)
     else:
         return Plan(NO_CANDIDATE, target=None, kept=(), notes=tuple(notes), **base)  # type: ignore[arg-type]
     if options.index_url:
         index_url = options.index_url
     if options.wheelhouse:
         index_url = None
+    if target.torchaudio is None:
+        # GPT-SoVITS loads audio with torchaudio: a runtime without one cannot start the WebUI.
+        blockers.append(Note("no_torchaudio", {"torch": target.torch, "newest": _newest_with_audio(matrix) or "?"}))
+    older = _older_on_purpose(facts, matrix, candidates, target, current_torch)
+    if older is not None:
+        notes.insert(0, older)
     kept = tuple(sorted(f"{n}=={v}" for n, v in facts.installed if n not in REPLACED))
     base.update(index_url=index_url)
-    return Plan(UPGRADE, target=target, kept=kept, notes=tuple(notes), **base)  # type: ignore[arg-type]
+    return Plan(UPGRADE, target=target, kept=kept, notes=tuple(notes), blockers=tuple(blockers),
+                **base)  # type: ignore[arg-type]
 
 
-def _forced_target(facts: PlanFacts, matrix: Matrix, options: PlanOptions, notes: List[Note]):
+def _driver_rule(matrix: Matrix, facts: PlanFacts, options: PlanOptions, variant: TorchVariant,
+                 min_driver: Optional[str], notes: List[Note], blockers: List[Note]) -> None:
+    """A build asked for explicitly that the driver is below the toolkit's minimum for: a warning; one
+    the driver cannot start at all (below the CUDA major's floor, `Matrix.driver_can_start`): refused
+    unless --force, naming the driver to install. An unknown driver is not a reason to refuse."""
+    if not variant.cuda or not min_driver or (facts.driver is not None and at_least(facts.driver, min_driver)):
+        return
+    if facts.driver is None:
+        notes.append(Note("override_driver", {"variant": variant.name, "driver": min_driver, "installed": "-"}))
+        return
+    can, floor = matrix.driver_can_start(variant.cuda, facts.driver, facts.platform)
+    if can:
+        notes.append(Note("override_driver", {"variant": variant.name, "driver": min_driver,
+                                              "installed": facts.driver}))
+    else:
+        (notes if options.force else blockers).append(
+            Note("override_driver", {"variant": variant.name, "driver": floor or min_driver,
+                                     "installed": facts.driver}))
+
+
+def _newest_with_audio(matrix: Matrix) -> Optional[str]:
+    releases = [r.torch for s in matrix.series for r in s.releases if r.torchaudio and _ver(r.torch)]
+    return max(releases, key=Version, default=None)
+
+
+def _older_on_purpose(facts: PlanFacts, matrix: Matrix, candidates: List[_Candidate], target: Target,
+                      current: Optional[Version]) -> Optional[Note]:
+    """A plan that moves torch back says so, and why: newer builds need a newer driver, or have no
+    torchaudio (what GPT-SoVITS needs), or lack native kernels for this GPU."""
+    new = _ver(target.torch)
+    if current is None or new is None or new.release >= Version(current.base_version).release:
+        return None
+    newer = [c for c in candidates if Version(c.release.torch).release >= Version(current.base_version).release]
+    params = {"current": str(current), "target": target.torch}
+    if newer and not any(c.driver_ok for c in newer):
+        driver = min((c.min_driver for c in newer if c.min_driver), key=Version, default=None)
+        return Note("older_on_purpose_driver", {**params, "driver": driver or "?", "installed": facts.driver or "-"})
+    audio = [r.torch for s in matrix.series for r in s.releases
+             if _ver(r.torch) and Version(r.torch).release >= Version(current.base_version).release and r.torchaudio]
+    if not audio:
+        return Note("older_on_purpose_no_torchaudio", params)
+    return Note("older_on_purpose_not_native", params)
+
+
+
+def _forced_target(facts: PlanFacts, matrix: Matrix, options: PlanOptions, notes: List[Note],
+                   blockers: List[Note]):
     """--torch/--variant asked for something the matrix does not recommend: do it, say why not."""
     version = options.torch or (facts.version_of("torch") or "").split("+")[0]
     series = matrix.series_of(version) if version else None
@@ -309,10 +366,7 @@ def _forced_target(facts: PlanFacts, matrix: Matrix, options: PlanOptions, notes
         native = native_for_all(variant, facts.platform, facts.gpus)
         if native is False:
             notes.append(Note("override_not_native", {"torch": torch_version, "variant": variant_name}))
-        min_driver = _min_driver(matrix, variant, facts.platform)
-        if variant.cuda and min_driver and (facts.driver is None or not at_least(facts.driver, min_driver)):
-            notes.append(Note("override_driver", {"variant": variant_name, "driver": min_driver,
-                                                  "installed": facts.driver or "-"}))
+        _driver_rule(matrix, facts, options, variant, _min_driver(matrix, variant, facts.platform), notes, blockers)
     if series is not None and not _python_fits(series, facts.python_version):
         notes.append(Note("override_python", {"torch": torch_version, "python": facts.python_version}))
     target = Target(

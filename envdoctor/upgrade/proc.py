@@ -1,18 +1,147 @@
-"""Running pip and probes in the stage: a child process in its own group, killed with us in fault tests."""
+"""Running pip and probes for the upgrade: every child dies with envdoctor.
+
+POSIX: each child gets its own session (a Ctrl-C aimed at envdoctor's terminal does not tear pip down
+halfway; envdoctor ends it itself), and on Linux the kernel kills it when envdoctor dies, however it
+dies (PR_SET_PDEATHSIG, even after kill -9). Windows: each child joins a job object whose last handle
+envdoctor holds, with kill-on-close, so the system ends the job when envdoctor's process goes.
+`recover` also ends anything still running from a stage before it removes the stage.
+"""
 
 from __future__ import annotations
 
-from envdoctor.probes.runner import RunResult, SubprocessRunner
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Mapping, Optional, Sequence
+
+from envdoctor.probes.runner import RunResult, SubprocessRunner, _decode, _encode, _kill_tree
 from envdoctor.upgrade import faults
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - not Linux, or no prctl: recover still ends strays
+        pass
+
+
+class ChildGuard:
+    """The seam that ties a child's life to envdoctor's: `preexec` for POSIX, `attach` for Windows."""
+
+    def __init__(self) -> None:
+        self._job = None
+
+    def preexec(self):
+        return _die_with_parent if sys.platform.startswith("linux") else None
+
+    def attach(self, pid: int) -> None:
+        if sys.platform != "win32":
+            return
+        try:
+            self._attach_windows(pid)
+        except Exception:  # noqa: BLE001 - without a job object the child still ends on timeout/abort
+            pass
+
+    def _attach_windows(self, pid: int) -> None:  # pragma: no cover - Windows only
+        import ctypes
+        from ctypes import wintypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        if self._job is None:
+            job = kernel32.CreateJobObjectW(None, None)
+
+            class _Basic(ctypes.Structure):
+                _fields_ = [("PerProcessUserTimeLimit", ctypes.c_int64), ("PerJobUserTimeLimit", ctypes.c_int64),
+                            ("LimitFlags", wintypes.DWORD), ("MinimumWorkingSetSize", ctypes.c_size_t),
+                            ("MaximumWorkingSetSize", ctypes.c_size_t), ("ActiveProcessLimit", wintypes.DWORD),
+                            ("Affinity", ctypes.c_size_t), ("PriorityClass", wintypes.DWORD),
+                            ("SchedulingClass", wintypes.DWORD)]
+
+            class _Extended(ctypes.Structure):
+                _fields_ = [("BasicLimitInformation", _Basic), ("IoInfo", ctypes.c_uint64 * 6),
+                            ("ProcessMemoryLimit", ctypes.c_size_t), ("JobMemoryLimit", ctypes.c_size_t),
+                            ("PeakProcessMemoryUsed", ctypes.c_size_t), ("PeakJobMemoryUsed", ctypes.c_size_t)]
+
+            info = _Extended()
+            info.BasicLimitInformation.LimitFlags = 0x2000  # JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+            kernel32.SetInformationJobObject(job, 9, ctypes.byref(info), ctypes.sizeof(info))
+            self._job = job  # never closed by us: the system closes it, and kills the job, when we exit
+        handle = kernel32.OpenProcess(0x0001 | 0x0100, False, pid)  # PROCESS_TERMINATE | SET_QUOTA
+        if handle:
+            kernel32.AssignProcessToJobObject(self._job, handle)
+            kernel32.CloseHandle(handle)
+
+
+GUARD = ChildGuard()
 
 
 class StageRunner(SubprocessRunner):
-    """The probes' runner, with every child registered so a fault-injected kill takes it down too."""
+    """The probes' runner contract, with children tied to envdoctor's life and registered so a
+    fault-injected kill takes them down too."""
 
     def __init__(self) -> None:
         # pip's --report of a resolve is JSON on stdout that must come back whole: a larger cap.
         super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child,
                          max_capture=256 * 1024 * 1024)
+
+    def run(self, argv: Sequence[str], timeout: float, env: Optional[Mapping[str, str]] = None,
+            cwd: Optional[str] = None, stdin_text: Optional[str] = None) -> RunResult:
+        started = time.monotonic()
+        kwargs: dict = {}
+        if sys.platform == "win32":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        else:
+            kwargs["start_new_session"] = True
+            kwargs["preexec_fn"] = GUARD.preexec()
+        try:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=dict(env) if env is not None else None, cwd=cwd, **kwargs)
+        except OSError as exc:
+            return RunResult(tuple(argv), None, "", "", time.monotonic() - started, start_error=str(exc))
+        GUARD.attach(proc.pid)
+        faults.register_child(proc.pid)
+        try:
+            out, err = proc.communicate(input=_encode(stdin_text), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc)
+            out, err = proc.communicate()
+            return RunResult(tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started,
+                             timed_out=True)
+        except BaseException:
+            _kill_tree(proc)
+            proc.wait()
+            raise
+        finally:
+            faults.unregister_child(proc.pid)
+        return RunResult(tuple(argv), proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
+
+
+def end_processes_in(path: str) -> int:
+    """SIGKILL every process running from (or mapping files in) `path`; how many there were."""
+    from envdoctor.upgrade.swap import processes_using
+
+    count = 0
+    for _round in range(3):  # a dying pip may have just started another child
+        users = processes_using(path)
+        if not users:
+            break
+        for entry in users:
+            pid = int(entry.split(" ", 1)[0])
+            try:
+                os.kill(pid, signal.SIGKILL)
+                count += 1
+            except OSError:
+                pass
+        time.sleep(0.2)
+    return count
 
 
 def output_tail(result: RunResult, limit: int) -> str:

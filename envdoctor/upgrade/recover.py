@@ -8,6 +8,7 @@ rollback, forward finishes the rollback), or back to where they were with `rever
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -15,6 +16,7 @@ from envdoctor.upgrade.fsutil import can_exchange, empty_trash, remove_tree
 from envdoctor.upgrade.journal import Journal, Transaction
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
+from envdoctor.upgrade.proc import end_processes_in
 from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive
 
 
@@ -22,7 +24,7 @@ from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive
 class Recovered:
     txid: str
     kind: str
-    outcome: str  # completed | reversed | discarded
+    outcome: str  # completed | reversed | discarded | kept | rollback-completed | rollback-reversed
 
 
 def interrupted(layout: Layout) -> List[Transaction]:
@@ -38,15 +40,45 @@ def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
     with TxLock(layout):
         for tx in journal.open_transactions():
             done.append(_recover_one(layout, journal, tx, reverse))
+        remove_stale_stages(layout, journal)
         empty_trash(layout.trash)
     return done
 
 
+def remove_stale_stages(layout: Layout, journal: Journal) -> List[str]:
+    """Stages that no open transaction owns (left by older crashes): end what runs from them, remove them."""
+    keep_ids = {t.txid for t in journal.transactions() if not t.closed or t.last_event == "kept"}
+    removed = []
+    try:
+        names = os.listdir(layout.state_dir)
+    except OSError:
+        return removed
+    for name in sorted(names):
+        if not name.startswith("tx-") or name[3:] in keep_ids:
+            continue
+        stage = layout.stage(name[3:])
+        if os.path.isdir(stage):
+            end_processes_in(stage)
+            remove_tree(stage, layout.trash)
+            removed.append(stage)
+    return removed
+
+
 def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: bool) -> Recovered:
     begin = tx.first("swap-begin")
+    verified = tx.first("verified")
+    if begin is None and verified is not None and tx.kind == "upgrade" and os.path.isdir(layout.stage(tx.txid)):
+        # Verified, then interrupted before the swap: keep the candidate; the next `upgrade` swaps it in
+        # (if the runtime has not changed since) without redoing the work.
+        end_processes_in(layout.stage(tx.txid))
+        journal.append(tx.txid, "kept", reason="interrupted", recovered=True, stage=layout.stage(tx.txid),
+                       **{k: verified.get(k) for k in ("stamp", "target", "from_torch", "to_torch", "steps")})
+        return Recovered(tx.txid, tx.kind, "kept")
     if begin is None:
         # Nothing was swapped yet. An upgrade's tx folder holds only its stage; a rollback's holds
-        # only meta.json (its parking spot is filled by the swap itself).
+        # only meta.json (its parking spot is filled by the swap itself). A pip that outlived a killed
+        # envdoctor would go on writing into the stage (and recreate it): end it first.
+        end_processes_in(layout.tx_dir(tx.txid))
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
         journal.append(tx.txid, "aborted", reason="interrupted", recovered=True)
         return Recovered(tx.txid, tx.kind, "discarded")
@@ -55,11 +87,11 @@ def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: boo
     drive(spec, direction, journal, tx.txid, can_exchange(spec.runtime, spec.parking))
     if direction == FORWARD:
         journal.append(tx.txid, "committed", recovered=True)
-        return Recovered(tx.txid, tx.kind, "completed")
+        return Recovered(tx.txid, tx.kind, "rollback-completed" if tx.kind == "rollback" else "completed")
     if tx.kind == "upgrade":
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
     journal.append(tx.txid, "reversed", recovered=True)
-    return Recovered(tx.txid, tx.kind, "reversed")
+    return Recovered(tx.txid, tx.kind, "rollback-reversed" if tx.kind == "rollback" else "reversed")
 
 
 def first_interrupted(layout: Layout) -> Optional[Transaction]:

@@ -33,6 +33,9 @@ class WheelRef:
     sha256: Optional[str]
     requested: bool
     size: Optional[int] = None
+    unpacked: Optional[int] = None  # bytes once installed (sum of the zip's member sizes), when known
+    unhashed_ok: bool = False  # from a flat mirror page that publishes no hashes (said in the plan)
+    build: Optional[str] = None  # torch's CUDA build as the wheel itself says (torch/version.py), e.g. "13.0"
 
 
 @dataclass(frozen=True)

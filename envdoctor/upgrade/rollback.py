@@ -43,7 +43,8 @@ def choose(layout: Layout, wanted: Optional[str]) -> KeptTree:
         return match[0]
     backups = [t for t in trees if t.kind == "backup"]
     if not backups:
-        raise UpgradeError("upgrade.error.no_backup", root=layout.root)
+        raise UpgradeError("upgrade.error.no_backup", root=layout.root,
+                           known=", ".join(f"{t.txid} ({t.kind})" for t in trees) or "-")
     return backups[0]
 
 

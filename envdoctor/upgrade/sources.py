@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
 from envdoctor.upgrade.errors import UpgradeError
@@ -44,17 +44,39 @@ def file_url_path(url: str) -> Optional[str]:
 
 @dataclass(frozen=True)
 class Source:
-    """An index (PEP 503, e.g. PyTorch's per-variant index or a mirror) or a folder of wheels."""
+    """An index (PEP 503, e.g. PyTorch's per-variant index or a mirror), flat find-links pages or
+    folders (several PyTorch mirrors are laid out that way), or a wheelhouse (a folder, offline)."""
 
     index_url: Optional[str] = None
     wheelhouse: Optional[str] = None
+    find_links: Tuple[str, ...] = ()
+
+    @property
+    def offline(self) -> bool:
+        return bool(self.wheelhouse)
+
+    def locations(self) -> List[str]:
+        """Flat locations (find-links URLs or folders), the wheelhouse last."""
+        out = list(self.find_links)
+        if self.wheelhouse:
+            out.append(os.path.abspath(self.wheelhouse))
+        return out
 
     def pip_args(self) -> List[str]:
-        if self.wheelhouse:
+        if self.wheelhouse and not self.find_links:
             return ["--no-index", "--find-links", os.path.abspath(self.wheelhouse)]
-        if self.index_url:
-            return ["--index-url", check_url(self.index_url)]
-        raise UpgradeError("upgrade.error.no_source")
+        args: List[str] = []
+        if self.index_url and not self.wheelhouse:
+            args += ["--index-url", check_url(self.index_url)]
+        else:
+            args.append("--no-index")
+        for location in self.locations():
+            args += ["--find-links", check_url(location) if "://" in location else os.path.abspath(location)]
+        if args == ["--no-index"]:
+            raise UpgradeError("upgrade.error.no_source")
+        return args
 
     def describe(self) -> str:
-        return self.wheelhouse or self.index_url or "-"
+        parts = [self.index_url] if self.index_url and not self.wheelhouse else []
+        parts += self.locations()
+        return ", ".join(p for p in parts if p) or "-"

@@ -184,6 +184,14 @@ def tree_stamp(root: str) -> Dict[str, Tuple[int, int, int]]:
     return {rel: (st.st_size, st.st_mtime_ns, st.st_ino) for rel, _top_site, st in _walk_files(root)}
 
 
+def stamp_digest(stamp: Dict[str, Tuple[int, int, int]]) -> str:
+    """A short fingerprint of a tree_stamp, small enough for a journal record."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(sorted(stamp.items())).encode()).hexdigest()
+
+
 def fix_script_paths(stage: str, final: str) -> int:
     """Scripts pip wrote into the stage name the stage's interpreter in their first line; after the
     swap they must name the final path. Only stage copies are edited (bin/ is never linked)."""

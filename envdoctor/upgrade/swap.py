@@ -147,7 +147,12 @@ def swap_in(spec: SwapSpec, journal: Journal, txid: str) -> bool:
 def processes_using(path: str) -> List[str]:
     """Processes whose program or loaded libraries live under `path` (Linux /proc; [] elsewhere).
 
-    On Windows a rename of a folder with open files fails, which `drive` reports as "in use"."""
+    On Windows the processes are listed through the Win32 API (the WebUI's python.exe, by image
+    path); a rename of a folder with open files also fails there, which `drive` reports as "in use"."""
+    if sys.platform == "win32":
+        from envdoctor.upgrade.windows import processes_using_runtime
+
+        return processes_using_runtime(path)
     if not os.path.isdir("/proc"):
         return []
     bases = tuple({os.path.realpath(path) + os.sep, os.path.abspath(path) + os.sep})

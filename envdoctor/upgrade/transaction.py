@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
 from envdoctor.atomicfile import atomic_write
@@ -27,17 +27,25 @@ from envdoctor.upgrade.fsutil import (
     remove_tree,
     same_filesystem,
 )
-from envdoctor.upgrade.install import ensure_pip, install_wheels
-from envdoctor.upgrade.journal import Journal, new_txid
+from envdoctor.upgrade.install import install_wheels
+from envdoctor.upgrade.journal import Journal, Transaction, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
 from envdoctor.upgrade.plan import Plan
-from envdoctor.upgrade.proc import StageRunner
-from envdoctor.upgrade.resolve import Resolution, resolve
-from envdoctor.upgrade.sources import Source
-from envdoctor.upgrade.stage import AUTO, StageStats, estimate_copy_bytes, fix_script_paths, stage_tree, tree_stamp
+from envdoctor.upgrade.resolve import Resolution
+from envdoctor.upgrade.stage import (
+    AUTO,
+    StageStats,
+    estimate_copy_bytes,
+    fix_script_paths,
+    stage_tree,
+    stamp_digest,
+    tree_stamp,
+)
 from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
+from envdoctor.upgrade.txlog import LoggedJournal, TxLog, log_path
 from envdoctor.upgrade.verify import VerifyResult, verify_stage
+from envdoctor.upgrade.windows import fix_exe_launchers
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
 
@@ -47,19 +55,52 @@ class UpgradeOptions:
     stage_method: str = AUTO
     cache_dir: str = ""
     matrix_dir: Optional[str] = None
+    find_links: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UpgradeResult:
     txid: str
-    status: str  # committed | verify-failed
+    status: str  # committed | verify-failed | kept
     resolution: Resolution
-    stage: StageStats
+    stage: Optional[StageStats]
     verify: VerifyResult
     from_torch: Optional[str]
     to_torch: Optional[str]
     backup: Optional[str]
     swap_method: str = ""
+    log: str = ""  # the transaction's log file (beside the journal)
+    in_use: str = ""  # status "kept": the processes that run from the runtime
+    reused: Optional[str] = None  # the transaction whose verified candidate was swapped in
+
+
+class InstallWatch:
+    """Install progress: pip says nothing while it unpacks, so watch the bytes the filesystem gains
+    (approximate: other writers on the same disk count too) against the wheels' unpacked size."""
+
+    def __init__(self, folder: str, expected: int, progress) -> None:
+        self.folder, self.expected, self.progress = folder, expected, progress
+        self._stop = None
+
+    def __enter__(self) -> InstallWatch:
+        import threading
+
+        start = shutil.disk_usage(self.folder).used
+        self._stop = threading.Event()
+
+        def poll() -> None:
+            while not self._stop.wait(0.5):
+                grown = max(0, shutil.disk_usage(self.folder).used - start)
+                self.progress(min(grown, self.expected), self.expected)
+
+        self.progress(0, self.expected)
+        threading.Thread(target=poll, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if exc[0] is None:
+            self.progress(self.expected, self.expected)
 
 
 def stage_python(runtime: Runtime, stage: str) -> str:
@@ -98,24 +139,40 @@ def check_space(folder: str, needed: int, what: str) -> None:
 
 
 def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: UpgradeOptions,
-                events: Optional[Events] = None) -> UpgradeResult:
+                events: Optional[Events] = None, resolution: Optional[Resolution] = None) -> UpgradeResult:
+    """`resolution` is the preflight's (metadata only, every rule checked): the exact wheels to fetch."""
     events = events or Events()
     if plan.target is None:
         raise UpgradeError("upgrade.error.nothing_to_do", status=plan.status)
+    if plan.blockers or resolution is None:
+        raise UpgradeError("upgrade.error.not_checked")
     if os.path.abspath(runtime.root) != os.path.abspath(layout.runtime):
         raise UpgradeError("upgrade.error.not_a_runtime_folder", path=runtime.root)
-    journal = Journal(layout)
+    journal = LoggedJournal(layout)
     with TxLock(layout):
         refuse_open(journal)
         refuse_in_use(layout.runtime)
         faults.arm_timer()
         txid = new_txid()
+        log = journal.log = TxLog(layout, txid)
+        log.write(f"envdoctor upgrade of {layout.runtime}: {plan.current} -> {list(plan.target.requirements())}")
+        for wheel in resolution.wheels:
+            log.write(f"wheel {wheel.filename} from {wheel.url} sha256={wheel.sha256 or '(none published)'} "
+                      f"size={wheel.size} build={wheel.build or '-'}")
         stage = layout.stage(txid)
-        journal.append(txid, "begin", kind="upgrade", runtime=layout.runtime, stage=stage,
-                       target=list(plan.target.requirements()))
+        target = list(plan.target.requirements())
+        kept = find_kept(layout, journal, target)
+        journal.append(txid, "begin", kind="upgrade", runtime=layout.runtime, stage=stage, target=target,
+                       reuses=kept.txid if kept else None)
         try:
-            return _run(layout, runtime, plan, gpus, options, events, journal, txid)
+            if kept is not None:
+                log.write(f"reusing the candidate verified in {kept.txid} (the runtime is unchanged since)")
+                done = _reuse_kept(layout, journal, kept, txid, events, resolution)
+                return replace(done, reused=kept.txid)
+            return _run(layout, runtime, plan, gpus, options, events, journal, txid, resolution)
         except BaseException as exc:
+            detail = f"{exc.key} {exc.params}" if isinstance(exc, UpgradeError) else f"{type(exc).__name__}: {exc}"
+            log.write(f"stopped: {detail}")
             _abort(layout, journal, txid, exc)
             raise
 
@@ -138,7 +195,7 @@ def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> N
 
 
 def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: UpgradeOptions, events: Events,
-         journal: Journal, txid: str) -> UpgradeResult:
+         journal: Journal, txid: str, resolution: Resolution) -> UpgradeResult:
     assert plan.target is not None
     tx_dir, stage = layout.tx_dir(txid), layout.stage(txid)
     os.makedirs(tx_dir, exist_ok=True)
@@ -154,14 +211,12 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     journal.append(txid, "staged", method=stats.method, files=stats.files, linked=stats.linked,
                    copied=stats.copied)
     py = stage_python(runtime, stage)
-    source = Source(plan.index_url, plan.wheelhouse)
-    # -- resolve (the stage's pip: same packages as the original, upgraded there if too old) ------
-    events.step("resolve", source=source.describe())
-    ensure_pip(py, source)
-    resolution = resolve(py, plan.target.requirements(), plan.constraints, source, runner=StageRunner())
+    # -- resolved before any work, from metadata only (preflight); journaled for the record --------
     journal.append(txid, "resolved", wheels=[f"{w.name}=={w.version}" for w in resolution.wheels])
-    # -- download ---------------------------------------------------------------------------
-    events.step("download", count=len(resolution.wheels))
+    # -- download: each wheel once, resumable, checked against the hash its source published --------
+    offline = all(w.url.startswith("file:") for w in resolution.wheels)
+    events.step("local" if offline else "download", count=len(resolution.wheels),
+                size=sum(w.size or 0 for w in resolution.wheels))
     downloader = Downloader(os.path.join(options.cache_dir, "wheels"), progress=events.download_progress)
     local = [downloader.fetch(w) for w in resolution.wheels]
     journal.append(txid, "downloaded", files=[os.path.basename(p) for p in local])
@@ -169,14 +224,24 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     # -- install ----------------------------------------------------------------------------
     events.step("install")
     if local:
-        install_wheels(py, local)
+        expected = sum(w.unpacked or 0 for w in resolution.wheels) or unpacked_size(local)
+        with InstallWatch(stage, expected, events.install_progress):
+            output = install_wheels(py, local)
+        if isinstance(journal, LoggedJournal) and journal.log:
+            journal.log.block("pip install", output)
     fix_script_paths(stage, layout.runtime)
+    fix_exe_launchers(stage, layout.runtime, os.path.relpath(runtime.python, runtime.root))
     journal.append(txid, "installed")
     # -- verify -----------------------------------------------------------------------------
     events.step("verify")
     dists = _stage_distributions(runtime, stage)
+    def on_step(step):
+        if isinstance(journal, LoggedJournal) and journal.log:
+            journal.log.block(f"verify {step.name}: {step.status}", step.detail or "-")
+        events.verify_step(step)
+
     result = verify_stage(py, gpus, plan.imports, [d.name for d in dists], matrix_dir=options.matrix_dir,
-                          on_step=events.verify_step)
+                          on_step=on_step, app_root=layout.root)
     if tree_stamp(layout.runtime) != before:
         raise UpgradeError("upgrade.error.original_changed", path=layout.runtime)
     from_torch = plan.current.get("torch")
@@ -184,14 +249,30 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     if not result.ok:
         failure = result.failure
         journal.append(txid, "verify-failed", step=failure.name if failure else "?",
-                       detail=failure.detail if failure else "")
+                       detail=failure.detail if failure else "", fix=failure.fix if failure else "")
         remove_tree(tx_dir, layout.trash)
         journal.append(txid, "aborted", reason="verify-failed")
-        return UpgradeResult(txid, "verify-failed", resolution, stats, result, from_torch, to_torch, None)
-    journal.append(txid, "verified", steps=[[s.name, s.status] for s in result.steps])
-    # -- swap -------------------------------------------------------------------------------
+        return UpgradeResult(txid, "verify-failed", resolution, stats, result, from_torch, to_torch, None,
+                             log=log_path(layout, txid))
+    journal.append(txid, "verified", steps=[[s.name, s.status] for s in result.steps], stamp=stamp_digest(before),
+                   target=list(plan.target.requirements()), from_torch=from_torch, to_torch=to_torch)
+    return _swap_or_keep(layout, journal, txid, events, resolution, stats, result, from_torch, to_torch,
+                         stamp_digest(before), list(plan.target.requirements()))
+
+
+def _swap_or_keep(layout: Layout, journal: Journal, txid: str, events: Events, resolution: Resolution,
+                  stats: Optional[StageStats], result: VerifyResult, from_torch: Optional[str],
+                  to_torch: Optional[str], stamp: str, target: List[str]) -> UpgradeResult:
+    """Swap the verified stage in; if the runtime is in use (the WebUI runs from it), keep the verified
+    candidate for the next `upgrade` instead of throwing the work away."""
+    stage = layout.stage(txid)
     events.step("swap")
-    refuse_in_use(layout.runtime)
+    users = processes_using(layout.runtime)
+    if users:
+        journal.append(txid, "kept", reason="in-use", processes=users[:5], stage=stage, stamp=stamp, target=target,
+                       from_torch=from_torch, to_torch=to_torch, steps=[[s.name, s.status] for s in result.steps])
+        return UpgradeResult(txid, "kept", resolution, stats, result, from_torch, to_torch, None,
+                             log=log_path(layout, txid), in_use="; ".join(users[:5]))
     meta = {"txid": txid, "from_torch": from_torch, "to_torch": to_torch, "runtime": layout.runtime,
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
     atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
@@ -205,7 +286,40 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     exchange = swap_in(spec, journal, txid)
     journal.append(txid, "committed", backup=layout.backup(txid))
     return UpgradeResult(txid, "committed", resolution, stats, result, from_torch, to_torch, layout.backup(txid),
-                         "exchange" if exchange else "rename")
+                         "exchange" if exchange else "rename", log=log_path(layout, txid))
+
+
+def find_kept(layout: Layout, journal: Journal, target: List[str]) -> Optional[Transaction]:
+    """The newest kept candidate for this target, if the original runtime is unchanged since it was
+    verified (same files, sizes, times, inodes) and its stage is still there."""
+    kept = [t for t in journal.transactions() if t.last_event == "kept" and t.kind == "upgrade"]
+    if not kept:
+        return None
+    now = stamp_digest(tree_stamp(layout.runtime))
+    for tx in reversed(kept):
+        record = tx.records[-1]
+        if record.get("target") == target and record.get("stamp") == now and os.path.isdir(layout.stage(tx.txid)):
+            return tx
+    return None
+
+
+def _reuse_kept(layout: Layout, journal: Journal, old: Transaction, txid: str, events: Events,
+                resolution: Resolution) -> UpgradeResult:
+    """Swap in a candidate verified earlier: its stage moves (one rename) into this transaction."""
+    from envdoctor.upgrade.fsutil import rename_durable
+    from envdoctor.upgrade.verify import VerifyStep
+
+    record = old.records[-1]
+    os.makedirs(layout.tx_dir(txid), exist_ok=True)
+    rename_durable(layout.stage(old.txid), layout.stage(txid))
+    journal.append(old.txid, "aborted", reason="reused", by=txid)
+    remove_tree(layout.tx_dir(old.txid), layout.trash)
+    steps = tuple(VerifyStep(str(n), str(s), "verified in " + old.txid) for n, s in record.get("steps") or [])
+    journal.append(txid, "verified", reused=old.txid, steps=record.get("steps") or [], stamp=record.get("stamp"),
+                   target=record.get("target"), from_torch=record.get("from_torch"), to_torch=record.get("to_torch"))
+    return _swap_or_keep(layout, journal, txid, events, resolution, None, VerifyResult(steps),
+                         record.get("from_torch"), record.get("to_torch"), str(record.get("stamp")),
+                         list(record.get("target") or []))
 
 
 def _stage_sites(runtime: Runtime, stage: str) -> List[str]:

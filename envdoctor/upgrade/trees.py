@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from envdoctor.upgrade.fsutil import remove_tree
 from envdoctor.upgrade.layout import Layout, is_valid_txid
@@ -61,13 +61,34 @@ def kept_trees(layout: Layout) -> List[KeptTree]:
     return sorted(out, key=lambda t: t.txid, reverse=True)
 
 
-def prune(layout: Layout, keep: int) -> List[KeptTree]:
-    """Delete all but the newest `keep` kept trees; returns those deleted."""
+def prune(layout: Layout, keep: int, progress: Optional[Callable[[str, int, int], None]] = None) -> List[KeptTree]:
+    """Delete all but the newest `keep` kept trees; returns those deleted. `progress(txid, done, total)`
+    in bytes. Transaction folders left holding no tree (a restored backup leaves its meta.json behind)
+    are removed too, unless their transaction is still open."""
     removed: List[KeptTree] = []
     for tree in kept_trees(layout)[max(keep, 0):]:
-        remove_tree(tree.path, layout.trash)
+        tick = (lambda done, total, txid=tree.txid: progress(txid, done, total)) if progress else None
+        remove_tree(tree.path, layout.trash, tick)
         removed.append(tree)
-        tx_dir = layout.tx_dir(tree.txid)
+    sweep_empty(layout)
+    return removed
+
+
+def sweep_empty(layout: Layout) -> List[str]:
+    from envdoctor.upgrade.journal import Journal
+
+    open_ids = {t.txid for t in Journal(layout).open_transactions()}
+    swept = []
+    try:
+        names = os.listdir(layout.state_dir)
+    except OSError:
+        return swept
+    for name in names:
+        tx_dir = os.path.join(layout.state_dir, name)
+        if (not name.startswith("tx-") or not is_valid_txid(name[3:]) or name[3:] in open_ids
+                or os.path.islink(tx_dir) or not os.path.isdir(tx_dir)):
+            continue
         if not any(os.path.isdir(os.path.join(tx_dir, d)) for d in ("backup", "rejected", "stage")):
             remove_tree(tx_dir, layout.trash)
-    return removed
+            swept.append(tx_dir)
+    return swept

@@ -36,11 +36,53 @@ for name in sys.argv[1:]:
 sys.stdout.write("ENVDOCTOR-IMPORTS " + json.dumps(out) + "\n")
 """
 
+APP_MARKER = "ENVDOCTOR-APP "
+
+# GPT-SoVITS' own modules that import torch at load time (imported only: no model is loaded).
+APP_MODULES = (
+    "GPT_SoVITS.module.models", "GPT_SoVITS.AR.models.t2s_model", "GPT_SoVITS.feature_extractor.cnhubert",
+)
+
+# The app's critical paths in the stage's interpreter: torchaudio.load of a real WAV (torchaudio >= 2.9
+# reads through TorchCodec and FFmpeg), onnxruntime's providers (G2PW), the app's torch modules.
+APP_SCRIPT = r"""
+import importlib, json, os, sys
+wav, root = sys.argv[1], sys.argv[2]
+out = {}
+def failed(exc):
+    return {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc)[:400])}
+try:
+    import torchaudio
+    data, rate = torchaudio.load(wav)
+    out["torchaudio.load"] = {"ok": True, "detail": "%s @ %s Hz" % (tuple(getattr(data, "shape", ())), rate)}
+except BaseException as exc:
+    out["torchaudio.load"] = failed(exc)
+try:
+    import importlib.util
+    if importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+        out["onnxruntime"] = {"ok": True, "detail": ",".join(onnxruntime.get_available_providers())}
+except BaseException as exc:
+    out["onnxruntime"] = failed(exc)
+if root:
+    sys.path[:0] = [root, os.path.join(root, "GPT_SoVITS")]
+    os.chdir(root)
+for name in sys.argv[3:]:
+    try:
+        importlib.import_module(name)
+        out[name] = {"ok": True}
+    except BaseException as exc:
+        out[name] = failed(exc)
+sys.stdout.write("ENVDOCTOR-APP " + json.dumps(out) + "\n")
+"""
+
+
 @dataclass(frozen=True)
 class VerifyStep:
-    name: str  # pip-check | check | imports | smoke | doctor
+    name: str  # pip-check | check | imports | app | smoke
     status: str  # ok | failed | skipped
     detail: str = ""
+    fix: str = ""  # message key of what to install, when the failure names one
 
 
 @dataclass(frozen=True)
@@ -98,6 +140,16 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
             good.append(f"GPU {gpu.index}: native ({', '.join(v.source for v in strong)})")
     if problems:
         return VerifyStep("check", "failed", "; ".join(problems))
+    # The same full check a launch gets (driver rule included): a stage that `envdoctor check` would
+    # call blocking is not swapped in, whatever its kernels.
+    from envdoctor.diagnose.engine import diagnose
+    from envdoctor.model import Severity
+
+    blocking = [f for f in diagnose(facts, ctx.matrix) if f.severity == Severity.BLOCKING]
+    if blocking:
+        return VerifyStep("check", "failed", "; ".join(
+            f"{f.code}" + (f" ({', '.join(f'{k}={v}' for k, v in sorted(f.params.items()))})" if f.params else "")
+            for f in blocking)[:1200])
     torch = facts.torch
     return VerifyStep("check", "ok", f"torch {torch.version if torch else '?'}; " + "; ".join(good))
 
@@ -111,6 +163,54 @@ def import_modules(python: str, modules: Sequence[str], runner: Runner) -> Verif
     if failed:
         return VerifyStep("imports", "failed", "; ".join(failed)[:1200])
     return VerifyStep("imports", "ok", ", ".join(f"{n} {i.get('version', '')}".strip() for n, i in answer.items()))
+
+
+def write_test_wav(path: str, seconds: float = 0.25, rate: int = 16000) -> str:
+    """A small real 16-bit mono WAV (a 440 Hz tone): what torchaudio.load must read in the stage."""
+    import math
+    import struct
+    import wave
+
+    frames = int(seconds * rate)
+    with wave.open(path, "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                                    for i in range(frames)))
+    return path
+
+
+def app_paths(python: str, runner: Runner, app_root: Optional[str]) -> VerifyStep:
+    import os
+    import tempfile
+
+    modules = [m for m in APP_MODULES if app_root and os.path.isfile(
+        os.path.join(app_root, *m.split(".")) + ".py")]
+    with tempfile.TemporaryDirectory(prefix="envdoctor-verify-") as tmp:
+        wav = write_test_wav(os.path.join(tmp, "tone.wav"))
+        result = runner.run([python, "-c", APP_SCRIPT, wav, app_root or "", *modules], timeout=600, env=pip_env())
+    answer = last_marked_json(result.stdout, APP_MARKER)
+    if answer is None:
+        return VerifyStep("app", "failed", _tail(result))
+    failed = {name: info for name, info in answer.items() if not info.get("ok")}
+    if failed:
+        detail = "; ".join(f"{name}: {info.get('error')}" for name, info in failed.items())[:1200]
+        return VerifyStep("app", "failed", detail, _fix_for(failed))
+    return VerifyStep("app", "ok", "; ".join(f"{n} {i.get('detail', 'ok')}" for n, i in answer.items())[:600])
+
+
+def _fix_for(failed: dict) -> str:
+    audio = str((failed.get("torchaudio.load") or {}).get("error", "")).lower()
+    if "torchcodec" in audio:
+        return "upgrade.fix.torchcodec"
+    if "ffmpeg" in audio or "libav" in audio:
+        return "upgrade.fix.ffmpeg"
+    if audio:
+        return "upgrade.fix.torchaudio"
+    if "onnxruntime" in failed:
+        return "upgrade.fix.onnxruntime"
+    return "upgrade.fix.app_module"
 
 
 def smoke(python: str, gpus: GpuFacts, runner: Runner) -> VerifyStep:
@@ -141,7 +241,8 @@ def smoke(python: str, gpus: GpuFacts, runner: Runner) -> VerifyStep:
 
 def verify_stage(python: str, gpus: GpuFacts, imports: Sequence[str], installed: Sequence[str],
                  runner: Optional[Runner] = None, matrix_dir: Optional[str] = None,
-                 on_step: Optional[Callable[[VerifyStep], None]] = None) -> VerifyResult:
+                 on_step: Optional[Callable[[VerifyStep], None]] = None, app_root: Optional[str] = None,
+                 app_checks: bool = True) -> VerifyResult:
     """Run the steps in order, stopping at the first failure (later steps would only repeat it)."""
     runner = runner or StageRunner()
     modules: List[str] = list(dict.fromkeys(imports))
@@ -153,8 +254,10 @@ def verify_stage(python: str, gpus: GpuFacts, imports: Sequence[str], installed:
         lambda: pip_check(python, runner),
         lambda: check_stage(python, gpus, runner, matrix_dir),
         lambda: import_modules(python, modules, runner),
-        lambda: smoke(python, gpus, runner),
     ]
+    if app_checks and "torchaudio" in modules:
+        checks.append(lambda: app_paths(python, runner, app_root))
+    checks.append(lambda: smoke(python, gpus, runner))
     for check in checks:
         try:
             step = check()

@@ -77,7 +77,7 @@ def test_quitting_in_chinese_changes_nothing(windows_bundle: Path):
     before = snapshot(windows_bundle)
     term = start(windows_bundle, "zh_CN")
     screen = term.expect("请选择 A、B 或 C")
-    assert "保留现有 runtime，应用规避设置" in screen and "（推荐）" in screen
+    assert "保留现有 runtime/，应用规避设置" in screen and "（推荐）" in screen
     term.send("q")
     term.expect("已取消；没有做任何改动。")
     assert term.close() == 2

@@ -70,6 +70,41 @@ def test_gpu_names_map_to_nvidias_capability(matrix, name, cc) -> None:
     assert matrix.gpu_capability(name).compute_capability == cc
 
 
+def test_every_gpu_example_resolves_to_its_own_row(matrix) -> None:
+    """First match wins, so a row split by source (verified names apart from unverified ones) or a
+    broad pattern placed too early would hand a name another row's capability and trust."""
+    import yaml
+
+    rows = yaml.safe_load((MATRICES / "gpus.yaml").read_text(encoding="utf-8"))["gpus"]
+    for row in rows:
+        for example in row["examples"]:
+            found = matrix.gpu_capability(example)
+            assert found is not None and found.match == row["match"], (example, row["match"])
+
+
+@pytest.mark.parametrize("name, verified", [
+    ("NVIDIA A100-SXM4-80GB", True),              # MIG user guide: A100 GA100 8.0
+    ("NVIDIA A30", True),
+    ("NVIDIA A800 80GB PCIe", False),             # no NVIDIA table read names it
+    ("NVIDIA GeForce RTX 3060 Laptop GPU", True), # CUTLASS: RTX 30x0 series 8.6
+    ("NVIDIA GeForce RTX 2050", False),           # GA107 by spec databases only
+    ("NVIDIA GeForce RTX 2080 Ti", True),         # CUTLASS: RTX 20x0 series 7.5
+    ("Tesla T4", True),
+    ("NVIDIA GeForce GTX 1660 SUPER", False),     # Turing, but no NVIDIA capability table read names it
+    ("NVIDIA GeForce GTX 750 Ti", True),          # legacy page 5.0 row
+    ("Tesla M10", False),
+    ("Tesla K80", False),
+])
+def test_gpu_rows_are_verified_only_where_a_source_names_the_gpu(matrix, name, verified) -> None:
+    assert matrix.gpu_capability(name).verified is verified
+
+
+def test_rtx_3050_a_laptop_gets_no_capability_from_its_name(matrix) -> None:
+    # Reported on AD106 (Ada); the RTX 30x0 row must not hand it 8.6 on trust.
+    assert matrix.gpu_capability("NVIDIA GeForce RTX 3050 A Laptop GPU") is None
+    assert matrix.gpu_capability("NVIDIA GeForce RTX 3050 Laptop GPU").compute_capability == (8, 6)
+
+
 def test_torchaudio_and_torchcodec_knowledge(matrix) -> None:
     assert matrix.audio_io("2.8.0")["backend"] == "builtin"
     io_29 = matrix.audio_io("2.9.1+cu128")

@@ -27,6 +27,8 @@ def wheels(tmp_path_factory):
                            dep="fakedep>=1"),
         "broken": h.build_set(os.path.join(base, "broken"), "2.7.0", "cu128", "12.8", h.ARCHS_NEW,
                               fail_import="libcudnn missing (test fixture)", dep="fakedep>=1"),
+        "nocodec": h.build_set(os.path.join(base, "nocodec"), "2.7.0", "cu128", "12.8", h.ARCHS_NEW,
+                               dep="fakedep>=1", no_codec=True),
         "oldarch": h.build_set(os.path.join(base, "oldarch"), "2.7.0", "cu128", "12.8", h.ARCHS_OLD,
                                dep="fakedep>=1"),
         "fakedep": [h.build_wheel(os.path.join(base, "dep"), "fakedep", "1.0",

@@ -123,3 +123,35 @@ def test_server_that_ignores_range_restarts_cleanly(tmp_path, served, monkeypatc
             return original._serve(self, head)
     server.httpd.RequestHandlerClass = NoRange
     assert sha256_of(downloader(tmp_path).fetch(ref)) == ref.sha256
+
+
+FULL_DISK = r"""
+import json, os, resource, signal, sys
+from envdoctor.upgrade.download import Downloader
+from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.resolve import WheelRef
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as a full disk fails
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+name, url, sha, cache = sys.argv[1:5]
+try:
+    Downloader(cache, backoff_s=0.01).fetch(WheelRef("bigpkg", "1.0", url, name, sha, True))
+    print(json.dumps({"key": None}))
+except UpgradeError as exc:
+    print(json.dumps({"key": exc.key, "params": exc.params}))
+"""
+
+
+def test_a_full_cache_disk_is_a_clear_error_and_keeps_no_partial_file(tmp_path, served):
+    import json
+    import subprocess
+    import sys
+
+    _server, ref, _path = served
+    cache = str(tmp_path / "cache")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", FULL_DISK, ref.filename, ref.url, ref.sha256, cache],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": repo})
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["key"] == "upgrade.error.cache_full", out.stderr[-2000:]
+    left = [f for _d, _s, files in os.walk(cache) for f in files]
+    assert left == []

@@ -43,6 +43,10 @@ def shared_cache(tmp_path_factory):
     return str(tmp_path_factory.getbasetemp() / "fault-cache")
 
 
+def child_env_base(env, shared_cache):
+    return {**os.environ, **env, "ENVDOCTOR_CACHE_DIR": shared_cache}
+
+
 def crash_and_recover(bundle, env, index, shared_cache, fault_env, reverse=False):
     runtime = os.path.join(bundle, "runtime")
     before = h.manifest(runtime)
@@ -58,9 +62,18 @@ def crash_and_recover(bundle, env, index, shared_cache, fault_env, reverse=False
     assert version in (OLD, NEW), (fault_env, proc.stdout[-2000:], rec.stdout)
     assert Journal(Layout(bundle)).open_transactions() == []
     state = os.path.join(bundle, ".envdoctor", "upgrade")
-    leftovers = [os.path.join(d, s) for d in os.listdir(state) if d.startswith("tx-")
-                 for s in os.listdir(os.path.join(state, d)) if s == "stage"]
-    assert leftovers == []
+    kept = {t.txid for t in Journal(Layout(bundle)).transactions() if t.last_event == "kept"}
+    leftovers = [d for d in os.listdir(state) if d.startswith("tx-") and os.path.isdir(os.path.join(state, d, "stage"))
+                 and d[3:] not in kept]
+    assert leftovers == []  # only a verified candidate (journaled "kept") may wait in its stage
+    if kept:
+        # killed after verification: the next upgrade swaps the kept candidate in, redoing nothing
+        again = cli(child_env_base(env, shared_cache), "upgrade", "--root", bundle, "--index-url", index.url,
+                    "--yes", "--json")
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+        assert json.loads(again.stdout)["result"]["reused"] in kept
+        version = torch_version(bundle)
+        assert version == NEW
     assert os.listdir(os.path.join(state, "trash")) == [] if os.path.isdir(os.path.join(state, "trash")) else True
     if version == NEW:
         rb = cli({**os.environ, **env}, "rollback", "--root", bundle, "--json")
@@ -79,8 +92,9 @@ def test_kill_at_every_journal_step(bundle, env, index, shared_cache, point):
     killed, version = crash_and_recover(bundle, env, index, shared_cache, {"ENVDOCTOR_FAULT_AT": point})
     assert killed
     # Once the swap has begun (journaled with both trees' identities) recover finishes it; a crash
-    # before that leaves the original in place and the stage is discarded.
-    swapping = STEPS.index(point) >= STEPS.index("swap-begin")
+    # after verification keeps the candidate, which the next upgrade swaps in (crash_and_recover runs
+    # it); a crash before that leaves the original in place and the stage is discarded.
+    swapping = STEPS.index(point) >= STEPS.index("verified")
     assert version == (NEW if swapping else OLD)
 
 
@@ -124,6 +138,56 @@ def test_rollback_journaled_kill_then_recover(bundle, env, index, shared_cache):
     check = cli(base, "check", "--root", bundle, "--no-live", "--json")
     assert "recover" in check.stderr
     rec = cli(base, "recover", "--root", bundle, "--json")
-    assert json.loads(rec.stdout)["recovered"][0]["outcome"] == "completed"
+    answer = json.loads(rec.stdout)
+    assert answer["recovered"][0]["outcome"] == "rollback-completed"
+    assert "new runtime" not in answer["summary"] and "kept runtime is back" in answer["summary"]
     assert torch_version(bundle) == OLD
     assert h.manifest(runtime) == before
+
+
+def test_kill_9_of_envdoctor_alone_leaves_no_process_and_recover_leaves_no_stage(bundle, env, wheels, tmp_path,
+                                                                                 shared_cache):
+    """kill -9 of envdoctor's own pid (not its group) while a stage child runs (the candidate torch
+    sleeps 60 s on import): the child must die with it, and after `recover` neither a process nor a
+    stage is left."""
+    import time
+
+    from envdoctor.upgrade.swap import processes_using
+
+    slow = h.build_wheel(str(tmp_path / "slow"), "torch", "2.7.0+cu128",
+                         h.torch_files("2.7.0+cu128", "12.8", h.ARCHS_NEW, sleep=60), ["fakedep>=1"])
+    server = h.IndexServer([slow, wheels["new"][1], *wheels["fakedep"]]).__enter__()
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    child_env = {**os.environ, **env, "ENVDOCTOR_CACHE_DIR": shared_cache}
+    proc = subprocess.Popen([sys.executable, "-m", "envdoctor", "upgrade", "--root", bundle, "--index-url",
+                             server.url, "--yes", "--json"], env=child_env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    caught = []
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and not caught:
+        if os.path.isdir(state):
+            caught = [u for u in processes_using(state) if not u.startswith(f"{proc.pid} ")]
+        time.sleep(0.02)
+    assert caught, "no child ran from the stage while the upgrade ran"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    assert processes_using(state) == []  # the children died with envdoctor
+    rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json")
+    assert rec.returncode == 0, rec.stdout + rec.stderr
+    assert processes_using(state) == []
+    assert [d for d in os.listdir(state) if d.startswith("tx-") and os.path.isdir(os.path.join(state, d, "stage"))] \
+        == []
+    assert torch_version(bundle) == OLD
+    server.__exit__()
+
+
+def test_stale_stage_from_an_older_crash_is_removed_by_recover(bundle, env):
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    stale = os.path.join(state, "tx-20200101T000000Z-abcdef", "stage")
+    os.makedirs(os.path.join(stale, "lib"))
+    with open(os.path.join(stale, "lib", "x.py"), "w") as handle:
+        handle.write("x = 1\n")
+    rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json")
+    assert rec.returncode == 0, rec.stdout + rec.stderr
+    assert not os.path.exists(stale)

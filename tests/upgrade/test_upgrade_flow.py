@@ -49,7 +49,7 @@ def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, in
     before = h.manifest(runtime)
     assert torch_version(bundle) == "2.6.0+cu124"
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
-    assert code == 0, out
+    assert code == 0, json.dumps(out)[-3000:]
     assert out["status"] == "committed"
     steps = out["result"]["verify"]["steps"]
     assert [s["status"] for s in steps][:3] == ["ok", "ok", "ok"]
@@ -57,6 +57,14 @@ def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, in
     if wheels["fatbin"] and importlib.util.find_spec("envdoctor.probes.fatbin"):
         assert "scan" in steps[1]["detail"]  # the nvcc-built fat binary was read in the stage
     assert torch_version(bundle) == "2.7.0+cu128"
+    # simulated GPUs cannot run kernels: the final line says the GPU smoke test did not run
+    assert "Not tested on a GPU" in out["summary"] and "simulated" in out["summary"]
+    with open(out["result"]["log"], encoding="utf-8") as handle:  # the whole transaction, beside the journal
+        log = handle.read()
+    assert os.path.dirname(os.path.dirname(out["result"]["log"])) == os.path.join(bundle, ".envdoctor", "upgrade")
+    for expected in ("[begin]", "[staged]", "--- pip install ---", "Successfully installed", "verify app: ok",
+                     "torchaudio.load", "[committed]", "sha256="):
+        assert expected in log, expected
     # the new runtime's console scripts name the final path, not the stage's
     code, listing = run_cli(capsys, "rollback", "--root", bundle, "--list", "--json")
     assert [t["kind"] for t in listing["kept"]] == ["backup"]
@@ -93,6 +101,19 @@ def test_candidate_that_fails_verification_is_never_swapped(bundle, env, wheels,
     assert h.manifest(runtime) == before
     state = os.path.join(bundle, ".envdoctor", "upgrade")
     assert [d for d in os.listdir(state) if d.startswith("tx-")] == []
+
+
+def test_stage_whose_torchaudio_cannot_load_audio_is_refused_with_the_fix(bundle, env, wheels, capsys):
+    """torchaudio >= 2.9 without TorchCodec imports fine but cannot load a WAV: caught before the swap."""
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    with h.IndexServer(wheels["nocodec"] + wheels["fakedep"]) as server:
+        code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", server.url, "--yes", "--json")
+    assert code == 2, out
+    failed = [s for s in out["result"]["verify"]["steps"] if s["status"] == "failed"]
+    assert failed[0]["name"] == "app" and "TorchCodec" in failed[0]["detail"]
+    assert failed[0]["fix"] == "upgrade.fix.torchcodec" and "torchcodec" in out["summary"]
+    assert h.manifest(runtime) == before
 
 
 def test_candidate_without_native_kernels_is_rejected(bundle, env, wheels, capsys):
@@ -158,12 +179,17 @@ def test_rollback_to_a_rejected_runtime_and_prune(bundle, env, index, capsys):
     assert code == 0, out
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
     assert code == 0 and torch_version(bundle) == "2.6.0+cu124"
+    code, again = run_cli(capsys, "rollback", "--root", bundle, "--json")  # a second rollback: points at --to
+    assert code == 3 and again["error"]["key"] == "upgrade.error.no_backup"
+    assert "--to" in again["error"]["message"] and "(rejected)" in again["error"]["message"]
     code, listing = run_cli(capsys, "rollback", "--root", bundle, "--list", "--json")
     assert [(t["kind"], t["torch"]) for t in listing["kept"]] == [("rejected", "2.7.0+cu128")]
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--to", listing["kept"][0]["txid"], "--json")
     assert code == 0 and torch_version(bundle) == "2.7.0+cu128"
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--prune", "--keep", "0", "--json")
     assert out["left"] == 0 and len(out["pruned"]) == 1
+    state = os.path.join(bundle, ".envdoctor", "upgrade")
+    assert [d for d in os.listdir(state) if d.startswith("tx-")] == []  # no empty tx-* folders left
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
     assert code == 3 and out["error"]["key"] == "upgrade.error.no_backup"
     assert torch_version(bundle) == "2.7.0+cu128"
@@ -208,3 +234,35 @@ def test_a_rename_that_fails_during_the_swap_is_undone(bundle, env, index, monke
     assert h.manifest(runtime) == before
     txs = Journal(Layout(bundle)).transactions()
     assert txs[-1].last_event == "reversed" and txs[-1].has("swap-begin")
+
+
+def test_verified_candidate_survives_a_refused_swap_and_is_swapped_in_later(bundle, env, index, monkeypatch,
+                                                                           capsys):
+    """The WebUI starts while the upgrade installs: the swap is refused, the verified candidate is kept,
+    and the next `upgrade` swaps it in without staging, downloading or installing again."""
+    from envdoctor.upgrade import transaction
+    from envdoctor.upgrade.journal import Journal
+    from envdoctor.upgrade.layout import Layout
+
+    real = transaction.processes_using
+    calls = []
+
+    def webui_starts_midway(path):
+        calls.append(path)
+        return real(path) if len(calls) == 1 else ["4242 (runtime/bin/python webui.py)"]
+
+    monkeypatch.setattr(transaction, "processes_using", webui_starts_midway)
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert code == 3 and out["status"] == "kept", out
+    assert "4242" in out["summary"] and h.manifest(runtime) == before
+    monkeypatch.setattr(transaction, "processes_using", real)
+    served_before = len(index.requests)
+    code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert code == 0 and out["status"] == "committed", out
+    assert out["result"]["reused"] and torch_version(bundle) == "2.7.0+cu128"
+    tx = Journal(Layout(bundle)).find(out["result"]["txid"])
+    assert not tx.has("staged") and not tx.has("installed")  # no work redone
+    assert not any(r[1].startswith("/files/") and r[0] == "GET" and not r[2]
+                   for r in index.requests[served_before:])  # no wheel fetched again

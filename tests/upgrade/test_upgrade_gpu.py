@@ -73,3 +73,19 @@ def test_the_machines_own_torch_passes_verification_on_the_real_gpu(real_gpu):
     assert steps["imports"].status == "ok"
     assert steps["smoke"].status == "ok", steps["smoke"].detail
     assert "sdpa-efficient" in steps["smoke"].detail and "fft-fp32" in steps["smoke"].detail
+
+
+def test_real_torchaudio_loads_a_wav_or_the_fix_is_named(real_gpu):
+    """The app step on the machine's own torch/torchaudio: TorchCodec/FFmpeg for real (torchaudio >= 2.9)."""
+    from envdoctor.upgrade.verify import app_paths
+
+    python = os.environ.get("ENVDOCTOR_GPU_PYTHON") or sys.executable
+    probe = subprocess.run([python, "-c", "import torchaudio"], capture_output=True, timeout=300)
+    if probe.returncode != 0:
+        pytest.skip(f"{python} has no torchaudio")
+    step = app_paths(python, StageRunner(), None)
+    print(step)
+    if step.status == "ok":
+        assert "torchaudio.load" in step.detail and "16000 Hz" in step.detail
+    else:  # a failure must say what to install
+        assert step.fix in ("upgrade.fix.torchcodec", "upgrade.fix.ffmpeg", "upgrade.fix.torchaudio"), step

@@ -23,7 +23,8 @@ def used_keys():
         keys |= {f"upgrade.note.{k}" for k in re.findall(r'Note\("([a-z_]+)"', text)}
     keys |= {f"upgrade.status.{s}" for s in ("upgrade", "up-to-date", "no-gpu", "driver-too-old", "no-candidate")}
     keys |= {f"upgrade.step.{s}" for s in ("stage", "resolve", "download", "install", "verify", "swap")}
-    keys |= {f"recover.outcome.{s}" for s in ("completed", "reversed", "discarded")}
+    keys |= {f"recover.outcome.{s}" for s in ("completed", "reversed", "discarded", "kept",
+                                                           "rollback-completed", "rollback-reversed")}
     return sorted(k for k in keys if not k.endswith("."))
 
 

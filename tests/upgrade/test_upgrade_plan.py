@@ -92,7 +92,11 @@ def test_override_that_the_matrix_disagrees_with_warns(matrix):
     assert [n.key for n in plan.notes] == ["override_not_native"]
     plan = make_plan(facts(driver="560.94"), matrix, PlanOptions(variant="cu129"))
     assert plan.target.torch == "2.8.0+cu129"
-    assert "override_driver" in [n.key for n in plan.notes]
+    # a build the driver cannot start is refused unless --force, naming the driver to install
+    assert [b.key for b in plan.blockers] == ["override_driver"] and not plan.runnable
+    assert plan.blockers[0].params["driver"] == "575.51.03"
+    forced = make_plan(facts(driver="560.94"), matrix, PlanOptions(variant="cu129", force=True))
+    assert "override_driver" in [n.key for n in forced.notes] and forced.runnable
 
 
 def test_override_unknown_to_the_matrix(matrix):
@@ -130,3 +134,32 @@ def test_avoided_series_is_used_only_when_nothing_else_fits(tmp_path):
 
 def test_imports_come_from_the_matrix(matrix):
     assert make_plan(facts(), matrix).imports == ("torch", "torchaudio")
+
+
+def test_torch_without_torchaudio_is_blocked_and_names_the_newest_with_one(matrix):
+    plan = make_plan(facts(driver="580.95"), matrix, PlanOptions(torch="2.14.1"))
+    assert plan.target is not None and plan.target.torchaudio is None
+    blocker = next(b for b in plan.blockers if b.key == "no_torchaudio")
+    assert blocker.params["newest"] == "2.8.0"
+
+
+def test_an_older_torch_on_purpose_says_so_and_why(matrix):
+    """2.8 (cu128) needs driver 570; with 560 and torch 2.9 installed the plan goes back and says why."""
+    plan = make_plan(facts(driver="570.26", installed=(("torch", "2.9.0+cu126"), ("torchaudio", "2.9.0+cu126"))),
+                     matrix)
+    assert plan.target is not None
+    assert plan.notes and plan.notes[0].key.startswith("older_on_purpose")
+
+
+def test_driver_rule_blocks_only_below_the_cuda_majors_floor(tmp_path):
+    """Above the CUDA 12 floor (minor-version compatibility) but below the toolkit's own minimum: a
+    warning, not a refusal (no false blocker); below the floor: refused unless --force."""
+    with open(os.path.join(h.MATRIX_DIR, "cuda.yaml"), encoding="utf-8") as handle:
+        cuda = handle.read()
+    cuda += ('minor_version_compat:\n'
+             '  - {major: 12, min_driver: {linux: "525.60.13", windows: "527.41"}, note: test, source: test}\n')
+    m = load_matrix(h.write_matrix(str(tmp_path / "m"), {"cuda.yaml": cuda}))
+    plan = make_plan(facts(driver="560.94"), m, PlanOptions(variant="cu129"))
+    assert plan.runnable and "override_driver" in [n.key for n in plan.notes]
+    plan = make_plan(facts(driver="470.10"), m, PlanOptions(variant="cu129"))
+    assert [b.key for b in plan.blockers] == ["override_driver"] and plan.blockers[0].params["driver"] == "525.60.13"

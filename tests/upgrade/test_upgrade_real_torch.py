@@ -60,9 +60,7 @@ def test_upgrade_to_a_real_cpu_torch_and_roll_back(tmp_path, env, monkeypatch, c
             os.symlink(path, house / os.path.basename(path))
     release = target_version.split("+")[0]
     # no torchaudio wheel is offline: a small one with real metadata pairs with the real torch
-    h.build_wheel(str(house), "torchaudio", target_version,
-                  {"torchaudio/__init__.py": f"import torch\n__version__ = '{target_version}'\n".encode()},
-                  [f"torch=={release}"])
+    h.build_wheel(str(house), "torchaudio", target_version, h.audio_files(target_version), [f"torch=={release}"])
     root = tmp_path / "bundle"
     runtime = str(root / "runtime")
     python = h.make_venv(runtime)

@@ -26,6 +26,9 @@ import json as _json, os as _os
 _fake = _json.load(open(_os.path.join(_os.path.dirname(__file__), "_fake.json")))
 if _fake.get("fail_import"):
     raise ImportError(_fake["fail_import"])
+if _fake.get("sleep"):  # a child that is still running when envdoctor is killed (orphan tests)
+    import time as _time
+    _time.sleep(_fake["sleep"])
 from torch.version import __version__
 from torch import version, cuda
 '''
@@ -70,15 +73,22 @@ def build_wheel(out_dir: str, name: str, version: str, files: Dict[str, bytes],
 
 
 def torch_files(version: str, cuda: Optional[str], arch_list: Sequence[str], fail_import: str = "",
-                fatbin: Optional[bytes] = None, padding: int = 0) -> Dict[str, bytes]:
-    fake = {"arch_list": list(arch_list)}
+                fatbin: Optional[bytes] = None, padding: int = 0, sleep: float = 0,
+                annotated: bool = False) -> Dict[str, bytes]:
+    """`annotated`: version.py as torch >= 2.12 writes it (`cuda: Optional[str] = '13.0'`)."""
+    fake: Dict[str, object] = {"arch_list": list(arch_list)}
+    if sleep:
+        fake["sleep"] = sleep
     if fail_import:
         fake["fail_import"] = fail_import
     files = {
         "torch/__init__.py": TORCH_INIT.encode(),
         "torch/cuda/__init__.py": TORCH_CUDA.encode(),
-        "torch/version.py": (f"__version__ = '{version}'\ndebug = False\ncuda = {cuda!r}\n"
-                             f"git_version = 'test'\nhip = None\n").encode(),
+        "torch/version.py": ((f"from typing import Optional\n__version__ = '{version}'\ndebug = False\n"
+                              f"cuda: Optional[str] = {cuda!r}\ngit_version = 'test'\nhip: Optional[str] = None\n")
+                             if annotated else
+                             (f"__version__ = '{version}'\ndebug = False\ncuda = {cuda!r}\n"
+                              f"git_version = 'test'\nhip = None\n")).encode(),
         "torch/_fake.json": json.dumps(fake).encode(),
     }
     if fatbin is not None:
@@ -111,15 +121,39 @@ def build_fatbin(work: str, archs: Sequence[str]) -> Optional[bytes]:
         return handle.read()
 
 
+# torchaudio.load as the fixture's torchaudio does it: a real WAV read with the standard library; or,
+# like torchaudio >= 2.9 without TorchCodec, the error that real torchaudio raises in that case.
+AUDIO_LOAD = '''
+def load(path):
+    if {no_codec!r}:
+        raise ImportError("TorchCodec is required for load_with_torchcodec. Please install torchcodec to use this "
+                          "function.")
+    import wave
+    with wave.open(path, "rb") as handle:
+        frames = handle.getnframes()
+        rate = handle.getframerate()
+        channels = handle.getnchannels()
+        handle.readframes(frames)
+    class _Shape:
+        shape = (channels, frames)
+    return _Shape(), rate
+'''
+
+
+def audio_files(full: str, no_codec: bool = False) -> Dict[str, bytes]:
+    return {"torchaudio/__init__.py": (f"import torch\n__version__ = '{full}'\n"
+                                       + AUDIO_LOAD.format(no_codec=no_codec)).encode()}
+
+
 def build_set(out_dir: str, torch_version: str, variant: str, cuda: Optional[str], arch_list: Sequence[str],
-              fail_import: str = "", fatbin: Optional[bytes] = None, dep: Optional[str] = None) -> List[str]:
+              fail_import: str = "", fatbin: Optional[bytes] = None, dep: Optional[str] = None,
+              no_codec: bool = False) -> List[str]:
     """torch + torchaudio wheels of one version (+ local tag)."""
     full = f"{torch_version}+{variant}"
     torch_requires = [dep] if dep else []
     paths = [build_wheel(out_dir, "torch", full, torch_files(full, cuda, arch_list, fail_import, fatbin),
                          torch_requires)]
-    audio_files = {"torchaudio/__init__.py": f"import torch\n__version__ = '{full}'\n".encode()}
-    paths.append(build_wheel(out_dir, "torchaudio", full, audio_files, [f"torch=={torch_version}"]))
+    paths.append(build_wheel(out_dir, "torchaudio", full, audio_files(full, no_codec), [f"torch=={torch_version}"]))
     return paths
 
 
@@ -132,7 +166,10 @@ class IndexServer:
     connection after N bytes, the first `drops` times), missing (the link 404s), plus a request log.
     """
 
-    def __init__(self, wheel_paths: Iterable[str]) -> None:
+    def __init__(self, wheel_paths: Iterable[str], pep658: bool = False, ranges: bool = True) -> None:
+        self.pep658 = pep658  # serve <file>.metadata and announce it (data-core-metadata)
+        self.ranges = ranges  # answer Range requests (False: always the whole file, as some servers do)
+        self.served: Dict[str, int] = {}  # body bytes sent per path (wheels and .metadata files)
         self.files: Dict[str, str] = {}
         for path in wheel_paths:
             self.add(path)
@@ -152,6 +189,14 @@ class IndexServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/simple/"
+
+    @property
+    def flat_url(self) -> str:
+        """A find-links page: every wheel on one flat listing, as several PyTorch mirrors are laid out."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/flat/"
+
+    def wheel_bytes_served(self, name: str) -> int:
+        return self.served.get(f"/files/{name}", 0)
 
     def file_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/files/{name}"
@@ -192,6 +237,8 @@ class IndexServer:
                 self.end_headers()
                 if not head:
                     self.wfile.write(body)
+                    path = self.path.split("?")[0]
+                    server.served[path] = server.served.get(path, 0) + len(body)
 
             def _serve(self, head: bool) -> None:
                 server.requests.append((self.command, self.path, self.headers.get("Range")))
@@ -210,12 +257,27 @@ class IndexServer:
                             digest = hashlib.sha256(handle.read()).hexdigest()
                         if name in server.wrong_hash:
                             digest = hashlib.sha256(b"not this file").hexdigest()
-                        links.append(f'<a href="/files/{name}#sha256={digest}">{name}</a>')
+                        meta = ""
+                        if server.pep658:
+                            with zipfile.ZipFile(path) as archive:
+                                text = archive.read(_metadata_name(archive))
+                            meta = f' data-core-metadata="sha256={hashlib.sha256(text).hexdigest()}"'
+                        links.append(f'<a href="/files/{name}#sha256={digest}"{meta}>{name}</a>')
                     links += server.extra_links.get(project, [])
                     if not links:
                         return self._send(404, b"not found", head=head)
                     return self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(),
                                       head=head)
+                if parts == ["flat"]:
+                    links = [f'<a href="../files/{n}">{n}</a>' for n in sorted(server.files)]
+                    return self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(),
+                                      head=head)
+                if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".whl.metadata"):
+                    name = parts[1][:-len(".metadata")]
+                    if not server.pep658 or name not in server.files:
+                        return self._send(404, b"not found", head=head)
+                    with zipfile.ZipFile(server.files[name]) as archive:
+                        return self._send(200, archive.read(_metadata_name(archive)), "text/plain", head=head)
                 if len(parts) == 2 and parts[0] == "files":
                     name = parts[1]
                     if name in server.missing or name not in server.files:
@@ -228,14 +290,20 @@ class IndexServer:
                     rng = self.headers.get("Range")
                     extra = {"Accept-Ranges": "bytes"}
                     code = 200
-                    if rng and rng.startswith("bytes="):
-                        start = int(rng[6:].split("-")[0] or 0)
+                    end = len(data) - 1
+                    if rng and rng.startswith("bytes=") and server.ranges:
+                        first, _, last = rng[6:].partition("-")
+                        if not first:  # a suffix: the last N bytes
+                            start = max(0, len(data) - int(last))
+                        else:
+                            start = int(first)
+                            end = min(int(last), len(data) - 1) if last else len(data) - 1
                         if start >= len(data):
                             return self._send(416, b"", extra={"Content-Range": f"bytes */{len(data)}"},
                                               head=head)
                         code = 206
-                        extra["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-                    body = data[start:]
+                        extra["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                    body = data[start:end + 1]
                     drop = server.drop_after.get(name)
                     if drop and drop[1] > 0 and not head:
                         server.drop_after[name] = (drop[0], drop[1] - 1)
@@ -252,6 +320,10 @@ class IndexServer:
                 return self._send(404, b"not found", head=head)
 
         return Handler
+
+
+def _metadata_name(archive: zipfile.ZipFile) -> str:
+    return next(n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
 
 
 # -- runtimes and matrices --------------------------------------------------------------------------

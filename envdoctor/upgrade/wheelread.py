@@ -1,0 +1,201 @@
+"""A wheel's metadata (and single members such as torch/version.py) without downloading the wheel.
+
+In order of cost: a wheel already in the download cache or in a local folder is read from disk; an
+index that serves PEP 658 `.metadata` files gives METADATA alone; otherwise HTTP range requests read
+the zip's central directory and then just the member. A server that ignores Range sends the whole
+file: then it is kept in the download cache (hash-checked), so those bytes are never fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from envdoctor.upgrade import zipmeta
+from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.finder import Link
+from envdoctor.upgrade.sources import check_url
+
+
+@dataclass
+class Http:
+    """requests with a byte count (what this run received, for the log and the tests)."""
+
+    timeout_s: float = 60.0
+    session: object = None
+    received: int = 0
+    requests: int = 0
+
+    def _session(self):
+        if self.session is None:
+            import requests
+
+            session = requests.Session()
+            session.trust_env = True  # proxies from the environment, as pip would use
+            self.session = session
+        return self.session
+
+    def _get(self, url: str, headers: Optional[dict] = None):
+        import requests
+
+        check_url(url)
+        self.requests += 1
+        try:
+            response = self._session().get(url, headers=headers or {}, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise UpgradeError("upgrade.error.index_unreachable", url=url, detail=f"{type(exc).__name__}: {exc}") \
+                from exc
+        self.received += len(response.content)
+        return response
+
+    def get_text(self, url: str) -> Optional[str]:
+        """The page, or None for 404; other failures are errors that name the URL."""
+        response = self._get(url, {"Accept": "text/html"})
+        if response.status_code == 404:
+            return None
+        if not response.ok:
+            raise UpgradeError("upgrade.error.download_http", url=url, status=response.status_code)
+        return response.text
+
+    def get_bytes(self, url: str) -> Optional[bytes]:
+        response = self._get(url)
+        if response.status_code == 404:
+            return None
+        if not response.ok:
+            raise UpgradeError("upgrade.error.download_http", url=url, status=response.status_code)
+        return response.content
+
+    def get_range(self, url: str, spec: str) -> Tuple[int, bytes, Optional[int], int]:
+        """(status, body, total size, first byte) of a Range request; status 200 means no range support."""
+        response = self._get(url, {"Range": f"bytes={spec}", "Accept-Encoding": "identity"})
+        if response.status_code == 200:
+            return 200, response.content, len(response.content), 0
+        if response.status_code != 206:
+            raise UpgradeError("upgrade.error.download_http", url=url, status=response.status_code)
+        match = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", ""))
+        if not match:
+            raise UpgradeError("upgrade.error.download_http", url=url, status="206 without Content-Range")
+        total = int(match.group(3)) if match.group(3) != "*" else None
+        return 206, response.content, total, int(match.group(1))
+
+
+@dataclass
+class WheelInfo:
+    metadata: str
+    size: Optional[int] = None
+    unpacked: Optional[int] = None  # sum of member sizes, when the directory was read
+    members: Dict[str, bytes] = field(default_factory=dict)
+
+
+class WheelReader:
+    def __init__(self, http: Http, downloader) -> None:
+        self.http = http
+        self.downloader = downloader
+        self._dirs: Dict[str, Tuple[List[zipmeta.Member], int]] = {}
+        self._tails: Dict[str, Tuple[int, bytes]] = {}  # url -> (offset of the bytes held, bytes)
+
+    # -- local ------------------------------------------------------------------------------------
+    def _local(self, path: str, want: Tuple[str, ...]) -> WheelInfo:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                infos = archive.infolist()
+                meta = next((i for i in infos if i.filename.count("/") == 1
+                             and i.filename.split("/")[0].endswith(".dist-info")
+                             and i.filename.endswith("/METADATA")), None)
+                if meta is None:
+                    raise UpgradeError("upgrade.error.bad_wheel", file=path, detail="no METADATA")
+                members = {n: archive.read(n) for n in want if n in archive.namelist()}
+                text = archive.read(meta).decode("utf-8", errors="replace")
+                return WheelInfo(text, os.path.getsize(path), sum(i.file_size for i in infos), members)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise UpgradeError("upgrade.error.bad_wheel", file=path, detail=str(exc)) from exc
+
+    def read(self, link: Link, want: Tuple[str, ...] = ()) -> WheelInfo:
+        """METADATA (and the members in `want`) of the wheel behind `link`, as cheaply as possible."""
+        local = link.local_path or (self.downloader.cached(link.filename, link.sha256) if link.sha256 else None)
+        if local:
+            return self._local(local, want)
+        if link.metadata is not None and not want:
+            data = self.http.get_bytes(link.url + ".metadata")
+            if data is not None:
+                if link.metadata and hashlib.sha256(data).hexdigest() != link.metadata:
+                    raise UpgradeError("upgrade.error.hash_mismatch", file=link.filename + ".metadata",
+                                       url=link.url + ".metadata")
+                return WheelInfo(data.decode("utf-8", errors="replace"))
+        return self._remote(link, want)
+
+    # -- remote: range requests ---------------------------------------------------------------------
+    def _remote(self, link: Link, want: Tuple[str, ...]) -> WheelInfo:
+        listing = self._directory(link)
+        if listing is None:  # the server sent the whole wheel: it is in the cache now
+            local = self.downloader.cached(link.filename, link.sha256)
+            if local is None:
+                raise UpgradeError("upgrade.error.no_hash", file=link.filename, url=link.url)
+            return self._local(local, want)
+        members, total = listing
+        meta = zipmeta.metadata_member(members)
+        if meta is None:
+            raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail="no METADATA")
+        info = WheelInfo(self._member(link, meta).decode("utf-8", errors="replace"), total,
+                         sum(m.file_size for m in members))
+        for name in want:
+            member = zipmeta.find_member(members, name)
+            if member is not None:
+                info.members[name] = self._member(link, member)
+        return info
+
+    def _directory(self, link: Link) -> Optional[Tuple[List[zipmeta.Member], int]]:
+        if link.url in self._dirs:
+            return self._dirs[link.url]
+        status, tail, total, first = self.http.get_range(link.url, f"-{zipmeta.TAIL_BYTES}")
+        if total is None:
+            raise UpgradeError("upgrade.error.download_http", url=link.url, status="unknown size")
+        if first == 0 and len(tail) == total:
+            # The whole file came (a small wheel, or no Range support): keep it rather than fetch it again.
+            if link.sha256 and self.downloader.adopt(link.filename, link.sha256, tail):
+                return None
+            return self._parse_whole(link, tail)
+        try:
+            offset, size = zipmeta.directory_span(tail, total)
+            start_in_tail = offset - (total - len(tail))
+            if start_in_tail >= 0:
+                data = tail[start_in_tail:start_in_tail + size]
+            else:
+                _s, head, _t, _f = self.http.get_range(link.url, f"{offset}-{total - len(tail) - 1}")
+                data = head + tail[:size - len(head)]
+            members = zipmeta.parse_directory(data)
+        except zipmeta.ZipFormatError as exc:
+            raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=str(exc)) from exc
+        self._dirs[link.url] = (members, total)
+        self._tails[link.url] = (total - len(tail), tail)
+        return members, total
+
+    def _parse_whole(self, link: Link, data: bytes) -> Tuple[List[zipmeta.Member], int]:
+        offset, size = zipmeta.directory_span(data, len(data))
+        members = zipmeta.parse_directory(data[offset:offset + size])
+        self._tails[link.url] = (0, data)
+        self._dirs[link.url] = (members, len(data))
+        return members, len(data)
+
+    def _member(self, link: Link, member: zipmeta.Member) -> bytes:
+        start, end = zipmeta.local_span(member)
+        base, tail = self._tails.get(link.url, (None, b""))
+        if base is not None and start >= base and end < base + len(tail):
+            chunk = tail[start - base:]  # already read with the directory
+        else:
+            _s, chunk, _t, _f = self.http.get_range(link.url, f"{start}-{end}")
+        try:
+            data = zipmeta.member_bytes(chunk, member)
+            if data is None:  # an unusually long local extra field: read exactly what is missing
+                _s, chunk, _t, _f = self.http.get_range(link.url, f"{start}-{end + 65536}")
+                data = zipmeta.member_bytes(chunk, member)
+        except (zipmeta.ZipFormatError, ValueError, zlib.error) as exc:
+            raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=str(exc)) from exc
+        if data is None:
+            raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=f"{member.name} unreadable")
+        return data
