@@ -18,6 +18,9 @@ def atomic_write(path: str, data: bytes, mode: Optional[int] = None) -> None:
             os.fsync(stream.fileno())
         if mode is not None:
             os.chmod(temporary, mode)
+        from envdoctor import faults
+
+        faults.hit("atomic-written")  # kill -9 tests: the temporary is whole, the target not replaced yet
         os.replace(temporary, path)
     except BaseException:
         try:

@@ -29,13 +29,27 @@ def machine_options(args: argparse.Namespace) -> dict:
             "facts_from": getattr(args, "facts_from", None)}
 
 
+def seconds(text: str) -> float:
+    """--live-timeout: a finite number of seconds, more than 0 and at most a day (nan, inf and 1e309
+    would make the wait endless or fail deep inside the runner)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0 or value > 86400:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds between 0 and 86400, not {text!r}")
+    return value
+
+
 def add_probe_options(parser: argparse.ArgumentParser, live: bool) -> None:
     """--no-scan and --live-timeout (and --no-live where the command may skip the live probe)."""
     if live:
         parser.add_argument("--no-live", action="store_true",
                             help="do not run the runtime's Python (files only; fastest, no import torch)")
     parser.add_argument("--no-scan", action="store_true", help="do not read CUDA binaries' fat-binary headers")
-    parser.add_argument("--live-timeout", type=float, default=90.0, metavar="S",
+    parser.add_argument("--live-timeout", type=seconds, default=90.0, metavar="S",
                         help="seconds to wait for the runtime's 'import torch' (default 90)")
 
 

@@ -14,7 +14,7 @@ HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (in chi
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    from envdoctor.cli.check import add_probe_options, add_target_options
+    from envdoctor.cli.check import add_probe_options, add_target_options, seconds
 
     parser = sub.add_parser("doctor", parents=[parent], help=HELP, description=HELP)
     add_target_options(parser)
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                         help="run only these tests (comma-separated names, prefixes such as 'fft', or globs)")
     parser.add_argument("--skip", action="append", metavar="TESTS", help="do not run these tests")
     parser.add_argument("--list-tests", action="store_true", help="list the smoke tests and exit")
-    parser.add_argument("--test-timeout", type=float, default=None, metavar="S",
+    parser.add_argument("--test-timeout", type=seconds, default=None, metavar="S",
                         help="seconds each test may take (default 180: a first run may JIT-compile kernels)")
     parser.add_argument("--extension", metavar="PATH",
                         help="also launch a kernel from this CUDA library (exports envdoctor_smoke_kernel)")

@@ -86,6 +86,7 @@ def data(result, lang: str) -> Dict[str, Any]:
         "more_error_lines": ex.more_error_lines,
         "machine": None if result.machine is None else {"verdict": result.machine.verdict.value},
         "machine_note": result.machine_note,
+        "slow_patterns": list(ex.slow_patterns),
     }
 
 
@@ -149,5 +150,7 @@ def render(result, ui: Ui, machine_asked: bool = True) -> None:
             console.print(t("explain.no_error_lines"))
     if ex.stats.truncated_lines:
         console.print(Text(t("explain.truncated", count=ex.stats.truncated_lines), style="dim"))
+    for code in ex.slow_patterns:
+        console.print(Text(t("safety.slow_pattern", id=code), style="yellow"))
     if result.machine is None and result.machine_note and machine_asked:
         console.print(Text(t("explain.machine_skipped", reason=result.machine_note), style="dim"))

@@ -52,16 +52,46 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+_GLOBAL_FLAGS = ("--debug", "--json")
+
+
+def hoist_common_options(argv: List[str]) -> List[str]:
+    """`envdoctor --debug check` and `envdoctor --lang zh_CN check`: the common options are the
+    subcommands' (argparse would let a subcommand's default overwrite a top-level value), so those
+    written before the command are moved after it."""
+    before: List[str] = []
+    index = 0
+    while index < len(argv):
+        item = argv[index]
+        if item in _GLOBAL_FLAGS or item.startswith("--lang="):
+            before.append(item)
+            index += 1
+        elif item == "--lang" and index + 1 < len(argv):
+            before += argv[index:index + 2]
+            index += 2
+        else:
+            break
+    if before and index < len(argv) and argv[index] in COMMANDS:
+        return [argv[index], *before, *argv[index + 1:]]
+    return argv
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = hoist_common_options(list(sys.argv[1:] if argv is None else argv))
     from envdoctor.replay import finish_recording, replay, start_recording
 
-    replayed = replay(argv)  # an unchanged pre-launch check answers before anything heavy is imported
+    try:
+        replayed = replay(argv)  # an unchanged pre-launch check answers before anything heavy is imported
+    except OSError:
+        replayed = None  # e.g. the current folder was deleted: the command below says so clearly
     if replayed is not None:
         return replayed
     command = argv[0] if argv and argv[0] in COMMANDS else ""
     ui = Ui(lang=detect_language(_peek_lang(argv)), json_mode="--json" in argv, debug="--debug" in argv)
-    recorder = start_recording(argv)  # only an eligible `check` is recorded, for the replay above
+    try:
+        recorder = start_recording(argv)  # only an eligible `check` is recorded, for the replay above
+    except OSError:
+        recorder = None
     result: Optional[CommandResult] = None
     code = 3
     try:
@@ -84,6 +114,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(argv: List[str], ui: Ui) -> CommandResult:
+    if not [a for a in argv if a not in _GLOBAL_FLAGS and not a.startswith("--lang")]:
+        build_parser().print_help(sys.stderr)  # no command: the help, and exit 3 ("could not check")
+        raise UsageError("safety.no_command")
+    _require_working_directory(argv)
     parser = build_parser(argv[0] if argv else None)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -91,12 +125,12 @@ def _run(argv: List[str], ui: Ui) -> CommandResult:
         command_parser = _subparser(parser, getattr(args, "command", None)) or parser
         command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.argv = argv
-    ui.lang = detect_language(args.lang) if args.command else ui.lang
+    ui.lang = detect_language(getattr(args, "lang", None)) if getattr(args, "command", None) else ui.lang
     ui.json_mode = getattr(args, "json", False)
     ui.debug = getattr(args, "debug", False)
-    if not args.command:
-        build_parser().print_help()
-        return CommandResult("", "usage", 3, render=lambda _ui: None)
+    if not getattr(args, "command", None):
+        build_parser().print_help(sys.stderr)
+        raise UsageError("safety.no_command")
     _notice_interrupted(args, ui)
     module = importlib.import_module(f"envdoctor.cli.{args.command}")
     return module.run(args, ui)
@@ -122,6 +156,18 @@ def emit(result: CommandResult, ui: Ui) -> int:
     return result.exit_code
 
 
+def _require_working_directory(argv: List[str]) -> None:
+    """A deleted current folder makes every relative path (and os.getcwd itself) fail: say so once."""
+    import os
+
+    if argv and argv[0] in ("-h", "--help", "--version"):
+        return
+    try:
+        os.getcwd()
+    except OSError as exc:
+        raise UsageError("safety.cwd_missing") from exc
+
+
 def _notice_interrupted(args: argparse.Namespace, ui: Ui) -> None:
     """Every command says so when an upgrade/rollback was interrupted (upgrade commands do it themselves)."""
     import os
@@ -132,7 +178,10 @@ def _notice_interrupted(args: argparse.Namespace, ui: Ui) -> None:
     if os.path.exists(os.path.join(root, ".envdoctor", "upgrade", "journal.jsonl")):
         from envdoctor.cli.upgrade_view import interrupted_notice
 
-        interrupted_notice(root, ui)
+        try:
+            interrupted_notice(root, ui)
+        except EnvdoctorError:
+            pass  # a damaged journal is for `recover`/`rollback` to report; the check itself goes on
 
 
 def _peek_lang(argv: List[str]) -> Optional[str]:

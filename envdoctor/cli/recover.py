@@ -24,10 +24,10 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.upgrade.recover import recover
 
     layout = Layout(os.path.abspath(args.root or os.getcwd()))
-    if not os.path.isdir(layout.root):  # a mistyped --root must not read as "nothing to recover"
+    if not os.path.isdir(layout.root):
         from envdoctor.errors import UsageError
 
-        raise UsageError("error.root_not_found", path=layout.root)
+        raise UsageError("safety.root_missing", path=layout.root)  # a typo must not create folders
     done = recover(layout, reverse=args.reverse)
     lines = [ui.text("recover.done", txid=r.txid, kind=r.kind, outcome=ui.text(f"recover.outcome.{r.outcome}"))
              for r in done] or [ui.text("recover.none")]

@@ -37,15 +37,34 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.report.redact import Redactor
 
     redactor = Redactor.for_machine(enabled=not args.no_redact)
+    if args.output and not os.path.isdir(args.output):
+        from envdoctor.safeio import UnsafePathError, check_output_target
+
+        try:
+            check_output_target(args.output)  # say so before the minute a check can take
+        except UnsafePathError as exc:
+            raise exc.as_error() from exc
     if args.from_report:
-        document = _from_existing(args.from_report, ui.lang if args.lang else None, redactor)
+        try:
+            document = current_head(_from_existing(args.from_report, ui.lang if args.lang else None, redactor))
+            files, envelope = render_files(document)
+            output = _output_path(args.output, envelope)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
+            # A report.json is a file anyone can edit: a field of the wrong type, or nesting deep
+            # enough to exhaust the stack, is bad input, not an envdoctor bug.
+            raise UsageError("safety.bad_report", path=args.from_report,
+                             problem=f"{type(exc).__name__}: {exc}"[:200]) from exc
     else:
         document = _from_machine(args, ui, redactor)
-    document = current_head(document)
-    files, envelope = render_files(document)
-    output = _output_path(args.output, envelope)
+        document = current_head(document)
+        files, envelope = render_files(document)
+        output = _output_path(args.output, envelope)
+    from envdoctor.safeio import UnsafePathError
+
     try:
         write_zip(output, files)
+    except UnsafePathError as exc:
+        raise exc.as_error() from exc
     except OSError as exc:
         raise UsageError("report.error.write", path=output, detail=exc.strerror or str(exc)) from exc
     # report.json is already an envdoctor.report envelope (written by envdoctor.envelope in gather).
@@ -57,10 +76,14 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
 def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
     from envdoctor.probes.collect import CollectOptions
     from envdoctor.report.document import ReportOptions, gather, redact_document
+    from envdoctor.safeio import path_kind
 
     for path in args.log:
-        if not os.path.isfile(path):
+        kind = path_kind(path)
+        if kind == "missing":
             raise UsageError("report.error.log_missing", path=path)
+        if kind != "file":  # say what it is: a FIFO, a device, a folder, a symlink loop
+            raise UsageError(f"safety.path.{kind}", path=path, detail=kind, limit="")
     options = ReportOptions(
         collect=CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
                                live_timeout=args.live_timeout, **machine_options(args)),
@@ -84,30 +107,47 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
     import zipfile
 
     from envdoctor.report.document import (
+        MAX_EVIDENCE_MEMBER_BYTES,
+        MAX_EVIDENCE_MEMBERS,
+        MAX_EVIDENCE_TOTAL_BYTES,
         Document,
         evidence_shapes,
         is_report_envelope,
         relocalize,
     )
     from envdoctor.report.fileshape import decode_as
-    from envdoctor.reportfile import read_report_json
+    from envdoctor.reportfile import read_member, read_report_json
+    from envdoctor.safeio import UnsafePathError, open_regular
+    from envdoctor.textcodec import decode_text
 
     evidence: Dict[str, str] = {}
     shapes: Dict[str, Any] = {}
     try:
         envelope = read_report_json(path)
-        if isinstance(envelope, dict) and zipfile.is_zipfile(path):
+        if isinstance(envelope, dict):
             recorded = evidence_shapes(envelope)  # copies of the user's files, in their own encodings
-            with zipfile.ZipFile(path) as archive:
-                for name in archive.namelist():
-                    if name.startswith("evidence/") and not name.endswith("/"):
-                        data = archive.read(name)
-                        shape = recorded.get(name)
-                        if shape is not None:
-                            evidence[name], shapes[name] = decode_as(data, shape), shape
-                        else:
-                            evidence[name] = data.decode("utf-8", errors="replace")
-    except (OSError, ValueError, KeyError, LookupError, zipfile.BadZipFile) as exc:
+            with os.fdopen(open_regular(path), "rb") as handle:
+                if zipfile.is_zipfile(handle):
+                    handle.seek(0)
+                    with zipfile.ZipFile(handle) as archive:
+                        names = [n for n in archive.namelist() if n.startswith("evidence/") and not n.endswith("/")]
+                        if len(names) > MAX_EVIDENCE_MEMBERS:
+                            raise ValueError(f"more than {MAX_EVIDENCE_MEMBERS} evidence files")
+                        total = 0
+                        for name in names:
+                            data = read_member(archive, name, MAX_EVIDENCE_MEMBER_BYTES)
+                            total += len(data)
+                            if total > MAX_EVIDENCE_TOTAL_BYTES:
+                                raise ValueError(f"evidence larger than {MAX_EVIDENCE_TOTAL_BYTES >> 20} MiB")
+                            shape = recorded.get(name)
+                            if shape is not None:
+                                evidence[name], shapes[name] = decode_as(data, shape), shape
+                            else:
+                                # Decoded like any log (a hand-edited zip may hold UTF-16), so it is redacted.
+                                evidence[name] = decode_text(data)[0]
+    except UnsafePathError as exc:
+        raise exc.as_error() from exc
+    except (OSError, ValueError, KeyError, LookupError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
         raise UsageError("report.error.from_unreadable", path=path, detail=str(exc)[:200]) from exc
     if not is_report_envelope(envelope):
         raise UsageError("report.error.from_not_report", path=path)

@@ -35,6 +35,10 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.upgrade.trees import kept_trees
 
     layout = Layout(os.path.abspath(args.root or os.getcwd()))
+    if not os.path.isdir(layout.root):
+        from envdoctor.errors import UsageError
+
+        raise UsageError("safety.root_missing", path=layout.root)  # a typo must not create folders
     pending = interrupted_notice(layout.root, ui)
     if args.list:
         trees = kept_trees(layout)

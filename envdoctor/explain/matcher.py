@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
+from typing import Any, BinaryIO, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
 
+from envdoctor.explain.budget import BLOCK_BUDGET_S, LINE_BUDGET_S, Budget, RegexTimeout
 from envdoctor.explain.literals import required_literals
 from envdoctor.explain.reader import ReadStats, read_blocks
 from envdoctor.matrix.model import KnownError
@@ -43,6 +44,7 @@ class Explanation:
     matches: List[Match] = field(default_factory=list)  # in order of first appearance
     error_lines: List[Tuple[int, str]] = field(default_factory=list)
     more_error_lines: int = 0
+    slow_patterns: List[str] = field(default_factory=list)  # known-error codes dropped for overrunning the budget
 
 
 def _cut(text: str) -> str:
@@ -125,12 +127,20 @@ def _tail(data: bytes) -> List[str]:
     return [line[: MAX_TEXT * 4].decode("utf-8", "replace") for line in data.rsplit(b"\n", CONTEXT_LINES)]
 
 
-def _unfiltered_lines(text: str, data: bytes, patterns: List[Pattern[str]]) -> Dict[int, int]:
+def _unfiltered_lines(text: str, data: bytes, patterns: List[Pattern[str]], budget: Budget,
+                     on_slow: Any) -> Dict[int, int]:
     """Lines hit by patterns that have no literal prefilter (byte offsets, like _candidate_lines)."""
     lines: Dict[int, int] = {}
-    for pattern in patterns:
-        for hit in pattern.finditer(text):
-            start_char = text.rfind("\n", 0, hit.start()) + 1
+    for pattern in list(patterns):
+        try:
+            budget.arm(BLOCK_BUDGET_S)
+            hits = [hit.start() for hit in pattern.finditer(text)]
+            budget.disarm()
+        except RegexTimeout:
+            on_slow(pattern)
+            continue
+        for position in hits:
+            start_char = text.rfind("\n", 0, position) + 1
             start = len(text[:start_char].encode("utf-8"))
             end = data.find(b"\n", start)
             lines[start] = len(data) if end < 0 else end
@@ -138,17 +148,26 @@ def _unfiltered_lines(text: str, data: bytes, patterns: List[Pattern[str]]) -> D
 
 
 class _Scan:
-    def __init__(self, known: Sequence[KnownError]) -> None:
+    def __init__(self, known: Sequence[KnownError], budget: Optional[Budget] = None) -> None:
         self.prepared = _prepare(known)
         self.found: Dict[str, Match] = {}
         self.seen_error_lines: Set[str] = set()
         self.previous_tail: List[str] = []
+        self.budget = budget or Budget()
+        self.result: Optional[Explanation] = None
+
+    def _drop(self, pattern: Pattern[str]) -> None:
+        """A pattern overran its time budget: it is not used again for this log, and the user is told."""
+        for error, compiled in self.prepared.compiled:
+            if compiled is pattern:
+                self._drop_known(error, pattern)
 
     def block(self, first_line: int, text: str, result: Explanation) -> None:
+        self.result = result
         data = text.encode("utf-8")
         lines = _candidate_lines(data.lower(), self.prepared.literals)
         if self.prepared.unfiltered:
-            lines.update(_unfiltered_lines(text, data, self.prepared.unfiltered))
+            lines.update(_unfiltered_lines(text, data, self.prepared.unfiltered, self.budget, self._drop))
         number, counted = first_line, 0
         for start in sorted(lines):
             number += data.count(b"\n", counted, start)
@@ -159,8 +178,17 @@ class _Scan:
         self.previous_tail = _tail(data)
 
     def _known(self, number: int, line: str, data: bytes, start: int, result: Explanation) -> None:
-        for error, pattern in self.prepared.compiled:
-            hit = pattern.search(line)
+        # One timer for all patterns on this line (two system calls per line, not per pattern); the
+        # pattern running when it fires is the one that overran.
+        self.result = result
+        self.budget.arm(LINE_BUDGET_S)
+        for error, pattern in list(self.prepared.compiled):
+            try:
+                hit = pattern.search(line)
+            except RegexTimeout:
+                self._drop_known(error, pattern)
+                self.budget.arm(LINE_BUDGET_S)
+                continue
             if hit is None:
                 continue
             match = self.found.get(error.code)
@@ -171,6 +199,14 @@ class _Scan:
                 result.matches.append(match)
             else:
                 match.count += 1
+        self.budget.disarm()
+
+    def _drop_known(self, error: KnownError, pattern: Pattern[str]) -> None:
+        self.budget.disarm()
+        self.prepared.compiled = [(e, p) for e, p in self.prepared.compiled if p is not pattern]
+        self.prepared.unfiltered = [p for p in self.prepared.unfiltered if p is not pattern]
+        if self.result is not None and error.code not in self.result.slow_patterns:
+            self.result.slow_patterns.append(error.code)
 
     def _errorish(self, number: int, line: str, result: Explanation) -> None:
         hit = _ERRORISH.search(line)
@@ -189,9 +225,10 @@ class _Scan:
 def explain_stream(stream: BinaryIO, known: Sequence[KnownError]) -> Explanation:
     stats = ReadStats()
     result = Explanation(stats)
-    scan = _Scan(known)
-    for block in read_blocks(stream, stats):
-        scan.block(block.first_line, block.text, result)
+    with Budget() as budget:
+        scan = _Scan(known, budget)
+        for block in read_blocks(stream, stats):
+            scan.block(block.first_line, block.text, result)
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, List, Optional, Sequence
@@ -38,8 +39,16 @@ def _open(path: str) -> BinaryIO:
         if stdin is None or stdin.isatty():
             raise UsageError("error.explain_no_input")
         return stdin.buffer
+    from envdoctor.safeio import UnsafePathError, open_regular
+
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed by explain_input
+        # A FIFO would block the open until a writer comes and a device never ends: only regular
+        # files by name (a pipe still works through `explain -`).
+        return os.fdopen(open_regular(path), "rb")
+    except UnsafePathError as exc:
+        if exc.reason == "missing":
+            raise UsageError("error.explain_unreadable", path=path, detail="file not found") from exc
+        raise exc.as_error() from exc
     except FileNotFoundError as exc:
         raise UsageError("error.explain_unreadable", path=path, detail="file not found") from exc
     except OSError as exc:

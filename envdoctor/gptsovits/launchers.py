@@ -98,7 +98,7 @@ def check_command(launcher: str, configured: str, root_has_pyz: bool, posix_pyth
     """How LAUNCHER calls envdoctor: the user's command, else the bundle's zipapp run by the bundle's
     own Python (no install needed), else `envdoctor` from PATH."""
     if configured != "auto":
-        return configured
+        return quote_command(launcher, configured)
     if not root_has_pyz:
         return "envdoctor"
     if launcher == "go-webui.bat":
@@ -107,6 +107,44 @@ def check_command(launcher: str, configured: str, root_has_pyz: bool, posix_pyth
         return f'"$PSScriptRoot\\runtime\\python.exe" "$PSScriptRoot\\{PYZ}"'
     python = posix_python or "python3"
     return f'"$_envdoctor_root/{python}" "$_envdoctor_root/{PYZ}"'
+
+
+class BadCheckCommand(ValueError):
+    pass
+
+
+def _command_words(configured: str) -> List[str]:
+    """A path to one program ("C:\\My Tools\\envdoctor.exe", "/opt/my tools/envdoctor") is one word even
+    with spaces; anything else is split like a shell would ("python3 -m envdoctor")."""
+    import os
+    import shlex
+
+    if any(ch in configured for ch in "\r\n\0"):
+        raise BadCheckCommand("a line break or NUL")
+    if os.path.exists(configured) or (not any(q in configured for q in "'\"") and ("\\" in configured)):
+        return [configured]
+    try:
+        words = shlex.split(configured)
+    except ValueError as exc:
+        raise BadCheckCommand(str(exc)) from exc
+    if not words:
+        raise BadCheckCommand("empty")
+    return words
+
+
+def quote_command(launcher: str, configured: str) -> str:
+    """The user's --check-command, quoted for LAUNCHER's shell so that a path with spaces (or a
+    shell's special characters) stays one word."""
+    words = _command_words(configured)
+    if launcher == "go-webui.bat":
+        if any('"' in w for w in words):
+            raise BadCheckCommand("a double quote cannot be written into a .bat command")
+        return " ".join('"' + w.replace("%", "%%") + '"' for w in words)
+    if launcher == "go-webui.ps1":
+        return " ".join("'" + w.replace("'", "''") + "'" for w in words)
+    import shlex
+
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def new_sh_script(python: Optional[str], newline: str = "\n") -> str:

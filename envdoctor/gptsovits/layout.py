@@ -55,9 +55,10 @@ class Installation:
 
 
 def _read(path: str) -> str:
+    from envdoctor.safeio import read_head
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", errors="replace")
+        return read_head(path, 16 * 1024 * 1024).decode("utf-8", errors="replace")  # never blocks on a FIFO
     except OSError:
         return ""
 

@@ -115,7 +115,11 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
     for relative in (BAT, PS1, SH):
         check = None
         if settings.launcher_check:
-            check = launchers.check_command(relative, settings.check_command, has_pyz, inst.posix_python)
+            try:
+                check = launchers.check_command(relative, settings.check_command, has_pyz, inst.posix_python)
+            except launchers.BadCheckCommand as exc:
+                raise ConfigureError("safety.bad_check_command", command=settings.check_command,
+                                     problem=str(exc)) from exc
         managed = relative in state.files
         if not inst.exists(relative) and not managed and not (relative == SH and _wants_sh(inst, host)):
             continue
@@ -185,7 +189,8 @@ def _sv_patch(inst: Installation, state: State, settings: Settings, plan: Plan) 
 def _patch(inst: Installation, state: State, plan: Plan, relative: str, anchors: Tuple[patches.Anchor, ...],
            block: str, body: Optional[List[str]], refusal: str) -> None:
     """Plan block BLOCK (BODY; None removes it) after the known anchor in RELATIVE, or refuse the file."""
-    base = _base(inst, state, relative, plan, block_names=(block,))
+    # A config.py saved by a Chinese Windows editor is GBK: read and written back as GBK (the block is ASCII).
+    base = _base(inst, state, relative, plan, allow_gbk=relative.endswith(".py"), block_names=(block,))
     try:
         new_text, version = patches.apply(base.text, base.style.newline, anchors, block, body)
     except patches.AnchorNotFound:

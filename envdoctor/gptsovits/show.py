@@ -25,7 +25,7 @@ def _text(inst: Installation, relative: str) -> str:
     if not inst.exists(relative):
         return ""
     try:
-        return read_text(inst.path(relative), allow_gbk=relative == BAT).text
+        return read_text(inst.path(relative), allow_gbk=relative == BAT or relative.endswith(".py")).text
     except Exception:
         return ""
 
@@ -53,7 +53,14 @@ def effective(inst: Installation, environ: Optional[Mapping[str, str]] = None, a
         custom = {}
     if "is_half" in custom:
         rows.append(Row("fp16", yamledit.scalar(custom["is_half"]), "yaml", TTS_YAML, "api"))
-    if not any(r.setting == "fp16" and r.applies_to == "webui" for r in rows):
+    if inst.config_overrides_env and not patch:
+        # The unpatched config.py picks is_half per GPU and ignores what a launcher or the shell set:
+        # showing those values as in effect would claim FP16 off while the WebUI runs it on.
+        rows = [Row(r.setting, r.value, r.source + "_overridden", r.file, r.applies_to)
+                if r.setting == "fp16" and r.applies_to == "webui" and r.source in ("launcher", "environment") else r
+                for r in rows]
+        rows.append(Row("fp16", "auto", "upstream_autodtype", CONFIG_PY, "webui"))
+    elif not any(r.setting == "fp16" and r.applies_to == "webui" for r in rows):
         source = "upstream_autodtype" if inst.config_overrides_env else "upstream_default"
         rows.append(Row("fp16", "auto" if inst.config_overrides_env else "True", source, CONFIG_PY, "webui"))
     # Speaker verification

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 from envdoctor.errors import EnvdoctorError
 
 BOM = b"\xef\xbb\xbf"
+MAX_TEXT_BYTES = 16 * 1024 * 1024  # config.py, launchers, tts_infer.yaml are kilobytes
 # UTF-16 is only recognised by its BOM (without one, nothing tells it from other bytes), and written back
 # with it: encoding name -> (BOM, codec).
 UTF16 = {"utf-16-le-sig": (b"\xff\xfe", "utf-16-le"), "utf-16-be-sig": (b"\xfe\xff", "utf-16-be")}
@@ -97,10 +98,15 @@ def read_text(path: str, allow_gbk: bool = False, default_newline: str = "\n") -
     """The file's text, encoding, newline style and mode; a missing file reads as empty (mode None)."""
     if not os.path.exists(path):
         return from_bytes(path, None, None, allow_gbk, default_newline)
+    from envdoctor.safeio import UnsafePathError, read_capped
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+        # Only a regular file: a FIFO would block, a device never ends, and either would be replaced
+        # by the rename of the write.
+        raw = read_capped(path, MAX_TEXT_BYTES)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except UnsafePathError as exc:
+        raise exc.as_error(ConfigureError) from exc
     except OSError as exc:
         raise ConfigureError("configure.error.unreadable", path=path, detail=str(exc)) from exc
     return from_bytes(path, raw, mode, allow_gbk, default_newline)

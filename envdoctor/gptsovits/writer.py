@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.atomicfile import atomic_write
-from envdoctor.gptsovits.layout import STATE_DIR
+from envdoctor.gptsovits.layout import BAT, CONFIG_PY, PS1, SH, STATE_DIR, SV_PY, TTS_YAML
 from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
 
 MANIFEST_SCHEMA = "envdoctor.configure-manifest"
 MANIFEST_VERSION = 1
+MANAGED_FILES = frozenset({BAT, PS1, SH, CONFIG_PY, SV_PY, TTS_YAML})
 
 
 def sha256(data: Optional[bytes]) -> Optional[str]:
@@ -57,8 +58,22 @@ class State:
                 data = json.load(handle)
         except (OSError, ValueError) as exc:
             raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail=str(exc)) from exc
-        if data.get("schema") != MANIFEST_SCHEMA:
+        except RecursionError as exc:
+            raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail="nested too deeply") \
+                from exc
+        if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:
             raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail="unknown schema")
+        files = data.get("files", {})
+        settings = data.get("settings", {})
+        if not isinstance(files, dict) or not isinstance(settings, dict) \
+                or not all(isinstance(v, dict) for v in files.values()):
+            raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail="wrong field types")
+        # The manifest is a file anyone can edit; --revert writes and deletes the files it names, so
+        # only the files configure itself manages may appear (never ../../models/voice.pth).
+        strangers = [name for name in files if name not in MANAGED_FILES]
+        if strangers:
+            raise ConfigureError("configure.error.manifest", path=self.manifest_path,
+                                 detail=f"names a file configure never writes: {strangers[0][:100]}")
         return data
 
     @property
@@ -106,9 +121,24 @@ def _preflight(root: str, writes: List[Write], state_folder: str) -> None:
         raise ConfigureError("configure.error.read_only", path=probe)
 
 
+def clean_temporaries(state: State, relatives: List[str]) -> None:
+    """Remove the `.envdoctor-*.tmp` files a killed configure left beside the files it writes and in
+    its state folder (an atomic write's temporary: whole or not, never the file itself)."""
+    from envdoctor.safeio import remove_stale_temporaries
+
+    folders = {state.folder, *(os.path.dirname(os.path.join(state.root, *r.split("/"))) for r in relatives)}
+    folders |= {os.path.dirname(state.backup_path(r)) for r in relatives}
+    for folder in sorted(folders):
+        remove_stale_temporaries(folder, min_age_s=STALE_TEMPORARY_S)
+
+
+STALE_TEMPORARY_S = 30.0  # a write finishes in milliseconds; younger ones may be another run's
+
+
 def apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
     """Back up, record, then write; on any failure put every touched file back and re-raise."""
     state = State(root)
+    clean_temporaries(state, sorted(MANAGED_FILES))
     _preflight(root, writes, state.folder)
     old_manifest = json.dumps(state.data)
     created_state = not os.path.exists(state.folder)
@@ -207,6 +237,8 @@ class RevertResult:
 def revert(root: str, force: bool = False, dry_run: bool = False) -> RevertResult:
     """Bring every managed file back to its original bytes and mode; remove the state."""
     state = State(root)
+    if not dry_run:
+        clean_temporaries(state, sorted(MANAGED_FILES))
     plan: List[Tuple[str, str, Optional[bytes], Optional[int]]] = []
     drifted: List[str] = []
     for relative, entry in sorted(state.files.items()):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pkgutil
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -25,14 +26,20 @@ SCHEMA_NAME = "schema.yaml"
 # ours; binaries.yaml came later than the other files, and older matrix folders lack it).
 _BUILTIN_FALLBACK = (SCHEMA_NAME, "binaries.yaml")
 ENV_MATRIX_DIR = "ENVDOCTOR_MATRIX_DIR"
+MAX_MATRIX_FILE_BYTES = 16 * 1024 * 1024
 _CHECKOUT_DIR = Path(__file__).resolve().parent.parent.parent / "matrices"
 
 
 def _read_dir(directory: Path) -> Dict[str, str]:
     texts = {}
+    from envdoctor.safeio import UnsafePathError, read_capped
+
     for path in sorted(directory.glob("*.yaml")):
         try:
-            texts[path.name] = path.read_text(encoding="utf-8")
+            # A FIFO or device named *.yaml must neither block nor fill memory.
+            texts[path.name] = read_capped(str(path), MAX_MATRIX_FILE_BYTES).decode("utf-8")
+        except UnsafePathError as exc:
+            raise MatrixError("error.matrix_unreadable", file=str(path), detail=exc.reason) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise MatrixError("error.matrix_unreadable", file=str(path), detail=str(exc)) from exc
     return texts
@@ -112,7 +119,13 @@ def validate_texts(where: str, texts: Dict[str, str], check_records: bool = True
     # The maintainer's verify tool loads the matrix before the records it is about to write exist.
     record_exists = _record_checker(where) if check_records else None
 
-    schema_root = load_with_lines(texts[SCHEMA_NAME])
+    try:
+        schema_root = load_with_lines(texts[SCHEMA_NAME])
+        if not isinstance(schema_root, dict) or not isinstance(schema_root.get("files", {}), dict):
+            raise ValueError("the schema is not a mapping with a 'files' mapping")
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise MatrixError("error.matrix_invalid", file=os.path.join(where, SCHEMA_NAME), line=0, field="-",
+                          detail=str(exc)[:300]) from exc
     validator = Validator(schema_root)
     data: Dict[str, dict] = {}
     optional = set(schema_root.get("optional_files", []))
@@ -128,6 +141,9 @@ def validate_texts(where: str, texts: Dict[str, str], check_records: bool = True
             raise MatrixError("error.matrix_unknown_file", file=display)
         try:
             document = load_with_lines(text)
+        except RecursionError as exc:
+            raise MatrixError("error.matrix_invalid", file=display, line=0, field="-",
+                              detail="nested too deeply") from exc
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 0
@@ -140,6 +156,10 @@ def validate_texts(where: str, texts: Dict[str, str], check_records: bool = True
             raise MatrixError(
                 "error.matrix_invalid", file=display, line=exc.line, field=exc.path or "<top>", detail=exc.message
             ) from exc
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError, re.error) as exc:
+            # The schema itself is damaged (a user's matrix folder may carry its own schema.yaml).
+            raise MatrixError("error.matrix_invalid", file=os.path.join(where, SCHEMA_NAME), line=0, field="-",
+                              detail=f"{type(exc).__name__}: {exc}"[:300]) from exc
         data[name] = _plain(document)
     return data
 

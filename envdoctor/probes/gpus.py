@@ -11,6 +11,7 @@ No NVIDIA driver at all is a normal answer: no GPUs, driver None.
 from __future__ import annotations
 
 import os
+import re
 from typing import List, Mapping, Optional, Sequence
 
 from envdoctor.jsoncache import JsonCache
@@ -25,6 +26,12 @@ class OverrideError(ValueError):
     pass
 
 
+_OVERRIDE_CC = re.compile(r"\d{1,2}\.\d|sm_\d{2,3}")
+_OVERRIDE_MIB = re.compile(r"\d{1,8}")
+_OVERRIDE_DRIVER = re.compile(r"\d{2,4}(?:\.\d{1,4}){0,3}")
+_OVERRIDE_CUDA = re.compile(r"\d{1,2}\.\d{1,2}")
+
+
 def parse_override(gpus_text: str, driver_text: Optional[str]) -> GpuFacts:
     """ENVDOCTOR_GPUS='NAME@CC[@MEMORY_MIB];...' or 'none'; ENVDOCTOR_DRIVER='VERSION[@CUDA]'."""
     gpus: List[Gpu] = []
@@ -33,15 +40,28 @@ def parse_override(gpus_text: str, driver_text: Optional[str]) -> GpuFacts:
             pieces = [p.strip() for p in item.split("@")]
             if len(pieces) < 2:
                 raise OverrideError(f"{ENV_GPUS} entry {item!r} needs NAME@CC, e.g. 'NVIDIA GeForce RTX 5060 Ti@12.0'")
+            # Validated like user input: "12" would read as capability 1.2, "-1.0" or "1e20" as nonsense.
+            if not pieces[0] or len(pieces) > 3:
+                raise OverrideError(f"{ENV_GPUS} entry {item!r} must be NAME@CC[@MEMORY_MIB]")
+            if not _OVERRIDE_CC.fullmatch(pieces[1]):
+                raise OverrideError(f"{ENV_GPUS} entry {item!r}: compute capability {pieces[1]!r} must look like "
+                                    "8.6 or 12.0 (or sm_120)")
+            if len(pieces) > 2 and pieces[2] and not _OVERRIDE_MIB.fullmatch(pieces[2]):
+                raise OverrideError(f"{ENV_GPUS} entry {item!r}: memory {pieces[2]!r} must be a whole number of MiB")
             try:
                 cc = parse_cc(pieces[1])
                 memory = int(pieces[2]) if len(pieces) > 2 and pieces[2] else None
             except ValueError as exc:
                 raise OverrideError(f"{ENV_GPUS} entry {item!r}: {exc}") from exc
+            if cc[0] < 1 or (memory is not None and memory <= 0):
+                raise OverrideError(f"{ENV_GPUS} entry {item!r}: out of range")
             gpus.append(Gpu(index, pieces[0], cc, memory_total_mib=memory, source="override"))
     driver = None
     if driver_text and driver_text.strip().lower() != "none":
         version, _, cuda = driver_text.strip().partition("@")
+        if not _OVERRIDE_DRIVER.fullmatch(version.strip()) or (cuda.strip() and not _OVERRIDE_CUDA.fullmatch(
+                cuda.strip())):
+            raise OverrideError(f"{ENV_DRIVER}={driver_text!r} is not a driver version like 576.02 or 576.02@12.9")
         driver = Driver(version.strip(), cuda.strip() or None, source="override")
     elif gpus:
         # GPUs without a driver cannot run anything; the override must say which driver to assume.

@@ -64,7 +64,43 @@ def parse_probe_output(stdout: str) -> Optional[dict]:
     return last_marked_json(stdout, MARKER)
 
 
+def _optional_text(value: object) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected text, got {type(value).__name__}")
+
+
+def _checked(answer: object) -> dict:
+    """The probe's answer with every field of the type envdoctor uses, else TypeError. The answer
+    comes from a process anything may have replaced (a `sitecustomize`, a wrapper script)."""
+    if not isinstance(answer, dict):
+        raise TypeError("the answer is not a JSON object")
+    devices = answer.get("devices") or []
+    arch = answer.get("arch_list") or []
+    if not isinstance(devices, list) or not all(isinstance(d, dict) for d in devices):
+        raise TypeError("devices is not a list of objects")
+    if not isinstance(arch, list) or not all(isinstance(a, str) for a in arch):
+        raise TypeError("arch_list is not a list of names")
+    available = answer.get("cuda_available")
+    if available is not None and not isinstance(available, bool):
+        raise TypeError("cuda_available is not true/false")
+    for name in ("torch_version", "cuda_version", "error"):
+        _optional_text(answer.get(name))
+    for item in devices:
+        index = item.get("index", 0)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 4096:
+            raise TypeError("a device index is not a small whole number")
+        _optional_text(item.get("name"))
+        _optional_text(item.get("cc"))
+    return answer
+
+
 def _from_answer(answer: dict, duration: float, cached: bool) -> LiveProbe:
+    try:
+        answer = _checked(answer)
+    except TypeError as exc:
+        return LiveProbe(status="failed", error=f"the runtime's Python answered in an unexpected form ({exc})",
+                         duration_s=duration, cached=cached)
     devices = []
     for item in answer.get("devices") or []:
         try:
@@ -101,8 +137,12 @@ def run_live_probe(
     key = cache_key(runtime, torch_dir, gpus)
     if cache is not None:
         hit = cache.get(key)
-        if isinstance(hit, dict):
-            return _from_answer(hit["answer"], float(hit.get("duration_s", 0.0)), cached=True)
+        if isinstance(hit, dict) and isinstance(hit.get("answer"), dict):
+            try:
+                duration = float(hit.get("duration_s", 0.0))
+            except (TypeError, ValueError):
+                duration = 0.0
+            return _from_answer(hit["answer"], duration, cached=True)
     env = dict(os.environ)
     env.setdefault("PYTHONIOENCODING", "utf-8")
     result = (runner or SubprocessRunner()).run([runtime.python, "-I", "-c", PROBE_SCRIPT], timeout=timeout, env=env)

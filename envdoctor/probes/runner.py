@@ -10,9 +10,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class Runner(Protocol):
     ) -> RunResult: ...
 
 
+MAX_CAPTURE_BYTES = 4 * 1024 * 1024  # per stream: a child printing 400 MB keeps envdoctor's memory flat
+DRAIN_GRACE_S = 2.0  # after the child is gone, how long to wait for pipes that a grandchild still holds
+
+
 class SubprocessRunner:
     """The real runner: a new process group (POSIX) or process group flag (Windows), killed on timeout.
 
@@ -63,9 +68,10 @@ class SubprocessRunner:
     """
 
     def __init__(self, on_spawn: Optional[Callable[[int], None]] = None,
-                 on_exit: Optional[Callable[[int], None]] = None) -> None:
+                 on_exit: Optional[Callable[[int], None]] = None, max_capture: Optional[int] = None) -> None:
         self.on_spawn = on_spawn
         self.on_exit = on_exit
+        self.max_capture = max_capture or MAX_CAPTURE_BYTES
 
     def run(
         self,
@@ -96,13 +102,7 @@ class SubprocessRunner:
         if self.on_spawn:
             self.on_spawn(proc.pid)
         try:
-            out, err = proc.communicate(input=_encode(stdin_text), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_tree(proc)
-            out, err = proc.communicate()
-            return RunResult(
-                tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started, timed_out=True
-            )
+            out, err, timed_out = _communicate(proc, _encode(stdin_text), timeout, self.max_capture)
         except BaseException:
             # Ctrl-C reaches only envdoctor (the child has its own session): end the child too.
             _kill_tree(proc)
@@ -111,7 +111,93 @@ class SubprocessRunner:
         finally:
             if self.on_exit:
                 self.on_exit(proc.pid)
+        if timed_out:
+            return RunResult(tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started, timed_out=True)
         return RunResult(tuple(argv), proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
+
+
+
+
+class _Capture:
+    """Reads one pipe to its end in a thread, keeping the first and the last bytes of what came
+    (the answer of a probe is its last line; the start says what went wrong first)."""
+
+    HEAD = 64 * 1024
+
+    def __init__(self, stream: Any, limit: int = MAX_CAPTURE_BYTES) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        read = getattr(self.stream, "read1", self.stream.read)
+        try:
+            while True:
+                chunk = read(65536)
+                if not chunk:
+                    return
+                if len(self.head) < self.HEAD:
+                    room = self.HEAD - len(self.head)
+                    self.head += chunk[:room]
+                    chunk = chunk[room:]
+                self.tail += chunk
+                if len(self.tail) > 2 * self.limit:
+                    cut = len(self.tail) - self.limit
+                    self.dropped += cut
+                    del self.tail[:cut]
+        except (OSError, ValueError):
+            return  # the pipe was closed under us: we stopped listening
+
+    def value(self) -> bytes:
+        tail = bytes(self.tail)
+        if len(tail) > self.limit:
+            self.dropped += len(tail) - self.limit
+            tail = tail[-self.limit:]
+        if self.dropped:
+            note = f"\n[... {self.dropped} bytes of output left out ...]\n".encode()
+            return bytes(self.head) + note + tail
+        return bytes(self.head) + tail
+
+
+def _feed(stream: Any, data: bytes) -> None:
+    try:
+        stream.write(data)
+    except (OSError, ValueError):
+        pass
+    finally:
+        try:
+            stream.close()
+        except (OSError, ValueError):
+            pass
+
+
+def _communicate(proc: subprocess.Popen, stdin: Optional[bytes], timeout: float,
+                 limit: int = 0) -> Tuple[bytes, bytes, bool]:
+    """Like Popen.communicate, but bounded in memory and in time: on timeout the whole process group
+    is killed and the wait ends, even when a grandchild in its own session still holds the pipes
+    (communicate() would wait for that grandchild, for as long as it lives)."""
+    limit = limit or MAX_CAPTURE_BYTES
+    out, err = _Capture(proc.stdout, limit), _Capture(proc.stderr, limit)
+    if stdin is not None and proc.stdin is not None:
+        threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_tree(proc)
+        try:
+            proc.wait(timeout=DRAIN_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+    deadline = time.monotonic() + DRAIN_GRACE_S
+    for capture in (out, err):
+        capture.thread.join(max(0.0, deadline - time.monotonic()))
+    return out.value(), err.value(), timed_out
 
 
 def _encode(text: Optional[str]) -> Optional[bytes]:

@@ -49,22 +49,42 @@ def find_runtime(
     cache: Optional[JsonCache] = None,
 ) -> Runtime:
     """Locate the runtime under a GPT-SoVITS root, or describe the interpreter `python`."""
-    if python:
-        return describe_interpreter(python, runner=runner, cache=cache)
-    base = Path(root or os.getcwd())
-    if not base.is_dir():
-        raise UsageError("error.root_not_found", path=str(base))
-    for candidate in [base / name for name in RUNTIME_DIR_NAMES] + [base]:
-        runtime = _from_prefix(candidate)
-        if runtime is not None:
-            return runtime
+    try:
+        if python:
+            return describe_interpreter(python, runner=runner, cache=cache)
+        base = Path(root or os.getcwd())
+        _require(base, "directory", "error.root_not_found")
+        for candidate in [base / name for name in RUNTIME_DIR_NAMES] + [base]:
+            runtime = _from_prefix(candidate)
+            if runtime is not None:
+                return runtime
+    except PermissionError as exc:
+        # A folder on the way cannot be searched (Path.exists raises instead of saying no).
+        raise UsageError("safety.path.unreadable", path=exc.filename or python or root or ".",
+                         detail=exc.strerror or str(exc)) from exc
     raise UsageError("error.no_runtime", path=str(base))
+
+
+def _require(path: Path, wanted: str, missing_key: str) -> str:
+    """Say what is really at `path` when it is not the `wanted` kind ("directory" or "file"): a
+    symlink loop, a device, a FIFO, a file where a folder belongs, an unreadable folder on the way."""
+    from envdoctor.safeio import path_kind
+
+    kind = path_kind(str(path))
+    if kind == wanted or (wanted == "file" and kind == "directory"):
+        return kind
+    if kind in ("missing",):
+        raise UsageError(missing_key, path=str(path))
+    if kind == "file" and wanted == "directory":
+        kind = "not_directory"
+    if kind == "unreadable":
+        raise UsageError("safety.path.unreadable", path=str(path), detail="permission denied")
+    raise UsageError(f"safety.path.{kind}", path=str(path))
 
 
 def describe_interpreter(python: str, runner: Optional[Runner] = None, cache: Optional[JsonCache] = None) -> Runtime:
     exe = Path(python)
-    if not exe.exists():
-        raise UsageError("error.python_not_found", path=python)
+    _require(exe, "file", "error.python_not_found")
     if exe.is_dir():
         runtime = _from_prefix(exe)
         if runtime is None:
@@ -158,22 +178,33 @@ def _windows_version(prefix: Path) -> Optional[str]:
     return f"3.{minors[-1]}" if minors else None
 
 
+def _well_formed(answer: object) -> bool:
+    return (isinstance(answer, dict) and isinstance(answer.get("site_packages"), list)
+            and all(isinstance(p, str) for p in answer["site_packages"])
+            and all(isinstance(answer.get(k), str) for k in ("platform", "prefix", "version")))
+
+
 def _ask_interpreter(exe: Path, runner: Runner, cache: Optional[JsonCache]) -> Runtime:
     key = "interp:" + file_stamp(str(exe.resolve()))
     answer = cache.get(key) if cache else None
-    if answer is None:
+    if not _well_formed(answer):
         result = runner.run([str(exe), "-I", "-c", _ASK_INTERPRETER], timeout=20)
         if result.returncode != 0:
             detail = (result.start_error or result.stderr or result.stdout or "").strip()[-300:]
             raise ProbeError("error.not_python", path=str(exe), detail=detail)
+        lines = result.stdout.strip().splitlines()
+        if not lines:
+            raise ProbeError("error.not_python", path=str(exe), detail="it ran, but answered nothing")
         try:
-            answer = json.loads(result.stdout.strip().splitlines()[-1])
-            if not isinstance(answer.get("site_packages"), list):
-                raise ValueError("no site-packages list in the answer")
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ProbeError("error.not_python", path=str(exe), detail=str(exc)) from exc
+            answer = json.loads(lines[-1])
+        except (ValueError, RecursionError) as exc:
+            raise ProbeError("error.not_python", path=str(exe), detail=f"its answer is not JSON: {lines[-1][:80]!r}") \
+                from exc
+        if not _well_formed(answer):
+            raise ProbeError("error.not_python", path=str(exe), detail="its answer lacks prefix, version or paths")
         if cache:
             cache.put(key, answer)
+    assert isinstance(answer, dict)
     platform = "windows" if answer["platform"] == "win32" else answer["platform"]
     site_dirs: Tuple[str, ...] = tuple(p for p in answer["site_packages"] if os.path.isdir(p))
     return Runtime(answer["prefix"], str(exe), "interpreter", platform, answer["version"], site_dirs,

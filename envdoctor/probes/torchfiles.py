@@ -65,9 +65,10 @@ def parse_version_py(text: str) -> Dict[str, Optional[str]]:
 
 def read_bounded(path: str, limit: int) -> Tuple[Optional[bytes], bool]:
     """(first `limit` bytes, whether the file was longer); (None, False) when it cannot be read."""
+    from envdoctor.safeio import read_head
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        data = read_head(path, limit + 1)  # a FIFO or device named version.py is refused, never waited on
     except OSError:
         return None, False
     return data[:limit], len(data) > limit

@@ -19,6 +19,7 @@ from envdoctor.report.markdown import render_markdown
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no clock in the bytes
 _FIRST = ("report.html", "report.md", "report.json")
+STALE_TEMPORARY_S = 60.0  # a report writes its temporary in well under a second
 
 
 def envelope_json(envelope: Dict[str, Any]) -> str:
@@ -68,10 +69,12 @@ def write_zip(path: str, files: Mapping[str, bytes]) -> None:
     to a temporary file in the target folder, flushed and renamed over `path`."""
     import io
 
-    from envdoctor.atomicfile import atomic_write
+    from envdoctor.safeio import check_output_target, remove_stale_temporaries, write_output
 
+    check_output_target(path)  # before any work: a device, FIFO or symlink there is refused, not replaced
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
+    remove_stale_temporaries(directory, min_age_s=STALE_TEMPORARY_S)  # left by a report killed mid-write
     buffer = io.BytesIO()
     zip_bytes_to(buffer, files)
-    atomic_write(os.path.abspath(path), buffer.getvalue())
+    write_output(os.path.abspath(path), buffer.getvalue())

@@ -284,3 +284,8 @@ def current_head(document: Document) -> Document:
 
 def is_report_envelope(data: Any) -> bool:
     return isinstance(data, dict) and data.get("schema") in REPORT_SCHEMAS and isinstance(data.get("report"), dict)
+
+
+MAX_EVIDENCE_MEMBER_BYTES = 16 * 1024 * 1024  # what `report` writes is far smaller (64 KiB log tails)
+MAX_EVIDENCE_TOTAL_BYTES = 64 * 1024 * 1024
+MAX_EVIDENCE_MEMBERS = 2000

@@ -73,9 +73,10 @@ def bound(text: str, limit: int = MAX_FILE_BYTES) -> str:
 
 def _read_shaped(path: str) -> Optional[Tuple[str, FileShape]]:
     """The file's text with its own line endings, and its shape (encoding, BOM, line endings)."""
+    from envdoctor.safeio import read_head
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_head(path, MAX_FILE_BYTES + 1)  # a FIFO or device is refused, never waited on
     except OSError:
         return None
     text, shape = fileshape.decode(data)

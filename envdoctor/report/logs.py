@@ -28,36 +28,61 @@ class LogTail:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8, else GB18030 (Chinese Windows consoles write logs in the ANSI code page), else lossy UTF-8."""
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", errors="replace")
+    """Any encoding a Windows or Linux log is written in (see envdoctor.textcodec); never fails."""
+    from envdoctor.textcodec import decode_text
+
+    return decode_text(data)[0]
 
 
 def read_tail(path: str, limit: int = TAIL_BYTES) -> LogTail:
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
+    """The last `limit` bytes of a regular file as text. A FIFO or device is refused (OSError) without
+    blocking; a UTF-16 log keeps its encoding even when the tail starts mid-file (the BOM is read
+    from the head, and the cut is kept on a character boundary)."""
+    from envdoctor.safeio import open_regular
+    from envdoctor.textcodec import bom_encoding, decode_text, utf16_without_bom
+
+    fd = open_regular(path)
+    try:
+        size = os.fstat(fd).st_size
+        head = os.read(fd, 4)  # the BOM, if any (os.pread is POSIX only)
+        encoding, bom = bom_encoding(head)
         start = max(0, size - limit)
-        handle.seek(start)
-        data = handle.read(limit)
-    if start > 0:
-        # Drop the partial first line (and a split multi-byte character with it).
+        if start and encoding.startswith(("utf-16", "utf-32")):
+            unit = 4 if encoding.startswith("utf-32") else 2
+            start += (unit - (start - bom) % unit) % unit
+        os.lseek(fd, start, os.SEEK_SET)
+        data = b""
+        while len(data) < limit:
+            chunk = os.read(fd, limit - len(data))
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    if start > 0 and encoding:
+        text = data.decode(encoding.replace("-sig", ""), errors="replace")
+        text = text[text.find("\n") + 1:] if "\n" in text else text
+    elif start > 0 and utf16_without_bom(data[start % 2:]):
+        text, _enc = decode_text(data, utf16_odd_start=start % 2 == 1)
+        text = text[text.find("\n") + 1:] if "\n" in text else text
+    elif start > 0:
+        # Drop the partial first line (and a split multi-byte character with it) before decoding.
         newline = data.find(b"\n")
-        data = data[newline + 1:] if newline >= 0 else data
-    text = decode(data).replace("\r\n", "\n").replace("\r", "\n")
+        text = decode_text(data[newline + 1:] if newline >= 0 else data)[0]
+    else:
+        text = decode_text(data)[0]
+    text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
     return LogTail(path, size, text, truncated=start > 0)
 
 
 def find_logs(root: Optional[str], limit: int = MAX_FOUND_LOGS) -> List[str]:
-    """The newest *.log files of a GPT-SoVITS folder: in the folder itself and under logs/ (3 levels)."""
+    """The newest *.log files of a GPT-SoVITS folder: in the folder itself, under logs/ (3 levels) and
+    in GPT_SoVITS/logs/ (the WebUI's own log)."""
     if not root or not os.path.isdir(root):
         return []
     found = []
-    for base, depth_limit in ((root, 0), (os.path.join(root, "logs"), 3)):
+    for base, depth_limit in ((root, 0), (os.path.join(root, "logs"), 3),
+                              (os.path.join(root, "GPT_SoVITS", "logs"), 1)):
         if not os.path.isdir(base):
             continue
         for current, dirs, files in os.walk(base):
@@ -69,6 +94,8 @@ def find_logs(root: Optional[str], limit: int = MAX_FOUND_LOGS) -> List[str]:
                 if name.lower().endswith(".log"):
                     path = os.path.join(current, name)
                     try:
+                        if not os.path.isfile(path):
+                            continue  # a FIFO or device named *.log is not a log to read
                         found.append((-os.path.getmtime(path), path))
                     except OSError:
                         continue

@@ -117,7 +117,7 @@ _PATTERN_RULES: List[_Rule] = [
      lambda m: f"{m.group(1)}<hash:{_hash(m.group(2))}>"),
     ("mac", re.compile(r"(?<![0-9A-Fa-f:-])[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])"),
      "<mac>"),
-    ("ipv6", re.compile(r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%[0-9A-Za-z]+)?"
+    ("ipv6", re.compile(r"(?<![0-9A-Za-z:.>])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%[0-9A-Za-z]+)?"
                         r"(?![0-9A-Za-z:.])"), _ip_or_keep),
     ("ipv4", re.compile(r"(?<![0-9A-Za-z.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)"), _ipv4_or_keep),
     # A user folder in a path from any machine: C:\Users\NAME, /home/NAME, /Users/NAME, in any slash
@@ -128,6 +128,9 @@ _PATTERN_RULES: List[_Rule] = [
         r"(?!<user>)(?:[^\\/\r\n\t\"'<>:|*?]{1,64}?(?=[\\/])|[^\\/\s\"'<>:|*?]+)"),
      lambda m: m.group(1) + USER),
 ]
+
+
+_MAX_PASSES = 8  # each pass only turns text into placeholders; real texts settle after one
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,22 @@ class Redactor:
         return cls(machine_identity(environ), enabled=enabled)
 
     def text(self, value: str) -> str:
+        """The redacted text, a fixed point of the rules: redacting it again changes nothing.
+
+        One pass is not always enough by itself: a replacement can make a new match with what
+        follows it (`alice::a` -> `<user>::a`, whose `::a` reads as an IPv6 address). So the rules
+        run until a pass changes nothing (two passes for almost every text); `report --from`
+        redacts again what it reads back and must get the same bytes."""
         if not self.enabled or not value:
             return value
+        for _ in range(_MAX_PASSES):
+            again = self._pass(value)
+            if again == value:
+                return value
+            value = again
+        return value
+
+    def _pass(self, value: str) -> str:
         # Home folders first (they become "~"), then the patterns, then the bare names left anywhere.
         for pattern, replacement in self._homes:
             value = pattern.sub(replacement, value)

@@ -60,21 +60,38 @@ def _driver_branch(version: Any) -> str:
     return str(version).split(".")[0] if version else "none"
 
 
+def _values(envelope: Dict[str, Any]) -> Dict[str, Any]:
+    """What one report adds to each dimension (raises on fields of the wrong type)."""
+    facts = envelope.get("facts") or {}
+    gpus = envelope.get("gpus") or []
+    archs = {_arch(g.get("compute_capability")) for g in gpus} or {"no-gpu"}  # two sm_86 cards count once
+    driver = (facts.get("gpu") or {}).get("driver") or {}
+    torch = facts.get("torch") or {}
+    codes = {f"{f.get('code')}" for f in envelope.get("findings") or [] if f.get("severity") != "ok"}
+    return {
+        "by_gpu_arch": archs,
+        "by_driver_branch": [_driver_branch(driver.get("version"))],
+        "by_torch_build": [str(torch.get("version") or "none")],
+        "by_finding": codes,
+        "by_verdict": [str(envelope.get("verdict") or "?")],
+    }
+
+
 def summarize(reports: List[Tuple[str, Dict[str, Any]]], skipped: List[Dict[str, str]]) -> Dict[str, Any]:
     counters = {name: Counter() for name in DIMENSIONS}
-    for _path, envelope in reports:
-        facts = envelope.get("facts") or {}
-        gpus = envelope.get("gpus") or []
-        archs = {_arch(g.get("compute_capability")) for g in gpus} or {"no-gpu"}
-        counters["by_gpu_arch"].update(archs)  # a machine with two sm_86 cards counts once
-        driver = (facts.get("gpu") or {}).get("driver") or {}
-        counters["by_driver_branch"][_driver_branch(driver.get("version"))] += 1
-        torch = facts.get("torch") or {}
-        counters["by_torch_build"][str(torch.get("version") or "none")] += 1
-        codes = {f"{f.get('code')}" for f in envelope.get("findings") or [] if f.get("severity") != "ok"}
-        counters["by_finding"].update(codes)
-        counters["by_verdict"][str(envelope.get("verdict") or "?")] += 1
-    summary: Dict[str, Any] = {"reports": len(reports)}
+    skipped = list(skipped)
+    counted = 0
+    for path, envelope in reports:
+        try:
+            values = _values(envelope)
+        except (AttributeError, TypeError, ValueError):
+            # A report.json anyone could have edited: a field of the wrong type skips that report only.
+            skipped.append({"path": path, "reason": "a field has the wrong type"})
+            continue
+        counted += 1
+        for name, items in values.items():
+            counters[name].update(items)
+    summary: Dict[str, Any] = {"reports": counted}
     for name in DIMENSIONS:
         items = sorted(counters[name].items(), key=lambda kv: (-kv[1], kv[0]))
         summary[name] = [{"value": value, "count": count} for value, count in items]

@@ -124,16 +124,37 @@ def exchange_durable(a: str, b: str) -> None:
 def remove_tree(path: str, trash_dir: str, progress=None) -> None:
     """Delete a tree without ever leaving a half-deleted tree at its own path: rename it into the
     trash first (atomic), then delete it there. Leftovers in the trash are removed by `empty_trash`.
-    `progress(done_bytes, total_bytes)` is told as files go (deleting 20,000 files takes a minute)."""
+    `progress(done_bytes, total_bytes)` is told as files go (deleting 20,000 files takes a minute).
+
+    Only what lies inside the folder that holds the trash (the tool's own state folder) is ever
+    removed: a path from a tampered journal that points anywhere else is refused, not deleted."""
+    from envdoctor.upgrade.layout import inside
+
+    state_dir = os.path.dirname(os.path.abspath(trash_dir))
+    if not inside(path, state_dir) or os.path.realpath(os.path.abspath(path)) == os.path.realpath(state_dir):
+        from envdoctor.upgrade.errors import UpgradeError
+
+        raise UpgradeError("safety.outside", path=path, folder=state_dir)
     if not os.path.lexists(path):
         return
     os.makedirs(trash_dir, exist_ok=True)
     target = os.path.join(trash_dir, uuid.uuid4().hex)
     rename_durable(path, target)
-    if progress is None:
-        shutil.rmtree(target, ignore_errors=True)
+    if progress is None or os.path.islink(target) or not os.path.isdir(target):
+        _delete(target)  # a symlink goes itself: os.walk would list (and unlink) what it points to
     else:
         delete_with_progress(target, progress)
+
+
+def _delete(path: str) -> None:
+    """rmtree, but a symlink is removed itself (never what it points to)."""
+    if os.path.islink(path) or os.path.isfile(path):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def delete_with_progress(root: str, progress) -> None:
@@ -163,9 +184,9 @@ def delete_with_progress(root: str, progress) -> None:
 
 
 def empty_trash(trash_dir: str) -> None:
-    if os.path.isdir(trash_dir):
+    if os.path.isdir(trash_dir) and not os.path.islink(trash_dir):
         for name in os.listdir(trash_dir):
-            shutil.rmtree(os.path.join(trash_dir, name), ignore_errors=True)
+            _delete(os.path.join(trash_dir, name))
 
 
 def same_filesystem(a: str, b: str) -> bool:

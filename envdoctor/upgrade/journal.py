@@ -15,9 +15,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from envdoctor.upgrade import faults
+from envdoctor import faults
 from envdoctor.upgrade.fsutil import fsync_dir
-from envdoctor.upgrade.layout import Layout
+from envdoctor.upgrade.layout import Layout, is_valid_txid
+
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # years of upgrades; a bigger "journal" is not ours
 
 # "kept": a verified candidate whose swap was refused (runtime in use) or interrupted; it waits in its
 # stage for the next `upgrade`, which swaps it in without redoing the work.
@@ -50,10 +52,16 @@ class Transaction:
         return next((r for r in self.records if r["event"] == event), None)
 
 
+def _well_formed(record: Any) -> bool:
+    return (isinstance(record, dict) and is_valid_txid(record.get("tx"))
+            and isinstance(record.get("event"), str) and isinstance(record.get("kind", ""), str))
+
+
 class Journal:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.path = layout.journal
+        self.skipped = 0  # records of the last read that were not well formed
 
     def append(self, txid: str, event: str, **data: Any) -> None:
         record = {"tx": txid, "event": event,
@@ -71,19 +79,34 @@ class Journal:
         faults.hit(event)
 
     def records(self) -> List[Dict[str, Any]]:
+        """The valid records. The journal is a file anyone can edit: a line whose `tx` is not a plain
+        name (`../../models`), or whose fields have the wrong types, is not ours and is skipped, so
+        no path is ever built from it. A journal that is not a regular file is an error."""
+        from envdoctor.safeio import UnsafePathError, read_capped
+
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as handle:
-                lines = handle.read().splitlines()
-        except OSError:
-            return []
+            data = read_capped(self.path, MAX_JOURNAL_BYTES)
+        except UnsafePathError as exc:
+            if exc.reason == "missing":
+                return []
+            from envdoctor.upgrade.errors import UpgradeError
+
+            raise exc.as_error(UpgradeError) from exc
+        except OSError as exc:
+            from envdoctor.upgrade.errors import UpgradeError
+
+            raise UpgradeError("safety.path.unreadable", path=self.path, detail=exc.strerror or str(exc)) from exc
         out = []
-        for line in lines:
+        self.skipped = 0
+        for line in data.decode("utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # a torn write from a power loss: the step it announced never started
-            if isinstance(record, dict) and "tx" in record and "event" in record:
+            if _well_formed(record):
                 out.append(record)
+            else:
+                self.skipped += 1
         return out
 
     def transactions(self) -> List[Transaction]:

@@ -12,7 +12,25 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+
+# A transaction id names a folder (tx-<id>): it comes back from the journal, which is a file anyone
+# can edit, so it must be a plain name before it is joined to any path. new_txid() makes
+# 20261205T075549Z-1a2b3c; older or hand-made ids only need to be plain names.
+_TXID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+
+
+def is_valid_txid(value: object) -> bool:
+    return isinstance(value, str) and _TXID.fullmatch(value) is not None and ".." not in value
+
+
+def inside(path: str, folder: str) -> bool:
+    """True when `path` (its parent resolved, the last part taken as named) is `folder` or below it."""
+    parent = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    full = os.path.join(parent, os.path.basename(os.path.abspath(path)))
+    base = os.path.realpath(folder)
+    return full == base or full.startswith(base.rstrip(os.sep) + os.sep)
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,10 @@ class Layout:
         return os.path.join(self.state_dir, "trash")
 
     def tx_dir(self, txid: str) -> str:
+        if not is_valid_txid(txid):
+            from envdoctor.upgrade.errors import UpgradeError
+
+            raise UpgradeError("safety.bad_txid", txid=str(txid)[:80], path=self.journal)
         return os.path.join(self.state_dir, f"tx-{txid}")
 
     def stage(self, txid: str) -> str:
@@ -54,6 +76,10 @@ class Layout:
 
     def meta(self, txid: str) -> str:
         return os.path.join(self.tx_dir(txid), "meta.json")
+
+    def manifest(self, txid: str) -> str:
+        """What the runtime held when this transaction replaced it (see upgrade/manifest.py)."""
+        return os.path.join(self.tx_dir(txid), "manifest.json")
 
 
 def layout_for_runtime(runtime_dir: str) -> Layout:

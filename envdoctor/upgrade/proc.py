@@ -16,8 +16,8 @@ import sys
 import time
 from typing import Mapping, Optional, Sequence
 
+from envdoctor import faults
 from envdoctor.probes.runner import RunResult, SubprocessRunner, _decode, _encode, _kill_tree
-from envdoctor.upgrade import faults
 
 PR_SET_PDEATHSIG = 1
 
@@ -87,7 +87,9 @@ class StageRunner(SubprocessRunner):
     fault-injected kill takes them down too."""
 
     def __init__(self) -> None:
-        super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child)
+        # pip's --report of a resolve is JSON on stdout that must come back whole: a larger cap.
+        super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child,
+                         max_capture=256 * 1024 * 1024)
 
     def run(self, argv: Sequence[str], timeout: float, env: Optional[Mapping[str, str]] = None,
             cwd: Optional[str] = None, stdin_text: Optional[str] = None) -> RunResult:

@@ -14,7 +14,7 @@ from typing import List, Optional
 
 from envdoctor.upgrade.fsutil import can_exchange, empty_trash, remove_tree
 from envdoctor.upgrade.journal import Journal, Transaction
-from envdoctor.upgrade.layout import Layout
+from envdoctor.upgrade.layout import Layout, is_valid_txid
 from envdoctor.upgrade.lock import TxLock
 from envdoctor.upgrade.proc import end_processes_in
 from envdoctor.upgrade.swap import FORWARD, REVERSE, SwapSpec, drive
@@ -35,6 +35,8 @@ def interrupted(layout: Layout) -> List[Transaction]:
 def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
     journal = Journal(layout)
     done: List[Recovered] = []
+    if not os.path.isdir(layout.state_dir):
+        return done  # nothing was ever done here: take no lock, so a mistyped --root creates nothing
     with TxLock(layout):
         for tx in journal.open_transactions():
             done.append(_recover_one(layout, journal, tx, reverse))
@@ -52,8 +54,8 @@ def remove_stale_stages(layout: Layout, journal: Journal) -> List[str]:
     except OSError:
         return removed
     for name in sorted(names):
-        if not name.startswith("tx-") or name[3:] in keep_ids:
-            continue
+        if not name.startswith("tx-") or not is_valid_txid(name[3:]) or name[3:] in keep_ids:
+            continue  # (a tx- folder whose name is not a plain id is not ours to touch)
         stage = layout.stage(name[3:])
         if os.path.isdir(stage):
             end_processes_in(stage)
@@ -80,7 +82,7 @@ def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: boo
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
         journal.append(tx.txid, "aborted", reason="interrupted", recovered=True)
         return Recovered(tx.txid, tx.kind, "discarded")
-    spec = SwapSpec.from_record(begin)
+    spec = SwapSpec.from_record(begin).check_within(layout.runtime, layout.state_dir)
     direction = REVERSE if reverse else FORWARD
     drive(spec, direction, journal, tx.txid, can_exchange(spec.runtime, spec.parking))
     if direction == FORWARD:

@@ -48,11 +48,38 @@ def choose(layout: Layout, wanted: Optional[str]) -> KeptTree:
     return backups[0]
 
 
+def verify_kept(layout: Layout, tree: KeptTree) -> None:
+    """Refuse a kept runtime that is not whole: against the manifest recorded when it was set aside,
+    or, for one kept by an older envdoctor (no manifest), at least an interpreter and site-packages."""
+    from envdoctor.upgrade import manifest
+
+    try:
+        recorded = manifest.load(layout.manifest(tree.txid))
+    except ValueError as exc:
+        raise UpgradeError("safety.backup_damaged", path=tree.path, problem=str(exc)) from exc
+    if recorded is not None:
+        problem = manifest.verify(tree.path, recorded)
+        if problem:
+            raise UpgradeError("safety.backup_damaged", path=tree.path, problem=problem)
+        return
+    from envdoctor.probes.runtime import find_runtime
+
+    try:
+        runtime = find_runtime(root=tree.path)
+    except Exception as exc:
+        raise UpgradeError("safety.backup_unverified", path=tree.path) from exc
+    if not runtime.site_packages or not all(os.path.isdir(s) for s in runtime.site_packages):
+        raise UpgradeError("safety.backup_unverified", path=tree.path)
+
+
 def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
     journal = Journal(layout)
+    if not os.path.isdir(layout.state_dir):
+        raise UpgradeError("upgrade.error.no_backup", root=layout.root)  # nothing kept: create nothing
     with TxLock(layout):
         refuse_open(journal)
         tree = choose(layout, wanted)
+        verify_kept(layout, tree)
         refuse_in_use(layout.runtime)
         started = time.monotonic()
         txid = new_txid()
@@ -66,6 +93,9 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         torch = tree.torch
         meta = {"txid": txid, "kind": "rollback", "restored": tree.txid, "to_torch": torch}
         atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
+        from envdoctor.upgrade.manifest import record as record_manifest
+
+        record_manifest(layout.runtime, layout.manifest(txid))  # the runtime about to be parked
         spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
         swap_in(spec, journal, txid)
         journal.append(txid, "committed")
@@ -76,6 +106,8 @@ def prune_kept(layout: Layout, keep: int,
                progress: Optional[Callable[[str, int, int], None]] = None) -> List[KeptTree]:
     """`rollback --prune`: delete all but the newest `keep` kept runtimes, under the transaction lock
     and never while a transaction is open (recover needs its trees). progress(txid, done, total) in bytes."""
+    if not os.path.isdir(layout.state_dir):  # nothing kept: nothing to lock, nothing to create
+        return []
     with TxLock(layout):
         refuse_open(Journal(layout))
         return prune(layout, keep, progress)

@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
-from envdoctor.upgrade import faults
+from envdoctor import faults
 from envdoctor.upgrade.errors import UpgradeError
 
 REFLINK = "reflink"

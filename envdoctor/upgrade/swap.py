@@ -40,8 +40,36 @@ class SwapSpec:
 
     @classmethod
     def from_record(cls, record: dict) -> SwapSpec:
-        return cls(record["runtime"], record["incoming"], tuple(record["incoming_id"]),  # type: ignore[arg-type]
-                   record["parking"], tuple(record["outgoing_id"]))  # type: ignore[arg-type]
+        def path(name: str) -> str:
+            value = record.get(name)
+            if not isinstance(value, str) or not value or "\0" in value:
+                raise UpgradeError("safety.bad_record", field=name, txid=str(record.get("tx", "?"))[:80])
+            return value
+
+        def ident(name: str) -> Identity:
+            value = record.get(name)
+            if (not isinstance(value, (list, tuple)) or len(value) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+                raise UpgradeError("safety.bad_record", field=name, txid=str(record.get("tx", "?"))[:80])
+            return (value[0], value[1])
+
+        return cls(path("runtime"), path("incoming"), ident("incoming_id"), path("parking"), ident("outgoing_id"))
+
+    def check_within(self, runtime: str, state_dir: str) -> SwapSpec:
+        """A spec read back from the journal may only move the runtime itself and trees inside the
+        tool's state folder; anything else is a tampered record, refused before any rename."""
+        from envdoctor.upgrade.layout import inside
+
+        # The runtime may be named otherwise than runtime/ (layout_for_runtime), but it is a folder
+        # of the bundle's root, never the state folder's own parent chain.
+        root = os.path.dirname(os.path.abspath(runtime))
+        if (os.path.dirname(os.path.abspath(self.runtime)) != root
+                or os.path.basename(self.runtime) in ("", ".", "..", ".envdoctor")):
+            raise UpgradeError("safety.outside", path=self.runtime, folder=root)
+        for path in (self.incoming, self.parking):
+            if not inside(path, state_dir) or os.path.abspath(path) == os.path.abspath(state_dir):
+                raise UpgradeError("safety.outside", path=path, folder=state_dir)
+        return self
 
 
 def locate(spec: SwapSpec) -> Dict[str, Optional[str]]:

@@ -14,9 +14,9 @@ import zipfile
 from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
+from envdoctor import faults
 from envdoctor.atomicfile import atomic_write
 from envdoctor.model import Distribution, GpuFacts, Runtime
-from envdoctor.upgrade import faults
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.events import Events
@@ -185,7 +185,7 @@ def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> N
         return
     if tx.has("swap-begin"):
         try:
-            spec = SwapSpec.from_record(tx.first("swap-begin") or {})
+            spec = SwapSpec.from_record(tx.first("swap-begin") or {}).check_within(layout.runtime, layout.state_dir)
             drive(spec, REVERSE, journal, txid, can_exchange(layout.runtime, spec.incoming))
         except BaseException:
             return  # leave the transaction open: `recover` will finish the job and say so
@@ -276,6 +276,10 @@ def _swap_or_keep(layout: Layout, journal: Journal, txid: str, events: Events, r
     meta = {"txid": txid, "from_torch": from_torch, "to_torch": to_torch, "runtime": layout.runtime,
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
     atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
+    # What the replaced runtime holds, so a rollback can verify the backup before trusting it.
+    from envdoctor.upgrade.manifest import record as record_manifest
+
+    record_manifest(layout.runtime, layout.manifest(txid))
     flush_to_disk()
     spec = SwapSpec(layout.runtime, stage, identity(stage), layout.backup(txid),  # type: ignore[arg-type]
                     identity(layout.runtime))  # type: ignore[arg-type]

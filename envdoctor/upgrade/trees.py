@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 from envdoctor.upgrade.fsutil import remove_tree
-from envdoctor.upgrade.layout import Layout
+from envdoctor.upgrade.layout import Layout, is_valid_txid
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def kept_trees(layout: Layout) -> List[KeptTree]:
         if not name.startswith("tx-"):
             continue
         txid = name[3:]
+        if not is_valid_txid(txid):
+            continue  # not a folder envdoctor made (tx-.. would name the state folder's parent)
         for kind, path in (("backup", layout.backup(txid)), ("rejected", layout.rejected(txid))):
             if os.path.isdir(path):
                 out.append(KeptTree(txid, kind, path, read_meta(layout, txid)))
@@ -63,7 +65,7 @@ def prune(layout: Layout, keep: int, progress: Optional[Callable[[str, int, int]
     """Delete all but the newest `keep` kept trees; returns those deleted. `progress(txid, done, total)`
     in bytes. Transaction folders left holding no tree (a restored backup leaves its meta.json behind)
     are removed too, unless their transaction is still open."""
-    removed = []
+    removed: List[KeptTree] = []
     for tree in kept_trees(layout)[max(keep, 0):]:
         tick = (lambda done, total, txid=tree.txid: progress(txid, done, total)) if progress else None
         remove_tree(tree.path, layout.trash, tick)
@@ -83,7 +85,8 @@ def sweep_empty(layout: Layout) -> List[str]:
         return swept
     for name in names:
         tx_dir = os.path.join(layout.state_dir, name)
-        if not name.startswith("tx-") or name[3:] in open_ids or not os.path.isdir(tx_dir):
+        if (not name.startswith("tx-") or not is_valid_txid(name[3:]) or name[3:] in open_ids
+                or os.path.islink(tx_dir) or not os.path.isdir(tx_dir)):
             continue
         if not any(os.path.isdir(os.path.join(tx_dir, d)) for d in ("backup", "rejected", "stage")):
             remove_tree(tx_dir, layout.trash)

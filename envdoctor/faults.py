@@ -1,4 +1,5 @@
-"""Fault injection for tests (documented test hook; inert unless the variables are set).
+"""Fault injection for tests (documented test hook; inert unless the variables are set). Standard library
+only, at the top of the package: the upgrade, atomic writes and safe output all report their kill points here.
 
 ENVDOCTOR_FAULT_AT=<point>[#n]  SIGKILL this process (and the children it started) the n-th time
                                 (default: first) the named point is reached. Points are the journal

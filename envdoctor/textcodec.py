@@ -1,0 +1,65 @@
+"""Turning the bytes of a user's text file into text, whatever Windows wrote them in.
+
+The encodings met in GPT-SoVITS bundles: UTF-8 (with or without a BOM), GBK/GB18030 (the ANSI code
+page of Chinese Windows: .bat files, console logs), and UTF-16 LE/BE (what PowerShell's `>` and
+`Out-File` write; with a BOM, or without one when a tail was cut from the middle). Redaction and
+error matching work on text: a UTF-16 file read as UTF-8 keeps a NUL between every letter and no
+pattern matches it, so it would leave the report unredacted.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Tuple
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: its BOM starts the same way
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def bom_encoding(data: bytes) -> Tuple[str, int]:
+    """(encoding, BOM length) when data starts with a BOM, else ("", 0)."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name, len(bom)
+    return "", 0
+
+
+def utf16_without_bom(data: bytes) -> str:
+    """"utf-16-le"/"utf-16-be" when the bytes look like UTF-16 text without a BOM: most characters of
+    logs are ASCII, so one byte of each pair is NUL. "" otherwise."""
+    sample = data[:65536]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return ""
+    even_nul = sum(1 for i in range(0, pairs * 2, 2) if sample[i] == 0)
+    odd_nul = sum(1 for i in range(1, pairs * 2, 2) if sample[i] == 0)
+    if odd_nul >= pairs * 0.3 and even_nul <= pairs * 0.05:
+        return "utf-16-le"
+    if even_nul >= pairs * 0.3 and odd_nul <= pairs * 0.05:
+        return "utf-16-be"
+    return ""
+
+
+def decode_text(data: bytes, utf16_odd_start: bool = False) -> Tuple[str, str]:
+    """(text, encoding name). Never fails: bytes no encoding explains are replaced (U+FFFD).
+
+    `utf16_odd_start`: the bytes are a tail cut at an odd offset of the file (the first byte belongs
+    to the previous character), which matters only when the content is UTF-16."""
+    encoding, skip = bom_encoding(data)
+    if encoding:
+        return data[skip:].decode(encoding, errors="replace"), encoding
+    guess = utf16_without_bom(data[1:] if utf16_odd_start else data)
+    if guess:
+        body = data[1:] if utf16_odd_start else data
+        return body[:len(body) - len(body) % 2].decode(guess, errors="replace"), guess
+    for name in ("utf-8", "gb18030"):
+        try:
+            return data.decode(name), name
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace"), "utf-8 (damaged)"
