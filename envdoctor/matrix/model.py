@@ -144,7 +144,7 @@ class BinaryRole:
     role: str
     serves: Dict[str, str]  # language -> text
     source: str
-    kernels: Optional[str] = None  # "registered" | "embedded" | None (not measured)
+    kernels: Optional[str] = None  # "registered" | "embedded" | "delegated" (runs another library's) | None
     gptsovits: Optional[GptSovitsUse] = None
 
     def matches(self, path: str) -> bool:

@@ -844,6 +844,11 @@ def _scan(path: str, embedded: bool = True) -> Tuple[BinaryScan, List[_Raw], Lis
                 problem = problem or (exc.code, exc.detail)
             except OSError as exc:
                 problem = problem or ("unreadable", _os_detail(exc))
+            if problem is not None and found:
+                # A registered walk that stopped at a damaged header never marked its bytes as read, so
+                # the search may meet the same container again: an entry is counted once, as registered.
+                seen = {raw[3] for raw in entries}
+                found[:] = [raw for raw in found if raw[3] not in seen]
     error, detail = problem if problem else (None, None)
     result = _result(path, plan.format, size, mtime_ns, entries, error, detail)
     if embedded:

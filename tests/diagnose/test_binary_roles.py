@@ -197,3 +197,28 @@ def test_searched_cufft_without_embedded_kernels_is_not_a_verdict(matrix) -> Non
         binary(f"{TORCH}/lib/libtorch_cuda.so", CU130_CORE), stub]), matrix)
     unseen = by_code(found)["library-kernels-unseen"]
     assert unseen.severity is Severity.WARNING and "embedded containers: searched" in unseen.evidence
+
+
+def test_a_healthy_h100_runtime_is_ready_despite_cufftw_and_cufile(matrix) -> None:
+    """What torch 2.11.0+cu130's runtime holds (measured on the GPU machine): cuFFTW is a one-entry stub
+    in front of cuFFT's kernels, cuFILE (GPUDirect Storage, unused by GPT-SoVITS) has PTX up to sm_86."""
+    nvidia = f"{SITE}/nvidia/cu13/lib"
+    found = diagnose(facts("NVIDIA H100 80GB HBM3", (9, 0), [
+        binary(f"{TORCH}/lib/libtorch_cuda.so", CU130_CORE),
+        binary(f"{nvidia}/libcufft.so.12", ["sm_75"], embedded_sass=["sm_75", "sm_80", "sm_90", "sm_120"]),
+        binary(f"{nvidia}/libcufftw.so.12", ["sm_75"]),
+        binary(f"{nvidia}/libcufile.so.0", ["sm_75", "sm_80", "sm_86"], ["sm_86"]),
+    ]), matrix)
+    assert overall_verdict(found) is Verdict.READY, [(f.code, f.severity) for f in found]
+    assert not any("libcufftw" in str(f.params.get("binary")) for f in found)
+    cufile = [f for f in found if f.params.get("binary") == "libcufile.so.0"]
+    assert [(f.code, f.severity) for f in cufile] == [("binary-ptx-jit-only", Severity.OK)]
+
+
+def test_ptx_only_in_a_library_gpt_sovits_uses_still_warns(matrix) -> None:
+    found = diagnose(facts("NVIDIA H100 80GB HBM3", (9, 0), [
+        binary(f"{TORCH}/lib/libtorch_cuda.so", CU130_CORE),
+        binary(f"{SITE}/nvidia/cu13/lib/libcublas.so.13", ["sm_75", "sm_80"], ["sm_86"]),
+    ]), matrix)
+    assert [(f.code, f.severity) for f in found if f.params.get("binary") == "libcublas.so.13"] == [
+        ("binary-ptx-jit-only", Severity.WARNING)]

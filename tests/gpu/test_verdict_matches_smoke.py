@@ -45,6 +45,8 @@ def test_check_verdict_matches_the_smoke_tests(capsys) -> None:
         print(f"{role.role:12} {os.path.basename(binary['path']):45} registered={sorted(binary['sass'])} "
               f"embedded={sorted(binary.get('embedded_sass') or {})} error={binary['error']}")
     print("check:", code, [(f["code"], f["severity"]) for f in check["findings"]])
+    with capsys.disabled():
+        print(capsys.readouterr().out)  # the lines above, shown; doctor's envelope comes alone next
     main(["doctor", "--json", "--python", PYTHON, "--gpu", "0"])
     doctor = json.loads(capsys.readouterr().out)
     status = {s["test"]: s["status"] for s in doctor["smoke"]}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from envdoctor.probes import fatbin
@@ -352,6 +352,8 @@ def mutate(name: str, steps: list) -> bytes:
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(MUTANTS), steps=st.lists(mutation, min_size=1, max_size=4))
+# A registered walk that stops at a damaged header, then meets the same container in the search.
+@example(name="two_objects.so", steps=[("field", False, 48, 32767), ("field", True, 3, 0)])
 def test_mutated_fixtures_never_crash(name: str, steps: list) -> None:
     data = mutate(name, steps)
     with tempfile.TemporaryDirectory() as directory:

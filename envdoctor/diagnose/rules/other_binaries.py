@@ -6,7 +6,8 @@
   the library's kernels (cuFFT keeps them outside the fat binary cuobjdump lists);
 - extension packages (onnxruntime-gpu for G2PW, torchaudio, torchvision, xformers): a warning naming
   the feature that breaks (upstream issue #2625: "no kernel image" inside onnxruntime on RTX 50xx);
-- binaries no row knows: a warning naming the file.
+- binaries no row knows: a warning naming the file; stubs whose kernels live in another library
+  (cuFFTW) are judged through that library.
 Whenever the answer is not certain, the finding is a warning and points to `envdoctor doctor`.
 """
 
@@ -49,6 +50,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             if verdict == coverage.NATIVE:
                 continue
             role = ctx.role_of(binary)
+            if role.kernels == "delegated":
+                continue  # a stub in front of another library's kernels (cuFFTW -> cuFFT): judged there
             params = {"gpu": gpu.name, "arch": arch, "binary": os.path.basename(binary.path), "library": role.name,
                       "serves": role.serves, "why": role.gptsovits.why if role.gptsovits else _EMPTY_TEXT}
             evidence = _evidence(binary, role)
@@ -59,7 +62,10 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
 
 def _judge(binary: BinaryCoverageSummary, role: BinaryRole, verdict: str):
     if verdict == coverage.PTX_JIT:
-        return "binary-ptx-jit-only", Severity.WARNING
+        # The driver compiles PTX once, on the first launch, and caches it; for a library GPT-SoVITS
+        # never calls (the matrix says so, with its source) nothing is launched: worth a line, not a warning.
+        unused = role.gptsovits is not None and not role.gptsovits.uses
+        return "binary-ptx-jit-only", Severity.OK if unused else Severity.WARNING
     if role.role == ROLE_EXTENSION:
         return "extension-lacks-kernels", Severity.WARNING
     if role.role not in (ROLE_OP_SPECIFIC, ROLE_VENDOR):

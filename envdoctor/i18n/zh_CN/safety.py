@@ -24,6 +24,6 @@ MESSAGES = {
     "safety.bad_report": "{path} 不是 envdoctor 能读取的报告:{problem}。",
     "safety.slow_pattern": "已知错误 {id} 的正则表达式在这个日志上耗时过长(回溯过多),已跳过。请在矩阵中修正它。",
     "configure.where.launcher_overridden": "启动脚本中的 envdoctor 块，但被忽略：未打补丁的 config.py 会自行决定 is_half（运行 envdoctor configure 打补丁）",
-    "configure.where.environment_overridden": "当前 shell 的环境变量，但被忽略：未打补丁的 config.py 会自行决定 is_half（运行 envdoctor configure 打补丁）",
+    "configure.where.environment_overridden": "当前终端的环境变量，但被忽略：未打补丁的 config.py 会自行决定 is_half（运行 envdoctor configure 打补丁）",
     "safety.bad_check_command": "--check-command {command} 无法安全地写入启动脚本({problem})。没有改动任何东西。",
 }
