@@ -19,13 +19,15 @@ for gpu in 'Tesla T4@7.5' 'NVIDIA GeForce RTX 2080 Ti@7.5' 'NVIDIA GeForce RTX 4
 done
 step "scan torch/lib and nvidia/*/lib"; python3 -m envdoctor scan "$TORCHLIB" "$(dirname "$(dirname "$TORCHLIB")")/nvidia" --cc 9.0; echo "exit=$?"
 step "scanner vs cuobjdump on torch/lib"; python3 bench/compare_cuobjdump.py "$TORCHLIB"
-step "bench: scan speed (registered-only vs full search)"; python3 bench/scan_speed.py "$TORCHLIB/libtorch_cuda.so" --repeat 3
+step "bench: scan speed (registered-only vs full search)"; python3 bench/scan_speed.py "$TORCHLIB/libtorch_cuda.so" --repeat 2
 step "bench: check speed"; python3 bench/check_speed.py --python "$PY" --runs 5
-step "bench: doctor speed (one worker per GPU vs import torch; vs a process per test)"
-python3 bench/doctor_speed.py --python "$PY" --runs 2 --compare --cli
+step "bench: doctor speed (one worker per GPU vs import torch)"
+python3 bench/doctor_speed.py --python "$PY" --runs 2 --cli
 step "doctor"; time python3 -m envdoctor doctor --python "$PY"; echo "exit=$?"
 step "report --doctor"; time python3 -m envdoctor report --doctor --python "$PY" -o "$OUTDIR/report.zip"; echo "exit=$?"
 step "fix on this runtime (nothing to do expected)"; python3 -m envdoctor fix --root "$PREFIX" --json > "$OUTDIR/fix.json"; echo "exit=$?"
 python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(e['status'], e['exit_code'], [(s['name'], s['exit_code']) for s in e['steps']])" "$OUTDIR/fix.json"
+step "bench: pyz vs installed (computed checks)"; python3 bench/pyz_speed.py --python "$PY" --runs 7
 step "GPU tests"
-ENVDOCTOR_GPU_PYTHON="$PY" python3 -m pytest -q -rs -m gpu -p no:cacheprovider tests/gpu tests/report/test_report_gpu.py tests/upgrade/test_upgrade_gpu.py 2>&1 | tail -40
+bash tests/gpu/build_sm75_extension.sh /tmp/envdoctor-ext >/dev/null 2>&1 || echo "(extension build failed)"
+ENVDOCTOR_GPU_PYTHON="$PY" ENVDOCTOR_TEST_EXTENSION_DIR=/tmp/envdoctor-ext python3 -m pytest -q -rs -m gpu -p no:cacheprovider tests/gpu tests/report/test_report_gpu.py tests/upgrade/test_upgrade_gpu.py 2>&1 | tail -40
