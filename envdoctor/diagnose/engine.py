@@ -8,6 +8,10 @@ from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.matrix.model import Matrix
 from envdoctor.model import Facts, Finding, GpuVerdict, Severity, Verdict
 
+# The engine's own code: a rule that raised (its bug must not hide the other rules' answers).
+RULE_CRASHED = "rule-crashed"
+CODES = (RULE_CRASHED,)
+
 
 def diagnose(facts: Facts, matrix: Matrix, rules: Optional[Sequence] = None) -> List[Finding]:
     from envdoctor.diagnose.rules import ALL_RULES
@@ -20,7 +24,7 @@ def diagnose(facts: Facts, matrix: Matrix, rules: Optional[Sequence] = None) -> 
         except Exception as exc:  # the rule's bug must not hide the other rules' answers
             name = rule.__name__.rsplit(".", 1)[-1]
             findings.append(
-                Finding("rule-crashed", Severity.WARNING, {"rule": name, "error": f"{type(exc).__name__}: {exc}"})
+                Finding(RULE_CRASHED, Severity.WARNING, {"rule": name, "error": f"{type(exc).__name__}: {exc}"})
             )
     return findings
 

@@ -13,9 +13,30 @@ from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from envdoctor.doctor import model as m
+from envdoctor.doctor.catalog import TEST_NAMES
 from envdoctor.explain.matcher import first_known_error
 from envdoctor.matrix.model import KnownError
 from envdoctor.model import Facts, Finding, Severity
+
+SMOKE_PASSED = "smoke-passed"
+PREDICTION_DISPROVED = "prediction-disproved"
+
+
+def skipped_code(reason: str) -> str:
+    return f"smoke-skipped-{reason}"
+
+
+def broken_code(test: str, status: str) -> str:
+    return f"smoke-{test}-{status}"
+
+
+# Every code doctor can add to check's: declared, so that a test holds each to a case and to its texts.
+CODES: Tuple[str, ...] = (
+    SMOKE_PASSED,
+    PREDICTION_DISPROVED,
+    *(skipped_code(reason) for reason in m.SKIP_REASONS),
+    *(broken_code(test, status) for test in TEST_NAMES for status in m.BROKEN_STATUSES),
+)
 
 # Which tests prove or disprove which of check's predictions (all must have passed to disprove).
 PREDICTION_TESTS: Dict[str, Tuple[str, ...]] = {
@@ -67,15 +88,17 @@ def smoke_findings(facts: Facts, results: Sequence[m.SmokeResult]) -> List[Findi
         passed = [r.test for r in group if r.status == m.PASSED]
         if passed:
             seconds = round(sum(r.duration_s for r in group if r.status == m.PASSED), 1)
-            findings.append(Finding("smoke-passed", Severity.OK, {"gpu": gpu, "tests": ", ".join(passed),
+            findings.append(Finding(SMOKE_PASSED, Severity.OK, {"gpu": gpu, "tests": ", ".join(passed),
                                     "count": len(passed), "seconds": seconds}, (), gpu_index))
         skipped: Dict[str, List[m.SmokeResult]] = {}
         for r in group:
             if r.status == m.SKIPPED:
-                skipped.setdefault(r.reason or "unknown", []).append(r)
+                # A reason with no text of its own (a script newer than this catalogue) reads as unknown.
+                known = r.reason if r.reason in m.SKIP_REASONS else m.UNKNOWN_REASON
+                skipped.setdefault(known, []).append(r)
         for reason, items in skipped.items():
             detail = next((r.error for r in items if r.error), "") or ""
-            findings.append(Finding(f"smoke-skipped-{reason}", Severity.OK,
+            findings.append(Finding(skipped_code(reason), Severity.OK,
                                     {"gpu": gpu, "tests": ", ".join(r.test for r in items), "reason": reason,
                                      "detail": first_line(detail)[:300]}, (), gpu_index))
         for r in group:
@@ -90,7 +113,7 @@ def smoke_findings(facts: Facts, results: Sequence[m.SmokeResult]) -> List[Findi
             if r.known_error:
                 evidence.append(f"known error: {r.known_error}")
             evidence.extend(line for line in (r.error or "").strip().splitlines()[-12:] if line.strip())
-            findings.append(Finding(f"smoke-{r.test}-{r.status}", severity, params, tuple(evidence), gpu_index))
+            findings.append(Finding(broken_code(r.test, r.status), severity, params, tuple(evidence), gpu_index))
     return findings
 
 
@@ -113,7 +136,7 @@ def reconcile(findings: Sequence[Finding], results: Sequence[m.SmokeResult]) -> 
                       "arch": finding.params.get("arch", "")}
             evidence = tuple(f"predicted: {line}" for line in finding.evidence) + tuple(
                 f"{r.test}: passed in {r.duration_s:.1f} s" for r in ran)
-            out.append(Finding("prediction-disproved", Severity.OK, params, evidence, finding.gpu_index))
+            out.append(Finding(PREDICTION_DISPROVED, Severity.OK, params, evidence, finding.gpu_index))
             continue
         broke = [r for r in ran if r.broke]
         if broke:

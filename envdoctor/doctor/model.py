@@ -13,6 +13,17 @@ CRASHED = "crashed"
 TIMEOUT = "timeout"
 SKIPPED = "skipped"
 STATUSES = (PASSED, FAILED, CRASHED, TIMEOUT, SKIPPED)
+# A test that ran and broke (crashed, failed) or never finished: each has its own finding per test.
+BROKEN_STATUSES = (FAILED, CRASHED, TIMEOUT)
+# Why a test was skipped: what the scripts pass to smoke.skip(), what the session decides from the facts,
+# and "cuda-<status>" for the torch tests after a broken `cuda` test. Each has catalogue text
+# (smoke.skip.<reason>); a reason not listed here is reported as UNKNOWN_REASON.
+UNKNOWN_REASON = "unknown"
+SKIP_REASONS = (
+    "no-cuda-build", "no-cuda", "no-device", "no-sdpa", "no-backend-switch", "no-cuda-provider", "no-gpu",
+    "no-extension", "no-runtime", "foreign-runtime", "no-torch", "no-onnxruntime",
+    *(f"cuda-{status}" for status in BROKEN_STATUSES), UNKNOWN_REASON,
+)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.diagnose import trust
+from envdoctor.diagnose import engine, trust
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.rules import ALL_RULES
 from envdoctor.i18n import catalogue
@@ -23,7 +23,7 @@ from envdoctor.model import BinaryCoverageSummary, Driver, Facts, Gpu, GpuFacts,
 
 REPO = Path(__file__).resolve().parents[2]
 # The engine's own (a rule that raised), and trust's: any rule's blocker lowered for an unverified fact.
-ENGINE_CODES = {"rule-crashed"}
+ENGINE_CODES = set(engine.CODES)
 SHARED_CODES = set(trust.CODES)
 
 
