@@ -10,6 +10,7 @@ own judgement; what an unverified fact does to a blocker is trust's case (`block
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,3 +296,21 @@ def test_no_probe_attempts_needed() -> None:
     facts = Facts(GpuFacts((), None, (ProbeAttempt("nvml", False, "libnvidia-ml.so.1 not found"),)), runtime())
     (finding,) = no_gpu.evaluate(DiagnosisContext(facts, load_matrix(str(REPO / "matrices"), cache=None)))
     assert finding.evidence == ("nvml: libnvidia-ml.so.1 not found",)
+
+
+def test_every_skip_reason_the_code_gives_is_declared() -> None:
+    """The reasons the smoke scripts pass to skip() and the session returns are in SKIP_REASONS."""
+    given = set()
+    doctor = REPO / "envdoctor" / "doctor"
+    for path in [*sorted((doctor / "scripts").glob("*.py")), doctor / "session.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "skip" and node.args:
+                first = node.args[0]
+            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and node.value.elts:
+                first = node.value.elts[0]
+            else:
+                continue
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                given.add(first.value)
+    assert {"no-cuda-build", "no-sdpa", "no-runtime"} <= given  # the scan finds what it looks for
+    assert sorted(given - set(m.SKIP_REASONS)) == []
