@@ -34,6 +34,9 @@ WEBUI_PY = "webui.py"
 # Every file GPT-SoVITS takes its FP16 / speaker-verification / device settings from: what configure
 # may write, what a check's answer depends on, what a support report should carry.
 SETTINGS_FILES = (CONFIG_PY, SV_PY, TTS_YAML, BAT, PS1, SH)
+WEIGHTS_JSON = "weight.json"  # the GPT and SoVITS weights the WebUI last chose
+# What a support report carries from the GPT-SoVITS folder: the settings and the chosen weights.
+REPORT_FILES = (*SETTINGS_FILES, WEIGHTS_JSON)
 
 
 @dataclass(frozen=True)

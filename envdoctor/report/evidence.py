@@ -11,6 +11,7 @@ import re
 import shutil
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from envdoctor.gptsovits import layout
 from envdoctor.model import Facts
 from envdoctor.probes.runner import Runner
 from envdoctor.report import fileshape
@@ -18,15 +19,6 @@ from envdoctor.report.fileshape import FileShape
 
 MAX_FILE_BYTES = 256 * 1024
 NVIDIA_SMI_TIMEOUT_S = 15.0
-
-# Files of a GPT-SoVITS folder that decide how it runs: its inference config, chosen weights, launchers.
-GPTSOVITS_FILES = (
-    "GPT_SoVITS/configs/tts_infer.yaml",
-    "weight.json",
-    "config.py",
-    "go-webui.bat",
-    "go-webui.ps1",
-)
 
 # Variables that change what torch, CUDA or GPT-SoVITS do (names only; secret-named ones get redacted).
 _ENV_PREFIXES = ("CUDA_", "TORCH_", "PYTORCH_", "NVIDIA_", "CUDNN_", "NCCL_", "HF_", "HUGGINGFACE_", "TRANSFORMERS_",
@@ -37,6 +29,7 @@ _ENV_NAMES = frozenset({"PATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "LANG", "is_ha
 
 _BAT_SET = re.compile(r'(?i)^\s*set\s+"?([A-Za-z_][A-Za-z0-9_]*)=([^"\r\n]*)"?\s*$')
 _PS_SET = re.compile(r'(?i)^\s*\$env:([A-Za-z_][A-Za-z0-9_]*)\s*=\s*["\']?([^"\'\r\n]*)["\']?\s*$')
+_SH_SET = re.compile(r'^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=["\']?([^"\'\r\n]*)["\']?\s*$')
 
 
 def selected_environment(name: str) -> bool:
@@ -100,7 +93,7 @@ def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str]
     shapes: Dict[str, FileShape] = {}
     if not root or not os.path.isdir(root):
         return summary, files, shapes
-    for relative in GPTSOVITS_FILES:
+    for relative in layout.REPORT_FILES:
         found = _read_shaped(os.path.join(root, *relative.split("/")))
         if found is None:
             continue
@@ -110,8 +103,9 @@ def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str]
         files[name], shapes[name] = text, shape
         if relative.endswith("tts_infer.yaml"):
             summary["settings"].update(_tts_infer_settings(text))
-        elif relative.endswith((".bat", ".ps1")):
-            summary["launchers"][relative] = _launcher_state(text)
+        elif relative in (layout.BAT, layout.PS1, layout.SH):
+            sets = (_SH_SET,) if relative == layout.SH else (_BAT_SET, _PS_SET)
+            summary["launchers"][relative] = _launcher_state(text, sets)
     return summary, files, shapes
 
 
@@ -128,12 +122,12 @@ def _tts_infer_settings(text: str) -> Dict[str, str]:
     return {f"custom.{key}": str(custom[key]) for key in ("device", "is_half", "version") if key in custom}
 
 
-def _launcher_state(text: str) -> Dict[str, Any]:
+def _launcher_state(text: str, sets: Tuple[re.Pattern, ...]) -> Dict[str, Any]:
     """Variables a launcher sets and the line that starts Python."""
     env: Dict[str, str] = {}
     command: List[str] = []
     for line in text.splitlines():
-        match = _BAT_SET.match(line) or _PS_SET.match(line)
+        match = next((m for m in (pattern.match(line) for pattern in sets) if m), None)
         if match:
             env[match.group(1)] = match.group(2)
         elif re.search(r"(?i)python(\.exe)?\b.*\.py\b", line):
