@@ -7,7 +7,6 @@ build known) or the candidate failed verification (nothing changed), 3 could not
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from envdoctor.cli.ui import Ui
@@ -40,6 +39,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.cli.upgrade_view import (
         ConsoleEvents,
         Events,
+        blocker_texts,
         interrupted_notice,
         plan_status_text,
         printer,
@@ -47,60 +47,25 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         show_plan,
     )
     from envdoctor.errors import UsageError
-    from envdoctor.matrix.loader import load_matrix
-    from envdoctor.paths import cache_dir, host_platform
-    from envdoctor.pipeline import run_check
-    from envdoctor.probes.collect import CollectOptions
-    from envdoctor.upgrade.errors import UpgradeError
-    from envdoctor.upgrade.layout import layout_for_runtime
-    from envdoctor.upgrade.plan import NO_GPU, UP_TO_DATE, UPGRADE, PlanOptions, facts_from_report, make_plan
-    from envdoctor.upgrade.transaction import UpgradeOptions, run_upgrade
+    from envdoctor.model import to_jsonable
+    from envdoctor.upgrade import service
 
+    request = service.UpgradeRequest(
+        root=args.root, gpus=args.gpu, torch=args.torch, variant=args.variant, index_url=args.index_url,
+        find_links=tuple(args.find_links), wheelhouse=args.wheelhouse, force=args.force, dry_run=args.dry_run,
+        stage_method=args.stage_method)
     pending = interrupted_notice(args.root, ui)
-    if pending and pending.get("running") and not args.dry_run:
-        raise UpgradeError("upgrade.error.running", txid=pending["txid"], pid=pending.get("pid") or "?",
-                           since=pending.get("since") or "?")
-    if pending and not args.dry_run:
-        raise UpgradeError("upgrade.error.interrupted", txid=pending["txid"], root=os.path.abspath(args.root or "."))
-    # Files only (no live probe): running the original interpreter could write .pyc files into it,
-    # and the original must stay byte-identical for rollback.
-    report = run_check(CollectOptions(root=args.root, live=False, scan=True), select=args.gpu)
-    runtime = report.facts.runtime
-    assert runtime is not None
-    if runtime.platform != host_platform():
-        raise UpgradeError("upgrade.error.foreign_runtime", platform=runtime.platform)
-    matrix = load_matrix()
-    options = PlanOptions(torch=args.torch, variant=args.variant, index_url=args.index_url,
-                          wheelhouse=args.wheelhouse, force=args.force)
-    plan = make_plan(facts_from_report(report, matrix), matrix, options)
-    if args.find_links and not args.index_url and plan.target is not None:
-        from dataclasses import replace
-
-        plan = replace(plan, index_url=None)  # a flat mirror given alone replaces the index
-    driver = report.facts.gpu.driver.version if report.facts.gpu.driver else None
-    status_text = plan_status_text(plan, ui, driver, runtime.python_version)
-    check = None
-    check_error = None
-    if plan.target is not None:
-        try:
-            check = _preflight(plan, report, matrix, driver, runtime, args)
-        except UpgradeError as exc:
-            check_error = ui.text(exc.key, **exc.params)
-    blockers = list(check.blockers) if check is not None else list(plan.blockers)
+    service.refuse_pending(pending, request)
+    prepared = service.prepare(request)
+    plan, check, blockers, code = prepared.plan, prepared.check, prepared.blockers, prepared.exit_code
+    status_text = plan_status_text(plan, ui, prepared.driver, prepared.runtime.python_version)
+    error = prepared.check_error
+    check_error = ui.text(error.key, **error.params) if error is not None else None
     if plan.target is not None and blockers:
         status_text = ui.text("upgrade.status.blocked")
     if not ui.json_mode:  # shown now: the question below is about it
         show_plan(plan, ui, status_text, check, check_error)
-    if plan.status not in (UPGRADE, UP_TO_DATE, NO_GPU) or blockers:
-        code = 2
-    elif check_error is not None:
-        code = 3  # the plan could not be checked (index unreachable...): nothing was started
-    else:
-        code = 0
-    if args.dry_run or plan.target is None or code != 0:
-        from envdoctor.cli.upgrade_view import blocker_texts
-        from envdoctor.model import to_jsonable
-
+    if args.dry_run or not prepared.ready:
         summary = " ".join([status_text, *blocker_texts(blockers, check, ui)] + ([check_error] if check_error
                                                                                 else []))
         resolution = None
@@ -125,19 +90,14 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
             return result("upgrade", "cancelled", 0, printer(ui.text("upgrade.cancelled")), dry_run=True,
                           status="cancelled", summary=ui.text("upgrade.cancelled"), plan=plan)
     events = Events() if ui.json_mode else ConsoleEvents(ui)
-    layout = layout_for_runtime(runtime.root)
-    upgrade_options = UpgradeOptions(stage_method=args.stage_method, cache_dir=str(cache_dir()),
-                                     find_links=tuple(args.find_links))
-    assert check is not None
     try:
-        done = run_upgrade(layout, runtime, plan, report.facts.gpu, upgrade_options, events,
-                           resolution=check.resolution)
+        done = service.execute(prepared, request, events)
     finally:
         if isinstance(events, ConsoleEvents):
             events.finish()
+    code = service.exit_code_of(done)
     if done.status == "kept":
         text = ui.text("upgrade.kept", processes=done.in_use, new=done.to_torch or "-")
-        code = 3
     elif done.status == "committed":
         text = ui.text("upgrade.done", old=done.from_torch or "-", new=done.to_torch or "-")
         if done.reused:
@@ -145,28 +105,11 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         smoke = next((s for s in done.verify.steps if s.name == "smoke"), None)
         if smoke is not None and smoke.status == "skipped":
             text += " " + ui.text("upgrade.done_untested", reason=smoke.detail)
-        code = 0
     else:
         failure = done.verify.failure
         text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
                        detail=(failure.detail if failure else "")[:600])
         if failure is not None and failure.fix:
             text += " " + ui.text(failure.fix)
-        code = 2
     return result("upgrade", done.status, code, printer(text, "green" if code == 0 else "red"), dry_run=False,
                   status=done.status, summary=text, plan=plan, result=done)
-
-
-def _preflight(plan, report, matrix, driver, runtime, args):
-    """Resolve from metadata only and apply every rule that could stop the plan (see preflight.py)."""
-    from envdoctor.paths import cache_dir
-    from envdoctor.upgrade.preflight import run_preflight
-    from envdoctor.upgrade.stage import estimate_copy_bytes
-    from envdoctor.upgrade.transaction import SPACE_MARGIN
-
-    _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)
-    installed = {d.name: d.version for d in report.facts.distributions}
-    check = run_preflight(plan, runtime.python, installed, matrix, driver, runtime.platform, str(cache_dir()),
-                          copy_bytes, force=args.force, find_links=tuple(args.find_links), runtime_root=runtime.root)
-    check.disk_needed += SPACE_MARGIN
-    return check
