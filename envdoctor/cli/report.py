@@ -75,8 +75,9 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
 
 def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
     from envdoctor.probes.collect import CollectOptions
-    from envdoctor.report.document import ReportOptions, gather, redact_document
+    from envdoctor.report.document import redact_document
     from envdoctor.safeio import path_kind
+    from envdoctor.support.gather import ReportOptions, gather
 
     for path in args.log:
         kind = path_kind(path)

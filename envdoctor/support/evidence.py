@@ -11,11 +11,14 @@ import re
 import shutil
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+import yaml
+
 from envdoctor.gptsovits import layout
 from envdoctor.model import Facts
 from envdoctor.probes.runner import Runner
 from envdoctor.report import fileshape
 from envdoctor.report.fileshape import FileShape
+from envdoctor.safeio import read_head
 
 MAX_FILE_BYTES = 256 * 1024
 NVIDIA_SMI_TIMEOUT_S = 15.0
@@ -66,8 +69,6 @@ def bound(text: str, limit: int = MAX_FILE_BYTES) -> str:
 
 def _read_shaped(path: str) -> Optional[Tuple[str, FileShape]]:
     """The file's text with its own line endings, and its shape (encoding, BOM, line endings)."""
-    from envdoctor.safeio import read_head
-
     try:
         data = read_head(path, MAX_FILE_BYTES + 1)  # a FIFO or device is refused, never waited on
     except OSError:
@@ -110,8 +111,6 @@ def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str]
 
 
 def _tts_infer_settings(text: str) -> Dict[str, str]:
-    import yaml
-
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -2,7 +2,7 @@
 a log's last error. Each is one function that turns the feature's result into the report's plain
 dicts and never lets the feature break the report (an error becomes a message in the report).
 
-The dependency runs one way, report -> doctor / explain: neither of those knows about reports.
+The dependency runs one way, support -> doctor / explain: neither of those knows about reports.
 """
 
 from __future__ import annotations
@@ -10,8 +10,15 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, Optional, Sequence
 
+# session and explain are called through their modules: the seam tests replace them there.
+from envdoctor import explain
+from envdoctor.doctor import session
+from envdoctor.doctor.catalog import select
+from envdoctor.doctor.pipeline import judge_doctor
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import message
+from envdoctor.report.doctor_view import recommendation_dict, status_text, why_text
+from envdoctor.report.envelope import finding_dict
 
 
 def doctor_section(check_report: Any, options: Any, lang: str) -> Dict[str, Any]:
@@ -27,14 +34,8 @@ def doctor_section(check_report: Any, options: Any, lang: str) -> Dict[str, Any]
 
 
 def _run_doctor(check_report: Any, options: Any, lang: str) -> Dict[str, Any]:
-    from envdoctor.doctor.catalog import select
-    from envdoctor.doctor.pipeline import judge_doctor
-    from envdoctor.doctor.session import run_smoke_tests
-    from envdoctor.report.doctor_view import recommendation_dict, status_text, why_text
-    from envdoctor.report.envelope import finding_dict
-
     facts = check_report.facts
-    results = run_smoke_tests(facts, select())
+    results = session.run_smoke_tests(facts, select())
     report = judge_doctor(facts, results, getattr(options, "matrix_dir", None))
     several = len({r.gpu_index for r in report.smoke}) > 1
     smoke = []
@@ -57,10 +58,8 @@ def explain_text(text: str, lang: str, known_errors: Optional[Callable[[], Seque
                  ) -> Optional[Dict[str, Any]]:
     """explain's reading of an error text (the first known error in it), or None. known_errors: the
     matrix's known errors, asked for only now (default: the matrix in use)."""
-    from envdoctor.explain import explain_for_report
-
     try:
-        reading = explain_for_report(text, lang, known_errors() if known_errors else None)
+        reading = explain.explain_for_report(text, lang, known_errors() if known_errors else None)
     except EnvdoctorError:
         return None  # no readable matrix: the check's own error already says why
     except Exception as exc:  # a broken matcher must not stop the report

@@ -1,4 +1,4 @@
-"""doctor and explain as `envdoctor report` calls them (envdoctor/report/seams.py)."""
+"""doctor and explain as `envdoctor report` calls them (envdoctor/support/seams.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from envdoctor.pipeline import run_check
 from envdoctor.probes.collect import CollectOptions
-from envdoctor.report import seams
+from envdoctor.support import seams
 
 from .fake_runtime import FATAL_SM
 

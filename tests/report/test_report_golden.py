@@ -16,9 +16,10 @@ from report_machine import Machine, make_machine, use_environment
 from envdoctor.cli.main import main
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.report.bundle import render_files
-from envdoctor.report.document import ReportOptions, gather, redact_document
+from envdoctor.report.document import redact_document
 from envdoctor.report.markdown import MAX_CHARS
 from envdoctor.report.redact import Redactor
+from envdoctor.support.gather import ReportOptions, gather
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("ENVDOCTOR_UPDATE_GOLDEN") == "1"

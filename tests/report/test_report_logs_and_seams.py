@@ -11,7 +11,8 @@ import pytest
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.matrix.model import KnownError
-from envdoctor.report import logs, seams
+from envdoctor.report import logs
+from envdoctor.support import seams
 
 MEMO_TRACEBACK = textwrap.dedent("""\
     INFO start

@@ -13,8 +13,8 @@ import pytest
 from report_machine import GPU_SERIAL, GPU_UUID, make_machine, use_environment
 
 from envdoctor.cli.main import main
-from envdoctor.report import seams
 from envdoctor.report.markdown import escape as md_escape
+from envdoctor.support import seams
 
 USER = "zhangsanfeng"
 HOST = "WIN-PLANT3D42"
