@@ -4,10 +4,11 @@ on the bundle. An action above the pipeline; gptsovits/recommend.py turns its fi
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
+from envdoctor.doctor.recommend import recommend as doctor_recommend
 from envdoctor.gptsovits.recommend import Recommendation, arch_list_from_gpus, from_doctor
-from envdoctor.model import format_cc
+from envdoctor.model import Facts, Finding, format_cc
 
 
 def detect_arch_list(bundle_os: Optional[str] = None) -> Tuple[Optional[str], str]:
@@ -34,7 +35,6 @@ def detect_arch_list(bundle_os: Optional[str] = None) -> Tuple[Optional[str], st
 
 def recommend(root: str, live: bool = True) -> Recommendation:
     """Run the check on ROOT's runtime and turn its findings into advice; never raises."""
-    from envdoctor.doctor.recommend import recommend as doctor_recommend
     from envdoctor.errors import EnvdoctorError
     from envdoctor.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
@@ -47,5 +47,9 @@ def recommend(root: str, live: bool = True) -> Recommendation:
         return Recommendation(error=message("en", exc.key, **exc.params))
     except Exception as exc:  # a broken probe must not stop configure; the user still gets explicit choices
         return Recommendation(error=f"{type(exc).__name__}: {exc}")
-    # doctor's recommendation logic, without smoke results: the same advice doctor gives from findings
-    return from_doctor(doctor_recommend(report.facts, (), report.findings))
+    return from_check(report.facts, report.findings)
+
+
+def from_check(facts: Facts, findings: Sequence[Finding]) -> Recommendation:
+    """Pure: doctor's recommendation logic without smoke results, the same advice doctor gives from findings."""
+    return from_doctor(doctor_recommend(facts, (), findings))

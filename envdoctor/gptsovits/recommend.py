@@ -1,21 +1,16 @@
-"""What `auto` means: the settings doctor recommends for this machine.
+"""What `auto` means: the settings doctor recommends for this machine, as configure writes them.
 
-One small seam on purpose: where `envdoctor.doctor.recommend` exists, its logic decides (fed with the
-check's facts and findings); otherwise fp16 and speaker verification follow the check's findings
-directly. The arch list follows NVML (detect_gpus) either way.
+There is one recommendation: `envdoctor.doctor.recommend` decides (fed with the check's facts and
+findings, see envdoctor/advice.py); `from_doctor` maps its answer onto the values configure writes.
+The arch list follows NVML (detect_gpus).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
-from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_DROPPED, NVRTC_OLD
-from envdoctor.model import Finding, GpuFacts, format_cc
-
-NO_KERNELS = "no-kernels-for-gpu"
-# Findings that settings only soften: the torch build itself is wrong for the GPU.
-UPGRADE_CODES = (NO_KERNELS, NVRTC_OLD, NVRTC_DROPPED, FP16_RISK)
+from envdoctor.model import GpuFacts, format_cc
 
 
 @dataclass(frozen=True)
@@ -27,28 +22,6 @@ class Recommendation:
     error: Optional[str] = None  # the check could not run (then nothing is recommended)
     upgrade: bool = False  # the torch build is wrong for this GPU: settings are a workaround, not the fix
     evidence: Tuple[str, ...] = field(default_factory=tuple)
-
-
-def from_findings(findings: Iterable[Finding]) -> Recommendation:
-    """Pure: findings of a check -> fp16 / speaker-verification advice."""
-    fp16: Optional[bool] = None
-    sv: Optional[str] = None
-    fp16_why = sv_why = ""
-    upgrade = False
-    for finding in findings:
-        upgrade = upgrade or finding.code in UPGRADE_CODES
-        if finding.code in (FP16_RISK, NO_KERNELS) and fp16 is None:
-            # No kernels at all: nothing runs on this GPU; FP16 off is still the careful value.
-            fp16, fp16_why = False, f"{finding.code}: {finding.params.get('gpu', '')} {finding.params.get('arch', '')}"
-        if finding.code == NO_KERNELS and sv is None:
-            sv, sv_why = "cpu", f"{NO_KERNELS}: {finding.params.get('arch', '')}"
-        if finding.code == NVRTC_OLD and sv in (None, "cpu"):
-            params = finding.params
-            sv, sv_why = "cpu", f"{NVRTC_OLD}: CUDA {params.get('cuda', '')} < {params.get('needed', '')}"
-        if finding.code == NVRTC_DROPPED and sv in (None, "cpu"):
-            params = finding.params
-            sv, sv_why = "cpu", f"{NVRTC_DROPPED}: CUDA {params.get('cuda', '')} > {params.get('last', '')}"
-    return Recommendation(fp16, sv, fp16_why.strip(), sv_why.strip(), upgrade=upgrade)
 
 
 def from_doctor(advice: Any) -> Recommendation:
