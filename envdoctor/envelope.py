@@ -16,6 +16,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from envdoctor import __version__
+from envdoctor.i18n import message
 
 if TYPE_CHECKING:
     from envdoctor.errors import EnvdoctorError
@@ -84,8 +85,7 @@ def write_result(result: CommandResult, lang: str) -> Dict[str, Any]:
 
 
 def error_data(error: EnvdoctorError, lang: str) -> Dict[str, Any]:
-    from envdoctor.i18n import message
-    from envdoctor.model import to_jsonable
+    from envdoctor.model import to_jsonable  # start-up: the model (dataclasses) only for an error's params
 
     return {"key": error.key, "message": message(lang, error.key, **error.params),
             "params": to_jsonable(error.params)}

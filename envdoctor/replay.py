@@ -24,6 +24,7 @@ import shutil
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, TextIO
 
+import envdoctor
 from envdoctor import __version__
 from envdoctor.jsoncache import JsonCache, stamp
 from envdoctor.paths import cache_dir
@@ -134,7 +135,6 @@ def finish_recording(recorder: Optional[Recorder], argv: Sequence[str], deps: Op
 
 def _own_files() -> List[str]:
     """envdoctor's own code and data: a replay never outlives an update of envdoctor itself."""
-    import envdoctor
 
     # The zipapp: one file. Its unpacked copy is named by the zip's content hash and never changes.
     archive = envdoctor.PYZ_ARCHIVE or getattr(getattr(envdoctor, "__loader__", None), "archive", None)

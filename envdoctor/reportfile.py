@@ -4,8 +4,12 @@ report zip, size-bounded. Below both the probes and the report package (standard
 
 from __future__ import annotations
 
+import json
 import os
+import zipfile
 from typing import Any
+
+from envdoctor.safeio import open_regular
 
 MAX_REPORT_BYTES = 16 * 1024 * 1024  # a report.json read back (report --from, summarize)
 
@@ -28,10 +32,7 @@ def read_report_json(path: str) -> Any:
     and no more than MAX_REPORT_BYTES is read or inflated, whatever the file or the zip claims.
     Raises OSError, ValueError (too large, too deeply nested, not JSON) or zipfile.BadZipFile.
     """
-    import json
-    import zipfile
 
-    from envdoctor.safeio import open_regular
 
     with os.fdopen(open_regular(path), "rb") as handle:
         if path.lower().endswith(".zip") or zipfile.is_zipfile(handle):

@@ -16,7 +16,10 @@ import errno
 import os
 import stat
 import tempfile
+import time
 from typing import Any, Optional, Tuple
+
+from envdoctor.errors import UsageError
 
 TMP_PREFIX = ".envdoctor-"
 TMP_SUFFIX = ".tmp"
@@ -33,8 +36,6 @@ class UnsafePathError(OSError):
 
     def as_error(self, error_type: Any = None) -> Any:
         """The user-facing error (exit 3) that says what is really at the path, in both languages."""
-        from envdoctor.errors import UsageError
-
         limit = f"{self.limit >> 20} MiB" if self.limit >= 1 << 20 else f"{self.limit} bytes"
         return (error_type or UsageError)(f"safety.path.{self.reason}", path=self.path, detail=self.strerror,
                                           limit=limit)
@@ -187,12 +188,12 @@ def write_output(path: str, data: bytes, mode: Optional[int] = 0o644) -> None:
             os.fsync(stream.fileno())
         if mode is not None:
             os.chmod(temporary, mode & ~_umask())
-        from envdoctor import faults
+        from envdoctor import faults  # start-up: only a write needs the fault-injection hooks
 
         faults.hit("output-written")  # kill -9 tests: the temporary is whole, the target not replaced yet
         check_output_target(path)
         os.replace(temporary, path)
-        from envdoctor.atomicfile import _fsync_dir
+        from envdoctor.atomicfile import _fsync_dir  # start-up: as faults above
 
         _fsync_dir(folder)
     except BaseException:
@@ -213,8 +214,6 @@ def remove_stale_temporaries(folder: str, min_age_s: float = 0.0) -> list:
     """Delete the `.envdoctor-*.tmp` files that a killed run left in `folder` (not recursive): the
     name is ours alone, and a live write removes its own temporary within the same call. With
     `min_age_s`, only temporaries untouched for that long (another run may be writing right now)."""
-    import time
-
     removed = []
     now = time.time()
     try:

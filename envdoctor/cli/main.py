@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import List, Optional
 
@@ -78,6 +79,7 @@ def hoist_common_options(argv: List[str]) -> List[str]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = hoist_common_options(list(sys.argv[1:] if argv is None else argv))
+    # Start-up: imported here, after argv is read, so that a replayed check pays only for the replay.
     from envdoctor.replay import finish_recording, replay, start_recording
 
     try:
@@ -146,7 +148,7 @@ def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> Optio
 def emit(result: CommandResult, ui: Ui) -> int:
     """Show a command's result (JSON envelope or text view) and return its exit code."""
     if ui.json_mode:
-        from envdoctor.envelope import write_result
+        from envdoctor.envelope import write_result  # start-up: text output never needs the envelope
 
         ui.print_json(write_result(result, ui.lang))
     elif result.error is not None:
@@ -158,8 +160,6 @@ def emit(result: CommandResult, ui: Ui) -> int:
 
 def _require_working_directory(argv: List[str]) -> None:
     """A deleted current folder makes every relative path (and os.getcwd itself) fail: say so once."""
-    import os
-
     if argv and argv[0] in ("-h", "--help", "--version"):
         return
     try:
@@ -170,13 +170,11 @@ def _require_working_directory(argv: List[str]) -> None:
 
 def _notice_interrupted(args: argparse.Namespace, ui: Ui) -> None:
     """Every command says so when an upgrade/rollback was interrupted (upgrade commands do it themselves)."""
-    import os
-
     if args.command in ("upgrade", "rollback", "recover"):
         return
     root = getattr(args, "root", None) or os.getcwd()
     if os.path.exists(os.path.join(root, ".envdoctor", "upgrade", "journal.jsonl")):
-        from envdoctor.cli.upgrade_view import interrupted_notice
+        from envdoctor.cli.upgrade_view import interrupted_notice  # start-up: only after an interrupted upgrade
 
         try:
             interrupted_notice(root, ui)

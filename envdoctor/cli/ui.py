@@ -30,7 +30,7 @@ class Ui:
     debug: bool = False
 
     def console(self, stderr: bool = False) -> Any:
-        from rich.console import Console
+        from rich.console import Console  # start-up: --json and a replayed check print without rich
 
         class _Console(Console):
             def on_broken_pipe(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.rules import ALL_RULES
 from envdoctor.matrix.model import Matrix
 from envdoctor.model import Facts, Finding, GpuVerdict, Severity, Verdict
 
@@ -14,7 +15,6 @@ CODES = (RULE_CRASHED,)
 
 
 def diagnose(facts: Facts, matrix: Matrix, rules: Optional[Sequence] = None) -> List[Finding]:
-    from envdoctor.diagnose.rules import ALL_RULES
 
     ctx = DiagnosisContext(facts, matrix)
     findings: List[Finding] = []

@@ -12,6 +12,7 @@ from envdoctor.explain.combine import MachineLink, link
 from envdoctor.explain.matcher import Explanation, explain_stream
 from envdoctor.matrix.model import KnownError
 from envdoctor.model import CheckReport
+from envdoctor.safeio import UnsafePathError, open_regular
 
 
 @dataclass
@@ -39,7 +40,6 @@ def _open(path: str) -> BinaryIO:
         if stdin is None or stdin.isatty():
             raise UsageError("error.explain_no_input")
         return stdin.buffer
-    from envdoctor.safeio import UnsafePathError, open_regular
 
     try:
         # A FIFO would block the open until a writer comes and a device never ends: only regular

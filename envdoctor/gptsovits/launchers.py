@@ -8,7 +8,9 @@ check that cannot run is no reason to block the user).
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from collections import OrderedDict
 from typing import Dict, List, Optional
 
@@ -116,8 +118,6 @@ class BadCheckCommand(ValueError):
 def _command_words(configured: str) -> List[str]:
     """A path to one program ("C:\\My Tools\\envdoctor.exe", "/opt/my tools/envdoctor") is one word even
     with spaces; anything else is split like a shell would ("python3 -m envdoctor")."""
-    import os
-    import shlex
 
     if any(ch in configured for ch in "\r\n\0"):
         raise BadCheckCommand("a line break or NUL")
@@ -142,7 +142,6 @@ def quote_command(launcher: str, configured: str) -> str:
         return " ".join('"' + w.replace("%", "%%") + '"' for w in words)
     if launcher == "go-webui.ps1":
         return " ".join("'" + w.replace("'", "''") + "'" for w in words)
-    import shlex
 
     return " ".join(shlex.quote(w) for w in words)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from envdoctor.gptsovits.textfile import ConfigureError
+from envdoctor.safeio import read_head
 
 V2_2024 = "v2-2024"
 V2PRO_2025 = "v2pro-2025-06"
@@ -58,7 +59,6 @@ class Installation:
 
 
 def _read(path: str) -> str:
-    from envdoctor.safeio import read_head
 
     try:
         return read_head(path, 16 * 1024 * 1024).decode("utf-8", errors="replace")  # never blocks on a FIFO

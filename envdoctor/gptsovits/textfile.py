@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from envdoctor.errors import EnvdoctorError
+from envdoctor.safeio import UnsafePathError, read_capped
 
 BOM = b"\xef\xbb\xbf"
 MAX_TEXT_BYTES = 16 * 1024 * 1024  # config.py, launchers, tts_infer.yaml are kilobytes
@@ -98,7 +99,6 @@ def read_text(path: str, allow_gbk: bool = False, default_newline: str = "\n") -
     """The file's text, encoding, newline style and mode; a missing file reads as empty (mode None)."""
     if not os.path.exists(path):
         return from_bytes(path, None, None, allow_gbk, default_newline)
-    from envdoctor.safeio import UnsafePathError, read_capped
 
     try:
         # Only a regular file: a FIFO would block, a device never ends, and either would be replaced

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from envdoctor.atomicfile import atomic_write
 from envdoctor.gptsovits.layout import BAT, CONFIG_PY, PS1, SH, STATE_DIR, SV_PY, TTS_YAML
 from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
+from envdoctor.safeio import remove_stale_temporaries
 
 MANIFEST_SCHEMA = "envdoctor.configure-manifest"
 MANIFEST_VERSION = 1
@@ -124,7 +125,6 @@ def _preflight(root: str, writes: List[Write], state_folder: str) -> None:
 def clean_temporaries(state: State, relatives: List[str]) -> None:
     """Remove the `.envdoctor-*.tmp` files a killed configure left beside the files it writes and in
     its state folder (an atomic write's temporary: whole or not, never the file itself)."""
-    from envdoctor.safeio import remove_stale_temporaries
 
     folders = {state.folder, *(os.path.dirname(os.path.join(state.root, *r.split("/"))) for r in relatives)}
     folders |= {os.path.dirname(state.backup_path(r)) for r in relatives}

@@ -19,7 +19,7 @@ def detect_language(explicit: Optional[str] = None, environ: Optional[Mapping[st
             return "zh_CN" if value.lower().startswith("zh") else "en"
     if sys.platform == "win32":
         try:
-            import ctypes
+            import ctypes  # Windows only: the UI language
 
             lang_id = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
             return "zh_CN" if (lang_id & 0x3FF) == 0x04 else "en"  # 0x04: LANG_CHINESE

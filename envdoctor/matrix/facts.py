@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
+from envdoctor.matrix.model import FactStatus
 from envdoctor.matrix.verification import citation
 
 
 def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:
-    from envdoctor.matrix.model import FactStatus
 
     facts: List[FactStatus] = []
 

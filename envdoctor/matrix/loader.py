@@ -17,9 +17,12 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import envdoctor
 from envdoctor.errors import MatrixError
 from envdoctor.jsoncache import JsonCache
 from envdoctor.matrix.model import Matrix
+from envdoctor.paths import cache_dir
+from envdoctor.safeio import UnsafePathError, read_capped
 
 SCHEMA_NAME = "schema.yaml"
 # Files a user's matrix folder may leave out: envdoctor's own copy stands in (the schema is always
@@ -32,8 +35,6 @@ _CHECKOUT_DIR = Path(__file__).resolve().parent.parent.parent / "matrices"
 
 def _read_dir(directory: Path) -> Dict[str, str]:
     texts = {}
-    from envdoctor.safeio import UnsafePathError, read_capped
-
     for path in sorted(directory.glob("*.yaml")):
         try:
             # A FIFO or device named *.yaml must neither block nor fill memory.
@@ -50,12 +51,10 @@ def _read_package() -> Optional[Dict[str, str]]:
     folder = Path(__file__).resolve().parent.parent / "matrices"
     if folder.is_dir():
         return _read_dir(folder)
-    import envdoctor
-
     archive = getattr(getattr(envdoctor, "__loader__", None), "archive", None)  # set by zipimport
     if not archive:
         return None
-    import zipfile
+    import zipfile  # start-up: only the zipapp reads its matrices from its own archive
 
     prefix = getattr(envdoctor.__loader__, "prefix", "") + "envdoctor/matrices/"
     with zipfile.ZipFile(archive) as bundle:
@@ -111,6 +110,7 @@ def validate_texts(where: str, texts: Dict[str, str], check_records: bool = True
 
     Besides the schema, every `verified: true` must rest on a primary source or a kept measurement.
     """
+    # Start-up: a cached matrix is never parsed again, so yaml and the schema load only on a cache miss.
     import yaml
 
     from envdoctor.matrix.schema import SchemaViolation, Validator, file_schema, load_with_lines
@@ -179,8 +179,6 @@ _USER_CACHE = JsonCache  # sentinel: "the user's cache folder" (None: no cache a
 def load_matrix(directory: Optional[str] = None, cache: Any = _USER_CACHE) -> Matrix:
     """The validated matrix; by default the parsed result is cached in envdoctor's cache folder."""
     if cache is _USER_CACHE:
-        from envdoctor.paths import cache_dir
-
         cache = JsonCache(cache_dir(), "matrix")
     where, texts = read_matrix_texts(directory)
     digest = hashlib.sha256()

@@ -201,7 +201,7 @@ class Matrix:
                        tuple(e.get("related_findings") or ()))
             for e in data.get("errors.yaml", {}).get("known_errors", [])
         )
-        from envdoctor.matrix.facts import fact_statuses
+        from envdoctor.matrix.facts import fact_statuses  # facts.py imports this module: a cycle otherwise
 
         return cls(
             where=where,

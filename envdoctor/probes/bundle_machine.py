@@ -34,6 +34,7 @@ def assumed_gpus(options: CollectOptions) -> Optional[Tuple[GpuFacts, str]]:
 
 
 def _from_report(path: str) -> GpuFacts:
+    # Start-up: only `--facts-from` reads a report.
     import zipfile
 
     from envdoctor.reportfile import read_report_json

@@ -21,7 +21,7 @@ def driver_fingerprint(root: str = "/", platform: Optional[str] = None,
                        environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """What changes whenever the driver or the GPUs change, for this OS; None where it cannot be read."""
     if (platform or sys.platform) == "win32":
-        from envdoctor.probes.windriver import windows_driver_fingerprint
+        from envdoctor.probes.windriver import windows_driver_fingerprint  # Windows only (winreg)
 
         return windows_driver_fingerprint(os.environ if environ is None else environ)
     return linux_driver_fingerprint(root)

@@ -70,6 +70,7 @@ def parse_override(gpus_text: str, driver_text: Optional[str]) -> GpuFacts:
 
 
 def default_sources() -> List[GpuSource]:
+    # Start-up: ENVDOCTOR_GPUS, a report's facts and the demo never ask the driver (NVML, nvidia-smi).
     from envdoctor.probes.driverfiles import DriverFilesSource
     from envdoctor.probes.nvidia_smi import NvidiaSmiSource
     from envdoctor.probes.nvml import NvmlSource

@@ -6,6 +6,7 @@ process tree on timeout so that a hung `import torch` never hangs envdoctor.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -227,7 +228,6 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 def last_marked_json(stdout: str, marker: str) -> Optional[dict]:
     """The JSON object on the last line starting with `marker`: how child scripts report back, since
     anything else they print (warnings, library noise) may come before it."""
-    import json
 
     for line in reversed(stdout.splitlines()):
         if line.startswith(marker):

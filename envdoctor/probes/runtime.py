@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -22,6 +23,7 @@ from envdoctor.errors import ProbeError, UsageError
 from envdoctor.jsoncache import JsonCache, file_stamp
 from envdoctor.model import Runtime
 from envdoctor.probes.runner import Runner, SubprocessRunner
+from envdoctor.safeio import path_kind
 
 RUNTIME_DIR_NAMES = ("runtime",)
 # python311.dll / python311._pth / python311.zip of an embeddable Python name its version even
@@ -68,8 +70,6 @@ def find_runtime(
 def _require(path: Path, wanted: str, missing_key: str) -> str:
     """Say what is really at `path` when it is not the `wanted` kind ("directory" or "file"): a
     symlink loop, a device, a FIFO, a file where a folder belongs, an unreadable folder on the way."""
-    from envdoctor.safeio import path_kind
-
     kind = path_kind(str(path))
     if kind == wanted or (wanted == "file" and kind == "directory"):
         return kind
@@ -147,8 +147,6 @@ def _child_any_case(folder: Path, name: str) -> Optional[Path]:
 
 
 def _posix_platform() -> str:
-    import sys
-
     return "darwin" if sys.platform == "darwin" else "linux"
 
 

@@ -14,6 +14,7 @@ import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from envdoctor.model import Distribution, Runtime, TorchBuild
+from envdoctor.safeio import read_head
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)\.(dist-info|egg-info)$")
 _CUDNN_DLL = re.compile(r"^cudnn(?:64)?_(\d+)\.dll$", re.IGNORECASE)
@@ -65,7 +66,6 @@ def parse_version_py(text: str) -> Dict[str, Optional[str]]:
 
 def read_bounded(path: str, limit: int) -> Tuple[Optional[bytes], bool]:
     """(first `limit` bytes, whether the file was longer); (None, False) when it cannot be read."""
-    from envdoctor.safeio import read_head
 
     try:
         data = read_head(path, limit + 1)  # a FIFO or device named version.py is refused, never waited on

@@ -6,6 +6,7 @@ gives the same bytes) and atomic (written beside the target, then renamed: never
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -16,6 +17,7 @@ from envdoctor.report.document import Document, facts_evidence, index_evidence
 from envdoctor.report.fileshape import FileShape
 from envdoctor.report.html import render_html
 from envdoctor.report.markdown import render_markdown
+from envdoctor.safeio import check_output_target, remove_stale_temporaries, write_output
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no clock in the bytes
 _FIRST = ("report.html", "report.md", "report.json")
@@ -67,9 +69,7 @@ def zip_bytes_to(handle: Any, files: Mapping[str, bytes]) -> None:
 def write_zip(path: str, files: Mapping[str, bytes]) -> None:
     """Write atomically: the zip is built in memory (a report is bounded to a few MiB), then written
     to a temporary file in the target folder, flushed and renamed over `path`."""
-    import io
 
-    from envdoctor.safeio import check_output_target, remove_stale_temporaries, write_output
 
     check_output_target(path)  # before any work: a device, FIFO or symlink there is refused, not replaced
     directory = os.path.dirname(os.path.abspath(path))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict
 
+from rich.table import Table
+from rich.text import Text
+
 from envdoctor import envelope
 from envdoctor.doctor import model as m
 from envdoctor.doctor.findings import key_line
@@ -12,6 +15,7 @@ from envdoctor.i18n import message
 from envdoctor.i18n.lines import localize_line
 from envdoctor.model import to_jsonable
 from envdoctor.report.envelope import check_data
+from envdoctor.report.terminal import render_check
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,10 +86,7 @@ def _short(text: str, limit: int = 160) -> str:
 
 
 def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: bool = False) -> None:
-    from rich.table import Table
-    from rich.text import Text
 
-    from envdoctor.report.terminal import render_check
 
     render_check(report.check, lang, console, verbose=verbose)
     names = {g.index: g.name for g in report.check.facts.gpu.gpus}

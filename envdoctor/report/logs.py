@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
+from envdoctor.safeio import open_regular
+from envdoctor.textcodec import bom_encoding, decode_text, utf16_without_bom
+
 TAIL_BYTES = 64 * 1024
 MAX_FOUND_LOGS = 3
 ERROR_CHARS = 4000
@@ -29,7 +32,6 @@ class LogTail:
 
 def decode(data: bytes) -> str:
     """Any encoding a Windows or Linux log is written in (see envdoctor.textcodec); never fails."""
-    from envdoctor.textcodec import decode_text
 
     return decode_text(data)[0]
 
@@ -38,8 +40,6 @@ def read_tail(path: str, limit: int = TAIL_BYTES) -> LogTail:
     """The last `limit` bytes of a regular file as text. A FIFO or device is refused (OSError) without
     blocking; a UTF-16 log keeps its encoding even when the tail starts mid-file (the BOM is read
     from the head, and the cut is kept on a character boundary)."""
-    from envdoctor.safeio import open_regular
-    from envdoctor.textcodec import bom_encoding, decode_text, utf16_without_bom
 
     fd = open_regular(path)
     try:

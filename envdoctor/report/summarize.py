@@ -12,6 +12,8 @@ import zipfile
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Tuple
 
+from rich.table import Table
+
 from envdoctor.i18n import message
 from envdoctor.model import arch_of
 from envdoctor.report.document import is_report_envelope
@@ -100,7 +102,6 @@ def summarize(reports: List[Tuple[str, Dict[str, Any]]], skipped: List[Dict[str,
 
 
 def render_summary(summary: Dict[str, Any], lang: str, console: Console) -> None:
-    from rich.table import Table
 
     console.print(message(lang, "summarize.reports", count=summary["reports"]))
     for name in DIMENSIONS:

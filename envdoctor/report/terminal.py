@@ -71,6 +71,7 @@ def _visible(findings: List[Finding]) -> List[Finding]:
 
 
 def render_check(report: CheckReport, lang: str, console: Console, verbose: bool = False) -> None:
+    # Start-up: a --json check never draws the table.
     from rich.table import Table
     from rich.text import Text
 
