@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--find-links", metavar="URL|DIR", action="append", default=[],
                         help="also take wheels from this flat page or folder (mirrors laid out as a directory; "
                              "repeatable)")
+    parser.add_argument("--mirror", metavar="NAME",
+                        help="take wheels from this known mirror (see --list-mirrors), read as its layout needs")
+    parser.add_argument("--list-mirrors", action="store_true", help="list the known mirrors and stop")
     parser.add_argument("--wheelhouse", metavar="DIR", help="install only from wheels in this folder (offline)")
     parser.add_argument("--force", action="store_true",
                         help="plan an upgrade even if the current build is fine, or for a driver that cannot "
@@ -56,6 +59,13 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.upgrade.plan import NO_GPU, UP_TO_DATE, UPGRADE, PlanOptions, facts_from_report, make_plan
     from envdoctor.upgrade.transaction import UpgradeOptions, run_upgrade
 
+    if args.list_mirrors:
+        from envdoctor.cli.mirrors_view import list_mirrors
+
+        return list_mirrors(ui)
+    from envdoctor.upgrade.mirrors import apply_sources, check_mirror_args
+
+    check_mirror_args(args.mirror, args.wheelhouse)  # bad input: say so before any work
     pending = interrupted_notice(args.root, ui)
     if pending and pending.get("running") and not args.dry_run:
         raise UpgradeError("upgrade.error.running", txid=pending["txid"], pid=pending.get("pid") or "?",
@@ -72,11 +82,8 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     matrix = load_matrix()
     options = PlanOptions(torch=args.torch, variant=args.variant, index_url=args.index_url,
                           wheelhouse=args.wheelhouse, force=args.force)
-    plan = make_plan(facts_from_report(report, matrix), matrix, options)
-    if args.find_links and not args.index_url and plan.target is not None:
-        from dataclasses import replace
-
-        plan = replace(plan, index_url=None)  # a flat mirror given alone replaces the index
+    plan = apply_sources(make_plan(facts_from_report(report, matrix), matrix, options), matrix, args.mirror,
+                         args.index_url, args.wheelhouse, args.find_links)
     driver = report.facts.gpu.driver.version if report.facts.gpu.driver else None
     status_text = plan_status_text(plan, ui, driver, runtime.python_version)
     check = None
@@ -127,7 +134,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     events = Events() if ui.json_mode else ConsoleEvents(ui)
     layout = layout_for_runtime(runtime.root)
     upgrade_options = UpgradeOptions(stage_method=args.stage_method, cache_dir=str(cache_dir()),
-                                     find_links=tuple(args.find_links))
+                                     find_links=plan.find_links)
     assert check is not None
     try:
         done = run_upgrade(layout, runtime, plan, report.facts.gpu, upgrade_options, events,
@@ -167,6 +174,6 @@ def _preflight(plan, report, matrix, driver, runtime, args):
     _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)
     installed = {d.name: d.version for d in report.facts.distributions}
     check = run_preflight(plan, runtime.python, installed, matrix, driver, runtime.platform, str(cache_dir()),
-                          copy_bytes, force=args.force, find_links=tuple(args.find_links), runtime_root=runtime.root)
+                          copy_bytes, force=args.force, find_links=plan.find_links, runtime_root=runtime.root)
     check.disk_needed += SPACE_MARGIN
     return check
