@@ -22,29 +22,11 @@ def run_cli(capsys, *argv):
     return code, (json.loads(captured.out) if "--json" in argv and captured.out.strip() else captured.out)
 
 
-def mirrors_yaml(root_url: str) -> str:
-    return f"""schema_version: 1
-mirrors:
-  - name: loop-index
-    title: {{en: "loopback index", zh_CN: "本机索引"}}
-    region: global
-    layout: pep503
-    url: "{root_url}whl/{{variant}}/"
-    source: "tests/upgrade/upgrade_helpers.py IndexServer"
-  - name: loop-flat
-    title: {{en: "loopback flat page", zh_CN: "本机平铺页面"}}
-    region: cn
-    layout: find-links
-    url: "{root_url}flat/{{variant}}/"
-    source: "tests/upgrade/upgrade_helpers.py IndexServer"
-"""
-
-
 @pytest.fixture
 def mirror_index(env, wheels):
     with h.IndexServer(wheels["new"] + wheels["fakedep"]) as server:
         with open(os.path.join(env["ENVDOCTOR_MATRIX_DIR"], "mirrors.yaml"), "w", encoding="utf-8") as handle:
-            handle.write(mirrors_yaml(server.root))
+            handle.write(h.mirrors_yaml(server.root))
         yield server
 
 
@@ -108,7 +90,7 @@ def test_a_flat_mirror_with_an_index_for_what_it_lacks(bundle, env, wheels, caps
     """torch and torchaudio on the flat page, their dependency only on the index given with it."""
     with h.IndexServer(wheels["new"]) as flat, h.IndexServer(wheels["fakedep"]) as index:
         with open(os.path.join(env["ENVDOCTOR_MATRIX_DIR"], "mirrors.yaml"), "w", encoding="utf-8") as handle:
-            handle.write(mirrors_yaml(flat.root))
+            handle.write(h.mirrors_yaml(flat.root))
         code, out = run_cli(capsys, "upgrade", "--root", bundle, "--mirror", "loop-flat", "--dry-run", "--json")
         assert code == 2 and "fakedep" in json.dumps(out["missing"])  # alone, the page lacks the dependency
         code, out = run_cli(capsys, "upgrade", "--root", bundle, "--mirror", "loop-flat", "--index-url", index.url,

@@ -414,3 +414,23 @@ def write_matrix(directory: str, overrides: Optional[Dict[str, str]] = None) -> 
         with open(os.path.join(directory, name), "w", encoding="utf-8") as handle:
             handle.write(text)
     return directory
+
+
+def mirrors_yaml(root_url: str) -> str:
+    """A mirrors.yaml naming two mirrors on an IndexServer, laid out per wheel variant: a PEP 503 index
+    (loop-index: /whl/<variant>/) and a flat page (loop-flat: /flat/<variant>/)."""
+    return f"""schema_version: 1
+mirrors:
+  - name: loop-index
+    title: {{en: "loopback index", zh_CN: "本机索引"}}
+    region: global
+    layout: pep503
+    url: "{root_url}whl/{{variant}}/"
+    source: "tests/upgrade/upgrade_helpers.py IndexServer"
+  - name: loop-flat
+    title: {{en: "loopback flat page", zh_CN: "本机平铺页面"}}
+    region: cn
+    layout: find-links
+    url: "{root_url}flat/{{variant}}/"
+    source: "tests/upgrade/upgrade_helpers.py IndexServer"
+"""
