@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--wheelhouse", metavar="DIR|ZIP",
                         help="a folder or .zip of wheels (a fix pack): upgrade offline from it")
     parser.add_argument("--index-url", metavar="URL", help="wheel index or mirror for the upgrade")
+    parser.add_argument("--mirror", metavar="NAME",
+                        help="a known mirror for the upgrade's wheels (envdoctor upgrade --list-mirrors); "
+                             "default: ask before B when there is a terminal")
     parser.add_argument("--log", metavar="FILE", help="the WebUI log to explain (default: the newest one found)")
     parser.add_argument("--no-live", action="store_true", help="judge from files only (no import torch)")
     parser.add_argument("--report-dir", metavar="DIR", help="where a failure's support report goes (default: ROOT)")
@@ -41,13 +44,16 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     root = os.path.abspath(args.root or os.getcwd())
     if args.write_launchers:
         return _write_launchers(root, ui)
+    from envdoctor.upgrade.mirrors import check_mirror_args
+
+    check_mirror_args(args.mirror, args.wheelhouse)  # an unknown name is refused before anything runs
     wheelhouse = None
     if args.wheelhouse:
         from envdoctor.fix.fixpack import wheel_folder
 
         wheelhouse = wheel_folder(args.wheelhouse)
     options = FixOptions(root=root, lang=ui.lang, choose=args.choose, yes=args.yes, wheelhouse=wheelhouse,
-                         index_url=args.index_url, live=not args.no_live, log=args.log,
+                         index_url=args.index_url, mirror=args.mirror, live=not args.no_live, log=args.log,
                          report_dir=args.report_dir)
     interactive = not ui.json_mode and sys.stdin.isatty() and not args.yes
     if ui.json_mode or not interactive:
@@ -86,7 +92,7 @@ def data(outcome: Any, ui: Ui) -> Dict[str, Any]:
     plan = outcome.plan
     return {
         "status": outcome.status, "summary": ui.text(f"fix.outcome.{outcome.status}"),
-        "chosen": outcome.chosen, "recommended": plan.recommended if plan else None,
+        "chosen": outcome.chosen, "mirror": outcome.mirror, "recommended": plan.recommended if plan else None,
         "diagnosis": to_jsonable(plan.diagnosis) if plan else to_jsonable(outcome.final),
         "choices": to_jsonable(plan.choices) if plan else [],
         "steps": to_jsonable(outcome.steps), "proven": outcome.proven,
@@ -108,7 +114,8 @@ def _run_interactive(options: Any, ui: Ui) -> CommandResult:
         _show_plan(plan, ui)
         return prompt_choice(plan, ui, options.choose)
 
-    outcome = run_fix(options, ui.text, ask, say=say, attached=True)
+    outcome = run_fix(options, ui.text, ask, say=say, attached=True,
+                      pick_mirror=lambda offered: prompt_mirror(offered, ui))
     return CommandResult("fix", outcome.status, outcome.exit_code, data=lambda lang: data(outcome, ui),
                          render=lambda view: _show_outcome(outcome, view))
 
@@ -135,6 +142,32 @@ def prompt_choice(plan: Any, ui: Ui, preset: Optional[str]) -> Optional[str]:
             console.print(ui.text("fix.ask.unavailable", choice=answer, reason=choice.reason), markup=False)
             continue
         console.print(ui.text("fix.ask.invalid"), markup=False)
+
+
+def prompt_mirror(offered: Any, ui: Ui) -> Optional[str]:
+    """Before B: where the wheels come from. A number or a name; Enter: the first (PyTorch's own); q: cancel."""
+    from rich.text import Text
+
+    console = ui.console()
+    console.print(Text(ui.text("fix.mirror.title"), style="bold"))
+    for number, option in enumerate(offered, 1):
+        console.print(Text(ui.text("fix.mirror.row", number=number, name=option.name, title=option.title,
+                                   region=ui.text(f"upgrade.region.{option.region}"))))
+    while True:
+        try:
+            answer = console.input(ui.text("fix.mirror.ask", last=len(offered), default=offered[0].name)).strip()
+        except EOFError:
+            return None
+        if answer in ("", "\r"):
+            return offered[0].name
+        if answer.lower() in ("q", "quit", "exit", "退出"):
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= len(offered):
+            return offered[int(answer) - 1].name
+        named = next((o.name for o in offered if o.name == answer.lower()), None)
+        if named is not None:
+            return named
+        console.print(ui.text("fix.mirror.invalid", last=len(offered)), markup=False)
 
 
 def _show_plan(plan: Any, ui: Ui) -> None:
@@ -175,6 +208,8 @@ def _show_outcome(outcome: Any, ui: Ui) -> None:
     console.print(Text(ui.text(f"fix.outcome.{outcome.status}"), style=style))
     if outcome.final is not None and outcome.final.error:
         console.print(Text(outcome.final.error))
+    if outcome.mirror:
+        console.print(Text(ui.text("fix.mirror.used", mirror=outcome.mirror)))
     if outcome.status == "fixed":
         key = {True: "fix.proven.yes", None: "fix.proven.unknown", False: "fix.proven.no"}[outcome.proven]
         console.print(Text(ui.text(key)))

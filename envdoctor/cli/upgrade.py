@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--find-links", metavar="URL|DIR", action="append", default=[],
                         help="also take wheels from this flat page or folder (mirrors laid out as a directory; "
                              "repeatable)")
+    parser.add_argument("--mirror", metavar="NAME",
+                        help="take wheels from this known mirror (see --list-mirrors), read as its layout needs")
+    parser.add_argument("--list-mirrors", action="store_true", help="list the known mirrors and stop")
     parser.add_argument("--wheelhouse", metavar="DIR", help="install only from wheels in this folder (offline)")
     parser.add_argument("--force", action="store_true",
                         help="plan an upgrade even if the current build is fine, or for a driver that cannot "
@@ -50,10 +53,17 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.model import to_jsonable
     from envdoctor.upgrade import service
 
+    if args.list_mirrors:
+        from envdoctor.cli.mirrors_view import list_mirrors
+
+        return list_mirrors(ui)
+    from envdoctor.upgrade.mirrors import check_mirror_args
+
+    check_mirror_args(args.mirror, args.wheelhouse)  # bad input: say so before any work
     request = service.UpgradeRequest(
         root=args.root, gpus=args.gpu, torch=args.torch, variant=args.variant, index_url=args.index_url,
         find_links=tuple(args.find_links), wheelhouse=args.wheelhouse, force=args.force, dry_run=args.dry_run,
-        stage_method=args.stage_method)
+        stage_method=args.stage_method, mirror=args.mirror)
     pending = interrupted_notice(args.root, ui)
     service.refuse_pending(pending, request)
     prepared = service.prepare(request)

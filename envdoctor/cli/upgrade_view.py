@@ -61,7 +61,7 @@ def show_plan(plan: Plan, ui: Ui, status_text: str, check: Optional[Preflight], 
     table.add_row(ui.text("upgrade.row.driver"), plan.target.min_driver or "-")
     table.add_row(ui.text("upgrade.row.known_good"),
                   ui.text("upgrade.yes") if plan.target.known_good else ui.text("upgrade.no"))
-    table.add_row(ui.text("upgrade.row.index"), plan.wheelhouse or plan.index_url or "-")
+    table.add_row(ui.text("upgrade.row.index"), source_text(plan, ui))
     if plan.constraints:
         table.add_row(ui.text("upgrade.row.constraints"), ", ".join(plan.constraints))
     kept = list(plan.kept)
@@ -86,6 +86,14 @@ def show_plan(plan: Plan, ui: Ui, status_text: str, check: Optional[Preflight], 
         console.print(f"[red]{text}[/red]")
     if check_error:
         console.print(f"[red]{ui.text('upgrade.check_failed', reason=check_error)}[/red]")
+
+
+def source_text(plan: Plan, ui: Ui) -> str:
+    """Where the wheels come from: wheelhouse, index, flat pages, and the mirror's name when one was chosen."""
+    parts = [plan.wheelhouse] if plan.wheelhouse else [plan.index_url] if plan.index_url else []
+    parts += [ui.text("upgrade.find_links", location=location) for location in plan.find_links]
+    text = ", ".join(p for p in parts if p) or "-"
+    return ui.text("upgrade.via_mirror", source=text, mirror=plan.mirror) if plan.mirror else text
 
 
 def blocker_texts(blockers: Any, check: Any, ui: Ui) -> list:

@@ -107,7 +107,10 @@ def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: b
     plan = upgrade.get("plan") or {}
     target = plan.get("target") if isinstance(plan, dict) else None
     status = str(upgrade.get("status") or plan.get("status") or "")
-    if exit_code != 0 or not isinstance(target, dict) or status != "upgrade":
+    # exit 3 with a plan: the wheel source did not answer (the official index from mainland China, say);
+    # B stays open, since a mirror or a fix pack can serve what the index could not.
+    unchecked = exit_code == 3 and bool(upgrade.get("resolve_note"))
+    if (exit_code != 0 and not unchecked) or not isinstance(target, dict) or status != "upgrade":
         return Choice(UPGRADE, False, False, reason=str(upgrade.get("summary") or status or text("fix.b.no_plan")),
                       details={"status": status})
     resolution = upgrade.get("resolution") or {}
@@ -124,6 +127,8 @@ def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: b
         costs.append(text("fix.b.costs_download", mb=download, minutes=minutes))
     else:
         costs.append(text("fix.b.costs_download_unknown"))
+    if unchecked:
+        costs.append(text("fix.b.source_unchecked", reason=str(upgrade.get("resolve_note"))[:300]))
     if disk:
         costs.append(text("fix.b.costs_disk", mb=disk))
     costs.append(text("fix.b.costs_reversible"))

@@ -19,9 +19,19 @@ class FixOptions:
     yes: bool = False  # do not ask before changing anything
     wheelhouse: Optional[str] = None  # folder or .zip of wheels (a "fix pack"): B works offline
     index_url: Optional[str] = None
+    mirror: Optional[str] = None  # a mirrors.yaml name for B's wheels (--mirror, or asked before B)
     live: bool = True  # let check import torch in the runtime's own Python
     log: Optional[str] = None  # a WebUI log to explain (default: the newest one found)
     report_dir: Optional[str] = None  # where a failure's support report goes (default: the root)
+
+
+@dataclass(frozen=True)
+class MirrorOption:
+    """A wheel source the user can pick for B (a mirrors.yaml row, in the user's language)."""
+
+    name: str
+    title: str
+    region: str  # "global" | "cn"
 
 
 @dataclass(frozen=True)
@@ -89,3 +99,4 @@ class FixOutcome:
     report_path: Optional[str] = None
     final: Optional[Diagnosis] = None
     proven: Optional[bool] = None  # smoke tests passed on the GPU; None when they could not run
+    mirror: Optional[str] = None  # the mirror B took its wheels from (None: the plan's own source)

@@ -11,15 +11,19 @@ from envdoctor.fix.children import Children, ChildResult
 from envdoctor.fix.model import (
     KEEP_WITH_WORKAROUNDS,
     LEAVE,
+    UPGRADE,
     Diagnosis,
     FixOptions,
     FixOutcome,
     FixPlan,
+    MirrorOption,
     Step,
 )
 
 Ask = Callable[[FixPlan], Optional[str]]  # returns "A" | "B" | "C", or None to cancel
 Say = Callable[[str, dict], None]  # progress: a message key and its parameters
+# Asked before B when no source was given: which mirror (a name), or None to cancel.
+PickMirror = Callable[[List[MirrorOption]], Optional[str]]
 Text = Callable[..., str]
 
 CHECK_TIMEOUT_S = 600.0  # a cold check may import torch in the runtime (the live probe: up to 90 s) and scan
@@ -30,8 +34,10 @@ AUTO_SETTINGS = ("--fp16", "auto", "--v2pro-sv", "auto")
 
 class FixService:
     def __init__(self, options: FixOptions, text: Text, children: Optional[Children] = None,
-                 say: Optional[Say] = None, attached: bool = False) -> None:
+                 say: Optional[Say] = None, attached: bool = False, pick_mirror: Optional[PickMirror] = None) -> None:
         self.options = options
+        self.mirror = options.mirror
+        self.pick_mirror = pick_mirror
         self.text = text
         self.children = children or Children(options.lang)
         self.say = say or (lambda key, params: None)
@@ -97,7 +103,30 @@ class FixService:
             args += ["--wheelhouse", self.options.wheelhouse]
         if self.options.index_url:
             args += ["--index-url", self.options.index_url]
+        if self.mirror:
+            args += ["--mirror", self.mirror]
         return args
+
+    def mirror_options(self) -> List[MirrorOption]:
+        """The mirrors the matrix knows, in the user's language (none: the question is not asked)."""
+        from envdoctor.matrix.loader import load_matrix
+
+        lang = self.options.lang
+        return [MirrorOption(m.name, m.title.get(lang) or m.title.get("en") or m.name, m.region)
+                for m in load_matrix().mirrors]
+
+    def _ask_mirror(self) -> bool:
+        """Before B: where the wheels come from, unless a source was given. False: the user cancelled."""
+        if self.pick_mirror is None or self.mirror or self.options.wheelhouse or self.options.index_url:
+            return True
+        offered = self.mirror_options()
+        if not offered:
+            return True
+        picked = self.pick_mirror(offered)
+        if picked is None:
+            return False
+        self.mirror = picked
+        return True
 
     def _change(self, name: str, args: List[str]) -> int:
         if self.attached:
@@ -112,6 +141,8 @@ class FixService:
             return self._change("configure", ["configure", *self._root_args(), *AUTO_SETTINGS, "--yes",
                                               *self._no_live()])
         self.say("fix.progress.apply_b", {})
+        if self.mirror:
+            self.say("fix.progress.mirror", {"mirror": self.mirror})
         return self._change("upgrade", ["upgrade", *self._root_args(), "-y", *self._source_args()])
 
     def prove(self, diagnosis: Diagnosis) -> Optional[bool]:
@@ -140,6 +171,12 @@ class FixService:
     # -- the whole walk ----------------------------------------------------------------------------
 
     def run(self, ask: Ask) -> FixOutcome:
+        outcome = self._walk(ask)
+        if outcome.chosen == UPGRADE:
+            outcome.mirror = self.mirror
+        return outcome
+
+    def _walk(self, ask: Ask) -> FixOutcome:
         diagnosis = self.check()
         if diagnosis.exit_code == 3:
             return FixOutcome("could-not-check", 3, steps=self.steps, final=diagnosis)
@@ -157,6 +194,8 @@ class FixService:
             report = self.write_report()
             return FixOutcome("unavailable", 2 if diagnosis.exit_code == 2 else diagnosis.exit_code, plan, chosen,
                               self.steps, report, diagnosis)
+        if chosen == UPGRADE and not self._ask_mirror():
+            return FixOutcome("cancelled", diagnosis.exit_code, plan, chosen, self.steps, final=diagnosis)
         code = self.apply(chosen)
         if code != 0:
             # configure and upgrade are transactions: a failed one changed nothing (upgrade: the
@@ -174,5 +213,5 @@ class FixService:
 
 
 def run_fix(options: FixOptions, text: Text, ask: Ask, children: Optional[Children] = None,
-            say: Optional[Say] = None, attached: bool = False) -> FixOutcome:
-    return FixService(options, text, children, say, attached).run(ask)
+            say: Optional[Say] = None, attached: bool = False, pick_mirror: Optional[PickMirror] = None) -> FixOutcome:
+    return FixService(options, text, children, say, attached, pick_mirror).run(ask)

@@ -7,7 +7,7 @@
 - a CUDA torch variant's arch lists: no-kernels-for-gpu and fp16-attention-abort-risk, when neither a
   scan of the installed binaries nor the live probe answers first;
 - a gpus.yaml row: the compute capability of a GPU known only by name.
-Everything else (errors, pins, companions, Python ranges) informs or warns, never blocks.
+Everything else (errors, pins, companions, mirrors, Python ranges) informs or warns, never blocks.
 """
 
 from __future__ import annotations
@@ -63,4 +63,7 @@ def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:
                          ("torchcodec", "torchcodec"), ("onnxruntime_gpu", "version")):
         for row in companions.get(section, []):
             add("companions.yaml", f"{section}[{row[key]}]", row, False)
+
+    for mirror in data.get("mirrors.yaml", {}).get("mirrors", []):
+        add("mirrors.yaml", f"mirrors[{mirror['name']}]", mirror, False)
     return tuple(facts)

@@ -125,6 +125,31 @@ ROLE_VENDOR = "vendor"  # an NVIDIA library (cuFFT, cuBLAS, ...)
 ROLE_EXTENSION = "extension"  # another package's CUDA code (onnxruntime-gpu, torchaudio, ...)
 
 
+PEP503 = "pep503"  # a "simple" index: pip --index-url
+FIND_LINKS = "find-links"  # one flat page or directory listing of wheel files: pip --find-links
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A place torch wheels come from (mirrors.yaml): how pip reads it, and its url per wheel variant."""
+
+    name: str
+    title: Dict[str, str]  # lang -> display name
+    region: str  # "global" | "cn"
+    layout: str  # PEP503 | FIND_LINKS
+    url: str  # may hold {variant}
+    source: str
+    verified: bool = False
+    notes: str = ""
+
+    def url_for(self, variant: str) -> str:
+        return self.url.replace("{variant}", variant)
+
+    @property
+    def per_variant(self) -> bool:
+        return "{variant}" in self.url
+
+
 @dataclass(frozen=True)
 class GptSovitsUse:
     """Whether GPT-SoVITS runs a library's operations on the GPU, and whether missing kernels stop it."""
@@ -168,6 +193,7 @@ class Matrix:
     driver_branches: Tuple[DriverBranch, ...] = ()
     companions: Dict[str, Any] = field(default_factory=dict)
     about: Dict[str, Any] = field(default_factory=dict)
+    mirrors: Tuple[Mirror, ...] = ()
     fact_statuses: Tuple[FactStatus, ...] = ()
 
     @classmethod
@@ -215,6 +241,9 @@ class Matrix:
             driver_branches=branches,
             companions=data.get("companions.yaml", {}),
             about=data.get("about.yaml", {}),
+            mirrors=tuple(Mirror(m["name"], dict(m["title"]), m["region"], m["layout"], m["url"],
+                                 _text(m["source"]), m.get("verified") is True, str(m.get("notes") or ""))
+                          for m in data.get("mirrors.yaml", {}).get("mirrors", [])),
             fact_statuses=fact_statuses(data),
         )
 
@@ -274,6 +303,11 @@ class Matrix:
 
     def fact_status(self, file: str, ref: str) -> Optional[FactStatus]:
         return next((f for f in self.fact_statuses if f.file == file and f.ref == ref), None)
+
+    def mirror(self, name: str) -> Optional[Mirror]:
+        """The mirrors.yaml entry of this name (any case), if the matrix knows it."""
+        wanted = name.strip().lower()
+        return next((m for m in self.mirrors if m.name == wanted), None)
 
     # -- companions of torch ------------------------------------------------------------------
 

@@ -97,6 +97,8 @@ class Plan:
     driver_needed: Optional[str] = None
     imports: Tuple[str, ...] = ("torch", "torchaudio")
     blockers: Tuple[Note, ...] = ()  # why this plan cannot run as asked (exit 2 before any work)
+    find_links: Tuple[str, ...] = ()  # flat pages or folders pip also reads (--find-links, a flat mirror)
+    mirror: Optional[str] = None  # the mirrors.yaml entry the source came from (--mirror NAME)
 
     @property
     def runnable(self) -> bool:

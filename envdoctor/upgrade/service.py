@@ -8,7 +8,7 @@ candidate failed verification (nothing changed), 3 the plan could not be checked
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from envdoctor import pipeline
@@ -20,6 +20,7 @@ from envdoctor.probes.collect import CollectOptions
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.events import Events
 from envdoctor.upgrade.layout import layout_for_runtime
+from envdoctor.upgrade.mirrors import apply_sources
 from envdoctor.upgrade.plan import NO_GPU, UP_TO_DATE, UPGRADE, Plan, PlanOptions, facts_from_report, make_plan
 from envdoctor.upgrade.preflight import Preflight, run_preflight
 from envdoctor.upgrade.stage import estimate_copy_bytes
@@ -40,6 +41,7 @@ class UpgradeRequest:
     force: bool = False
     dry_run: bool = False
     stage_method: str = "auto"
+    mirror: Optional[str] = None  # a name from matrices/mirrors.yaml
 
 
 @dataclass
@@ -82,9 +84,8 @@ def prepare(request: UpgradeRequest) -> PreparedUpgrade:
     matrix = load_matrix()
     options = PlanOptions(torch=request.torch, variant=request.variant, index_url=request.index_url,
                           wheelhouse=request.wheelhouse, force=request.force)
-    plan = make_plan(facts_from_report(report, matrix), matrix, options)
-    if request.find_links and not request.index_url and plan.target is not None:
-        plan = replace(plan, index_url=None)  # a flat mirror given alone replaces the index
+    plan = apply_sources(make_plan(facts_from_report(report, matrix), matrix, options), matrix, request.mirror,
+                         request.index_url, request.wheelhouse, request.find_links)
     driver = report.facts.gpu.driver.version if report.facts.gpu.driver else None
     prepared = PreparedUpgrade(report, runtime, plan, driver)
     if plan.target is not None:
@@ -106,7 +107,7 @@ def _preflight(prepared: PreparedUpgrade, matrix: Matrix, request: UpgradeReques
     _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)
     installed = {d.name: d.version for d in prepared.report.facts.distributions}
     check = run_preflight(prepared.plan, runtime.python, installed, matrix, prepared.driver, runtime.platform,
-                          str(cache_dir()), copy_bytes, force=request.force, find_links=request.find_links,
+                          str(cache_dir()), copy_bytes, force=request.force, find_links=prepared.plan.find_links,
                           runtime_root=runtime.root)
     check.disk_needed += SPACE_MARGIN
     return check
@@ -116,7 +117,7 @@ def execute(prepared: PreparedUpgrade, request: UpgradeRequest, events: Events) 
     """Stage, install, verify and swap (the user said yes); the preflight's resolution is what installs."""
     assert prepared.check is not None
     options = UpgradeOptions(stage_method=request.stage_method, cache_dir=str(cache_dir()),
-                             find_links=request.find_links)
+                             find_links=prepared.plan.find_links)
     return run_upgrade(layout_for_runtime(prepared.runtime.root), prepared.runtime, prepared.plan,
                        prepared.report.facts.gpu, options, events, resolution=prepared.check.resolution)
 

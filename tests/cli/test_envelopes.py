@@ -54,6 +54,8 @@ CASES = [
     ("configure-error", "configure --root {missing}"),
     ("upgrade-ok", "upgrade --root {linux} --dry-run"),
     ("upgrade-error", "upgrade --root {root} --dry-run"),  # a Windows runtime on Linux
+    ("upgrade-mirrors-ok", "upgrade --list-mirrors"),
+    ("upgrade-mirror-error", "upgrade --root {root} --mirror nowhere --dry-run"),
     ("rollback-ok", "rollback --root {root} --list"),
     ("rollback-error", "rollback --root {root}"),
     ("recover-ok", "recover --root {root}"),

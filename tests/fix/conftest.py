@@ -82,3 +82,25 @@ def torch_version(root: Path) -> str:
     names = [p.name for p in site.glob("torch-*.dist-info")]
     assert len(names) == 1, names
     return names[0][len("torch-"):-len(".dist-info")]
+
+
+# An https address on loopback that refuses connections: the matrix's "official" index as a user in
+# mainland China may meet it (no answer), without a test ever reaching the internet.
+UNREACHABLE_INDEX = "https://127.0.0.1:9/whl/"
+
+
+@pytest.fixture
+def loopback_mirrors(posix_bundle: Path, fix_wheels: dict):
+    """posix_bundle's matrix with two mirrors on a loopback server (see upgrade_helpers.mirrors_yaml),
+    and PyTorch's index in torch.yaml replaced by one that does not answer."""
+    house = fix_wheels["houses"]["new"]
+    with h.IndexServer([os.path.join(house, name) for name in sorted(os.listdir(house))]) as server:
+        matrix = os.environ["ENVDOCTOR_MATRIX_DIR"]
+        with open(os.path.join(matrix, "mirrors.yaml"), "w", encoding="utf-8") as handle:
+            handle.write(h.mirrors_yaml(server.root))
+        torch_yaml = os.path.join(matrix, "torch.yaml")
+        with open(torch_yaml, encoding="utf-8") as handle:
+            text = handle.read()
+        with open(torch_yaml, "w", encoding="utf-8") as handle:
+            handle.write(text.replace("https://download.pytorch.org/whl/", UNREACHABLE_INDEX))
+        yield server

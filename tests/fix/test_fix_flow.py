@@ -150,3 +150,33 @@ def test_fix_launchers_for_the_windows_bundle(windows_bundle: Path, capsys):
     (windows_bundle / "fix-env.bat").write_bytes(b"mine")
     main(["fix", "--root", str(windows_bundle), "--write-launchers", "--lang", "en"])
     assert (windows_bundle / "fix-env.bat").read_bytes() == b"mine"  # never overwritten
+
+
+def test_choice_b_from_a_named_mirror_records_it(posix_bundle: Path, loopback_mirrors, capsys):
+    """--mirror for scripts: the flat page serves the wheels; PyTorch's own index (unreachable) is never used."""
+    out = fix(capsys, "--root", str(posix_bundle), "--yes", "--choose", "B", "--mirror", "loop-flat")
+    assert out["status"] == "fixed", json.dumps(out["steps"], indent=1)
+    assert out["mirror"] == "loop-flat"
+    assert torch_version(posix_bundle) == "2.7.0+cu128"
+    assert set(loopback_mirrors.variants_asked) == {"cu128"}
+
+
+def test_without_a_source_b_stays_open_when_the_index_does_not_answer(posix_bundle: Path, loopback_mirrors,
+                                                                     capsys):
+    out = fix(capsys, "--root", str(posix_bundle))
+    assert out["status"] == "planned" and out["mirror"] is None
+    b = [c for c in out["choices"] if c["key"] == "B"][0]
+    assert b["available"], b
+    assert any("did not answer" in cost for cost in b["costs"]), b["costs"]
+    assert loopback_mirrors.requests == []  # no mirror is used unless chosen
+
+
+def test_bad_mirror_input_is_refused_before_anything_runs(posix_bundle: Path, loopback_mirrors, fix_wheels: dict,
+                                                          capsys):
+    before = snapshot(posix_bundle)
+    out = fix(capsys, "--root", str(posix_bundle), "--yes", "--choose", "B", "--mirror", "nowhere")
+    assert out["exit_code"] == 3 and out["error"]["key"] == "upgrade.error.unknown_mirror"
+    out = fix(capsys, "--root", str(posix_bundle), "--yes", "--choose", "B", "--mirror", "loop-flat",
+              "--wheelhouse", fix_wheels["houses"]["new"])
+    assert out["exit_code"] == 3 and out["error"]["key"] == "upgrade.error.mirror_conflict"
+    assert snapshot(posix_bundle) == before

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fix.conftest import torch_version
 from tests.gptsovits.trees import snapshot
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
@@ -82,3 +83,48 @@ def test_quitting_in_chinese_changes_nothing(windows_bundle: Path):
     term.expect("已取消；没有做任何改动。")
     assert term.close() == 2
     assert snapshot(windows_bundle) == before
+
+
+def test_b_asks_for_the_mirror_and_installs_from_the_one_typed(posix_bundle: Path, loopback_mirrors):
+    term = start(posix_bundle, "en")
+    term.expect("Choose A, B or C")
+    term.send("b")
+    term.expect("Where should the new torch wheels come from?")
+    term.expect("2. loop-flat: loopback flat page (mainland China)")
+    term.send("7")
+    term.expect("Please type a number from 1 to 2, a name from the list, or q.")
+    term.send("2")
+    term.expect("Fixed", timeout=300)
+    screen = term.expect("Wheels from mirror: loop-flat")
+    assert term.close() in (0, 1)
+    assert screen.index("Wheels come from mirror loop-flat.") < screen.index("Fixed")
+    assert torch_version(posix_bundle) == "2.7.0+cu128"
+    assert set(loopback_mirrors.variants_asked) == {"cu128"}
+
+
+def test_b_mirror_by_name_in_chinese(posix_bundle: Path, loopback_mirrors):
+    term = start(posix_bundle, "zh_CN")
+    term.expect("请选择 A、B 或 C")
+    term.send("b")
+    term.expect("新的 torch 安装包从哪里下载？")
+    term.expect("1. loop-index：本机索引（全球）")
+    term.send("LOOP-INDEX")
+    term.expect("已修复", timeout=300)
+    term.expect("安装包来自镜像：loop-index")
+    assert term.close() in (0, 1)
+    assert torch_version(posix_bundle) == "2.7.0+cu128"
+    pages = [p for _m, p, _r in loopback_mirrors.requests if not p.startswith("/files/")]
+    assert pages and all(p.startswith("/whl/cu128/") for p in pages), pages
+
+
+def test_quitting_at_the_mirror_question_changes_nothing(posix_bundle: Path, loopback_mirrors):
+    before = snapshot(posix_bundle)
+    term = start(posix_bundle, "zh_CN")
+    term.expect("请选择 A、B 或 C")
+    term.send("b")
+    term.expect("请选择 1-2 或输入名称（回车 = loop-index，q = 退出）")
+    term.send("q")
+    term.expect("已取消；没有做任何改动。")
+    term.close()
+    assert snapshot(posix_bundle) == before
+    assert loopback_mirrors.requests == []

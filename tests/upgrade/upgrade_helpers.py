@@ -179,6 +179,7 @@ class IndexServer:
         self.drop_after: Dict[str, Tuple[int, int]] = {}  # name -> (bytes, times left)
         self.requests: List[Tuple[str, str, Optional[str]]] = []
         self.extra_links: Dict[str, List[str]] = {}
+        self.variants_asked: List[str] = []  # <variant> of /whl/<variant>/... and /flat/<variant>/ requests
         handler = self._handler()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -194,6 +195,11 @@ class IndexServer:
     def flat_url(self) -> str:
         """A find-links page: every wheel on one flat listing, as several PyTorch mirrors are laid out."""
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/flat/"
+
+    @property
+    def root(self) -> str:
+        """The server's base URL; a mirror test writes `root + "whl/{variant}/"` into mirrors.yaml."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/"
 
     def wheel_bytes_served(self, name: str) -> int:
         return self.served.get(f"/files/{name}", 0)
@@ -243,6 +249,14 @@ class IndexServer:
             def _serve(self, head: bool) -> None:
                 server.requests.append((self.command, self.path, self.headers.get("Range")))
                 parts = [unquote(p) for p in self.path.split("?")[0].split("/") if p]
+                if len(parts) >= 2 and parts[0] in ("whl", "flat") and (parts[0] == "whl" or len(parts) == 2):
+                    # a mirror laid out per wheel variant: /whl/<variant>/ is an index, /flat/<variant>/ a page
+                    server.variants_asked.append(parts[1])
+                    parts = (["simple"] + parts[2:]) if parts[0] == "whl" else ["flat"]
+                    if parts == ["flat"]:
+                        links = [f'<a href="/files/{n}">{n}</a>' for n in sorted(server.files)]
+                        return self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(),
+                                          head=head)
                 if len(parts) == 1 and parts[0] == "simple":
                     names = sorted({server._project_of(f) for f in server.files})
                     body = "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
@@ -400,3 +414,23 @@ def write_matrix(directory: str, overrides: Optional[Dict[str, str]] = None) -> 
         with open(os.path.join(directory, name), "w", encoding="utf-8") as handle:
             handle.write(text)
     return directory
+
+
+def mirrors_yaml(root_url: str) -> str:
+    """A mirrors.yaml naming two mirrors on an IndexServer, laid out per wheel variant: a PEP 503 index
+    (loop-index: /whl/<variant>/) and a flat page (loop-flat: /flat/<variant>/)."""
+    return f"""schema_version: 1
+mirrors:
+  - name: loop-index
+    title: {{en: "loopback index", zh_CN: "本机索引"}}
+    region: global
+    layout: pep503
+    url: "{root_url}whl/{{variant}}/"
+    source: "tests/upgrade/upgrade_helpers.py IndexServer"
+  - name: loop-flat
+    title: {{en: "loopback flat page", zh_CN: "本机平铺页面"}}
+    region: cn
+    layout: find-links
+    url: "{root_url}flat/{{variant}}/"
+    source: "tests/upgrade/upgrade_helpers.py IndexServer"
+"""

@@ -68,4 +68,11 @@ MESSAGES = {
     "fix.error.pack_missing": "The fix pack {path} does not exist.",
     "fix.error.pack_bad": "The fix pack {path} is not a readable zip of wheels ({detail}).",
     "fix.error.pack_empty": "The fix pack {path} holds no .whl files.",
+    "fix.mirror.title": "Where should the new torch wheels come from?",
+    "fix.mirror.row": "  {number}. {name}: {title} ({region})",
+    "fix.mirror.ask": "Choose 1-{last} or a name (Enter = {default}, q = quit): ",
+    "fix.mirror.invalid": "Please type a number from 1 to {last}, a name from the list, or q.",
+    "fix.mirror.used": "Wheels from mirror: {mirror}",
+    "fix.progress.mirror": "Wheels come from mirror {mirror}.",
+    "fix.b.source_unchecked": "The wheel source did not answer ({reason}): choose a mirror before the upgrade, or use a fix pack (--wheelhouse)",
 }

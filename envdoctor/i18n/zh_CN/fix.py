@@ -68,4 +68,11 @@ MESSAGES = {
     "fix.error.pack_missing": "修复包 {path} 不存在。",
     "fix.error.pack_bad": "修复包 {path} 不是可读取的 wheel 压缩包（{detail}）。",
     "fix.error.pack_empty": "修复包 {path} 中没有 .whl 文件。",
+    "fix.mirror.title": "新的 torch 安装包从哪里下载？",
+    "fix.mirror.row": "  {number}. {name}：{title}（{region}）",
+    "fix.mirror.ask": "请选择 1-{last} 或输入名称（回车 = {default}，q = 退出）：",
+    "fix.mirror.invalid": "请输入 1 到 {last} 之间的数字、列表中的名称，或 q。",
+    "fix.mirror.used": "安装包来自镜像：{mirror}",
+    "fix.progress.mirror": "安装包将从镜像 {mirror} 下载。",
+    "fix.b.source_unchecked": "安装包来源没有响应（{reason}）：升级前请选择一个镜像，或使用修复包（--wheelhouse）",
 }
