@@ -70,6 +70,7 @@ class Cli:
     def __call__(self, case: str, args: Sequence[str], expect: str = "error", env: Optional[Mapping[str, str]] = None,
                  cwd: Optional[str] = None, timeout: float = 30, unset: Sequence[str] = ()) -> Outcome:
         environ = dict(os.environ, PYTHONPATH=str(REPO), LANG="C.UTF-8")
+        environ.pop("PYTEST_CURRENT_TEST", None)  # the test id can be long; the child needs none of it
         for name in unset:
             environ.pop(name, None)
         environ.update(env or {})

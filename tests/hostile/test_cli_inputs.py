@@ -194,7 +194,10 @@ def test_a_deleted_working_folder(cli, tmp_path, command) -> None:
 
 @pytest.mark.parametrize("content", [b"__version__ = '2.6.0'\n\x00\x00", b"x = " + b"(" * 100000 + b"\n",
                                      b"__version__ = '2.6.0'\n" + b"[" * 300000, b"\xff\xfe\x00garbage",
-                                     b"__version__ = " + b"'" * 5000])
+                                     b"__version__ = " + b"'" * 5000],
+                         # short ids: pytest puts the test id in PYTEST_CURRENT_TEST, which the child inherits,
+                         # and a 300 kB id makes exec fail with E2BIG (Argument list too long)
+                         ids=["nul-bytes", "deep-parens", "deep-brackets", "utf16-garbage", "quotes"])
 def test_a_damaged_torch_version_py(cli, tmp_path, content) -> None:
     root = tmp_path / "gsv"
     make_runtime(root / "runtime", FakeTorch())
