@@ -49,6 +49,14 @@ def _capabilities(args: argparse.Namespace) -> List[tuple]:
     return sorted({g.compute_capability for g in gpus if g.compute_capability})
 
 
+def _delegates():
+    """path -> whether the matrix says that library runs another one's kernels (binaries.yaml)."""
+    from envdoctor.matrix.loader import load_matrix
+
+    matrix = load_matrix()
+    return lambda path: matrix.binary_role(path).kernels == "delegated"
+
+
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.diagnose.scan_result import NO_VERDICT, build_result, exit_code, status
     from envdoctor.errors import UsageError
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     capabilities = _capabilities(args)
     embedded = not args.registered_only
     scans = scan_paths(args.paths, cache=ScanCache(str(cache_dir()), embedded=embedded), embedded=embedded)
-    result = build_result(scans, capabilities, args.all, named=args.paths)
+    result = build_result(scans, capabilities, args.all, named=args.paths, delegates=_delegates())
     code = exit_code(result)
     if code == NO_VERDICT:
         result["notes"] = [{"key": "ui.scan.no_gpu", "message": ui.text("ui.scan.no_gpu"), "params": {}}]

@@ -5,7 +5,7 @@ capability, the verdict of all binaries together, and the exit code. No I/O: the
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, Sequence
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
 from envdoctor.diagnose import coverage
 from envdoctor.model import format_cc
@@ -17,10 +17,11 @@ NO_VERDICT = 3
 
 
 def build_result(scans: Sequence[Any], capabilities: Sequence[tuple], show_all: bool,
-                 named: Iterable[str] = ()) -> Dict[str, Any]:
+                 named: Iterable[str] = (), delegates: Optional[Callable[[str], bool]] = None) -> Dict[str, Any]:
     """The scan envelope's data. A file named on the command line is always listed (one without CUDA
     code says so: `cuda` false); below a folder, only binaries with CUDA code or a real error (all with
-    --all)."""
+    --all). `delegates(path)`: the matrix says the library runs another library's kernels (cuFFTW is a
+    stub in front of cuFFT), so it is listed but left out of the verdict of all binaries together."""
     named_files = {os.path.realpath(path) for path in named if os.path.isfile(path)}
     binaries = []
     for scan in scans:
@@ -30,6 +31,7 @@ def build_result(scans: Sequence[Any], capabilities: Sequence[tuple], show_all: 
             continue
         record = scan.to_dict()
         record["cuda"] = bool(scan.has_cuda)
+        record["delegated"] = bool(delegates and scan.has_cuda and delegates(scan.path))
         if scan.has_cuda:
             # Judged on registered and embedded kernels together: both are what the library can run.
             record["coverage"] = {
@@ -40,7 +42,7 @@ def build_result(scans: Sequence[Any], capabilities: Sequence[tuple], show_all: 
             }
         binaries.append(record)
     summary = {}
-    with_kernels = [b for b in binaries if b.get("coverage")]
+    with_kernels = [b for b in binaries if b.get("coverage") and not b["delegated"]]
     for cc in capabilities:
         key = format_cc(cc)
         verdicts = [b["coverage"][key] for b in with_kernels]

@@ -206,3 +206,17 @@ def test_scan_binaries_carries_embedded_counts_into_the_facts(tmp_path: Path) ->
     assert cufft.all_sass["sm_120"] == 420 and cufft.all_sass["sm_52"] == 1
     assert by_name["onnxruntime_providers_cuda.dll"].embedded_sass == {}
     assert scan_binaries(runtime, str(site / "torch"), cache) == first  # the cached answer is the same
+
+
+def test_scan_leaves_a_cufftw_stub_out_of_the_verdict_of_all_binaries(tmp_path, capsys) -> None:
+    """libcufftw is a one-entry stub in front of cuFFT's kernels (measured on the GPU machine); a folder
+    holding it and a real cuFFT is native on 12.0, not 'none' because of the stub."""
+    folder = tmp_path / "nvidia" / "cufft" / "lib"
+    materialize_corpus_binary(CORPUS / "cufft-cu12-11.4.1.4-linux.skel.xz", folder)
+    stub = Path(__file__).resolve().parents[1] / "fixtures" / "fatbin" / "sm75.so"
+    (folder / "libcufftw.so.11").write_bytes(stub.read_bytes())  # an sm_75-only fat binary, like the stub
+    code = main(["scan", str(folder), "--cc", "12.0", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    flags = {p["path"].rsplit("/", 1)[-1]: p["delegated"] for p in out["binaries"]}
+    assert flags == {"libcufft.so.11": False, "libcufftw.so.11": True}
+    assert out["gpus"]["12.0"]["verdict"] == "native" and code == 0
