@@ -57,6 +57,13 @@ def pip_env() -> dict:
     for key in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_TARGET", "PIP_PREFIX", "PIP_USER"):
         env.pop(key, None)
     env["PIP_CONFIG_FILE"] = os.devnull
+    # The runtime's pip and the stage's checks must see the runtime's packages only, as the bundle's own
+    # launcher does (`runtime\python.exe -I webui.py`): a PYTHONPATH or a user site left in the caller's
+    # environment would make pip say "already satisfied" for a package the runtime lacks, or make
+    # `pip check` judge someone else's packages.
+    for key in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE"):
+        env.pop(key, None)
+    env["PYTHONNOUSERSITE"] = "1"
     return env
 
 
