@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 
 from envdoctor.errors import UsageError
 from envdoctor.model import Driver, Gpu, GpuFacts, ProbeAttempt
@@ -69,6 +69,58 @@ def write_bundle(root: str, scenario: Scenario) -> None:
                      "runtime\\python.exe -I webui.py zh_CN\npause\n")
 
 
+# The few GPT-SoVITS files `configure` and `fix` read, as the v2pro-20250604 bundle has them: config.py
+# takes is_half from the environment; sv.py holds class SV exactly as that release spells it (CRLF).
+DEMO_WEBUI = "# envdoctor demo: stands in for GPT-SoVITS' webui.py (the demo never starts the WebUI)\n"
+DEMO_CONFIG = (
+    "# envdoctor demo: the part of GPT-SoVITS' config.py (v2pro-20250604) that decides half precision\n"
+    "import os\nimport sys\n\n"
+    'is_half_str = os.environ.get("is_half", "True")\n'
+    'is_half = True if is_half_str.lower() == "true" else False\n'
+    'python_exec = sys.executable or "python"\n'
+)
+DEMO_SV_HEADER = (
+    "# envdoctor demo: GPT_SoVITS/sv.py of the v2pro-20250604 bundle (class SV as that release has it)\n"
+    "import torch\n\nsv_path = \"GPT_SoVITS/pretrained_models/sv/pretrained_eres2netv2w24s4ep4.ckpt\"\n\n\n"
+)
+DEMO_TTS_YAML = (
+    "custom:\n  device: cuda\n  is_half: true\n  version: v2Pro\n"
+    "v2Pro:\n  device: cpu\n  is_half: false\n  version: v2Pro\n"
+)
+
+
+def write_app(root: str) -> None:
+    """The GPT-SoVITS side of the demo bundle, for `fix --demo` (configure needs webui.py, GPT_SoVITS/,
+    config.py and sv.py to offer its workarounds)."""
+    from envdoctor.gptsovits.patches import SV_ANCHORS
+
+    files = {
+        "webui.py": DEMO_WEBUI.encode("utf-8"),
+        "config.py": DEMO_CONFIG.encode("utf-8"),
+        os.path.join("GPT_SoVITS", "sv.py"): (DEMO_SV_HEADER + SV_ANCHORS[0].text).replace("\n", "\r\n").encode(),
+        os.path.join("GPT_SoVITS", "configs", "tts_infer.yaml"): DEMO_TTS_YAML.encode("utf-8"),
+    }
+    for relative, data in files.items():
+        path = os.path.join(root, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
+
+
+def demo_environ(scenario: Scenario) -> Dict[str, str]:
+    """The simulated GPU and driver in the form envdoctor's own child processes read them."""
+    major, minor = scenario.cc
+    return {"ENVDOCTOR_GPUS": f"{scenario.gpu_name}@{major}.{minor}@{scenario.memory_mib}",
+            "ENVDOCTOR_DRIVER": f"{scenario.driver}@{scenario.driver_cuda}"}
+
+
+def scenario_named(name: str) -> Scenario:
+    scenario = SCENARIOS.get(name)
+    if scenario is None:
+        raise UsageError("error.demo_unknown", name=name, choices=", ".join(SCENARIOS))
+    return scenario
+
+
 def demo_gpus(scenario: Scenario) -> GpuFacts:
     gpu = Gpu(0, scenario.gpu_name, scenario.cc, memory_total_mib=scenario.memory_mib, source="demo")
     return GpuFacts((gpu,), Driver(scenario.driver, scenario.driver_cuda, source="demo"),
@@ -76,13 +128,14 @@ def demo_gpus(scenario: Scenario) -> GpuFacts:
 
 
 @contextlib.contextmanager
-def demo_bundle(name: str) -> Iterator[Tuple[str, GpuFacts]]:
-    scenario = SCENARIOS.get(name)
-    if scenario is None:
-        raise UsageError("error.demo_unknown", name=name, choices=", ".join(SCENARIOS))
+def demo_bundle(name: str, app: bool = False) -> Iterator[Tuple[str, GpuFacts]]:
+    """The named scenario's bundle in a temporary folder (with the GPT-SoVITS files when APP), removed after."""
+    scenario = scenario_named(name)
     root = tempfile.mkdtemp(prefix="envdoctor-demo-")
     try:
         write_bundle(root, scenario)
+        if app:
+            write_app(root)
         yield root, demo_gpus(scenario)
     finally:
         shutil.rmtree(root, ignore_errors=True)

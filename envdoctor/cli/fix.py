@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--report-dir", metavar="DIR", help="where a failure's support report goes (default: ROOT)")
     parser.add_argument("--write-launchers", action="store_true",
                         help="write fix-env.bat and fix-env.ps1 beside go-webui.bat and stop")
+    parser.add_argument("--demo", nargs="?", const="rtx5060ti-v2pro", metavar="SCENARIO",
+                        help="walk through fix on a built-in example bundle in a temporary folder, on a "
+                             "simulated GPU (nothing of yours is read or changed); scenarios as for check --demo")
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
 
     from envdoctor.fix.model import FixOptions
 
+    if args.demo:
+        return _run_demo(args, ui)
     root = os.path.abspath(args.root or os.getcwd())
     if args.write_launchers:
         return _write_launchers(root, ui)
@@ -55,15 +60,50 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     options = FixOptions(root=root, lang=ui.lang, choose=args.choose, yes=args.yes, wheelhouse=wheelhouse,
                          index_url=args.index_url, mirror=args.mirror, live=not args.no_live, log=args.log,
                          report_dir=args.report_dir)
-    interactive = not ui.json_mode and sys.stdin.isatty() and not args.yes
+    return _run(options, ui, args.yes)
+
+
+def _run(options: Any, ui: Ui, yes: bool, children: Any = None, demo: Optional[str] = None) -> CommandResult:
+    interactive = not ui.json_mode and sys.stdin.isatty() and not yes
     if ui.json_mode or not interactive:
-        return _run_quiet(options, ui)
-    return _run_interactive(options, ui)
+        return _run_quiet(options, ui, children, demo)
+    return _run_interactive(options, ui, children, demo)
+
+
+def _run_demo(args: argparse.Namespace, ui: Ui) -> CommandResult:
+    """The whole walk on the demo bundle: envdoctor's own children see the scenario's simulated GPU and
+    driver; A really writes its workarounds (into the temporary copy); the folder is removed afterwards."""
+    import os
+
+    from envdoctor.demo import demo_bundle, demo_environ, scenario_named
+    from envdoctor.errors import UsageError
+    from envdoctor.fix.children import Children
+    from envdoctor.fix.model import FixOptions
+
+    given = [flag for flag, value in (("--root", args.root), ("--wheelhouse", args.wheelhouse),
+                                      ("--index-url", args.index_url), ("--mirror", args.mirror),
+                                      ("--log", args.log), ("--report-dir", args.report_dir),
+                                      ("--write-launchers", args.write_launchers)) if value]
+    if given:
+        raise UsageError("fix.error.demo_alone", flags=" ".join(given))
+    scenario = scenario_named(args.demo)
+    with demo_bundle(args.demo, app=True) as (root, _gpus):
+        environ = dict(os.environ, **demo_environ(scenario), ENVDOCTOR_NO_REPLAY="1")
+        for key in ("is_half", "GPT_SOVITS_SV_MODE", "ENVDOCTOR_MATRIX_DIR"):
+            environ.pop(key, None)  # the demo shows the built-in facts, not this shell's settings
+        options = FixOptions(root=root, lang=ui.lang, choose=args.choose, yes=args.yes, live=False,
+                             report_dir=root)
+        return _run(options, ui, args.yes, Children(ui.lang, environ=environ), demo=args.demo)
 
 
 # -- non-interactive (scripts, launchers, --json) ----------------------------------------------------
 
-def _run_quiet(options: Any, ui: Ui) -> CommandResult:
+def _forget_demo_files(outcome: Any, demo: Optional[str]) -> None:
+    if demo:
+        outcome.report_path = None  # it was written inside the demo folder, which is gone
+
+
+def _run_quiet(options: Any, ui: Ui, children: Any = None, demo: Optional[str] = None) -> CommandResult:
     from envdoctor.fix.service import run_fix
 
     def decide(plan):
@@ -72,25 +112,27 @@ def _run_quiet(options: Any, ui: Ui) -> CommandResult:
 
     console = None if ui.json_mode else ui.console(stderr=True)
     say = (lambda key, params: console.print(ui.text(key, **params), style="dim", markup=False)) if console else None
-    outcome = run_fix(options, ui.text, decide, say=say)
+    outcome = run_fix(options, ui.text, decide, children=children, say=say)
     if outcome.status == "cancelled":
         outcome.status = "planned"  # nobody was asked: the plan is the answer
+    _forget_demo_files(outcome, demo)
 
     def render(view: Ui) -> None:
         if outcome.plan is not None and outcome.chosen is None:
             _show_plan(outcome.plan, view)
-        _show_outcome(outcome, view)
+        _show_outcome(outcome, view, demo)
 
-    return CommandResult("fix", outcome.status, outcome.exit_code, data=lambda lang: data(outcome, ui),
+    return CommandResult("fix", outcome.status, outcome.exit_code, data=lambda lang: data(outcome, ui, demo),
                          render=render)
 
 
-def data(outcome: Any, ui: Ui) -> Dict[str, Any]:
+def data(outcome: Any, ui: Ui, demo: Optional[str] = None) -> Dict[str, Any]:
     """The fix envelope's data (the head is envdoctor.envelope's)."""
     from envdoctor.model import to_jsonable
 
     plan = outcome.plan
     return {
+        "demo": demo,
         "status": outcome.status, "summary": ui.text(f"fix.outcome.{outcome.status}"),
         "chosen": outcome.chosen, "mirror": outcome.mirror, "recommended": plan.recommended if plan else None,
         "diagnosis": to_jsonable(plan.diagnosis) if plan else to_jsonable(outcome.final),
@@ -102,7 +144,7 @@ def data(outcome: Any, ui: Ui) -> Dict[str, Any]:
 
 # -- interactive -------------------------------------------------------------------------------------
 
-def _run_interactive(options: Any, ui: Ui) -> CommandResult:
+def _run_interactive(options: Any, ui: Ui, children: Any = None, demo: Optional[str] = None) -> CommandResult:
     from envdoctor.fix.service import run_fix
 
     console = ui.console()
@@ -114,10 +156,11 @@ def _run_interactive(options: Any, ui: Ui) -> CommandResult:
         _show_plan(plan, ui)
         return prompt_choice(plan, ui, options.choose)
 
-    outcome = run_fix(options, ui.text, ask, say=say, attached=True,
+    outcome = run_fix(options, ui.text, ask, children=children, say=say, attached=True,
                       pick_mirror=lambda offered: prompt_mirror(offered, ui))
-    return CommandResult("fix", outcome.status, outcome.exit_code, data=lambda lang: data(outcome, ui),
-                         render=lambda view: _show_outcome(outcome, view))
+    _forget_demo_files(outcome, demo)
+    return CommandResult("fix", outcome.status, outcome.exit_code, data=lambda lang: data(outcome, ui, demo),
+                         render=lambda view: _show_outcome(outcome, view, demo))
 
 
 def prompt_choice(plan: Any, ui: Ui, preset: Optional[str]) -> Optional[str]:
@@ -199,13 +242,18 @@ def _show_plan(plan: Any, ui: Ui) -> None:
     console.print(table)
 
 
-def _show_outcome(outcome: Any, ui: Ui) -> None:
+def _show_outcome(outcome: Any, ui: Ui, demo: Optional[str] = None) -> None:
     from rich.text import Text
 
     console = ui.console()
+    if demo:
+        console.print(Text(ui.text("fix.demo.note", scenario=demo), style="dim"))
     style = {"fixed": "green", "nothing-to-do": "green", "failed-rolled-back": "red", "failed": "red",
              "could-not-check": "yellow"}.get(outcome.status, "")
-    console.print(Text(ui.text(f"fix.outcome.{outcome.status}"), style=style))
+    key = f"fix.outcome.{outcome.status}"
+    if demo and outcome.status == "planned":
+        key = "fix.outcome.planned-demo"  # the command to try next is the demo's, not one on the user's folder
+    console.print(Text(ui.text(key), style=style))
     if outcome.final is not None and outcome.final.error:
         console.print(Text(outcome.final.error))
     if outcome.mirror:

@@ -75,4 +75,7 @@ MESSAGES = {
     "fix.mirror.used": "Wheels from mirror: {mirror}",
     "fix.progress.mirror": "Wheels come from mirror {mirror}.",
     "fix.b.source_unchecked": "The wheel source did not answer ({reason}): choose a mirror before the upgrade, or use a fix pack (--wheelhouse)",
+    "fix.demo.note": "Demo ({scenario}): a built-in example bundle in a temporary folder on a simulated GPU; it has been removed. Nothing of yours was read or changed.",
+    "fix.error.demo_alone": "--demo works on its own built-in bundle; leave out {flags}.",
+    "fix.outcome.planned-demo": "Nothing was changed. To see the recommendation carried out on the demo: envdoctor fix --demo --yes (or --choose A|B|C --yes).",
 }

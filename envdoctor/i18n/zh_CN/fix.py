@@ -75,4 +75,7 @@ MESSAGES = {
     "fix.mirror.used": "安装包来自镜像：{mirror}",
     "fix.progress.mirror": "安装包将从镜像 {mirror} 下载。",
     "fix.b.source_unchecked": "安装包来源没有响应（{reason}）：升级前请选择一个镜像，或使用修复包（--wheelhouse）",
+    "fix.demo.note": "演示（{scenario}）：临时文件夹中的内置示例整合包，显卡为模拟；该文件夹已删除。没有读取或改动你的任何文件。",
+    "fix.error.demo_alone": "--demo 只在内置示例整合包上运行；请去掉 {flags}。",
+    "fix.outcome.planned-demo": "没有做任何改动。在演示中执行推荐方案：envdoctor fix --demo --yes（或 --choose A|B|C --yes）。",
 }
