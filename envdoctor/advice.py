@@ -7,18 +7,21 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple
 
 from envdoctor.doctor.recommend import recommend as doctor_recommend
+from envdoctor.errors import EnvdoctorError
 from envdoctor.gptsovits.recommend import Recommendation, arch_list_from_gpus, from_doctor
+from envdoctor.i18n import message
 from envdoctor.model import Facts, Finding, format_cc
+from envdoctor.paths import host_platform
+from envdoctor.pipeline import run_check
+from envdoctor.probes import bundle_machine
+from envdoctor.probes.collect import CollectOptions
+from envdoctor.probes.gpus import OverrideError, detect_gpus
 
 
 def detect_arch_list(bundle_os: Optional[str] = None) -> Tuple[Optional[str], str]:
     """This machine's compute capabilities, for `--arch-list auto`. A bundle for another OS (BUNDLE_OS
     "windows" examined from Linux/WSL, or "posix" from Windows) runs on its user's machine, whose GPU
     this one is not: nothing is detected there (unless ENVDOCTOR_GPUS says what to assume)."""
-    from envdoctor.paths import host_platform
-    from envdoctor.probes import bundle_machine
-    from envdoctor.probes.gpus import OverrideError, detect_gpus
-
     host = host_platform()
     if bundle_os is not None and (bundle_os == "windows") != (host == "windows") and not bundle_machine.overridden():
         platform = "windows" if bundle_os == "windows" else "linux"
@@ -35,15 +38,9 @@ def detect_arch_list(bundle_os: Optional[str] = None) -> Tuple[Optional[str], st
 
 def recommend(root: str, live: bool = True) -> Recommendation:
     """Run the check on ROOT's runtime and turn its findings into advice; never raises."""
-    from envdoctor.errors import EnvdoctorError
-    from envdoctor.pipeline import run_check
-    from envdoctor.probes.collect import CollectOptions
-
     try:
         report = run_check(CollectOptions(root=root, live=live))
     except EnvdoctorError as exc:
-        from envdoctor.i18n import message
-
         return Recommendation(error=message("en", exc.key, **exc.params))
     except Exception as exc:  # a broken probe must not stop configure; the user still gets explicit choices
         return Recommendation(error=f"{type(exc).__name__}: {exc}")

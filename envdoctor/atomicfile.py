@@ -6,6 +6,8 @@ import os
 import tempfile
 from typing import Optional
 
+from envdoctor import faults
+
 
 def atomic_write(path: str, data: bytes, mode: Optional[int] = None) -> None:
     """A temporary file in the same folder, flushed to disk, renamed over path, the folder flushed."""
@@ -18,8 +20,6 @@ def atomic_write(path: str, data: bytes, mode: Optional[int] = None) -> None:
             os.fsync(stream.fileno())
         if mode is not None:
             os.chmod(temporary, mode)
-        from envdoctor import faults
-
         faults.hit("atomic-written")  # kill -9 tests: the temporary is whole, the target not replaced yet
         os.replace(temporary, path)
     except BaseException:

@@ -92,7 +92,7 @@ DEMO_TTS_YAML = (
 def write_app(root: str) -> None:
     """The GPT-SoVITS side of the demo bundle, for `fix --demo` (configure needs webui.py, GPT_SoVITS/,
     config.py and sv.py to offer its workarounds)."""
-    from envdoctor.gptsovits.patches import SV_ANCHORS
+    from envdoctor.gptsovits.patches import SV_ANCHORS  # start-up: `check --demo` never writes the app
 
     files = {
         "webui.py": DEMO_WEBUI.encode("utf-8"),

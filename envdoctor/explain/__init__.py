@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence
 
+from envdoctor.explain.matcher import explain_text
+from envdoctor.explain.service import localized
+from envdoctor.matrix.loader import load_matrix
+
 
 def explain_for_report(text: str, lang: str = "en", known: Optional[Sequence[Any]] = None) -> Optional[Dict[str, Any]]:
     """The first known error in TEXT, for `envdoctor report` (known: the matrix's known errors; default:
     the matrix in use)."""
-    from envdoctor.explain.matcher import explain_text
-    from envdoctor.explain.service import localized
-
     if known is None:
-        from envdoctor.matrix.loader import load_matrix
-
         known = load_matrix().known_errors
     found = explain_text(text, known)
     if not found.matches:

@@ -10,6 +10,7 @@ and only those lines meet the full regular expressions.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Dict, FrozenSet, List, Optional, Pattern, Sequence, Set, Tuple
@@ -234,8 +235,6 @@ def explain_stream(stream: BinaryIO, known: Sequence[KnownError]) -> Explanation
 
 def explain_text(text: str, known: Sequence[KnownError]) -> Explanation:
     """explain_stream over a text already in memory (a smoke test's error, a log's last error)."""
-    import io
-
     return explain_stream(io.BytesIO(text.encode("utf-8")), known)
 
 

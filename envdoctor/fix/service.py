@@ -19,6 +19,8 @@ from envdoctor.fix.model import (
     MirrorOption,
     Step,
 )
+from envdoctor.matrix.loader import load_matrix
+from envdoctor.report.logs import find_logs
 
 Ask = Callable[[FixPlan], Optional[str]]  # returns "A" | "B" | "C", or None to cancel
 Say = Callable[[str, dict], None]  # progress: a message key and its parameters
@@ -79,8 +81,6 @@ class FixService:
     def _latest_log(self) -> Optional[str]:
         if self.options.log:
             return self.options.log
-        from envdoctor.report.logs import find_logs
-
         found = find_logs(self.root, limit=1)
         return found[0] if found else None
 
@@ -109,8 +109,6 @@ class FixService:
 
     def mirror_options(self) -> List[MirrorOption]:
         """The mirrors the matrix knows, in the user's language (none: the question is not asked)."""
-        from envdoctor.matrix.loader import load_matrix
-
         lang = self.options.lang
         return [MirrorOption(m.name, m.title.get(lang) or m.title.get("en") or m.name, m.region)
                 for m in load_matrix().mirrors]
