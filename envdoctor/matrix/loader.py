@@ -21,6 +21,7 @@ import envdoctor
 from envdoctor.errors import MatrixError
 from envdoctor.jsoncache import JsonCache
 from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.verification import enforce
 from envdoctor.paths import cache_dir
 from envdoctor.safeio import UnsafePathError, read_capped
 
@@ -114,7 +115,6 @@ def validate_texts(where: str, texts: Dict[str, str], check_records: bool = True
     import yaml
 
     from envdoctor.matrix.schema import SchemaViolation, Validator, file_schema, load_with_lines
-    from envdoctor.matrix.verification import enforce
 
     # The maintainer's verify tool loads the matrix before the records it is about to write exist.
     record_exists = _record_checker(where) if check_records else None

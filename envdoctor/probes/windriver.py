@@ -47,7 +47,7 @@ def file_stamp(stat: Stat, path: str) -> Optional[str]:
 def registry_adapters() -> Optional[List[str]]:
     """One line per display adapter key under the display class: its number and ADAPTER_VALUES."""
     try:
-        import winreg
+        import winreg  # Windows only
     except ImportError:
         return None
     found: List[str] = []
