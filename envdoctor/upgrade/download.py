@@ -44,6 +44,7 @@ class Downloader:
 
     def _session(self):
         if self.session is None:
+            # ~100 ms (urllib3, ssl), and rollback imports this module through transaction: only a download pays.
             import requests
 
             session = requests.Session()
@@ -133,7 +134,7 @@ class Downloader:
             restarted = True  # a bad resume base is possible once; a second mismatch is the index's
 
     def _download(self, wheel: WheelRef, part: str) -> None:
-        import requests
+        import requests  # as in _session: loaded only when a wheel is fetched
 
         have = os.path.getsize(part) if os.path.exists(part) else 0
         headers = {"Range": f"bytes={have}-"} if have else {}

@@ -15,6 +15,9 @@ import sys
 import uuid
 from typing import Optional, Tuple
 
+from envdoctor.upgrade.errors import UpgradeError
+from envdoctor.upgrade.layout import inside
+
 Identity = Tuple[int, int]  # (st_dev, st_ino): survives renames, so it names a tree wherever it is
 
 _RENAME_EXCHANGE = 2
@@ -67,7 +70,7 @@ def _renameat2():
     imports this module (through the journal) for the interrupted-transaction notice."""
     if not sys.platform.startswith("linux"):
         return None
-    import ctypes
+    import ctypes  # Linux only, and on first use (see above)
     import ctypes.util
 
     try:
@@ -103,7 +106,7 @@ def can_exchange(a: str, b: str) -> bool:
 
 
 def _exchange(a: str, b: str) -> None:
-    import ctypes
+    import ctypes  # Linux only: already loaded by _renameat2, which is None elsewhere
 
     func = _renameat2()
     if func is None:
@@ -128,12 +131,8 @@ def remove_tree(path: str, trash_dir: str, progress=None) -> None:
 
     Only what lies inside the folder that holds the trash (the tool's own state folder) is ever
     removed: a path from a tampered journal that points anywhere else is refused, not deleted."""
-    from envdoctor.upgrade.layout import inside
-
     state_dir = os.path.dirname(os.path.abspath(trash_dir))
     if not inside(path, state_dir) or os.path.realpath(os.path.abspath(path)) == os.path.realpath(state_dir):
-        from envdoctor.upgrade.errors import UpgradeError
-
         raise UpgradeError("safety.outside", path=path, folder=state_dir)
     if not os.path.lexists(path):
         return

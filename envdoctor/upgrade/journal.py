@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from envdoctor import faults
+from envdoctor.safeio import UnsafePathError, read_capped
+from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import fsync_dir
 from envdoctor.upgrade.layout import Layout, is_valid_txid
 
@@ -82,19 +84,13 @@ class Journal:
         """The valid records. The journal is a file anyone can edit: a line whose `tx` is not a plain
         name (`../../models`), or whose fields have the wrong types, is not ours and is skipped, so
         no path is ever built from it. A journal that is not a regular file is an error."""
-        from envdoctor.safeio import UnsafePathError, read_capped
-
         try:
             data = read_capped(self.path, MAX_JOURNAL_BYTES)
         except UnsafePathError as exc:
             if exc.reason == "missing":
                 return []
-            from envdoctor.upgrade.errors import UpgradeError
-
             raise exc.as_error(UpgradeError) from exc
         except OSError as exc:
-            from envdoctor.upgrade.errors import UpgradeError
-
             raise UpgradeError("safety.path.unreadable", path=self.path, detail=exc.strerror or str(exc)) from exc
         out = []
         self.skipped = 0

@@ -15,6 +15,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from envdoctor.upgrade.errors import UpgradeError
+
 # A transaction id names a folder (tx-<id>): it comes back from the journal, which is a file anyone
 # can edit, so it must be a plain name before it is joined to any path. new_txid() makes
 # 20261205T075549Z-1a2b3c; older or hand-made ids only need to be plain names.
@@ -60,8 +62,6 @@ class Layout:
 
     def tx_dir(self, txid: str) -> str:
         if not is_valid_txid(txid):
-            from envdoctor.upgrade.errors import UpgradeError
-
             raise UpgradeError("safety.bad_txid", txid=str(txid)[:80], path=self.journal)
         return os.path.join(self.state_dir, f"tx-{txid}")
 

@@ -22,12 +22,12 @@ class TxLock:
         handle = open(self.layout.lock, "a+b")
         try:
             if sys.platform == "win32":
-                import msvcrt
+                import msvcrt  # Windows only
 
                 handle.seek(0)
                 msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
             else:
-                import fcntl
+                import fcntl  # POSIX only
 
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -72,13 +72,13 @@ def live_holder(layout: Layout) -> Optional[Dict[str, Any]]:
         return None
     try:
         if sys.platform == "win32":
-            import msvcrt
+            import msvcrt  # Windows only
 
             handle.seek(0)
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
             msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
         else:
-            import fcntl
+            import fcntl  # POSIX only
 
             fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
         return None

@@ -17,6 +17,7 @@ import stat
 from typing import Dict, Optional
 
 from envdoctor.atomicfile import atomic_write
+from envdoctor.safeio import UnsafePathError, read_capped
 
 MANIFEST_VERSION = 1
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -75,8 +76,6 @@ def record(tree: str, manifest_path: str) -> None:
 def load(manifest_path: str) -> Optional[dict]:
     """The manifest, None when none was recorded (a tree kept by an older envdoctor). A manifest that
     is there but unreadable or malformed is a problem of its own (ValueError)."""
-    from envdoctor.safeio import UnsafePathError, read_capped
-
     try:
         data = read_capped(manifest_path, MAX_MANIFEST_BYTES)
     except UnsafePathError as exc:

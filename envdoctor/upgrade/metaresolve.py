@@ -13,6 +13,7 @@ torch builds are matched on what a wheel is, not on its name: PyTorch's indexes 
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from typing import Dict, List, Optional, Sequence, Set, Tuple
@@ -76,8 +77,6 @@ def build_of_cuda(cuda: Optional[str]) -> str:
 
 def cuda_of_version_py(text: str) -> Optional[str]:
     """The `cuda = '13.0'` line of torch/version.py (read, never executed)."""
-    import ast
-
     try:
         tree = ast.parse(text)
     except SyntaxError:

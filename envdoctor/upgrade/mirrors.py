@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Optional, Sequence, Tuple
 
 from envdoctor.errors import UsageError
+from envdoctor.matrix.loader import load_matrix
 from envdoctor.matrix.model import PEP503, Matrix, Mirror
 from envdoctor.upgrade.plan import Plan
 
@@ -26,8 +27,6 @@ def check_mirror_args(mirror: Optional[str], wheelhouse: Optional[str]) -> None:
         return
     if wheelhouse:
         raise UsageError("upgrade.error.mirror_conflict", option="--wheelhouse")
-    from envdoctor.matrix.loader import load_matrix
-
     find_mirror(load_matrix(), mirror)
 
 

@@ -18,13 +18,14 @@ from typing import Mapping, Optional, Sequence
 
 from envdoctor import faults
 from envdoctor.probes.runner import RunResult, SubprocessRunner, _decode, _encode, _kill_tree
+from envdoctor.upgrade.swap import processes_using
 
 PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
-        import ctypes
+        import ctypes  # Linux only (prctl); not at the top: recover and check's interrupted notice import this module
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -50,7 +51,7 @@ class ChildGuard:
             pass
 
     def _attach_windows(self, pid: int) -> None:  # pragma: no cover - Windows only
-        import ctypes
+        import ctypes  # Windows only (job objects)
         from ctypes import wintypes
 
         kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
@@ -126,8 +127,6 @@ class StageRunner(SubprocessRunner):
 
 def end_processes_in(path: str) -> int:
     """SIGKILL every process running from (or mapping files in) `path`; how many there were."""
-    from envdoctor.upgrade.swap import processes_using
-
     count = 0
     for _round in range(3):  # a dying pip may have just started another child
         users = processes_using(path)

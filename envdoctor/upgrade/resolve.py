@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
+from urllib.parse import unquote
 
 from packaging.version import InvalidVersion, Version
 
@@ -98,8 +99,6 @@ def parse_report(text: str) -> Tuple[WheelRef, ...]:
         if sha is None and str(archive.get("hash", "")).startswith("sha256="):
             sha = archive["hash"].split("=", 1)[1]
         filename = url.rsplit("/", 1)[-1].split("#", 1)[0].split("?", 1)[0]
-        from urllib.parse import unquote
-
         filename = unquote(filename)
         if not filename.endswith(".whl"):
             raise UpgradeError("upgrade.error.not_a_wheel", name=meta.get("name", "?"), url=url)

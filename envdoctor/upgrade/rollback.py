@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 from envdoctor.atomicfile import atomic_write
+from envdoctor.probes.runtime import find_runtime
+from envdoctor.upgrade import manifest
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import identity
 from envdoctor.upgrade.journal import Journal, new_txid
@@ -51,8 +53,6 @@ def choose(layout: Layout, wanted: Optional[str]) -> KeptTree:
 def verify_kept(layout: Layout, tree: KeptTree) -> None:
     """Refuse a kept runtime that is not whole: against the manifest recorded when it was set aside,
     or, for one kept by an older envdoctor (no manifest), at least an interpreter and site-packages."""
-    from envdoctor.upgrade import manifest
-
     try:
         recorded = manifest.load(layout.manifest(tree.txid))
     except ValueError as exc:
@@ -62,8 +62,6 @@ def verify_kept(layout: Layout, tree: KeptTree) -> None:
         if problem:
             raise UpgradeError("safety.backup_damaged", path=tree.path, problem=problem)
         return
-    from envdoctor.probes.runtime import find_runtime
-
     try:
         runtime = find_runtime(root=tree.path)
     except Exception as exc:
@@ -93,9 +91,7 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         torch = tree.torch
         meta = {"txid": txid, "kind": "rollback", "restored": tree.txid, "to_torch": torch}
         atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
-        from envdoctor.upgrade.manifest import record as record_manifest
-
-        record_manifest(layout.runtime, layout.manifest(txid))  # the runtime about to be parked
+        manifest.record(layout.runtime, layout.manifest(txid))  # the runtime about to be parked
         spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
         swap_in(spec, journal, txid)
         journal.append(txid, "committed")

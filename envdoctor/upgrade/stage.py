@@ -19,10 +19,13 @@ Folders are always created anew, so new files (new .pyc, new packages) never lan
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
 import shutil
 import stat
 import sys
+import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
@@ -97,7 +100,7 @@ def estimate_copy_bytes(src: str) -> Tuple[int, int, int]:
 def _reflink(src: str, dst: str) -> bool:
     if not sys.platform.startswith("linux"):
         return False
-    import fcntl
+    import fcntl  # Linux only (FICLONE)
 
     try:
         with open(src, "rb") as fin, open(dst, "wb") as fout:
@@ -115,8 +118,6 @@ def _reflink(src: str, dst: str) -> bool:
 def stage_tree(src: str, dst: str, method: str = AUTO,
                progress: Optional[Callable[[int, int], None]] = None, total_files: int = 0) -> StageStats:
     """Build dst from src. `method`: auto (reflink, else hardlink, else copy) or one of them forced."""
-    import time
-
     started = time.monotonic()
     if os.path.lexists(dst):
         raise UpgradeError("upgrade.error.stage_exists", path=dst)
@@ -186,9 +187,6 @@ def tree_stamp(root: str) -> Dict[str, Tuple[int, int, int]]:
 
 def stamp_digest(stamp: Dict[str, Tuple[int, int, int]]) -> str:
     """A short fingerprint of a tree_stamp, small enough for a journal record."""
-    import hashlib
-    import json
-
     return hashlib.sha256(json.dumps(sorted(stamp.items())).encode()).hexdigest()
 
 

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Tuple
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import Identity, can_exchange, exchange_durable, identity, rename_durable
 from envdoctor.upgrade.journal import Journal
+from envdoctor.upgrade.layout import inside
 
 FORWARD = "forward"
 REVERSE = "reverse"
@@ -58,8 +59,6 @@ class SwapSpec:
     def check_within(self, runtime: str, state_dir: str) -> SwapSpec:
         """A spec read back from the journal may only move the runtime itself and trees inside the
         tool's state folder; anything else is a tampered record, refused before any rename."""
-        from envdoctor.upgrade.layout import inside
-
         # The runtime may be named otherwise than runtime/ (layout_for_runtime), but it is a folder
         # of the bundle's root, never the state folder's own parent chain.
         root = os.path.dirname(os.path.abspath(runtime))
@@ -150,7 +149,7 @@ def processes_using(path: str) -> List[str]:
     On Windows the processes are listed through the Win32 API (the WebUI's python.exe, by image
     path); a rename of a folder with open files also fails there, which `drive` reports as "in use"."""
     if sys.platform == "win32":
-        from envdoctor.upgrade.windows import processes_using_runtime
+        from envdoctor.upgrade.windows import processes_using_runtime  # Windows only (Win32 process list)
 
         return processes_using_runtime(path)
     if not os.path.isdir("/proc"):

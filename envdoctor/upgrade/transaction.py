@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import zipfile
 from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
@@ -17,6 +18,7 @@ from typing import List, Optional, Sequence, Tuple
 from envdoctor import faults
 from envdoctor.atomicfile import atomic_write
 from envdoctor.model import Distribution, GpuFacts, Runtime
+from envdoctor.probes.torchfiles import read_distributions
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.events import Events
@@ -25,12 +27,14 @@ from envdoctor.upgrade.fsutil import (
     flush_to_disk,
     identity,
     remove_tree,
+    rename_durable,
     same_filesystem,
 )
 from envdoctor.upgrade.install import install_wheels
 from envdoctor.upgrade.journal import Journal, Transaction, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
+from envdoctor.upgrade.manifest import record as record_manifest
 from envdoctor.upgrade.plan import Plan
 from envdoctor.upgrade.resolve import Resolution
 from envdoctor.upgrade.stage import (
@@ -44,7 +48,7 @@ from envdoctor.upgrade.stage import (
 )
 from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
 from envdoctor.upgrade.txlog import LoggedJournal, TxLog, log_path
-from envdoctor.upgrade.verify import VerifyResult, verify_stage
+from envdoctor.upgrade.verify import VerifyResult, VerifyStep, verify_stage
 from envdoctor.upgrade.windows import fix_exe_launchers
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
@@ -83,8 +87,6 @@ class InstallWatch:
         self._stop = None
 
     def __enter__(self) -> InstallWatch:
-        import threading
-
         start = shutil.disk_usage(self.folder).used
         self._stop = threading.Event()
 
@@ -277,8 +279,6 @@ def _swap_or_keep(layout: Layout, journal: Journal, txid: str, events: Events, r
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
     atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
     # What the replaced runtime holds, so a rollback can verify the backup before trusting it.
-    from envdoctor.upgrade.manifest import record as record_manifest
-
     record_manifest(layout.runtime, layout.manifest(txid))
     flush_to_disk()
     spec = SwapSpec(layout.runtime, stage, identity(stage), layout.backup(txid),  # type: ignore[arg-type]
@@ -306,9 +306,6 @@ def find_kept(layout: Layout, journal: Journal, target: List[str]) -> Optional[T
 def _reuse_kept(layout: Layout, journal: Journal, old: Transaction, txid: str, events: Events,
                 resolution: Resolution) -> UpgradeResult:
     """Swap in a candidate verified earlier: its stage moves (one rename) into this transaction."""
-    from envdoctor.upgrade.fsutil import rename_durable
-    from envdoctor.upgrade.verify import VerifyStep
-
     record = old.records[-1]
     os.makedirs(layout.tx_dir(txid), exist_ok=True)
     rename_durable(layout.stage(old.txid), layout.stage(txid))
@@ -334,6 +331,4 @@ def _stage_sites(runtime: Runtime, stage: str) -> List[str]:
 
 def _stage_distributions(runtime: Runtime, stage: str) -> Tuple[Distribution, ...]:
     """What pip left in the stage, read once for verification and for the new torch version."""
-    from envdoctor.probes.torchfiles import read_distributions
-
     return read_distributions(_stage_sites(runtime, stage))

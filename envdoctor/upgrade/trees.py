@@ -8,7 +8,10 @@ import os
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
+from envdoctor.probes.runtime import find_runtime
+from envdoctor.probes.torchfiles import read_distributions
 from envdoctor.upgrade.fsutil import remove_tree
+from envdoctor.upgrade.journal import Journal
 from envdoctor.upgrade.layout import Layout, is_valid_txid
 
 
@@ -22,9 +25,6 @@ class KeptTree:
     @property
     def torch(self) -> Optional[str]:
         """The torch version inside the kept tree, read from its files (not from what meta claims)."""
-        from envdoctor.probes.runtime import find_runtime
-        from envdoctor.probes.torchfiles import read_distributions
-
         try:
             runtime = find_runtime(root=self.path)
         except Exception:
@@ -75,8 +75,6 @@ def prune(layout: Layout, keep: int, progress: Optional[Callable[[str, int, int]
 
 
 def sweep_empty(layout: Layout) -> List[str]:
-    from envdoctor.upgrade.journal import Journal
-
     open_ids = {t.txid for t in Journal(layout).open_transactions()}
     swept = []
     try:

@@ -8,10 +8,23 @@ failed in the memo (fp16 attention, fft on CUDA via NVRTC) plus doctor's smoke t
 
 from __future__ import annotations
 
+import math
+import os
+import struct
+import tempfile
+import wave
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from envdoctor.model import GpuFacts
+from envdoctor.diagnose import coverage
+from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.engine import diagnose
+from envdoctor.doctor import catalog
+from envdoctor.doctor.model import TIMEOUT
+from envdoctor.doctor.session import run_smoke_tests
+from envdoctor.matrix.loader import load_matrix
+from envdoctor.model import GpuFacts, Severity
+from envdoctor.probes.collect import CollectOptions, collect
 from envdoctor.probes.runner import Runner, last_marked_json
 from envdoctor.upgrade.proc import StageRunner, output_tail
 from envdoctor.upgrade.resolve import pip_env
@@ -115,11 +128,6 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
     """envdoctor's own check of the stage. Every GPU must be native by what is in the binaries (the
     fat-binary scan) and by what torch itself reports (live probe), wherever each is available; the
     matrix alone cannot pass a build that the files or torch contradict."""
-    from envdoctor.diagnose import coverage
-    from envdoctor.diagnose.context import DiagnosisContext
-    from envdoctor.matrix.loader import load_matrix
-    from envdoctor.probes.collect import CollectOptions, collect
-
     facts = collect(CollectOptions(python=python, live=True, scan=True, live_timeout=300.0), runner=runner,
                     gpus=gpus)
     live = facts.live
@@ -142,9 +150,6 @@ def check_stage(python: str, gpus: GpuFacts, runner: Runner, matrix_dir: Optiona
         return VerifyStep("check", "failed", "; ".join(problems))
     # The same full check a launch gets (driver rule included): a stage that `envdoctor check` would
     # call blocking is not swapped in, whatever its kernels.
-    from envdoctor.diagnose.engine import diagnose
-    from envdoctor.model import Severity
-
     blocking = [f for f in diagnose(facts, ctx.matrix) if f.severity == Severity.BLOCKING]
     if blocking:
         return VerifyStep("check", "failed", "; ".join(
@@ -167,10 +172,6 @@ def import_modules(python: str, modules: Sequence[str], runner: Runner) -> Verif
 
 def write_test_wav(path: str, seconds: float = 0.25, rate: int = 16000) -> str:
     """A small real 16-bit mono WAV (a 440 Hz tone): what torchaudio.load must read in the stage."""
-    import math
-    import struct
-    import wave
-
     frames = int(seconds * rate)
     with wave.open(path, "wb") as handle:
         handle.setnchannels(1)
@@ -182,9 +183,6 @@ def write_test_wav(path: str, seconds: float = 0.25, rate: int = 16000) -> str:
 
 
 def app_paths(python: str, runner: Runner, app_root: Optional[str]) -> VerifyStep:
-    import os
-    import tempfile
-
     modules = [m for m in APP_MODULES if app_root and os.path.isfile(
         os.path.join(app_root, *m.split(".")) + ".py")]
     with tempfile.TemporaryDirectory(prefix="envdoctor-verify-") as tmp:
@@ -221,11 +219,6 @@ def smoke(python: str, gpus: GpuFacts, runner: Runner) -> VerifyStep:
         return VerifyStep("smoke", "skipped", "no GPU")
     if all(g.source == "override" for g in gpus.gpus):
         return VerifyStep("smoke", "skipped", "simulated GPUs (ENVDOCTOR_GPUS) cannot run kernels")
-    from envdoctor.doctor import catalog
-    from envdoctor.doctor.model import TIMEOUT
-    from envdoctor.doctor.session import run_smoke_tests
-    from envdoctor.probes.collect import CollectOptions, collect
-
     # The smoke tests need the stage's facts (which torch, which packages) to know what they can run.
     facts = collect(CollectOptions(python=python, live=False, scan=False), runner=runner, gpus=gpus)
     results = run_smoke_tests(facts, catalog.select(), runner=runner, env=pip_env())

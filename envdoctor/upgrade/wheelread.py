@@ -33,7 +33,7 @@ class Http:
 
     def _session(self):
         if self.session is None:
-            import requests
+            import requests  # ~100 ms (urllib3, ssl): only a remote wheel's metadata needs it
 
             session = requests.Session()
             session.trust_env = True  # proxies from the environment, as pip would use
@@ -41,7 +41,7 @@ class Http:
         return self.session
 
     def _get(self, url: str, headers: Optional[dict] = None):
-        import requests
+        import requests  # as in _session
 
         check_url(url)
         self.requests += 1

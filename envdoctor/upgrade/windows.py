@@ -36,7 +36,7 @@ def users_of(runtime: str, processes: Iterable[Tuple[int, str]]) -> List[str]:
 
 def list_processes() -> List[Tuple[int, str]]:  # pragma: no cover - Windows only
     """(pid, full image path) of every process this user may query."""
-    import ctypes
+    import ctypes  # Windows only (psapi, kernel32)
     from ctypes import wintypes
 
     psapi = ctypes.WinDLL("psapi")  # type: ignore[attr-defined]
@@ -75,7 +75,7 @@ def long_paths_enabled() -> bool:  # pragma: no cover - Windows only
     if sys.platform != "win32":
         return True
     try:
-        import winreg
+        import winreg  # Windows only
 
         with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem") as key:
             return winreg.QueryValueEx(key, "LongPathsEnabled")[0] == 1
