@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 
 from envdoctor.cli.ui import Ui
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py). doctor and report
+# take their options from here, and --help loads this module too: neither pays for the check itself.
 
 HELP = "pre-launch check: will this GPU + driver + runtime torch build run? (exit 0/1/2/3)"
 
@@ -32,8 +38,6 @@ def machine_options(args: argparse.Namespace) -> dict:
 def seconds(text: str) -> float:
     """--live-timeout: a finite number of seconds, more than 0 and at most a day (nan, inf and 1e309
     would make the wait endless or fail deep inside the runner)."""
-    import math
-
     try:
         value = float(text)
     except ValueError:
@@ -96,7 +100,6 @@ def _result(report, args: argparse.Namespace) -> CommandResult:
 def replay_deps(report, root) -> list:
     """Every file and folder this answer was read from (see envdoctor.replay)."""
     import glob
-    import os
 
     from envdoctor.gptsovits import layout
     from envdoctor.probes import torchfiles

@@ -9,14 +9,18 @@ from contextlib import nullcontext
 from typing import Any, Dict, List
 
 from envdoctor.cli.ui import Ui
+from envdoctor.gptsovits.settings import FP16_CHOICES, SV_CHOICES
+from envdoctor.i18n import message
+from envdoctor.paths import host_platform
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
 
 HELP = "write FP16, v2Pro speaker-verification and TORCH_CUDA_ARCH_LIST defaults into GPT-SoVITS (preview first)"
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    from envdoctor.gptsovits.settings import FP16_CHOICES, SV_CHOICES
-
     parser = sub.add_parser("configure", parents=[parent], help=HELP, description=HELP)
     parser.add_argument("--root", help="GPT-SoVITS folder (default: current folder)")
     parser.add_argument("--fp16", choices=FP16_CHOICES,
@@ -62,16 +66,12 @@ def _result(mode: str, installation: Any, code: int, render: Any, **extra: Any) 
 
 
 def _messages(lang: str, items: List[Any]) -> List[Dict[str, Any]]:
-    from envdoctor.i18n import message
-
     return [{"key": key, "message": message(lang, key, **params), "params": params} for key, params in items]
 
 
 def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor import advice
     from envdoctor.gptsovits.service import configure
-    from envdoctor.i18n import message
-    from envdoctor.paths import host_platform
 
     def get_advice() -> Any:
         # A spinner on stderr while the check runs, except for --json (its reader wants no decoration).

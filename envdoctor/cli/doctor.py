@@ -6,16 +6,21 @@ Exit codes as check: 0 ready, 1 warnings, 2 will fail (something broke), 3 could
 from __future__ import annotations
 
 import argparse
+import os
 
+from envdoctor.cli.check import add_probe_options, add_target_options, machine_options, seconds
 from envdoctor.cli.ui import Ui
+from envdoctor.errors import UsageError
+from envdoctor.i18n import message
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
 
 HELP = "check, then run the operations that break GPT-SoVITS on new GPUs (in child processes, one per GPU)"
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    from envdoctor.cli.check import add_probe_options, add_target_options, seconds
-
     parser = sub.add_parser("doctor", parents=[parent], help=HELP, description=HELP)
     add_target_options(parser)
     parser.add_argument("--only", action="append", metavar="TESTS",
@@ -31,12 +36,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
-    import os
-
-    from envdoctor.cli.check import machine_options
     from envdoctor.doctor.catalog import TESTS, select
     from envdoctor.doctor.pipeline import run_doctor
-    from envdoctor.errors import UsageError
     from envdoctor.probes.collect import CollectOptions
 
     if args.list_tests:
@@ -79,8 +80,6 @@ def _run_with_progress(ui: Ui, options, tests, args: argparse.Namespace, extensi
 
 def _list_tests(tests) -> CommandResult:
     def data(lang: str):
-        from envdoctor.i18n import message
-
         return {"tests": [{"name": t.name, "feature": t.feature, "needs": t.needs,
                            "title": message(lang, f"smoke.test.{t.name}")} for t in tests]}
 

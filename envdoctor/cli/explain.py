@@ -10,7 +10,12 @@ import argparse
 from typing import Any, Dict, Optional, Tuple
 
 from envdoctor.cli.ui import Ui
+from envdoctor.errors import EnvdoctorError
+from envdoctor.i18n import message
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
 
 HELP = "explain a traceback or WebUI log: cause, evidence and fix of the known errors in it"
 
@@ -28,15 +33,12 @@ def _machine(args: argparse.Namespace, lang: str) -> Tuple[Optional[Any], Option
     """check's report (files only: fast, no import torch), or why there is none."""
     if args.no_machine:
         return None, "--no-machine"
-    from envdoctor.errors import EnvdoctorError
     from envdoctor.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
 
     try:
         return run_check(CollectOptions(root=args.root, python=args.python, live=False, scan=True)), None
     except EnvdoctorError as error:
-        from envdoctor.i18n import message
-
         return None, message(lang, error.key, **error.params)
 
 
@@ -103,7 +105,6 @@ def render(result, ui: Ui, machine_asked: bool = True) -> None:
     from rich.text import Text
 
     from envdoctor.explain.service import localized
-    from envdoctor.i18n import message
 
     console = ui.console()
     lang = ui.lang

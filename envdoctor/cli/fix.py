@@ -7,11 +7,16 @@ Exit codes: 0 fixed or nothing to do, 1 runs with warnings, 2 still fails (rolle
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Dict, Optional
 
 from envdoctor.cli.ui import Ui
+from envdoctor.errors import UsageError
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
 
 HELP = "guided repair: diagnose, choose workarounds (A), an upgrade (B) or nothing (C), prove it, undo on failure"
 
@@ -40,8 +45,6 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
-    import os
-
     from envdoctor.fix.model import FixOptions
 
     if args.demo:
@@ -73,10 +76,7 @@ def _run(options: Any, ui: Ui, yes: bool, children: Any = None, demo: Optional[s
 def _run_demo(args: argparse.Namespace, ui: Ui) -> CommandResult:
     """The whole walk on the demo bundle: envdoctor's own children see the scenario's simulated GPU and
     driver; A really writes its workarounds (into the temporary copy); the folder is removed afterwards."""
-    import os
-
     from envdoctor.demo import demo_bundle, demo_environ, scenario_named
-    from envdoctor.errors import UsageError
     from envdoctor.fix.children import Children
     from envdoctor.fix.model import FixOptions
 

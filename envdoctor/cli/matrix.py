@@ -8,6 +8,9 @@ from typing import Any, Dict
 from envdoctor.cli.ui import Ui
 from envdoctor.result import CommandResult
 
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
+
 HELP = "show the compatibility matrix: version, date, rows, verified share and sources"
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from envdoctor.cli.ui import Ui
+from envdoctor.matrix.loader import load_matrix
 from envdoctor.result import CommandResult
+
+# rich's Table is imported where the text view draws it: `upgrade --list-mirrors --json` never does.
 
 
 def mirror_rows(lang: str) -> List[Dict[str, Any]]:
     """Every mirror as the JSON answer (and fix's mirror question) shows it."""
-    from envdoctor.matrix.loader import load_matrix
-
     return [{"name": m.name, "title": m.title.get(lang) or m.title.get("en") or m.name, "region": m.region,
              "layout": m.layout, "url": m.url, "verified": m.verified, "source": m.source, "notes": m.notes}
             for m in load_matrix().mirrors]

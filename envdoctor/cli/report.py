@@ -12,6 +12,9 @@ from envdoctor.envelope import HEAD
 from envdoctor.errors import UsageError
 from envdoctor.result import CommandResult
 
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
+
 HELP = "write a redacted support report (.zip with report.html, report.md, report.json and the evidence)"
 
 

@@ -6,7 +6,11 @@ import argparse
 import os
 
 from envdoctor.cli.ui import Ui
+from envdoctor.errors import UsageError
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
 
 HELP = "restore the runtime replaced by the last upgrade; --list / --prune --keep N manage kept runtimes"
 
@@ -36,8 +40,6 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
 
     layout = Layout(os.path.abspath(args.root or os.getcwd()))
     if not os.path.isdir(layout.root):
-        from envdoctor.errors import UsageError
-
         raise UsageError("safety.root_missing", path=layout.root)  # a typo must not create folders
     pending = interrupted_notice(layout.root, ui)
     if args.list:

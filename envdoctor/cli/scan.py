@@ -8,7 +8,12 @@ import os
 from typing import Dict, List
 
 from envdoctor.cli.ui import Ui
+from envdoctor.errors import UsageError
+from envdoctor.paths import cache_dir
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
 
 HELP = "list the CUDA kernels (SASS/PTX per arch) inside shared libraries, and their coverage of a GPU"
 DESCRIPTION = HELP + """.
@@ -33,7 +38,6 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def _capabilities(args: argparse.Namespace) -> List[tuple]:
-    from envdoctor.errors import UsageError
     from envdoctor.model import parse_cc
     from envdoctor.probes.gpus import OverrideError, detect_gpus
 
@@ -59,8 +63,6 @@ def _delegates():
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.diagnose.scan_result import NO_VERDICT, build_result, exit_code, status
-    from envdoctor.errors import UsageError
-    from envdoctor.paths import cache_dir
     from envdoctor.probes.fatbin import ScanCache, scan_paths
 
     missing = [p for p in args.paths if not os.path.exists(p)]

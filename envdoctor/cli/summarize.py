@@ -9,6 +9,9 @@ from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
 from envdoctor.result import CommandResult
 
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
+
 HELP = "summarize many envdoctor reports (report.json files or report zips under DIR)"
 
 

@@ -10,7 +10,11 @@ import argparse
 import sys
 
 from envdoctor.cli.ui import Ui
+from envdoctor.errors import UsageError
 from envdoctor.result import CommandResult
+
+# Imports inside run() and its helpers: main imports every command module to register its parser;
+# `check` must start without loading other commands' code (bench/check_speed.py).
 
 HELP = "upgrade torch/torchaudio in runtime/ to a build with native kernels for this GPU (staged, verified, reversible)"
 
@@ -49,7 +53,6 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         result,
         show_plan,
     )
-    from envdoctor.errors import UsageError
     from envdoctor.model import to_jsonable
     from envdoctor.upgrade import service
 

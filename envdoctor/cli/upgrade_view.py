@@ -9,8 +9,13 @@ from envdoctor.cli.ui import Ui
 from envdoctor.model import to_jsonable
 from envdoctor.result import CommandResult
 from envdoctor.upgrade.events import Events
+from envdoctor.upgrade.layout import Layout
+from envdoctor.upgrade.lock import live_holder
+from envdoctor.upgrade.recover import first_interrupted
 
-if TYPE_CHECKING:  # every command imports this module for `interrupted_notice`: keep it light
+# Every command imports this module for `interrupted_notice` (cli/main.py), so it stays light: rich's tables
+# and bars, the plan, the preflight and the verify steps are imported where an upgrade shows them.
+if TYPE_CHECKING:
     from envdoctor.upgrade.plan import Plan
     from envdoctor.upgrade.preflight import Preflight
     from envdoctor.upgrade.verify import VerifyStep
@@ -197,10 +202,6 @@ class ConsoleEvents(Events):
 
 def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, str]]:
     """The notice every upgrade command prints when a transaction was interrupted (None if none)."""
-    from envdoctor.upgrade.layout import Layout
-    from envdoctor.upgrade.lock import live_holder
-    from envdoctor.upgrade.recover import first_interrupted
-
     base = os.path.abspath(root or os.getcwd())
     tx = first_interrupted(Layout(base))
     if tx is None:
