@@ -70,7 +70,8 @@ def _renameat2():
     imports this module (through the journal) for the interrupted-transaction notice."""
     if not sys.platform.startswith("linux"):
         return None
-    import ctypes  # Linux only, and on first use (see above)
+    # Linux only, and on first use (see above).
+    import ctypes
     import ctypes.util
 
     try:

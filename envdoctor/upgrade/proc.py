@@ -51,7 +51,8 @@ class ChildGuard:
             pass
 
     def _attach_windows(self, pid: int) -> None:  # pragma: no cover - Windows only
-        import ctypes  # Windows only (job objects)
+        # Windows only (job objects).
+        import ctypes
         from ctypes import wintypes
 
         kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]

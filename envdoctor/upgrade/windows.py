@@ -36,7 +36,8 @@ def users_of(runtime: str, processes: Iterable[Tuple[int, str]]) -> List[str]:
 
 def list_processes() -> List[Tuple[int, str]]:  # pragma: no cover - Windows only
     """(pid, full image path) of every process this user may query."""
-    import ctypes  # Windows only (psapi, kernel32)
+    # Windows only (psapi, kernel32).
+    import ctypes
     from ctypes import wintypes
 
     psapi = ctypes.WinDLL("psapi")  # type: ignore[attr-defined]
