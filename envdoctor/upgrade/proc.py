@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from envdoctor import faults
 from envdoctor.probes.runner import RunResult, SubprocessRunner, _decode, _encode, _kill_tree
@@ -23,14 +23,20 @@ from envdoctor.upgrade.swap import processes_using
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _pdeathsig_setter() -> Optional[Callable[[], None]]:
+    """Resolve prctl in the parent, so the child does no import and no library lookup between fork and
+    exec (an import there can deadlock on an import lock another thread held at the fork)."""
     try:
         import ctypes  # Linux only (prctl); not at the top: recover and check's interrupted notice import this module
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except Exception:  # noqa: BLE001 - not Linux, or no prctl: recover still ends strays
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except Exception:  # noqa: BLE001 - no libc with prctl: recover still ends strays
+        return None
+
+    def die_with_parent() -> None:  # runs in the child between fork and exec
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return die_with_parent
 
 
 class ChildGuard:
@@ -40,7 +46,7 @@ class ChildGuard:
         self._job = None
 
     def preexec(self):
-        return _die_with_parent if sys.platform.startswith("linux") else None
+        return _pdeathsig_setter() if sys.platform.startswith("linux") else None
 
     def attach(self, pid: int) -> None:
         if sys.platform != "win32":

@@ -18,11 +18,11 @@ from envdoctor.probes.runtime import find_runtime
 from envdoctor.upgrade import manifest
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import identity
+from envdoctor.upgrade.guards import refuse_in_use, refuse_open
 from envdoctor.upgrade.journal import Journal, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
 from envdoctor.upgrade.swap import SwapSpec, swap_in
-from envdoctor.upgrade.transaction import refuse_in_use, refuse_open
 from envdoctor.upgrade.trees import KeptTree, kept_trees, prune
 
 

@@ -30,6 +30,7 @@ from envdoctor.upgrade.fsutil import (
     rename_durable,
     same_filesystem,
 )
+from envdoctor.upgrade.guards import refuse_in_use, refuse_open
 from envdoctor.upgrade.install import install_wheels
 from envdoctor.upgrade.journal import Journal, Transaction, new_txid
 from envdoctor.upgrade.layout import Layout
@@ -108,18 +109,6 @@ class InstallWatch:
 def stage_python(runtime: Runtime, stage: str) -> str:
     rel = os.path.relpath(runtime.python, runtime.root)
     return os.path.join(stage, rel)
-
-
-def refuse_open(journal: Journal) -> None:
-    pending = journal.open_transactions()
-    if pending:
-        raise UpgradeError("upgrade.error.interrupted", txid=pending[0].txid, root=journal.layout.root)
-
-
-def refuse_in_use(path: str) -> None:
-    users = processes_using(path)
-    if users:
-        raise UpgradeError("upgrade.error.in_use", path=path, processes="; ".join(users[:5]))
 
 
 def unpacked_size(files: Sequence[str]) -> int:

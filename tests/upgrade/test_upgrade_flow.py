@@ -240,7 +240,7 @@ def test_verified_candidate_survives_a_refused_swap_and_is_swapped_in_later(bund
                                                                            capsys):
     """The WebUI starts while the upgrade installs: the swap is refused, the verified candidate is kept,
     and the next `upgrade` swaps it in without staging, downloading or installing again."""
-    from envdoctor.upgrade import transaction
+    from envdoctor.upgrade import guards, transaction
     from envdoctor.upgrade.journal import Journal
     from envdoctor.upgrade.layout import Layout
 
@@ -251,12 +251,14 @@ def test_verified_candidate_survives_a_refused_swap_and_is_swapped_in_later(bund
         calls.append(path)
         return real(path) if len(calls) == 1 else ["4242 (runtime/bin/python webui.py)"]
 
-    monkeypatch.setattr(transaction, "processes_using", webui_starts_midway)
+    monkeypatch.setattr(guards, "processes_using", webui_starts_midway)  # asked before staging
+    monkeypatch.setattr(transaction, "processes_using", webui_starts_midway)  # asked again at the swap
     runtime = os.path.join(bundle, "runtime")
     before = h.manifest(runtime)
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
     assert code == 3 and out["status"] == "kept", out
     assert "4242" in out["summary"] and h.manifest(runtime) == before
+    monkeypatch.setattr(guards, "processes_using", real)
     monkeypatch.setattr(transaction, "processes_using", real)
     served_before = len(index.requests)
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
