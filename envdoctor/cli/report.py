@@ -103,8 +103,27 @@ def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=ui.console(stderr=True), transient=True) as progress:
             task = progress.add_task(ui.text("report.step.check"), total=None)
-            raw = gather(options, ui.lang, progress=lambda key: progress.update(task, description=ui.text(key)))
+            raw = gather(options, ui.lang, progress=lambda key: progress.update(task, description=ui.text(key)),
+                         smoke_progress=_SmokeLine(progress, task, ui))
     return redact_document(raw, redactor)
+
+
+class _SmokeLine:
+    """During `--doctor`, the step line names the smoke test running and how many are done, so a slow
+    first torch start on the user's machine does not look like a hang."""
+
+    def __init__(self, progress: Any, task: Any, ui: Ui) -> None:
+        self.progress, self.task, self.ui = progress, task, ui
+        self.done, self.total = 0, 0
+
+    def __call__(self, event: Any) -> None:
+        self.total = event.total or self.total
+        if event.kind == "done":
+            self.done += 1
+        elif event.kind == "start":
+            gpu = "-" if event.gpu_index is None else f"GPU {event.gpu_index}"
+            self.progress.update(self.task, description=self.ui.text(
+                "report.step.smoke", test=event.test, gpu=gpu, done=self.done, total=self.total))
 
 
 def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:

@@ -56,8 +56,10 @@ def gather(
     runner: Optional[Runner] = None,
     environ: Optional[Mapping[str, str]] = None,
     progress: Any = None,
+    smoke_progress: Any = None,
 ) -> Document:
-    """Run the check and read every piece of evidence. The result is NOT redacted yet."""
+    """Run the check and read every piece of evidence. The result is NOT redacted yet.
+    `progress` gets the message key of each step; `smoke_progress` each smoke test's start and end."""
     env = os.environ if environ is None else environ
     runner = runner or SubprocessRunner()
     step = progress or (lambda key: None)
@@ -105,7 +107,7 @@ def gather(
         doctor.update(available=True, error=envelope["error"]["message"])
     elif options.doctor:
         step("report.step.doctor")
-        doctor.update(seams.doctor_section(check, options, lang))
+        doctor.update(seams.doctor_section(check, options, lang, progress=smoke_progress))
         for item in doctor.get("smoke") or []:
             if isinstance(item, dict) and item.get("output"):
                 files[f"evidence/smoke/{_safe_name(str(item.get('name', 'smoke')))}.txt"] = \

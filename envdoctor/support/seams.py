@@ -21,11 +21,13 @@ from envdoctor.report.doctor_view import recommendation_dict, status_text, why_t
 from envdoctor.report.envelope import finding_dict
 
 
-def doctor_section(check_report: Any, options: Any, lang: str) -> Dict[str, Any]:
+def doctor_section(check_report: Any, options: Any, lang: str,
+                   progress: Optional[Callable[[Any], None]] = None) -> Dict[str, Any]:
     """The doctor's results for the report: {"available", "verdict", "smoke": [{"name", "test",
-    "gpu_index", "status", "summary", "output", ...}], "findings", "recommendation"}, or the error."""
+    "gpu_index", "status", "summary", "output", ...}], "findings", "recommendation"}, or the error.
+    `progress` receives the session's events (doctor.session.Event) as each test starts and ends."""
     try:
-        result = _run_doctor(check_report, options, lang)
+        result = _run_doctor(check_report, options, lang, progress)
     except EnvdoctorError as error:
         return {"available": True, "error": message(lang, error.key, **error.params)}
     except Exception as exc:  # the report must still be written when a smoke test breaks envdoctor
@@ -33,9 +35,10 @@ def doctor_section(check_report: Any, options: Any, lang: str) -> Dict[str, Any]
     return {"available": True, **result}
 
 
-def _run_doctor(check_report: Any, options: Any, lang: str) -> Dict[str, Any]:
+def _run_doctor(check_report: Any, options: Any, lang: str,
+                progress: Optional[Callable[[Any], None]]) -> Dict[str, Any]:
     facts = check_report.facts
-    results = session.run_smoke_tests(facts, select())
+    results = session.run_smoke_tests(facts, select(), progress=progress)
     report = judge_doctor(facts, results, getattr(options, "matrix_dir", None))
     several = len({r.gpu_index for r in report.smoke}) > 1
     smoke = []

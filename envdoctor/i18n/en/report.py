@@ -48,6 +48,7 @@ MESSAGES = {
     "report.step.config": "Reading the GPT-SoVITS configuration…",
     "report.step.logs": "Reading logs…",
     "report.step.doctor": "Running smoke tests (envdoctor doctor)…",
+    "report.step.smoke": "Running smoke tests: {test} on {gpu} ({done} of {total} done)…",
     "report.written": "Report written to {path}. Attach the zip to your ticket, or paste report.md from it into the issue.",
     "report.error.write": "Could not write the report to {path}: {detail}. Choose another place with -o FILE.",
     "report.error.log_missing": "The log file {path} does not exist. Check the --log path.",

@@ -48,6 +48,7 @@ MESSAGES = {
     "report.step.config": "正在读取 GPT-SoVITS 配置……",
     "report.step.logs": "正在读取日志……",
     "report.step.doctor": "正在实测（envdoctor doctor）……",
+    "report.step.smoke": "正在实测：在 {gpu} 上运行 {test}（已完成 {done}/{total}）……",
     "report.written": "报告已保存到 {path}。请把压缩包附到工单里，或把其中的 report.md 粘贴到问题反馈里。",
     "report.error.write": "无法把报告写到 {path}：{detail}。请用 -o 文件名 换一个位置。",
     "report.error.log_missing": "日志文件 {path} 不存在。请检查 --log 的路径。",
