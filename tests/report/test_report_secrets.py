@@ -137,7 +137,7 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "TORCH_HOME": f"/home/{USER}/.cache/torch",
     })
     use_environment(monkeypatch, env)
-    monkeypatch.setattr(seams, "_run_doctor", lambda check, options, lang: DOCTOR)
+    monkeypatch.setattr(seams, "_run_doctor", lambda check, options, lang, progress: DOCTOR)
     return machine, log
 
 
