@@ -1,6 +1,6 @@
 """What a command loads is part of its start-up time. `rollback` only renames folders: it must not load the
-upgrade's stage verification (diagnosis, doctor, matrix); `check` must not load doctor's session or pip's
-machinery. Measured in a fresh interpreter, since this test process has loaded everything already."""
+upgrade's stage verification (diagnosis, doctor, matrix); `check` must not load doctor's session or the
+upgrade's transaction. Measured in a fresh interpreter, since this test process has loaded everything already."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ class Downloader:
 
     def _session(self):
         if self.session is None:
-            # ~100 ms (urllib3, ssl), and rollback imports this module through transaction: only a download pays.
+            # ~100 ms (urllib3, ssl), and every upgrade command imports this module: only a download pays.
             import requests
 
             session = requests.Session()
