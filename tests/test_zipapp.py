@@ -110,6 +110,52 @@ def test_concurrent_first_starts_share_one_unpacked_copy(pyz: Path, tmp_path: Pa
     assert (cache / "pyz" / _build_id(pyz) / "envdoctor-pyz-complete").is_file()
 
 
+def _aged(path: Path, days: float) -> None:
+    stamp = os.path.getmtime(path) - days * 24 * 3600
+    os.utime(path, (stamp, stamp))
+
+
+def test_a_new_build_prunes_copies_nobody_used_for_a_month(pyz: Path, tmp_path: Path) -> None:
+    """Each new envdoctor.pyz unpacks a copy of its own; the cache must not keep them all. What is left
+    alone: a copy used lately, a folder without the completion marker, anything not named like ours."""
+    pyz_dir = tmp_path / "cache" / "pyz"
+
+    def copy(name: str, days: float, complete: bool = True) -> Path:
+        folder = pyz_dir / name
+        (folder / "envdoctor").mkdir(parents=True)
+        if complete:
+            (folder / "envdoctor-pyz-complete").write_text(name + "\n")
+            _aged(folder / "envdoctor-pyz-complete", days)
+        return folder
+
+    stale = copy("a" * 64, 45)
+    recent = copy("b" * 64, 3)
+    unfinished = copy("c" * 64, 45, complete=False)
+    foreign = copy("my-notes", 45)
+    abandoned = pyz_dir / ".unpack-dddddddddddd-x1"
+    abandoned.mkdir()
+    _aged(abandoned, 2)
+    in_progress = pyz_dir / ".unpack-eeeeeeeeeeee-x2"
+    in_progress.mkdir()
+    result = _run(pyz, tmp_path, "check", "--demo", "--json")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert sorted(os.listdir(pyz_dir)) == sorted(
+        [_build_id(pyz), recent.name, unfinished.name, foreign.name, in_progress.name])
+    assert not stale.exists() and not abandoned.exists()
+
+
+def test_a_start_marks_its_copy_used_at_most_once_a_day(pyz: Path, tmp_path: Path) -> None:
+    assert _run(pyz, tmp_path, "check", "--demo", "--json").returncode == 2  # unpacks
+    marker = tmp_path / "cache" / "pyz" / _build_id(pyz) / "envdoctor-pyz-complete"
+    _aged(marker, 0.5)
+    half_a_day_ago = os.path.getmtime(marker)
+    assert _run(pyz, tmp_path, "check", "--demo", "--json").returncode == 2
+    assert os.path.getmtime(marker) == half_a_day_ago  # an ordinary start only reads
+    _aged(marker, 40)
+    assert _run(pyz, tmp_path, "check", "--demo", "--json").returncode == 2
+    assert os.path.getmtime(marker) > half_a_day_ago  # used today: safe from another build's prune
+
+
 def test_zipapp_runs_from_the_zip_where_the_cache_cannot_be_written(pyz: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder would be")

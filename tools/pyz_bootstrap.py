@@ -12,6 +12,9 @@
    The folder is filled under a temporary name and renamed into place,
    so processes starting at the same time never see half a folder; the loser of the race throws its
    copy away. Where the cache cannot be written, envdoctor runs from the zip itself (slower, same answer).
+3. The cache does not grow with every new envdoctor.pyz: each start marks its copy as used (at most once
+   a day), and a new unpack removes the copies of other builds that no start has used for STALE_DAYS,
+   and unpacks abandoned more than a day ago (a crash or a full disk half way).
 """
 import sys
 
@@ -41,6 +44,10 @@ import os  # noqa: E402  (after the version check, on purpose: see above)
 import re  # noqa: E402
 
 NOT_COMPILED = re.compile(r"[\\/](pygments|markdown_it|mdurl)[\\/]")
+DAY = 24 * 60 * 60
+STALE_DAYS = 30
+# Only these names under <cache>/pyz are ever removed: a build's copy (its sha256) or an unpack in progress.
+PRUNABLE = re.compile(r"^([0-9a-f]{64}|\.unpack-[0-9a-f]{12}-.+)$")
 
 
 def cache_root(environ):
@@ -58,7 +65,7 @@ def cache_root(environ):
 def unpacked_folder(archive, build_id, cache):
     """The folder holding this zip's files with bytecode compiled, made once; None where impossible."""
     final = os.path.join(cache, "pyz", build_id)
-    if os.path.isfile(os.path.join(final, COMPLETE_MARKER)):
+    if mark_used(os.path.join(final, COMPLETE_MARKER)):
         return final
     import compileall
     import shutil
@@ -87,12 +94,51 @@ def unpacked_folder(archive, build_id, cache):
             work = None
         except OSError:
             pass  # another start renamed its copy first (or left a broken one: checked below)
+        else:
+            prune_stale(parent, build_id)
     except (OSError, ValueError, EOFError, RuntimeError):  # a full disk, a read-only cache, a damaged zip
         return None
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
     return final if os.path.isfile(os.path.join(final, COMPLETE_MARKER)) else None
+
+
+def mark_used(marker):
+    """Whether this build's copy is complete; if so, its marker's time says it was used today (the write
+    happens at most once a day, so an ordinary start only reads)."""
+    import time
+
+    try:
+        if time.time() - os.stat(marker).st_mtime > DAY:
+            os.utime(marker, None)
+        return True
+    except OSError:  # no copy yet, or a read-only cache (then the copy is used as it is)
+        return os.path.isfile(marker)
+
+
+def prune_stale(parent, keep):
+    """Remove other builds' copies unused for STALE_DAYS and unpacks abandoned for a day. Never raises:
+    a copy another process still has open (Windows) is simply left for a later prune."""
+    import shutil
+    import time
+
+    now = time.time()
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        if name == keep or not PRUNABLE.match(name):
+            continue
+        path = os.path.join(parent, name)
+        unpacking = name.startswith(".unpack-")
+        try:
+            age = now - os.stat(path if unpacking else os.path.join(path, COMPLETE_MARKER)).st_mtime
+        except OSError:
+            continue  # a folder without the marker was not finished by this bootstrap: left alone
+        if age > (DAY if unpacking else STALE_DAYS * DAY):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def archive_path():
