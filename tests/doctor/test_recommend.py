@@ -177,3 +177,24 @@ def test_a_risk_the_configuration_already_avoids_keeps_its_workaround() -> None:
     # Proven fine by the tests: the workaround is not needed any more.
     assert {f.code for f in reconcile(avoided, _all({}))} == {"prediction-disproved"}
     assert recommend(_facts(), _all({}), avoided).fp16.value is True
+
+
+@pytest.mark.parametrize("workarounds, blocking", [
+    ({}, {"smoke-sdpa-efficient-crashed", "smoke-fft-fp32-failed", "smoke-elementwise-failed"}),
+    ({"fp16-attention-abort-risk": "is_half=False"}, {"smoke-fft-fp32-failed", "smoke-elementwise-failed"}),
+    ({"fp16-attention-abort-risk": "is_half=False", "nvrtc-too-old": "v2Pro speaker verification: cpu"},
+     {"smoke-elementwise-failed"}),
+])
+def test_a_break_the_configuration_steers_around_is_a_warning(workarounds: dict, blocking: set) -> None:
+    """After fix's choice A (FP16 off, speaker verification on the CPU) the memo's card still breaks the FP16
+    and GPU-fft tests: the WebUI no longer runs those on the GPU, so doctor must not call them blockers (fix
+    would undo the very workaround that lets the WebUI run). A core kernel failure blocks whatever is set."""
+    from dataclasses import replace
+
+    results = _all({"sdpa-efficient": m.CRASHED, "fft-fp32": m.FAILED, "elementwise": m.FAILED})
+    findings = smoke_findings(replace(_facts(), workarounds=workarounds), results)
+    assert {f.code for f in findings if f.severity is Severity.BLOCKING} == blocking
+    for f in findings:
+        if f.code in ("smoke-sdpa-efficient-crashed", "smoke-fft-fp32-failed") and f.code not in blocking:
+            assert f.severity is Severity.WARNING
+            assert any("configured not to run this on the GPU" in line for line in f.evidence)
