@@ -82,6 +82,23 @@ def test_an_unreadable_report_is_a_clear_error(bundle: Path, tmp_path: Path, cap
     assert code == 3 and json.loads(out)["error"]["key"] == "error.facts_from"
 
 
+@pytest.mark.parametrize("gpu, driver, field", [
+    ({"index": 0, "name": "NVIDIA GeForce RTX 4060", "compute_capability": "ab"}, None, "compute_capability"),
+    ({"index": "0", "name": "NVIDIA GeForce RTX 4060", "compute_capability": [8, 9]}, None, "index"),
+    ({"index": 0, "name": "NVIDIA GeForce RTX 4060", "compute_capability": [8, 9]}, {"version": 7}, "driver.version"),
+    ({"index": 0, "name": "NVIDIA GeForce RTX 4060", "compute_capability": [8, 9]},
+     {"version": "576.02", "cuda_version": "new"}, "driver.cuda_version"),
+])
+def test_a_report_with_facts_of_the_wrong_type_is_refused_not_judged(bundle: Path, tmp_path: Path, capsys,
+                                                                      gpu: dict, driver, field: str) -> None:
+    """An edited report.json must not become a made-up GPU ("sm_ab") that a verdict then blocks on."""
+    bad = tmp_path / "report.json"
+    bad.write_text(json.dumps({"schema": "envdoctor.report", "facts": {"gpu": {"gpus": [gpu], "driver": driver}}}))
+    code, out = _check(capsys, "--root", str(bundle), "--json", "--facts-from", str(bad))
+    error = json.loads(out)["error"]
+    assert code == 3 and error["key"] == "error.facts_from" and field in error["message"], error
+
+
 def test_a_windows_bundle_of_unknown_python_says_so_in_words(bundle: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "250")
     for name in os.listdir(bundle / "runtime"):
