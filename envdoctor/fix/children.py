@@ -43,8 +43,11 @@ class Children:
 
     def json(self, args: Sequence[str], timeout: Optional[float] = None) -> ChildResult:
         full = [*self.command, *args, "--json", "--lang", self.lang]
+        # The envelope is read as UTF-8: without this, a child on Chinese Windows writes its pipe in the
+        # ANSI code page (cp936) and every Chinese title in it arrives garbled.
+        environ = dict(self.environ, PYTHONIOENCODING="utf-8")
         try:
-            done = subprocess.run(full, env=self.environ, stdin=subprocess.DEVNULL, capture_output=True,
+            done = subprocess.run(full, env=environ, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=timeout)
         except subprocess.TimeoutExpired:
             return ChildResult(3, None, "timeout")

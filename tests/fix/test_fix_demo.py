@@ -76,3 +76,13 @@ def test_an_unknown_demo_scenario_is_a_clear_error(demo_env: Path, capsys):
     assert code == 3
     err = capsys.readouterr().err
     assert "gtx9999" in err and "rtx5060ti-v2pro" in err
+
+
+def test_chinese_from_the_children_survives_a_non_utf8_console(demo_env: Path, capsys, monkeypatch):
+    """On Chinese Windows a child's pipe is in the ANSI code page (cp936); fix reads the envelope as UTF-8."""
+    monkeypatch.setenv("PYTHONIOENCODING", "gbk")
+    code = main(["fix", "--demo", "--json", "--lang", "zh_CN"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == out["exit_code"] == 2
+    title = next(f["title"] for f in out["diagnosis"]["blocking"] if f["code"] == "nvrtc-too-old")
+    assert "?" not in title and "无法" in title, title
