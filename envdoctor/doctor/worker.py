@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from envdoctor.childlife import die_with_parent
 from envdoctor.doctor.catalog import worker_source
 from envdoctor.probes.runner import _decode, _kill_tree
 
@@ -201,7 +202,9 @@ def _close(stream: IO[bytes]) -> None:
 def _popen_options() -> Dict[str, Any]:
     if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-    return {"start_new_session": True}  # its own process group: a timeout kills everything it started
+    # Its own process group (a timeout kills everything it started), and on Linux it dies with envdoctor:
+    # a worker left behind by a killed doctor or upgrade would hold the GPU, or hang in a kernel, for good.
+    return {"start_new_session": True, "preexec_fn": die_with_parent()}
 
 
 @dataclass(eq=False)  # identity: a session keeps its live workers in a set

@@ -14,29 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from envdoctor import faults
+from envdoctor.childlife import die_with_parent
 from envdoctor.probes.runner import RunResult, SubprocessRunner, _decode, _encode, _kill_tree
 from envdoctor.upgrade.swap import processes_using
-
-PR_SET_PDEATHSIG = 1
-
-
-def _pdeathsig_setter() -> Optional[Callable[[], None]]:
-    """Resolve prctl in the parent, so the child does no import and no library lookup between fork and
-    exec (an import there can deadlock on an import lock another thread held at the fork)."""
-    try:
-        import ctypes  # Linux only (prctl); not at the top: recover and check's interrupted notice import this module
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except Exception:  # noqa: BLE001 - no libc with prctl: recover still ends strays
-        return None
-
-    def die_with_parent() -> None:  # runs in the child between fork and exec
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-    return die_with_parent
 
 
 class ChildGuard:
@@ -46,7 +29,7 @@ class ChildGuard:
         self._job = None
 
     def preexec(self):
-        return _pdeathsig_setter() if sys.platform.startswith("linux") else None
+        return die_with_parent()
 
     def attach(self, pid: int) -> None:
         if sys.platform != "win32":

@@ -236,3 +236,59 @@ def test_protocol_payload_is_json_with_details_and_timings() -> None:
     assert result.status == m.PASSED and result.details["k"] == [1, "two"]
     assert result.details["timings"]["work"] > 0 and result.details["timings"]["elapsed"] >= 0.01
     json.dumps(result.details)
+
+
+def _state(pid: int) -> Optional[str]:
+    """A process's state letter (Z: dead, waiting to be reaped), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+# A test that hangs in a worker after telling where it runs (the worker's pid, in a file).
+HANG_AND_TELL = """import os, time
+def main(smoke):
+    open(smoke.params["pid_file"], "w").write(str(os.getpid()))
+    time.sleep(3600)
+"""
+
+KILLED_PARENT = """import sys
+from envdoctor.doctor.catalog import SmokeTest
+from envdoctor.doctor.session import run_smoke_tests
+from envdoctor.model import Driver, Facts, GpuFacts, Runtime, TorchBuild
+runtime = Runtime(sys.prefix, sys.executable, "interpreter", "linux", "3", ())
+build = TorchBuild("2.6.0+cu124", "2.6.0", "cu124", "12.4", None, None, None, "/x/torch")
+test = SmokeTest("hang", "", {"pid_file": sys.argv[2]}, source=open(sys.argv[1]).read(), timeout_s=600)
+run_smoke_tests(Facts(GpuFacts((), Driver("576.02", "12.9")), runtime, build), [test])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_dies_with_a_killed_doctor(tmp_path: Path) -> None:
+    """kill -9 of doctor (or of an upgrade verifying its stage) while a test hangs in a kernel must not leave
+    the worker behind, holding the GPU: its parent's death is its own."""
+    import subprocess
+
+    source, pid_file, parent = tmp_path / "hang.py", tmp_path / "worker.pid", tmp_path / "parent.py"
+    source.write_text(HANG_AND_TELL)
+    parent.write_text(KILLED_PARENT)
+    proc = subprocess.Popen([sys.executable, str(parent), str(source), str(pid_file)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            assert proc.poll() is None, "doctor ended before its test started"
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        assert _state(pid) not in (None, "Z")  # the test hangs in its worker
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while _state(pid) not in (None, "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    state = _state(pid)
+    if state not in (None, "Z"):
+        os.kill(pid, signal.SIGKILL)  # not left behind for the rest of the suite
+    assert state in (None, "Z"), state
