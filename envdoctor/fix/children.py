@@ -38,7 +38,8 @@ class Children:
     def __init__(self, lang: str, environ: Optional[Mapping[str, str]] = None,
                  command: Optional[Sequence[str]] = None) -> None:
         self.lang = lang
-        self.environ = dict(os.environ if environ is None else environ)
+        # ENVDOCTOR_PARENT_PID: this fix is not a user of the runtime its `upgrade` child swaps (swap.py).
+        self.environ = dict(os.environ if environ is None else environ, ENVDOCTOR_PARENT_PID=str(os.getpid()))
         self.command = list(command or self_command())
 
     def json(self, args: Sequence[str], timeout: Optional[float] = None) -> ChildResult:

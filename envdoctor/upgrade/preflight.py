@@ -5,8 +5,10 @@ honest estimate of download and disk space. `--dry-run` shows it; the upgrade ru
 
 from __future__ import annotations
 
+import ntpath
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -62,7 +64,7 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
                   platform: str, cache_dir: str, stage_copy_bytes: int, force: bool = False,
                   find_links: Tuple[str, ...] = (), env: Optional[TargetEnv] = None,
                   http: Optional[Http] = None, runtime_root: Optional[str] = None,
-                  long_paths: Optional[Callable[[], bool]] = None) -> Preflight:
+                  long_paths: Optional[Callable[[], bool]] = None, interpreter: Optional[str] = None) -> Preflight:
     assert plan.target is not None
     http = http or Http()
     downloader = Downloader(os.path.join(cache_dir, "wheels"))
@@ -85,6 +87,9 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
             note = Note("driver_for_build", {"file": torch.filename, "cuda": torch.build, "driver": need or "?",
                                              "installed": driver})
             (notes if force else blockers).append(note)
+    running_inside = self_in_runtime(interpreter or sys.executable, runtime_root, platform)
+    if running_inside is not None:
+        blockers.append(running_inside)
     if platform == "windows" and runtime_root:
         problem = _long_paths(runtime_root, long_paths or windows.long_paths_enabled)
         if problem is not None:
@@ -111,6 +116,17 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
                                               "path": os.path.dirname(os.path.abspath(runtime_root))}))
     return Preflight(Resolution(tuple(wheels), "metadata"), meta.missing, blockers, notes, download, local, disk,
                      http.received, meta.kept)
+
+
+def self_in_runtime(interpreter: str, runtime_root: Optional[str], platform: str) -> Optional[Note]:
+    """Windows cannot rename a folder while a program runs from it: an upgrade started with the bundle's own
+    runtime\\python.exe would stage, download and verify, then fail at the swap. Said before anything starts."""
+    if platform != "windows" or not runtime_root:
+        return None
+    base = ntpath.normcase(ntpath.normpath(runtime_root)).rstrip("\\") + "\\"
+    if not ntpath.normcase(ntpath.normpath(interpreter)).startswith(base):
+        return None
+    return Note("self_in_runtime", {"python": interpreter, "runtime": runtime_root})
 
 
 def _long_paths(runtime_root: str, enabled: Callable[[], bool]):

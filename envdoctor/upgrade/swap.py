@@ -155,10 +155,10 @@ def processes_using(path: str) -> List[str]:
     if not os.path.isdir("/proc"):
         return []
     bases = tuple({os.path.realpath(path) + os.sep, os.path.abspath(path) + os.sep})
-    me = os.getpid()
+    ours = envdoctor_pids()
     users = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit() or int(entry) in ours:
             continue
         try:
             hit = _uses(entry, bases)
@@ -167,6 +167,15 @@ def processes_using(path: str) -> List[str]:
         if hit:
             users.append(f"{entry} ({hit})")
     return users
+
+
+def envdoctor_pids() -> set:
+    """This process, and the envdoctor that started it (`fix` runs `upgrade` as a child and says so in
+    ENVDOCTOR_PARENT_PID): not users of the runtime, though both may run from its own interpreter."""
+    ours = {os.getpid()}
+    if os.environ.get("ENVDOCTOR_PARENT_PID") == str(os.getppid()):
+        ours.add(os.getppid())
+    return ours
 
 
 def _uses(pid: str, bases: Tuple[str, ...]) -> Optional[str]:

@@ -19,6 +19,8 @@ import struct
 import sys
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from envdoctor.upgrade.swap import envdoctor_pids
+
 MAX_PATH = 260
 
 
@@ -65,7 +67,8 @@ def processes_using_runtime(runtime: str) -> List[str]:
     if sys.platform != "win32":
         return []
     try:
-        return users_of(runtime, list_processes())
+        ours = envdoctor_pids()
+        return users_of(runtime, [(pid, image) for pid, image in list_processes() if pid not in ours])
     except Exception:  # noqa: BLE001 - the failing rename still reports "in use" later
         return []
 

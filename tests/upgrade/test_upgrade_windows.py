@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import zipfile
@@ -68,3 +69,54 @@ def test_scripts_exe_launchers_are_pointed_at_the_final_runtime(tmp_path):
         assert b"gradio.cli" in archive.read("__main__.py")
     with open(other, "rb") as handle:
         assert b"#!C:\\Python311\\python.exe" in handle.read()
+
+
+def test_an_upgrade_run_by_the_runtimes_own_python_is_refused_before_it_starts():
+    """Windows cannot rename runtime\\ while runtime\\python.exe runs envdoctor: said in the preflight, with the
+    way out, instead of failing at the swap after the download and the verification."""
+    from envdoctor.i18n import message
+    from envdoctor.upgrade.preflight import self_in_runtime
+
+    note = self_in_runtime(r"d:\ai\gpt-sovits-v2pro-20250604\RUNTIME\python.exe", RUNTIME, "windows")
+    assert note is not None and note.key == "self_in_runtime"
+    for lang in ("en", "zh_CN"):
+        assert "py -3 envdoctor.pyz upgrade" in message(lang, "upgrade.blocker.self_in_runtime", **note.params)
+    assert self_in_runtime(r"C:\Python312\python.exe", RUNTIME, "windows") is None  # another Python: fine
+    assert self_in_runtime(RUNTIME + r"-old\python.exe", RUNTIME, "windows") is None  # a sibling folder
+    assert self_in_runtime("/gsv/runtime/bin/python", "/gsv/runtime", "linux") is None  # Linux renames fine
+
+
+def test_the_fix_that_started_an_upgrade_is_not_a_user_of_the_runtime(tmp_path, monkeypatch):
+    """`runtime/bin/python envdoctor.pyz fix` runs `upgrade` as its child: the fix itself, running from the
+    runtime, must not make the swap refuse; any other process from there still does."""
+    import subprocess
+    import sys
+
+    from envdoctor.upgrade.swap import processes_using
+
+    runtime = tmp_path / "runtime"
+    (runtime / "bin").mkdir(parents=True)
+    python = runtime / "bin" / "python"
+    os.symlink(sys.executable, python)
+    # The parent stands for fix, run by the runtime's interpreter; its child (upgrade) asks who uses the runtime.
+    parent = tmp_path / "fix.py"
+    parent.write_text(
+        "import json, os, subprocess, sys\n"
+        "env = dict(os.environ, ENVDOCTOR_PARENT_PID=str(os.getpid()))\n"
+        "probe = 'import json, sys; from envdoctor.upgrade.swap import processes_using; "
+        "print(json.dumps(processes_using(sys.argv[1])))'\n"
+        "sys.exit(subprocess.run([sys.executable, '-c', probe, sys.argv[1]], env=env).returncode)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    said = subprocess.run([str(python), str(parent), str(runtime)], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert said.returncode == 0, said.stderr
+    assert json.loads(said.stdout) == []
+    webui = subprocess.Popen([str(python), "-c", "import time; time.sleep(60)"])
+    try:
+        for _ in range(100):
+            if processes_using(str(runtime)):
+                break
+        assert any(u.startswith(f"{webui.pid} ") for u in processes_using(str(runtime)))
+    finally:
+        webui.kill()
+        webui.wait()

@@ -123,6 +123,8 @@ MESSAGES = {
     "recover.outcome.kept": "kept the verified new runtime (nothing was swapped); run `envdoctor upgrade` again to put it in place without redoing the work",
     "upgrade.blocker.path_too_long": "The staged copy would need a path of {length} characters ({path}); Windows allows {limit} unless long paths are enabled. Move the GPT-SoVITS folder to a short path (e.g. D:\\GSV), or enable long paths (LongPathsEnabled=1 in the registry, as administrator), then run again.",
     "upgrade.note.path_too_long": "The staged copy needs a path of {length} characters ({path}).",
+    "upgrade.blocker.self_in_runtime": "envdoctor is running from the runtime it would replace ({python}), and Windows cannot rename a folder while a program runs from it. Run the upgrade with another Python 3.9 or newer from this folder, e.g. py -3 envdoctor.pyz upgrade (or fix), then start the WebUI as usual.",
+    "upgrade.note.self_in_runtime": "envdoctor is running from the runtime it would replace ({python}).",
     "upgrade.error.cache_full": "The download cache {path} ran out of space while saving {file} ({detail}). The partial file was deleted; nothing was installed. Free some space (or set ENVDOCTOR_CACHE_DIR to a folder on a bigger disk) and run the same command again.",
     "upgrade.blocker.no_space": "Not enough free space in {path}: the upgrade needs about {needed_mb} MB (staged copy, downloads and the unpacked new packages), {free_mb} MB are free. Free some space (or `envdoctor rollback --prune --keep 1`) and run again.",
     "upgrade.note.no_space": "About {needed_mb} MB needed in {path}; {free_mb} MB free.",

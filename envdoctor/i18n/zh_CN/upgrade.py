@@ -123,6 +123,8 @@ MESSAGES = {
     "recover.outcome.kept": "保留了已验证的新运行时（尚未切换）；再次运行 `envdoctor upgrade` 即可换上，无需重做",
     "upgrade.blocker.path_too_long": "暂存副本需要长度为 {length} 个字符的路径（{path}）；除非启用长路径，Windows 只允许 {limit} 个字符。请把 GPT-SoVITS 文件夹移到较短的路径（如 D:\\GSV），或以管理员身份启用长路径（注册表 LongPathsEnabled=1），然后重试。",
     "upgrade.note.path_too_long": "暂存副本需要长度为 {length} 个字符的路径（{path}）。",
+    "upgrade.blocker.self_in_runtime": "envdoctor 正在用要被替换的运行环境运行（{python}），而 Windows 无法重命名有程序正在运行的文件夹。请在此文件夹中用另一个 Python 3.9 或更高版本运行升级，例如 py -3 envdoctor.pyz upgrade（或 fix），然后照常启动 WebUI。",
+    "upgrade.note.self_in_runtime": "envdoctor 正在用要被替换的运行环境运行（{python}）。",
     "upgrade.error.cache_full": "保存 {file} 时下载缓存 {path} 空间不足（{detail}）。已删除不完整的文件；未安装任何内容。请释放空间（或把 ENVDOCTOR_CACHE_DIR 设到更大的磁盘上的文件夹）后重新运行同一命令。",
     "upgrade.blocker.no_space": "{path} 可用空间不足：升级约需 {needed_mb} MB（暂存副本、下载和解压后的新包），当前可用 {free_mb} MB。请释放空间（或运行 `envdoctor rollback --prune --keep 1`）后重试。",
     "upgrade.note.no_space": "{path} 约需 {needed_mb} MB；可用 {free_mb} MB。",
