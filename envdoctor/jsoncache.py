@@ -9,6 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
+from envdoctor.safeio import read_capped
+
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
+
 
 class JsonCache:
     def __init__(self, directory: Path, namespace: str) -> None:
@@ -20,10 +24,11 @@ class JsonCache:
         return self.directory / f"{self.namespace}-{digest}.json"
 
     def get(self, key: str) -> Optional[Any]:
+        # The cache folder is anyone's to edit: a FIFO there must not hang a check (read_capped refuses
+        # it without blocking), a huge file must not fill memory, deep nesting is a miss, not a crash.
         try:
-            with open(self._path(key), encoding="utf-8") as handle:
-                record = json.load(handle)
-        except (OSError, ValueError):
+            record = json.loads(read_capped(str(self._path(key)), MAX_ENTRY_BYTES).decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(record, dict) or record.get("key") != key:
             return None

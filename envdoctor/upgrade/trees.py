@@ -10,9 +10,12 @@ from typing import Callable, List, Optional
 
 from envdoctor.probes.runtime import find_runtime
 from envdoctor.probes.torchfiles import read_distributions
+from envdoctor.safeio import read_capped
 from envdoctor.upgrade.fsutil import remove_tree
 from envdoctor.upgrade.journal import Journal
 from envdoctor.upgrade.layout import Layout, is_valid_txid
+
+MAX_META_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,12 @@ class KeptTree:
 
 
 def read_meta(layout: Layout, txid: str) -> dict:
+    """A kept tree's meta.json; {} when it is unusable. Untrusted like the journal: a FIFO is refused
+    without blocking (`rollback --list` hung on one), a huge or deeply nested file is unusable, not a crash."""
     try:
-        with open(layout.meta(txid), encoding="utf-8") as handle:
-            value = json.load(handle)
+        value = json.loads(read_capped(layout.meta(txid), MAX_META_BYTES).decode("utf-8"))
         return value if isinstance(value, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
 
 
