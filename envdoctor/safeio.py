@@ -45,6 +45,16 @@ REASONS = ("missing", "loop", "directory", "device", "fifo", "socket", "not_regu
            "symlink", "unreadable", "not_directory")
 
 
+def folder_problem(path: str) -> Optional[str]:
+    """None when `path` is a folder; else the `safety.path.<reason>` that says what it is instead ("missing"
+    left to the caller's own message). A file named where a folder is wanted is "not_directory", not
+    "does not exist"."""
+    kind = path_kind(path)
+    if kind == "directory":
+        return None
+    return kind if kind in ("missing", "loop", "device", "fifo", "socket", "unreadable") else "not_directory"
+
+
 def path_kind(path: str) -> str:
     """What is at `path`, following symlinks: file, directory, device, fifo, socket, loop, missing,
     unreadable (a folder on the way cannot be searched), other."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
 from envdoctor.result import CommandResult
+from envdoctor.safeio import folder_problem
 
 # Imports inside run() and its helpers: main imports every command module to register its parser;
 # `check` must start without loading other commands' code (bench/check_speed.py).
@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.report.summarize import load_reports, render_summary, summarize
 
-    if not os.path.isdir(args.directory):
+    problem = folder_problem(args.directory)
+    if problem == "missing":
         raise UsageError("summarize.error.not_dir", path=args.directory)
+    if problem is not None:  # a report file given instead of its folder, a FIFO, a loop: say which
+        raise UsageError(f"safety.path.{problem}", path=args.directory, detail=problem, limit="")
     summary = summarize(*load_reports(args.directory))
     return CommandResult("summarize", "summarized", 0, data=summary,
                          render=lambda view: render_summary(summary, view.lang, view.console()))

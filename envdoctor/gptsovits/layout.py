@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from envdoctor.gptsovits.textfile import ConfigureError
-from envdoctor.safeio import read_head
+from envdoctor.safeio import folder_problem, read_head
 
 V2_2024 = "v2-2024"
 V2PRO_2025 = "v2pro-2025-06"
@@ -68,8 +68,11 @@ def _read(path: str) -> str:
 
 def detect(root: Optional[str]) -> Installation:
     folder = os.path.abspath(root or os.getcwd())
-    if not os.path.isdir(folder):
+    problem = folder_problem(folder)
+    if problem == "missing":
         raise ConfigureError("configure.error.root_missing", path=folder)
+    if problem is not None:  # a file, a FIFO, a symlink loop: say what it is, not "does not exist"
+        raise ConfigureError(f"safety.path.{problem}", path=folder, detail=problem, limit="")
     if not (os.path.isfile(os.path.join(folder, WEBUI_PY)) and os.path.isdir(os.path.join(folder, "GPT_SoVITS"))):
         raise ConfigureError("configure.error.not_gptsovits", path=folder)
     config_text = _read(os.path.join(folder, CONFIG_PY))
