@@ -18,7 +18,7 @@ from typing import Mapping, Optional, Sequence
 
 from envdoctor import faults
 from envdoctor.childlife import die_with_parent
-from envdoctor.probes.runner import RunResult, SubprocessRunner, _decode, _encode, _kill_tree
+from envdoctor.probes.runner import RunResult, SubprocessRunner, _communicate, _decode, _encode, _kill_tree
 from envdoctor.upgrade.swap import processes_using
 
 
@@ -78,9 +78,9 @@ class StageRunner(SubprocessRunner):
     fault-injected kill takes them down too."""
 
     def __init__(self) -> None:
-        # pip's --report of a resolve is JSON on stdout that must come back whole: a larger cap.
+        # A larger cap than the probes' 4 MB: pip's output and a stage check's answer must come back whole.
         super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child,
-                         max_capture=256 * 1024 * 1024)
+                         max_capture=32 * 1024 * 1024)
 
     def run(self, argv: Sequence[str], timeout: float, env: Optional[Mapping[str, str]] = None,
             cwd: Optional[str] = None, stdin_text: Optional[str] = None) -> RunResult:
@@ -100,18 +100,18 @@ class StageRunner(SubprocessRunner):
         GUARD.attach(proc.pid)
         faults.register_child(proc.pid)
         try:
-            out, err = proc.communicate(input=_encode(stdin_text), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_tree(proc)
-            out, err = proc.communicate()
-            return RunResult(tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started,
-                             timed_out=True)
+            # The probes' bounded wait: capped memory, and a timeout that holds even when a grandchild in a
+            # session of its own keeps the pipes open (communicate() would wait for it as long as it lives).
+            out, err, timed_out = _communicate(proc, _encode(stdin_text), timeout, self.max_capture)
         except BaseException:
             _kill_tree(proc)
             proc.wait()
             raise
         finally:
             faults.unregister_child(proc.pid)
+        if timed_out:
+            return RunResult(tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started,
+                             timed_out=True)
         return RunResult(tuple(argv), proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
 
 
