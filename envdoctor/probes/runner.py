@@ -74,6 +74,12 @@ class SubprocessRunner:
         self.on_exit = on_exit
         self.max_capture = max_capture or MAX_CAPTURE_BYTES
 
+    def popen_options(self) -> dict:
+        """How the child is started: in a process group of its own, so a timeout ends all it started."""
+        if sys.platform == "win32":
+            return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+        return {"start_new_session": True}
+
     def run(
         self,
         argv: Sequence[str],
@@ -83,11 +89,6 @@ class SubprocessRunner:
         stdin_text: Optional[str] = None,
     ) -> RunResult:
         started = time.monotonic()
-        kwargs: dict = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        else:
-            kwargs["start_new_session"] = True
         try:
             proc = subprocess.Popen(
                 list(argv),
@@ -96,7 +97,7 @@ class SubprocessRunner:
                 stderr=subprocess.PIPE,
                 env=dict(env) if env is not None else None,
                 cwd=cwd,
-                **kwargs,
+                **self.popen_options(),
             )
         except OSError as exc:
             return RunResult(tuple(argv), None, "", "", time.monotonic() - started, start_error=str(exc))

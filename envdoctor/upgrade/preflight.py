@@ -5,7 +5,6 @@ honest estimate of download and disk space. `--dry-run` shows it; the upgrade ru
 
 from __future__ import annotations
 
-import ntpath
 import os
 import shutil
 import sys
@@ -121,10 +120,7 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
 def self_in_runtime(interpreter: str, runtime_root: Optional[str], platform: str) -> Optional[Note]:
     """Windows cannot rename a folder while a program runs from it: an upgrade started with the bundle's own
     runtime\\python.exe would stage, download and verify, then fail at the swap. Said before anything starts."""
-    if platform != "windows" or not runtime_root:
-        return None
-    base = ntpath.normcase(ntpath.normpath(runtime_root)).rstrip("\\") + "\\"
-    if not ntpath.normcase(ntpath.normpath(interpreter)).startswith(base):
+    if platform != "windows" or not runtime_root or not windows.lives_under(interpreter, runtime_root):
         return None
     return Note("self_in_runtime", {"python": interpreter, "runtime": runtime_root})
 

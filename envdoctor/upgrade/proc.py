@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
-from typing import Mapping, Optional, Sequence
 
 from envdoctor import faults
 from envdoctor.childlife import die_with_parent
-from envdoctor.probes.runner import RunResult, SubprocessRunner, _communicate, _decode, _encode, _kill_tree
+from envdoctor.probes.runner import RunResult, SubprocessRunner
 from envdoctor.upgrade.swap import processes_using
 
 
@@ -79,40 +77,19 @@ class StageRunner(SubprocessRunner):
 
     def __init__(self) -> None:
         # A larger cap than the probes' 4 MB: pip's output and a stage check's answer must come back whole.
-        super().__init__(on_spawn=faults.register_child, on_exit=faults.unregister_child,
+        super().__init__(on_spawn=_tie_to_envdoctor, on_exit=faults.unregister_child,
                          max_capture=32 * 1024 * 1024)
 
-    def run(self, argv: Sequence[str], timeout: float, env: Optional[Mapping[str, str]] = None,
-            cwd: Optional[str] = None, stdin_text: Optional[str] = None) -> RunResult:
-        started = time.monotonic()
-        kwargs: dict = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        else:
-            kwargs["start_new_session"] = True
-            kwargs["preexec_fn"] = GUARD.preexec()
-        try:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=dict(env) if env is not None else None, cwd=cwd, **kwargs)
-        except OSError as exc:
-            return RunResult(tuple(argv), None, "", "", time.monotonic() - started, start_error=str(exc))
-        GUARD.attach(proc.pid)
-        faults.register_child(proc.pid)
-        try:
-            # The probes' bounded wait: capped memory, and a timeout that holds even when a grandchild in a
-            # session of its own keeps the pipes open (communicate() would wait for it as long as it lives).
-            out, err, timed_out = _communicate(proc, _encode(stdin_text), timeout, self.max_capture)
-        except BaseException:
-            _kill_tree(proc)
-            proc.wait()
-            raise
-        finally:
-            faults.unregister_child(proc.pid)
-        if timed_out:
-            return RunResult(tuple(argv), None, _decode(out), _decode(err), time.monotonic() - started,
-                             timed_out=True)
-        return RunResult(tuple(argv), proc.returncode, _decode(out), _decode(err), time.monotonic() - started)
+    def popen_options(self) -> dict:
+        options = super().popen_options()
+        if sys.platform != "win32":
+            options["preexec_fn"] = GUARD.preexec()
+        return options
+
+
+def _tie_to_envdoctor(pid: int) -> None:
+    GUARD.attach(pid)  # Windows: into envdoctor's job object
+    faults.register_child(pid)  # a fault-injected kill takes it down too
 
 
 def end_processes_in(path: str) -> int:

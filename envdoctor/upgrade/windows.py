@@ -26,14 +26,16 @@ MAX_PATH = 260
 
 # -- processes ------------------------------------------------------------------------------------
 
+def lives_under(path: str, folder: str) -> bool:
+    """Whether the Windows path `path` lies inside `folder` (any case, either slash; a sibling such as
+    runtime-old is not inside runtime)."""
+    base = ntpath.normcase(ntpath.normpath(folder)).rstrip("\\") + "\\"
+    return ntpath.normcase(ntpath.normpath(path)).startswith(base)
+
+
 def users_of(runtime: str, processes: Iterable[Tuple[int, str]]) -> List[str]:
     """'pid (image)' for each process whose image lives under `runtime` (Windows paths, any case)."""
-    base = ntpath.normcase(ntpath.normpath(runtime)).rstrip("\\") + "\\"
-    out = []
-    for pid, image in processes:
-        if image and ntpath.normcase(ntpath.normpath(image)).startswith(base):
-            out.append(f"{pid} ({image})")
-    return out
+    return [f"{pid} ({image})" for pid, image in processes if image and lives_under(image, runtime)]
 
 
 def list_processes() -> List[Tuple[int, str]]:  # pragma: no cover - Windows only
