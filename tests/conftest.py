@@ -26,13 +26,20 @@ def has_gpu() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    """The one place `gpu` tests are skipped: on a machine without an NVIDIA GPU and driver."""
-    if has_gpu():
-        return
-    skip = pytest.mark.skip(reason="needs an NVIDIA GPU and driver (run on the GPU machine)")
+    """The one place `gpu` tests are skipped (on a machine without an NVIDIA GPU and driver) and `windows`
+    tests are (without a Windows CPython under Wine: tests/windows/lane.py says how to get one)."""
+    from tests.windows.lane import why_unavailable
+
+    skips = {}
+    if not has_gpu():
+        skips["gpu"] = pytest.mark.skip(reason="needs an NVIDIA GPU and driver (run on the GPU machine)")
+    no_wine = why_unavailable()
+    if no_wine:
+        skips["windows"] = pytest.mark.skip(reason=no_wine)
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        for marker, skip in skips.items():
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

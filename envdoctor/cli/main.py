@@ -18,6 +18,7 @@ from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language
 from envdoctor.result import CommandResult
+from envdoctor.streams import prepare as prepare_streams
 
 COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize",
             "matrix", "fix")
@@ -79,6 +80,7 @@ def hoist_common_options(argv: List[str]) -> List[str]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = hoist_common_options(list(sys.argv[1:] if argv is None else argv))
+    prepare_streams(argv)  # before the replay too: a replayed answer is printed the same way
     # Start-up: imported here, after argv is read, so that a replayed check pays only for the replay.
     from envdoctor.replay import finish_recording, replay, start_recording
 
