@@ -21,7 +21,7 @@ BROKEN_STATUSES = (FAILED, CRASHED, TIMEOUT)
 UNKNOWN_REASON = "unknown"
 SKIP_REASONS = (
     "no-cuda-build", "no-cuda", "no-device", "no-sdpa", "no-backend-switch", "no-cuda-provider", "no-gpu",
-    "no-extension", "no-runtime", "foreign-runtime", "no-torch", "no-onnxruntime",
+    "no-extension", "no-runtime", "foreign-runtime", "simulated-gpu", "no-torch", "no-onnxruntime",
     *(f"cuda-{status}" for status in BROKEN_STATUSES), UNKNOWN_REASON,
 )
 

@@ -14,6 +14,7 @@ of each GPU, one call at a time.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set
@@ -25,6 +26,10 @@ from envdoctor.doctor.worker import Worker, spawn_hooks
 from envdoctor.model import Facts, Gpu
 from envdoctor.paths import host_platform
 from envdoctor.probes.runner import Runner
+
+# envdoctor's own tests of the hardware edge: the runtime (tests/doctor/fake_runtime.py) simulates the
+# same GPU that ENVDOCTOR_GPUS describes, so its smoke tests may run on it.
+SMOKE_ON_SIMULATED = "ENVDOCTOR_SMOKE_ON_SIMULATED_GPU"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ def _precondition(test: SmokeTest, facts: Facts, extension: Optional[str]) -> Op
         return ("no-runtime", "no runtime was found")
     if runtime.platform != host_platform():
         return ("foreign-runtime", f"a {runtime.platform} runtime cannot run on {host_platform()}")
+    if facts.gpu_origin != "host" and facts.gpu.gpus and not os.environ.get(SMOKE_ON_SIMULATED):
+        # The GPUs are someone else's or a what-if (ENVDOCTOR_GPUS, --assume-gpu, --facts-from, a demo):
+        # a test run here would run on this machine and be reported as that GPU's result.
+        return ("simulated-gpu", f"the GPU is not this machine's ({facts.gpu_origin})")
     if test.needs == "torch" and facts.torch is None:
         return ("no-torch", "torch is not installed in this runtime")
     if test.needs == "onnxruntime" and not any(facts.distribution(n) for n in _ONNXRUNTIME_DISTS):

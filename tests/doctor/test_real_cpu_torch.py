@@ -53,6 +53,7 @@ def test_onnxruntime_cpu_build_skips_after_running_the_model_on_the_cpu(cpu_torc
 
 
 def test_doctor_on_a_real_cpu_runtime(cpu_torch_python: Path, capsys, monkeypatch) -> None:
+    # The runtime really is a CPU build: this test is about what it says, so it runs as on the GPU's own machine.
     monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 5060 Ti@12.0")
     monkeypatch.setenv("ENVDOCTOR_DRIVER", "576.02@12.9")
     code = main(["doctor", "--json", "--python", str(cpu_torch_python)])
@@ -66,6 +67,23 @@ def test_doctor_on_a_real_cpu_runtime(cpu_torch_python: Path, capsys, monkeypatc
     rec = out["recommendation"]
     assert rec["fp16"]["value"] is False and rec["fp16"]["source"] == "facts"
     assert rec["upgrade_needed"]["value"] is True and rec["arch_list"]["value"] == "12.0"
+
+
+def test_simulated_gpu_runs_no_smoke_test(cpu_torch_python: Path, capsys, monkeypatch) -> None:
+    """Issue 23.6: on a what-if GPU (ENVDOCTOR_GPUS, --assume-gpu) a smoke test would run on this machine
+    and be reported as the simulated card's result; doctor skips them all, starting no process, and its
+    recommendation rests on check's prediction."""
+    monkeypatch.delenv("ENVDOCTOR_SMOKE_ON_SIMULATED_GPU")
+    for how in (["--assume-gpu", "NVIDIA GeForce RTX 5060 Ti@12.0", "--assume-driver", "576.02@12.9"], []):
+        if not how:
+            monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 5060 Ti@12.0")
+            monkeypatch.setenv("ENVDOCTOR_DRIVER", "576.02@12.9")
+        main(["doctor", "--json", "--python", str(cpu_torch_python), *how])
+        out = json.loads(capsys.readouterr().out)
+        assert out["smoke"] and all(s["status"] == "skipped" and s["reason"] == "simulated-gpu"
+                                    and s["duration_s"] == 0 for s in out["smoke"]), out["smoke"]
+        assert not [f for f in out["findings"] if f["code"].startswith("smoke-") and "skipped" not in f["code"]]
+        assert out["recommendation"]["upgrade_needed"]["source"] != "smoke"
 
 
 def test_the_whole_catalogue_shares_one_real_torch_import(cpu_torch_python: Path) -> None:

@@ -42,6 +42,7 @@ SKIP_REASONS = {
     "foreign-runtime": "the runtime is for another operating system",
     "no-torch": "torch is not installed",
     "no-onnxruntime": "onnxruntime is not installed",
+    "simulated-gpu": "the GPU is simulated or another machine's (ENVDOCTOR_GPUS, --assume-gpu, --facts-from): a test here would run on this machine, not on it",
     "cuda-failed": "the cuda test failed",
     "cuda-crashed": "the cuda test crashed",
     "cuda-timeout": "the cuda test timed out",

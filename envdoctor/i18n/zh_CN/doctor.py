@@ -39,6 +39,7 @@ SKIP_REASONS = {
     "foreign-runtime": "这个运行环境属于另一个操作系统",
     "no-torch": "没有安装 torch",
     "no-onnxruntime": "没有安装 onnxruntime",
+    "simulated-gpu": "显卡是模拟的或属于另一台机器（ENVDOCTOR_GPUS、--assume-gpu、--facts-from）：在这里运行的测试不会在那张显卡上运行",
     "cuda-failed": "cuda 测试失败",
     "cuda-crashed": "cuda 测试崩溃",
     "cuda-timeout": "cuda 测试超时",
