@@ -15,8 +15,13 @@ from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.proc import StageRunner, output_tail
 
 MARKER = "ENVDOCTOR-TARGET "
+# A runtime without pip (an embeddable bundle) is said as such: the upgrade installs with that pip, so
+# nothing can be done before pip is there (a traceback here read as a fault of the wheel source).
 SCRIPT = r"""
-import json, sys
+import importlib.util, json, sys
+if importlib.util.find_spec("pip") is None:
+    sys.stdout.write("ENVDOCTOR-TARGET " + json.dumps({"no_pip": True}) + "\n")
+    raise SystemExit(0)
 try:
     from pip._vendor.packaging import markers, tags
 except ImportError:
@@ -52,6 +57,8 @@ class TargetEnv:
 def target_env(python: str, runner: Optional[Runner] = None) -> TargetEnv:
     result = (runner or StageRunner()).run([python, "-B", "-I", "-c", SCRIPT], timeout=120)
     answer = last_marked_json(result.stdout, MARKER)
+    if answer and answer.get("no_pip"):
+        raise UpgradeError("upgrade.error.no_pip", python=python)
     if not answer or not answer.get("tags"):
         raise UpgradeError("upgrade.error.target_env", python=python, detail=output_tail(result, 600))
     return TargetEnv(tuple(answer["tags"]), {str(k): str(v) for k, v in answer["markers"].items()})

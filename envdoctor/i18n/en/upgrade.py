@@ -66,7 +66,7 @@ MESSAGES = {
     "upgrade.error.no_source": "No wheel source: the matrix has no index for this variant. Pass --index-url URL or --wheelhouse DIR.",
     "upgrade.error.resolve_failed": "pip could not find a consistent set of wheels: {detail}. Try another --index-url or --torch version. Nothing was changed.",
     "upgrade.error.not_a_wheel": "{name} is only available as source ({url}); envdoctor installs wheels only. Pick another version or mirror.",
-    "upgrade.error.no_pip": "The runtime's Python {python} has no pip. Install pip into the runtime first.",
+    "upgrade.error.no_pip": "The runtime's Python ({python}) has no pip, and the upgrade installs torch into its staged copy with that pip. Nothing was downloaded or changed. Put pip into the runtime first (download get-pip.py, pip's own installer, and run it with that Python: \"{python}\" get-pip.py), then run the upgrade again; or choose the workarounds (choice A), which need no pip.",
     "upgrade.error.pip_too_old": "pip {version} in {python} is older than {minimum} and could not be upgraded in the staged copy. {detail}",
     "upgrade.error.hash_mismatch": "{file} does not match the sha256 published by the index ({url}). It was deleted; nothing was installed. Try again later or use another mirror.",
     "upgrade.error.no_hash": "The index gives no sha256 for {file} ({url}), so it cannot be verified. Use an index that publishes hashes (PyTorch's does), or --wheelhouse.",

@@ -66,7 +66,7 @@ MESSAGES = {
     "upgrade.error.no_source": "没有安装包来源:矩阵里这个版本没有下载地址。请加 --index-url 地址 或 --wheelhouse 文件夹。",
     "upgrade.error.resolve_failed": "pip 找不到一组相互兼容的安装包:{detail}。请换一个 --index-url 或 --torch 版本。什么都没有改。",
     "upgrade.error.not_a_wheel": "{name} 只有源码包({url});envdoctor 只安装 wheel。请换一个版本或镜像。",
-    "upgrade.error.no_pip": "运行环境的 Python {python} 没有 pip。请先给运行环境装上 pip。",
+    "upgrade.error.no_pip": "运行环境的 Python（{python}）没有 pip，而升级要用这个 pip 把 torch 装进运行环境的副本。没有下载或改动任何内容。请先给运行环境装上 pip（下载 pip 官方的安装脚本 get-pip.py，用这个 Python 运行：\"{python}\" get-pip.py），再重新升级；或者选择不需要 pip 的临时规避方案（方案 A）。",
     "upgrade.error.pip_too_old": "{python} 里的 pip {version} 比 {minimum} 旧,且没能在副本里升级。{detail}",
     "upgrade.error.hash_mismatch": "{file} 与下载源公布的 sha256 不符({url})。已删除,什么都没有安装。请稍后再试或换一个镜像。",
     "upgrade.error.no_hash": "下载源没有给出 {file} 的 sha256({url}),无法校验。请使用公布校验值的下载源(PyTorch 官方源会公布),或用 --wheelhouse。",
