@@ -80,8 +80,11 @@ def resolve(requested: Dict[str, Optional[str]], previous: Dict[str, Any], recom
     asked = dict(previous.get("requested", {}))
     explicit_now = {key for key, value in requested.items() if value is not None}
     asked.update({key: value for key, value in requested.items() if value is not None})
+    # `--launcher-check` alone asks for the check before each start, nothing else: the settings never
+    # asked for stay GPT-SoVITS's own ("keep") instead of auto (which wrote FP16 off and patched sv.py).
+    only_launcher = not explicit_now and launcher_check is not None
     for key, default in (("fp16", "auto"), ("v2pro_sv", "auto"), ("arch_list", "auto"), ("device", "keep")):
-        asked.setdefault(key, default)
+        asked.setdefault(key, "keep" if only_launcher else default)
     cached: Dict[str, Any] = {}
 
     def advice() -> Any:
@@ -92,18 +95,24 @@ def resolve(requested: Dict[str, Optional[str]], previous: Dict[str, Any], recom
     def origin(key: str) -> str:
         return EXPLICIT if key in explicit_now else PREVIOUS
 
-    if asked["fp16"] == "auto":
+    if asked["fp16"] == "keep":
+        fp16 = Choice(None, UNSET)
+    elif asked["fp16"] == "auto":
         rec = advice()
         fp16 = Choice(rec.fp16, DOCTOR, rec.fp16_evidence or (rec.error or ""))
     else:
         fp16 = Choice(fp16_value(str(asked["fp16"])), origin("fp16"))
-    if asked["v2pro_sv"] == "auto":
+    if asked["v2pro_sv"] == "keep":
+        sv = Choice(None, UNSET)
+    elif asked["v2pro_sv"] == "auto":
         rec = advice()
         sv = Choice(rec.sv, DOCTOR, rec.sv_evidence or (rec.error or ""))
     else:
         sv = Choice(asked["v2pro_sv"], origin("v2pro_sv"))
     wanted = str(asked["arch_list"])
-    if wanted == "auto":
+    if wanted == "keep":
+        arch = Choice(None, UNSET)
+    elif wanted == "auto":
         value, evidence = detect_arch()
         arch = Choice(value, DOCTOR, evidence)
     elif wanted.lower() in ("off", "none"):

@@ -80,7 +80,7 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
     for label, value in _facts_rows(report, lang):
-        facts.add_row(label, value)
+        facts.add_row(label, Text(value))  # plain text: "[override]" is a source tag, not rich markup
     console.print(facts)
     table = Table(show_lines=False, expand=False)
     table.add_column(message(lang, "ui.severity"), no_wrap=True)

@@ -105,3 +105,23 @@ def test_launcher_check_uses_the_bundles_zipapp_when_there_is_one(checked_tree, 
     process = launch(root, standin, {})
     assert process.returncode == 2
     assert f"PYZ ['check', '--root', '{root}']" in process.stdout
+
+
+def test_launcher_check_alone_changes_nothing_else(tree, capsys, gpu_5060) -> None:
+    """Issue 23.5 / README step 2: `configure --launcher-check --yes` adds the check block and nothing else;
+    on the memo's GPU auto would have turned FP16 off and moved speaker verification to the CPU."""
+    root = tree("v2pro-2025")
+    untouched = ["config.py", "GPT_SoVITS/sv.py", "GPT_SoVITS/configs/tts_infer.yaml"]
+    before = {name: (root / name).read_bytes() for name in untouched}
+    envelope = configure(root, "--launcher-check", "--yes", capsys=capsys)
+    assert envelope["_code"] == 0 and envelope["mode"] == "applied", envelope
+    settings = envelope["settings"]
+    assert settings["launcher_check"] is True
+    assert (settings["fp16"], settings["v2pro_sv"], settings["arch_list"]) == (None, None, None), settings
+    assert {name: (root / name).read_bytes() for name in untouched} == before
+    bat = (root / "go-webui.bat").read_bytes().decode("gbk")
+    assert "envdoctor" in bat and "is_half" not in bat and "GPT_SOVITS_SV_MODE" not in bat, bat
+    # A later explicit choice is still honoured, and the next run without options keeps both.
+    assert configure(root, "--fp16", "off", "--yes", capsys=capsys)["settings"]["fp16"] is False
+    again = configure(root, "--yes", capsys=capsys)["settings"]
+    assert again["fp16"] is False and again["launcher_check"] is True
