@@ -97,38 +97,30 @@ def _result(report, args: argparse.Namespace) -> CommandResult:
                          render=lambda ui: _render(report, args, ui))
 
 
-def replay_deps(report, root) -> list:
-    """Every file and folder this answer was read from (see envdoctor.replay)."""
-    import glob
-
-    from envdoctor.gptsovits import layout
+def replay_anchors(report, root) -> dict:
+    """Where this answer's declared file inputs (envdoctor.probes.inputs.FILE_INPUTS) are anchored."""
     from envdoctor.probes import torchfiles
+    from envdoctor.probes.inputs import anchor_paths
 
     facts = report.facts
-    deps = []
+    pairs = [("bundle", os.path.abspath(root or os.getcwd()))]
     if facts.runtime is not None:
-        deps += [facts.runtime.python, facts.runtime.root, *facts.runtime.site_packages]
+        pairs += [("python", facts.runtime.python), ("runtime", facts.runtime.root)]
+        pairs += [("site", site) for site in facts.runtime.site_packages]
         folders = torchfiles.cuda_binaries(facts.runtime, facts.torch.location if facts.torch else None)
-        for top in folders:
-            for folder, _subfolders, files in os.walk(top):
-                # Folders and the libraries in them: what the scan read (nvidia/*/include's many
-                # headers would only slow the replay down).
-                deps.append(folder)
-                deps.extend(os.path.join(folder, f) for f in files
-                            if f.lower().endswith((".so", ".dll", ".pyd")) or ".so." in f)
+        pairs += [("binaries", folder) for folder in folders]
     if facts.torch is not None:
-        deps += [os.path.join(facts.torch.location, n) for n in ("version.py", "__init__.py", "lib")]
-        dist = facts.distribution("torch")
-        if dist is not None and dist.path:  # its METADATA is read for damage (probes/torchfiles.py)
-            deps += [dist.path, os.path.join(dist.path, "METADATA")]
-    gsv = os.path.abspath(root or os.getcwd())
-    deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
-    # GPT-SoVITS' settings decide which findings are avoided (configure's workarounds).
-    deps += [os.path.join(gsv, *p.split("/")) for p in (layout.WEBUI_PY, *layout.SETTINGS_FILES, layout.STATE_DIR)]
-    deps += glob.glob(os.path.join(gsv, *layout.STATE_DIR.split("/"), "*"))
+        pairs.append(("torch", facts.torch.location))
     if os.path.isdir(report.matrix_where):
-        deps += [report.matrix_where, *glob.glob(os.path.join(report.matrix_where, "*.yaml"))]
-    return deps
+        pairs.append(("matrix", report.matrix_where))
+    return anchor_paths(pairs)
+
+
+def replay_deps(report, root) -> list:
+    """Every file and folder this answer was read from, as the probes declare them (see envdoctor.replay)."""
+    from envdoctor.probes.inputs import declared_files
+
+    return declared_files(replay_anchors(report, root))
 
 
 def _render(report, args: argparse.Namespace, ui: Ui) -> None:

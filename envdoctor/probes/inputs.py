@@ -3,15 +3,24 @@
 An answer is only as fresh as its inputs. The replay of an unchanged check (envdoctor.replay) and the
 live probe's cache key are built from these declarations, so a variable a probe reads cannot be left
 out of either: a test runs whole checks with a recording environment and fails on any variable that
-envdoctor's code reads without a declaration here. Files are the other input; the replay stamps
-every file the answer was read from (envdoctor.cli.check.replay_deps).
+envdoctor's code reads without a declaration here.
+
+Files are the other input, declared the same way (FILE_INPUTS): each probe names what it reads as
+patterns below an anchor (the runtime, its site-packages, torch's folder, the GPT-SoVITS folder...).
+The replay stamps exactly the files the declarations expand to for a given answer (declared_files), and
+a test runs whole checks under an audit hook and fails on any file or folder a probe opens or lists
+that no declaration covers (declares_file). A probe that starts reading a new file therefore either
+declares it here or fails that test; it can never make a launcher replay a stale answer.
 
 Standard library only: the replay reads this before importing anything else.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Tuple
+import glob
+import os
+import re
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 # probe (or stage of a check) -> variable names it reads
 ENV_NAMES: Dict[str, Tuple[str, ...]] = {
@@ -57,3 +66,111 @@ def declared_environment(environ: Mapping[str, str], probe: str = "") -> Dict[st
     names = ENV_NAMES.get(probe, ()) if probe else tuple(n for ns in ENV_NAMES.values() for n in ns)
     prefixes = ENV_PREFIXES.get(probe, ()) if probe else tuple(p for ps in ENV_PREFIXES.values() for p in ps)
     return {key: environ[key] for key in sorted(environ) if key in names or key.startswith(prefixes)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Files. Anchors (filled in by the check from its facts, see envdoctor.cli.check.replay_anchors):
+#   python    the runtime's interpreter            runtime   the runtime's folder
+#   site      each site-packages folder            torch     torch's package folder
+#   binaries  each folder whose CUDA libraries the fat-binary scan reads
+#   bundle    the GPT-SoVITS folder                matrix    the compatibility matrix's folder
+# A pattern is relative to its anchor: "" is the anchor itself, "*" any name in one folder, "**" any
+# depth. A path without a wildcard is stamped even while it does not exist (its creation changes the
+# answer). Folders are declared where a probe lists them: a new entry changes a folder's stamp.
+FILE_INPUTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
+    # probes/runtime.py: the interpreter, its folder (listed for python3X.dll), pyvenv.cfg's version.
+    # A POSIX prefix's lib/ is listed to find lib/python3.X/site-packages.
+    "runtime": (("python", ""), ("runtime", ""), ("runtime", "pyvenv.cfg"), ("runtime", "lib"), ("site", "")),
+    # probes/torchfiles.py: the dist-info folders' names (site-packages is listed), torch's own files,
+    # and torch's METADATA, read to tell a damaged install from a CPU-only one.
+    "torch-files": (("torch", "version.py"), ("torch", "__init__.py"), ("torch", "lib"),
+                    ("site", "torch-*.dist-info"), ("site", "torch-*.dist-info/METADATA")),
+    # probes/fatbin.py through diagnose/scan_result.py: every library with CUDA code below these folders.
+    "fatbin-scan": (("binaries", ""), ("binaries", "**/"), ("binaries", "**/*.so"), ("binaries", "**/*.so.*"),
+                    ("binaries", "**/*.dll"), ("binaries", "**/*.pyd")),
+    # gptsovits/mitigations.py, gptsovits/layout.py: what the GPT-SoVITS tree is configured to avoid.
+    "workarounds": (("bundle", ""), ("bundle", "webui.py"), ("bundle", "GPT_SoVITS"), ("bundle", "config.py"),
+                    ("bundle", "GPT_SoVITS/sv.py"), ("bundle", "GPT_SoVITS/configs/tts_infer.yaml"),
+                    ("bundle", "go-webui.bat"), ("bundle", "go-webui.ps1"), ("bundle", "go-webui.sh"),
+                    ("bundle", ".envdoctor"), ("bundle", ".envdoctor/configure"),
+                    ("bundle", ".envdoctor/configure/*")),
+    # cli/main.py: an interrupted upgrade is announced by every command.
+    "upgrade-journal": (("bundle", ".envdoctor/upgrade/journal.jsonl"),),
+    # matrix/loader.py: every YAML file, and the measurement records that verify its rows.
+    "matrix": (("matrix", ""), ("matrix", "*.yaml"), ("matrix", "measurements"), ("matrix", "measurements/*")),
+}
+
+_WILDCARD = re.compile(r"[*?\[]")
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.normpath(path))
+
+
+def declared_files(anchors: Mapping[str, Sequence[str]]) -> List[str]:
+    """Every path the declarations name for these anchors (patterns expanded against the disk)."""
+    found: List[str] = []
+    for entries in FILE_INPUTS.values():
+        for anchor, pattern in entries:
+            for base in anchors.get(anchor, ()):
+                if not pattern:
+                    found.append(base)
+                elif not _WILDCARD.search(pattern):
+                    found.append(os.path.join(base, *pattern.split("/")))
+                else:
+                    expanded = glob.glob(os.path.join(glob.escape(base), *pattern.split("/")), recursive=True)
+                    found.extend(p.rstrip("/\\") if p.endswith(("/", "\\")) else p for p in expanded)
+    return sorted(set(found))
+
+
+def _pattern_regex(pattern: str) -> str:
+    out = []
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            out.append("[^/]*")
+            index += 1
+        else:
+            out.append(re.escape(pattern[index]))
+            index += 1
+    return "".join(out)
+
+
+def declares_file(path: str, anchors: Mapping[str, Sequence[str]]) -> bool:
+    """Whether some declaration covers PATH (for the test that records what probes really open)."""
+    target = _norm(path).replace(os.sep, "/")
+    for entries in FILE_INPUTS.values():
+        for anchor, pattern in entries:
+            for base in anchors.get(anchor, ()):
+                root = _norm(base).replace(os.sep, "/")
+                if not pattern:
+                    if target == root:
+                        return True
+                    continue
+                if pattern.endswith("/"):  # folders only ("**/": every folder below the anchor)
+                    regex = re.escape(root) + "(?:/.*)?" if pattern == "**/" else \
+                        re.escape(root) + "/" + _pattern_regex(pattern.rstrip("/"))
+                    if not os.path.isdir(path):
+                        continue
+                else:
+                    regex = re.escape(root) + "/" + _pattern_regex(pattern)
+                if re.fullmatch(regex, target, flags=re.IGNORECASE if os.name == "nt" else 0):
+                    return True
+    return False
+
+
+def anchor_paths(pairs: Iterable[Tuple[str, str]]) -> Dict[str, List[str]]:
+    """{anchor: [paths]} from (anchor, path) pairs, absolute, without duplicates."""
+    anchors: Dict[str, List[str]] = {}
+    for anchor, path in pairs:
+        if path:
+            full = os.path.abspath(path)
+            if full not in anchors.setdefault(anchor, []):
+                anchors[anchor].append(full)
+    return anchors
