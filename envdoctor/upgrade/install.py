@@ -7,8 +7,7 @@ from typing import Optional, Sequence
 from envdoctor.probes.runner import Runner
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.proc import StageRunner, output_tail
-from envdoctor.upgrade.resolve import MIN_PIP, pip_env, pip_new_enough, pip_version
-from envdoctor.upgrade.sources import Source
+from envdoctor.upgrade.resolve import pip_env
 
 INSTALL_TIMEOUT_S = 1800.0
 
@@ -23,20 +22,3 @@ def install_wheels(stage_python: str, files: Sequence[str], runner: Optional[Run
     if result.returncode != 0:
         raise UpgradeError("upgrade.error.install_failed", detail=output_tail(result, 1500))
     return (result.stdout + ("\n" + result.stderr if result.stderr.strip() else "")).strip()
-
-
-def ensure_pip(stage_python: str, source: Source, runner: Optional[Runner] = None) -> str:
-    """The stage's pip, upgraded in the stage (never in the original) when too old for --report."""
-    runner = runner or StageRunner()
-    version = pip_version(stage_python, runner)
-    if version is None:
-        raise UpgradeError("upgrade.error.no_pip", python=stage_python)
-    if pip_new_enough(version):
-        return version
-    argv = [stage_python, "-m", "pip", "install", "--upgrade", f"pip>={MIN_PIP}", *source.pip_args()]
-    result = runner.run(argv, timeout=INSTALL_TIMEOUT_S, env=pip_env())
-    new = pip_version(stage_python, runner)
-    if result.returncode != 0 or not pip_new_enough(new):
-        raise UpgradeError("upgrade.error.pip_too_old", python=stage_python, version=version, minimum=MIN_PIP,
-                           detail=output_tail(result, 800))
-    return new or version

@@ -1,28 +1,16 @@
-"""The full set of wheels to install, as the runtime's own pip resolves it (`--dry-run --report`).
-
-The runtime's pip knows the runtime's Python, platform tags and installed packages; asking it is the
-only way to get the same answer the install will. `-B` keeps it from writing .pyc files into the
-runtime it runs from (the original must stay byte-identical).
+"""The runtime's own pip, as the upgrade talks to it: its version, and the environment every pip and
+stage-check child runs in (only the runtime's packages, no bytecode written into the original). The
+types of a resolved wheel set live here too: envdoctor resolves from the wheels' metadata itself
+(upgrade/metaresolve.py), so a runtime's pip of any age installs the exact files it was given.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
-from urllib.parse import unquote
-
-from packaging.version import InvalidVersion, Version
+from typing import Optional, Tuple
 
 from envdoctor.probes.runner import Runner, SubprocessRunner
-from envdoctor.upgrade.errors import UpgradeError
-from envdoctor.upgrade.proc import output_tail
-from envdoctor.upgrade.sources import Source, check_url
-
-MIN_PIP = "22.2"  # first pip with `install --dry-run --report`
-PIP_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -75,57 +63,3 @@ def pip_version(python: str, runner: Optional[Runner] = None) -> Optional[str]:
     parts = result.stdout.split()
     return parts[1] if len(parts) > 1 and parts[0] == "pip" else None
 
-
-def pip_new_enough(version: Optional[str]) -> bool:
-    try:
-        return version is not None and Version(version) >= Version(MIN_PIP)
-    except InvalidVersion:
-        return False
-
-
-def parse_report(text: str) -> Tuple[WheelRef, ...]:
-    try:
-        report = json.loads(text)
-    except ValueError as exc:
-        raise UpgradeError("upgrade.error.resolve_failed", detail=f"pip report is not JSON: {exc}") from exc
-    wheels = []
-    for item in report.get("install") or []:
-        meta = item.get("metadata") or {}
-        info = item.get("download_info") or {}
-        url = str(info.get("url", ""))
-        archive = info.get("archive_info") or {}
-        hashes = archive.get("hashes") or {}
-        sha = hashes.get("sha256")
-        if sha is None and str(archive.get("hash", "")).startswith("sha256="):
-            sha = archive["hash"].split("=", 1)[1]
-        filename = url.rsplit("/", 1)[-1].split("#", 1)[0].split("?", 1)[0]
-        filename = unquote(filename)
-        if not filename.endswith(".whl"):
-            raise UpgradeError("upgrade.error.not_a_wheel", name=meta.get("name", "?"), url=url)
-        wheels.append(WheelRef(str(meta.get("name", "?")), str(meta.get("version", "?")), url.split("#", 1)[0],
-                               filename, sha, bool(item.get("requested"))))
-    return tuple(wheels)
-
-
-def resolve(python: str, requirements: Sequence[str], constraints: Sequence[str], source: Source,
-            runner: Optional[Runner] = None) -> Resolution:
-    runner = runner or SubprocessRunner()
-    version = pip_version(python, runner)
-    if version is None:
-        raise UpgradeError("upgrade.error.no_pip", python=python)
-    if not pip_new_enough(version):
-        raise UpgradeError("upgrade.error.pip_too_old", python=python, version=version, minimum=MIN_PIP)
-    if source.index_url:
-        check_url(source.index_url)
-    with tempfile.TemporaryDirectory(prefix="envdoctor-resolve-") as tmp:
-        cfile = os.path.join(tmp, "constraints.txt")
-        with open(cfile, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(constraints) + "\n")
-        argv = [python, "-B", "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
-                "--only-binary", ":all:", "-c", cfile, *source.pip_args(), *requirements]
-        result = runner.run(argv, timeout=PIP_TIMEOUT_S, env=pip_env())
-    if result.returncode != 0:
-        raise UpgradeError("upgrade.error.resolve_failed", detail=output_tail(result, 1500))
-    text = result.stdout
-    start = text.find("{")
-    return Resolution(parse_report(text[start:] if start >= 0 else text), version)

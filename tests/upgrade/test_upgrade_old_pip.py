@@ -1,4 +1,5 @@
-"""A runtime whose pip is too old for `--report` gets a newer pip in the stage only."""
+"""A runtime whose pip is too old for `install --report` still upgrades: envdoctor resolves from the wheels' metadata
+itself, and the old pip installs the exact files it is given."""
 
 from __future__ import annotations
 
