@@ -40,6 +40,21 @@ TESTS: Tuple[SmokeTest, ...] = (
     SmokeTest("extension", "extension_kernel.py", needs="extension", feature="extension"),
 )
 TEST_NAMES = tuple(t.name for t in TESTS)
+# Groups of tests, derived from the catalogue so that a renamed or added test cannot fall out of them.
+FEATURE_OF: Dict[str, str] = {t.name: t.feature for t in TESTS}
+TORCH_TESTS = tuple(t.name for t in TESTS if t.needs == "torch")
+FP16_TESTS = tuple(t.name for t in TESTS if t.feature == "fp16")
+SV_TESTS = tuple(t.name for t in TESTS if t.feature == "v2pro-sv")
+# The v2Pro fbank runs in fp32 unless GPT-SoVITS infers in fp16.
+SV_FP32_TESTS = tuple(t.name for t in TESTS if t.feature == "v2pro-sv" and t.params.get("dtype") == "float32")
+# The fused attention of the memo's FP16 abort, with the memory-efficient kernel forced and by default.
+ATTENTION_TESTS = tuple(t.name for t in TESTS if t.script == "sdpa.py")
+# Plain kernels of torch's own: they run only where the build has code for the GPU.
+BASIC_KERNEL_TESTS = tuple(t.name for t in TESTS if t.needs == "torch" and t.feature == "core"
+                           and t.params.get("dtype") == "float32" and t.params.get("op") in ("elementwise", "matmul"))
+# What must pass on every GPU before doctor says no torch upgrade is needed: CUDA itself, a plain kernel,
+# and one test of each feature GPT-SoVITS runs on the GPU by default.
+KEY_TESTS = ("cuda", BASIC_KERNEL_TESTS[0], ATTENTION_TESTS[0], SV_FP32_TESTS[0])
 # Runs only when asked for (doctor --extension PATH): it tests a library the user names.
 OPT_IN = ("extension",)
 

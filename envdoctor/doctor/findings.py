@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from envdoctor.doctor import model as m
-from envdoctor.doctor.catalog import TEST_NAMES, TESTS
+from envdoctor.doctor.catalog import ATTENTION_TESTS, BASIC_KERNEL_TESTS, FEATURE_OF, SV_FP32_TESTS, TEST_NAMES
 from envdoctor.explain.matcher import first_known_error
 from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_OLD
 from envdoctor.matrix.model import KnownError
@@ -41,26 +41,25 @@ CODES: Tuple[str, ...] = (
 
 # Which tests prove or disprove which of check's predictions (all must have passed to disprove).
 PREDICTION_TESTS: Dict[str, Tuple[str, ...]] = {
-    "fp16-attention-abort-risk": ("sdpa-efficient", "sdpa-default"),
-    "fp16-attention-abort-avoided": ("sdpa-efficient", "sdpa-default"),
-    "nvrtc-too-old": ("fft-fp32",),
-    "nvrtc-too-old-avoided": ("fft-fp32",),
-    "nvrtc-arch-dropped": ("fft-fp32",),
-    "no-kernels-for-gpu": ("elementwise", "matmul-fp32"),
+    "fp16-attention-abort-risk": ATTENTION_TESTS,
+    "fp16-attention-abort-avoided": ATTENTION_TESTS,
+    "nvrtc-too-old": SV_FP32_TESTS,
+    "nvrtc-too-old-avoided": SV_FP32_TESTS,
+    "nvrtc-arch-dropped": SV_FP32_TESTS,
+    "no-kernels-for-gpu": BASIC_KERNEL_TESTS,
 }
 
 
 # A smoke test's feature -> the check finding whose workaround (configure's FP16 off, v2Pro speaker
 # verification on the CPU) keeps GPT-SoVITS from running that feature on the GPU.
 _FEATURE_WORKAROUND = {"fp16": FP16_RISK, "v2pro-sv": NVRTC_OLD}
-_FEATURE_OF = {t.name: t.feature for t in TESTS}
 
 
 def avoided_by(facts: Facts, test: str) -> Optional[str]:
     """How the GPT-SoVITS configuration avoids what TEST exercises (None: the WebUI does run it on the GPU).
     After `fix`'s choice A the FP16 and GPU-fft tests still break on the memo's card; that is the very
     failure the workaround steers around, so it must not undo the workaround."""
-    code = _FEATURE_WORKAROUND.get(_FEATURE_OF.get(test, ""))
+    code = _FEATURE_WORKAROUND.get(FEATURE_OF.get(test, ""))
     return facts.workarounds.get(code) if code else None
 
 

@@ -15,12 +15,10 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from envdoctor.doctor import model as m
+from envdoctor.doctor.catalog import ATTENTION_TESTS, FP16_TESTS, KEY_TESTS, SV_FP32_TESTS, SV_TESTS, TORCH_TESTS
 from envdoctor.doctor.findings import first_line
 from envdoctor.model import Facts, Finding, Gpu, format_cc
 
-FP16_TESTS = ("matmul-fp16", "conv1d-fp16", "sdpa-efficient", "sdpa-default")
-TORCH_TESTS = ("cuda", "elementwise", "matmul-fp32", "matmul-fp16", "conv1d-fp32", "conv1d-fp16",
-               "sdpa-efficient", "sdpa-default", "fft-fp32", "fft-fp16")
 # check's findings that mean the torch build itself is wrong for the GPU (the real fix: upgrade).
 # "-avoided": check saw the same risk but the configuration already works around it; the risk (and so
 # the recommendation to keep the workaround) stands until a test disproves it.
@@ -96,7 +94,7 @@ def _fp16_for(ev: _Gpu) -> m.Setting:
     if broke:
         return m.Setting(False, "recommend.fp16.smoke_broke",
                          {"gpu": ev.label, "tests": ", ".join(r.test for r in broke)}, "smoke", _evidence(broke))
-    if ev.passed("sdpa-efficient") or ev.passed("sdpa-default"):
+    if any(ev.passed(t) for t in ATTENTION_TESTS):
         ran = [ev.results[t] for t in FP16_TESTS if t in ev.results and ev.results[t].ran]
         return m.Setting(True, "recommend.fp16.smoke_passed",
                          {"gpu": ev.label, "tests": ", ".join(r.test for r in ran)}, "smoke", _evidence(ran))
@@ -118,7 +116,7 @@ def _sv_for(ev: _Gpu, fp16: bool) -> m.Setting:
     if unusable is not None:
         # No CUDA: GPT-SoVITS runs everything on the CPU, where the fbank path works.
         return m.Setting("on", "recommend.v2pro_sv.cuda_unusable", {"gpu": ev.label}, "smoke", _evidence([unusable]))
-    tests = ("fft-fp32", "fft-fp16") if fp16 else ("fft-fp32",)
+    tests = SV_TESTS if fp16 else SV_FP32_TESTS
     broke = ev.broke(tests)
     if broke:
         cpu_ok = all(r.details.get("cpu_ok", True) for r in broke)
@@ -171,10 +169,9 @@ def _upgrade(facts: Facts, evs: Sequence[_Gpu]) -> m.Setting:
         return m.Setting(True, "recommend.upgrade.smoke_broke",
                          {"torch": torch.version, "tests": ", ".join(sorted({r.test for r in broke}))},
                          "smoke", _evidence(broke))
-    key = ("cuda", "elementwise", "sdpa-efficient", "fft-fp32")
-    if all(all(ev.passed(t) for t in key) for ev in evs):
+    if all(all(ev.passed(t) for t in KEY_TESTS) for ev in evs):
         return m.Setting(False, "recommend.upgrade.smoke_passed", {"torch": torch.version}, "smoke",
-                         tuple(f"{ev.label}: {', '.join(key)} passed" for ev in evs))
+                         tuple(f"{ev.label}: {', '.join(KEY_TESTS)} passed" for ev in evs))
     risky = [f for ev in evs for f in ev.predicted(UPGRADE_PREDICTIONS)]
     if risky:
         return m.Setting(True, "recommend.upgrade.predicted", {"torch": torch.version, "finding": risky[0].code},

@@ -1,5 +1,7 @@
 """English messages of `envdoctor doctor`: smoke-test findings, skip reasons, recommendations."""
 
+from envdoctor.doctor.catalog import FEATURE_OF  # which feature each test stands for
+
 # What each smoke test runs, and what in GPT-SoVITS breaks when it fails.
 TESTS = {
     "cuda": ("CUDA basics (torch.cuda.is_available, device properties, first allocation)",
@@ -26,9 +28,6 @@ FIXES = {
     "g2pw": "Upgrade onnxruntime-gpu to a build for this GPU and CUDA, or let G2PW run on the CPU.",
     "extension": "Rebuild the extension for this GPU (TORCH_CUDA_ARCH_LIST set to its compute capability).",
 }
-FEATURE = {"cuda": "core", "elementwise": "core", "matmul-fp32": "core", "conv1d-fp32": "core",
-           "matmul-fp16": "fp16", "conv1d-fp16": "fp16", "sdpa-efficient": "fp16", "sdpa-default": "fp16",
-           "fft-fp32": "v2pro-sv", "fft-fp16": "v2pro-sv", "onnxruntime-cuda": "g2pw", "extension": "extension"}
 SKIP_REASONS = {
     "no-cuda-build": "no CUDA: torch is a CPU build",
     "no-cuda": "no CUDA: torch.cuda.is_available() is False",
@@ -124,7 +123,7 @@ for _reason, _text in SKIP_REASONS.items():
     MESSAGES[f"finding.smoke-skipped-{_reason}.detail"] = "{tests}. {detail}"
     MESSAGES[f"finding.smoke-skipped-{_reason}.fix"] = ""
 for _test, (_what, _why) in TESTS.items():
-    _fix = FIXES[FEATURE[_test]]
+    _fix = FIXES[FEATURE_OF[_test]]
     MESSAGES[f"smoke.test.{_test}"] = _what
     MESSAGES[f"finding.smoke-{_test}-failed.title"] = f"Smoke test {_test} failed on {{gpu}}: {_what}"
     MESSAGES[f"finding.smoke-{_test}-failed.detail"] = f"{_why} Error: {{error}}"

@@ -1,5 +1,7 @@
 """`envdoctor doctor` 的中文消息：冒烟测试结果、跳过原因、推荐设置。"""
 
+from envdoctor.doctor.catalog import FEATURE_OF  # which feature each test stands for
+
 TESTS = {
     "cuda": ("CUDA 基本功能（torch.cuda.is_available、显卡属性、首次分配显存）", "这一项不通过，GPT-SoVITS 完全无法使用显卡。"),
     "elementwise": ("普通逐元素运算内核（fp32）", "GPT-SoVITS 的所有模型都需要这类预编译内核。"),
@@ -23,9 +25,6 @@ FIXES = {
     "g2pw": "把 onnxruntime-gpu 升级到支持这张显卡和 CUDA 的版本，或让 G2PW 在 CPU 上运行。",
     "extension": "为这张显卡重新编译这个扩展（把 TORCH_CUDA_ARCH_LIST 设为它的计算能力）。",
 }
-FEATURE = {"cuda": "core", "elementwise": "core", "matmul-fp32": "core", "conv1d-fp32": "core",
-           "matmul-fp16": "fp16", "conv1d-fp16": "fp16", "sdpa-efficient": "fp16", "sdpa-default": "fp16",
-           "fft-fp32": "v2pro-sv", "fft-fp16": "v2pro-sv", "onnxruntime-cuda": "g2pw", "extension": "extension"}
 SKIP_REASONS = {
     "no-cuda-build": "没有 CUDA：torch 是 CPU 版",
     "no-cuda": "没有 CUDA：torch.cuda.is_available() 为 False",
@@ -120,7 +119,7 @@ for _reason, _text in SKIP_REASONS.items():
     MESSAGES[f"finding.smoke-skipped-{_reason}.detail"] = "{tests}。{detail}"
     MESSAGES[f"finding.smoke-skipped-{_reason}.fix"] = ""
 for _test, (_what, _why) in TESTS.items():
-    _fix = FIXES[FEATURE[_test]]
+    _fix = FIXES[FEATURE_OF[_test]]
     MESSAGES[f"smoke.test.{_test}"] = _what
     MESSAGES[f"finding.smoke-{_test}-failed.title"] = f"冒烟测试 {_test} 在 {{gpu}} 上失败：{_what}"
     MESSAGES[f"finding.smoke-{_test}-failed.detail"] = f"{_why}错误：{{error}}"
