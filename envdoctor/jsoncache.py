@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from envdoctor.safeio import read_capped
 
@@ -15,7 +15,7 @@ MAX_ENTRY_BYTES = 64 * 1024 * 1024
 
 
 class JsonCache:
-    def __init__(self, directory: Path, namespace: str) -> None:
+    def __init__(self, directory: Union[str, Path], namespace: str) -> None:
         self.directory = Path(directory)
         self.namespace = namespace
 

@@ -141,7 +141,7 @@ def _own_files() -> List[str]:
     if archive:
         return [archive]
     top = os.path.dirname(os.path.abspath(envdoctor.__file__))
-    found = []
+    found: List[str] = []
     for folder, subfolders, files in os.walk(top):
         subfolders[:] = [d for d in subfolders if d != "__pycache__"]
         found.extend(os.path.join(folder, f) for f in files if f.endswith((".py", ".yaml")))

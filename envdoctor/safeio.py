@@ -17,7 +17,7 @@ import os
 import stat
 import tempfile
 import time
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from envdoctor.errors import UsageError
 
@@ -224,7 +224,7 @@ def remove_stale_temporaries(folder: str, min_age_s: float = 0.0) -> list:
     """Delete the `.envdoctor-*.tmp` files that a killed run left in `folder` (not recursive): the
     name is ours alone, and a live write removes its own temporary within the same call. With
     `min_age_s`, only temporaries untouched for that long (another run may be writing right now)."""
-    removed = []
+    removed: List[str] = []
     now = time.time()
     try:
         entries = os.listdir(folder)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from envdoctor.cli.ui import Ui
 from envdoctor.model import to_jsonable
@@ -145,6 +145,7 @@ class ConsoleEvents(Events):
         )
 
         if self._progress is None:
+            columns: Tuple[Any, ...]
             if kind in ("download", "install"):
                 columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                            TimeRemainingColumn())
@@ -200,7 +201,7 @@ class ConsoleEvents(Events):
         self._close()
 
 
-def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, str]]:
+def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, Any]]:
     """The notice every upgrade command prints when a transaction was interrupted (None if none)."""
     base = os.path.abspath(root or os.getcwd())
     tx = first_interrupted(Layout(base))

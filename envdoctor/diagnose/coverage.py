@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 from envdoctor.model import ComputeCapability
 
@@ -73,7 +73,8 @@ def verdict(cc: ComputeCapability, sass: Iterable[str], ptx: Iterable[str]) -> s
 
 def split_arch_list(arch_list: Iterable[str]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """torch.cuda.get_arch_list() mixes SASS ('sm_86') and PTX ('compute_90') names."""
-    sass, ptx = [], []
+    sass: List[str] = []
+    ptx: List[str] = []
     for name in arch_list:
         (ptx if name.startswith("compute_") else sass).append(name)
     return tuple(sass), tuple(ptx)

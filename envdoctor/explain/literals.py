@@ -48,7 +48,7 @@ def _required(items: List[Any]) -> Optional[FrozenSet[str]]:
             found = _required(list(av[-1]))
         elif name == "BRANCH":
             parts = [_required(list(branch)) for branch in av[1]]
-            found = None if any(p is None for p in parts) else frozenset().union(*parts)
+            found = None if any(p is None for p in parts) else frozenset().union(*(p for p in parts if p is not None))
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
             found = _required(list(av[2]))
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from envdoctor.jsoncache import JsonCache
 from envdoctor.model import Driver, Gpu, GpuFacts, ProbeAttempt, parse_cc, to_jsonable
@@ -82,19 +82,21 @@ def facts_from_json(data: dict) -> GpuFacts:
     """GpuFacts from their JSON form (a cached answer, a report's facts). That JSON is a file anyone can
     edit: every field is checked for its type, and anything else is a ValueError naming the field, never
     a made-up GPU ("sm_ab" from a string) that a verdict could block on."""
-    def text(value: Any, where: str, optional: bool = False) -> Optional[str]:
-        if value is None and optional:
-            return None
+    def text(value: Any, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{where} must be a non-empty string, not {value!r:.60}")
         return value
 
-    def number(value: Any, where: str, optional: bool = False) -> Optional[int]:
-        if value is None and optional:
-            return None
+    def number(value: Any, where: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{where} must be a whole number, not {value!r:.60}")
         return value
+
+    def optional_text(value: Any, where: str) -> Optional[str]:
+        return None if value is None else text(value, where)
+
+    def optional_number(value: Any, where: str) -> Optional[int]:
+        return None if value is None else number(value, where)
 
     if not isinstance(data, dict) or not isinstance(data.get("gpus"), list):
         raise ValueError("gpu facts must be an object with a list 'gpus'")
@@ -103,14 +105,15 @@ def facts_from_json(data: dict) -> GpuFacts:
         where = f"gpus[{i}]"
         if not isinstance(g, dict):
             raise ValueError(f"{where} must be an object")
-        cc = g.get("compute_capability")
-        if cc is not None:
-            if not isinstance(cc, list) or len(cc) != 2:
-                raise ValueError(f"{where}.compute_capability must be [major, minor], not {cc!r:.60}")
-            cc = (number(cc[0], where + ".compute_capability"), number(cc[1], where + ".compute_capability"))
+        raw_cc = g.get("compute_capability")
+        cc: Optional[Tuple[int, int]] = None
+        if raw_cc is not None:
+            if not isinstance(raw_cc, list) or len(raw_cc) != 2:
+                raise ValueError(f"{where}.compute_capability must be [major, minor], not {raw_cc!r:.60}")
+            cc = (number(raw_cc[0], where + ".compute_capability"), number(raw_cc[1], where + ".compute_capability"))
         gpus.append(Gpu(number(g.get("index"), where + ".index"), text(g.get("name"), where + ".name"), cc,
-                        text(g.get("uuid"), where + ".uuid", True),
-                        number(g.get("memory_total_mib"), where + ".memory_total_mib", True),
+                        optional_text(g.get("uuid"), where + ".uuid"),
+                        optional_number(g.get("memory_total_mib"), where + ".memory_total_mib"),
                         text(g.get("source", "cache"), where + ".source")))
     raw = data.get("driver")
     driver = None
@@ -120,7 +123,7 @@ def facts_from_json(data: dict) -> GpuFacts:
         version = text(raw.get("version"), "driver.version")
         if not _OVERRIDE_DRIVER.fullmatch(version.strip()):
             raise ValueError(f"driver.version is not a driver version like 576.02: {version!r:.60}")
-        cuda = text(raw.get("cuda_version"), "driver.cuda_version", True)
+        cuda = optional_text(raw.get("cuda_version"), "driver.cuda_version")
         if cuda is not None and not _OVERRIDE_CUDA.fullmatch(cuda.strip()):
             raise ValueError(f"driver.cuda_version is not a CUDA version like 12.9: {cuda!r:.60}")
         driver = Driver(version, cuda, text(raw.get("source", "unknown"), "driver.source"))

@@ -8,7 +8,7 @@ so a launcher's pre-launch check pays for it once per runtime change.
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from envdoctor.jsoncache import JsonCache, file_stamp
 from envdoctor.model import Gpu, LiveDevice, LiveProbe, Runtime, parse_cc
@@ -101,7 +101,7 @@ def _from_answer(answer: dict, duration: float, cached: bool) -> LiveProbe:
     except TypeError as exc:
         return LiveProbe(status="failed", error=f"the runtime's Python answered in an unexpected form ({exc})",
                          duration_s=duration, cached=cached)
-    devices = []
+    devices: List[LiveDevice] = []
     for item in answer.get("devices") or []:
         try:
             cc = parse_cc(str(item.get("cc")))

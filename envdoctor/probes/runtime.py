@@ -112,8 +112,8 @@ def _from_prefix(prefix: Path, interpreter: Optional[Path] = None) -> Optional[R
     venv_exe = _child_any_case(scripts, "python.exe") if scripts is not None else None
     if (venv_exe is not None and venv_exe.is_file()) or (interpreter is not None
                                                          and interpreter.suffix.lower() == ".exe"):
-        exe = interpreter or venv_exe
-        return Runtime(str(prefix), str(exe), "windows-venv", "windows", _windows_version(prefix), site)
+        chosen = interpreter or venv_exe
+        return Runtime(str(prefix), str(chosen), "windows-venv", "windows", _windows_version(prefix), site)
     posix_exe = interpreter
     if posix_exe is None:
         for name in ("python3", "python"):

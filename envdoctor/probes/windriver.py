@@ -17,9 +17,10 @@ Paths are built with ntpath and every OS call goes through a seam, so the logic 
 
 from __future__ import annotations
 
+import importlib
 import ntpath
 import os
-from typing import Callable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, List, Mapping, Optional, Sequence
 
 DRIVER_DLLS = ("nvml.dll", "nvcuda.dll")
 DISPLAY_CLASS = r"SYSTEM\CurrentControlSet\Control\Class\{4d36e968-e325-11ce-bfc1-08002be10318}"
@@ -47,7 +48,8 @@ def file_stamp(stat: Stat, path: str) -> Optional[str]:
 def registry_adapters() -> Optional[List[str]]:
     """One line per display adapter key under the display class: its number and ADAPTER_VALUES."""
     try:
-        import winreg  # Windows only
+        # Windows only; typed as Any because mypy checks this module as Linux, where winreg has no API.
+        winreg: Any = importlib.import_module("winreg")
     except ImportError:
         return None
     found: List[str] = []

@@ -10,7 +10,7 @@ recorded beside the copy in report.json.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 # Tried in order for a file without a BOM. latin-1 decodes any bytes and encodes them back unchanged,
@@ -57,9 +57,9 @@ def _utf16_without_bom(data: bytes) -> Optional[str]:
 
 def decode(data: bytes) -> Tuple[str, FileShape]:
     """The text (line endings as they are) and the shape that encodes it back to exactly DATA."""
-    candidates = []
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
+    candidates: List[Tuple[str, bool]] = []
+    for mark, encoding in _BOMS:
+        if data.startswith(mark):
             candidates.append((encoding, True))
             break
     else:

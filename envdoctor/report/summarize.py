@@ -80,7 +80,7 @@ def _values(envelope: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def summarize(reports: List[Tuple[str, Dict[str, Any]]], skipped: List[Dict[str, str]]) -> Dict[str, Any]:
-    counters = {name: Counter() for name in DIMENSIONS}
+    counters: Dict[str, Counter] = {name: Counter() for name in DIMENSIONS}
     skipped = list(skipped)
     counted = 0
     for path, envelope in reports:

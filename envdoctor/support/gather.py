@@ -147,7 +147,7 @@ def _gpus_only() -> Dict[str, Any]:
 
 
 def _read_logs(paths: List[str], lang: str, known_errors: Any, files: Dict[str, str]) -> List[Dict[str, Any]]:
-    sections = []
+    sections: List[Dict[str, Any]] = []
     seen = set()
     for path in paths:
         real = os.path.realpath(path)

@@ -48,7 +48,7 @@ def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
 def remove_stale_stages(layout: Layout, journal: Journal) -> List[str]:
     """Stages that no open transaction owns (left by older crashes): end what runs from them, remove them."""
     keep_ids = {t.txid for t in journal.transactions() if not t.closed or t.last_event == "kept"}
-    removed = []
+    removed: List[str] = []
     try:
         names = os.listdir(layout.state_dir)
     except OSError:

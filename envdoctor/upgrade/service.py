@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 from envdoctor import pipeline
 from envdoctor.matrix.loader import load_matrix
@@ -63,7 +63,7 @@ class PreparedUpgrade:
         return self.plan.target is not None and self.exit_code == 0 and self.check is not None
 
 
-def refuse_pending(pending: Optional[Dict[str, object]], request: UpgradeRequest) -> None:
+def refuse_pending(pending: Optional[Mapping[str, object]], request: UpgradeRequest) -> None:
     """An interrupted or running transaction comes first: only a dry run may go on past it."""
     if not pending or request.dry_run:
         return

@@ -85,11 +85,10 @@ class InstallWatch:
 
     def __init__(self, folder: str, expected: int, progress) -> None:
         self.folder, self.expected, self.progress = folder, expected, progress
-        self._stop = None
+        self._stop = threading.Event()
 
     def __enter__(self) -> InstallWatch:
         start = shutil.disk_usage(self.folder).used
-        self._stop = threading.Event()
 
         def poll() -> None:
             while not self._stop.wait(0.5):

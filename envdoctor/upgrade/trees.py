@@ -80,7 +80,7 @@ def prune(layout: Layout, keep: int, progress: Optional[Callable[[str, int, int]
 
 def sweep_empty(layout: Layout) -> List[str]:
     open_ids = {t.txid for t in Journal(layout).open_transactions()}
-    swept = []
+    swept: List[str] = []
     try:
         names = os.listdir(layout.state_dir)
     except OSError:

@@ -38,11 +38,11 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     params["minimum"] = minimum
     if at_least(driver.version, minimum):
         return [Finding("driver-ok", Severity.OK, params, evidence + (toolkit.source,))]
-    if compat_min and at_least(driver.version, compat_min):
+    if compat is not None and compat_min and at_least(driver.version, compat_min):
         params["compat_minimum"] = compat_min
         return [Finding("driver-minor-compat", Severity.WARNING, params, evidence + (compat.source,))]
     # Below the major's floor the runtime cannot start: that floor is the fact the block rests on
     # (the toolkit's own minimum only where the matrix knows no floor for the major).
-    basis = (ctx.matrix.fact_status("cuda.yaml", f"minor_version_compat[{compat.major}]") if compat_min
+    basis = (ctx.matrix.fact_status("cuda.yaml", f"minor_version_compat[{compat.major}]") if compat and compat_min
              else ctx.matrix.fact_status("cuda.yaml", f"toolkits[{toolkit.version}].min_driver"))
     return block_or_warn(Finding("driver-too-old", Severity.BLOCKING, params, evidence + (toolkit.source,)), [basis])
