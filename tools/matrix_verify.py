@@ -7,7 +7,7 @@
 
 `wheel` takes a wheel file, or a requirement that is looked up in --cache (a folder of wheels) and
 otherwise fetched with `pip download` from pip's default index (or --index-url). Every CUDA library
-in it is scanned with envdoctor's own fat-binary scanner (envdoctor/probes/fatbin.py); the arch list
+in it is scanned with envdoctor's own fat-binary scanner (envdoctor/probes/fatbin/); the arch list
 of the deciding library (torch: libtorch_cuda; onnxruntime-gpu: its CUDA provider) is compared with
 what the matrix claims for that build, and the result is written as JSON under
 matrices/measurements/, where `source.record` of a measured row points.

@@ -85,7 +85,7 @@ FILE_INPUTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
     # and torch's METADATA, read to tell a damaged install from a CPU-only one.
     "torch-files": (("torch", "version.py"), ("torch", "__init__.py"), ("torch", "lib"),
                     ("site", "torch-*.dist-info"), ("site", "torch-*.dist-info/METADATA")),
-    # probes/fatbin.py through diagnose/scan_result.py: every library with CUDA code below these folders.
+    # probes/fatbin/ through diagnose/scan_result.py: every library with CUDA code below these folders.
     "fatbin-scan": (("binaries", ""), ("binaries", "**/"), ("binaries", "**/*.so"), ("binaries", "**/*.so.*"),
                     ("binaries", "**/*.dll"), ("binaries", "**/*.pyd")),
     # gptsovits/mitigations.py, gptsovits/layout.py: what the GPT-SoVITS tree is configured to avoid.

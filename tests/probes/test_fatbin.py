@@ -31,6 +31,8 @@ from envdoctor.probes.fatbin import (
     scan_file,
     scan_paths,
 )
+from envdoctor.probes.fatbin.elf import _elf_sections
+from envdoctor.probes.fatbin.reader import _Reader
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fatbin"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))
@@ -573,7 +575,7 @@ def test_a_data_section_full_of_false_magics_stops_the_search_quickly(
     scan = scan_file(path)
     assert time.monotonic() - started < 2.0
     assert scan.error is None and scan.embedded_entries == 0  # thousands of hits, none sane
-    monkeypatch.setattr(fatbin, "_MAX_REJECTED", 50)
+    monkeypatch.setattr(fatbin.embedded, "_MAX_REJECTED", 50)  # read where the search uses it
     limited = scan_file(path)
     assert limited.error == "search-limit" and limited.error in ERROR_CODES
     assert limited.embedded_entries == 0
@@ -584,7 +586,7 @@ def test_the_search_window_edge_does_not_hide_a_container(tmp_path: Path, monkey
     path = write(str(tmp_path), "multi_arch.so", renamed("multi_arch.so", *UNREGISTERED))
     expected = scan_file(path)
     for window in (16, 17, 18, 19, 64, 4099):
-        monkeypatch.setattr(fatbin, "_SEARCH_WINDOW", window)
+        monkeypatch.setattr(fatbin.embedded, "_SEARCH_WINDOW", window)
         assert scan_file(path) == expected, window
 
 
@@ -603,7 +605,7 @@ def test_the_cache_keeps_the_two_search_modes_apart(tmp_path: Path) -> None:
 def test_a_magic_at_the_very_end_of_a_data_section_is_no_problem(tmp_path: Path) -> None:
     data = bytearray((FIXTURES / "multi_arch.so").read_bytes())
     with open(FIXTURES / "multi_arch.so", "rb") as handle:
-        _type, sections = fatbin._elf_sections(fatbin._Reader(handle, len(data)), bytes(data[:16]))
+        _type, sections = _elf_sections(_Reader(handle, len(data)), bytes(data[:16]))
     section = next(s for s in sections if s.name == ".data")
     end = section.offset + section.size
     for back in (4, 5, 15, 16, 17):
