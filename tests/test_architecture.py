@@ -5,6 +5,7 @@ longer be understood (or tested) without the other; where one appears, the share
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -83,3 +84,27 @@ def test_no_package_cycles() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_each_package_says_who_may_import_it() -> None:
+    """Issue 27.5: each package's __init__ docstring names the parts that may import it ("May be imported
+    by: ..."); an import from anywhere else fails here, so the docstring stays the truth."""
+    edges = import_graph()
+    users: Dict[str, Set[str]] = {}
+    for source, targets in edges.items():
+        for target in targets:
+            users.setdefault(target, set()).add(source)
+    parts = set(edges) | set(users)
+    wrong = {}
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        package = init.parent.name
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        line = next((line for line in doc.replace("\n", " ").split(". ") if "May be imported by:" in line), None)
+        assert line is not None, f"{package}/__init__.py does not say who may import it"
+        allowed = {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", line.split("May be imported by:", 1)[1])
+                   if word in parts}
+        allowed.add("__main__")
+        extra = users.get(package, set()) - allowed
+        if extra:
+            wrong[package] = sorted(extra)
+    assert wrong == {}, f"imported by parts its docstring does not name: {wrong}"

@@ -9,6 +9,8 @@ session    every selected test on every selected GPU: a worker per GPU, GPUs in 
 progress   the live view of those events (rich, on the console it is given)
 findings   smoke results -> findings, and reconciling check's predictions with what was proven
 recommend  facts + smoke results + findings -> the FP16 / v2Pro SV / arch-list / upgrade defaults
+
+May be imported by: cli, advice, report, support, upgrade (stage verification), i18n (the catalogue's test names).
 """
 
 from __future__ import annotations

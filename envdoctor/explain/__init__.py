@@ -4,6 +4,8 @@ reader   streams any input as numbered text lines (UTF-8, GBK/GB18030, UTF-16; b
          in bounded memory, whatever its size or line length
 matcher  matches the lines against the matrix's known errors, keeps evidence and error-looking lines
 combine  links each match to what envdoctor sees on this machine (check's findings)
+
+May be imported by: cli, doctor (known errors in smoke output), support.
 """
 
 from __future__ import annotations

@@ -9,4 +9,6 @@ back and writes a support report.
 Every step runs envdoctor itself in a child process and reads its published JSON envelope. That keeps
 each step's transaction in its own process (a crash in one step cannot leave fix holding a half-done
 change) and makes fix depend only on the commands' public contract.
+
+May be imported by: cli only.
 """

@@ -1,4 +1,7 @@
-"""Message catalogues (en, zh_CN), keyed by finding code or message key, and language choice."""
+"""Message catalogues (en, zh_CN), keyed by finding code or message key, and language choice.
+
+May be imported by: every package that shows text: cli, advice, envelope, report, support.
+"""
 
 from __future__ import annotations
 

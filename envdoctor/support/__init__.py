@@ -1,4 +1,6 @@
 """Gathering a support report: run the check, read the evidence, run doctor when asked.
 
 The action half of `envdoctor report`; envdoctor/report/ only redacts and renders what this gathers.
+
+May be imported by: cli only.
 """
