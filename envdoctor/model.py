@@ -236,6 +236,11 @@ class Facts:
     # "given" (--assume-gpu/--assume-driver), "report" (--facts-from a user's report.json), "simulated"
     # (the demo's machine), "unknown" (a bundle for another OS: this machine's GPU is not its user's).
     gpu_origin: str = "host"
+    # The GPT-SoVITS folder's config.py lines that decide its inference device (probes/gptsovits_config.py),
+    # () for no GPT-SoVITS folder; and the variables that steer CUDA's device list (CUDA_VISIBLE_DEVICES,
+    # CUDA_DEVICE_ORDER) where set.
+    device_config: Tuple[str, ...] = ()
+    device_env: Dict[str, str] = field(default_factory=dict)
 
     @property
     def foreign_platform(self) -> Optional[str]:

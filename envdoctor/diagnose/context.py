@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from envdoctor.diagnose import coverage
+from envdoctor.diagnose import coverage, device_choice
 from envdoctor.matrix.model import ROLE_CORE, ArchSet, BinaryRole, FactStatus, Matrix, TorchSeries, TorchVariant
 from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu, arch_order
 
@@ -52,6 +52,21 @@ class DiagnosisContext:
             return None
         model = self.matrix.gpu_capability(gpu.name)
         return self.matrix.fact_status("gpus.yaml", f"gpus[{model.match}]") if model else None
+
+    def device_choice(self) -> device_choice.DeviceChoice:
+        """The GPU(s) GPT-SoVITS will infer on, as its config.py's generation picks (computed once)."""
+        cached = self._cache.get("device_choice")
+        if cached is None:
+            known = device_choice.generations((self.matrix.gptsovits or {}).get("device_selection") or ())
+            generation = device_choice.detect(self.facts.device_config, known) if self.facts.device_config else None
+            cached = device_choice.choose(self.facts.gpu.gpus, self.capability, generation, self.facts.device_env)
+            self._cache["device_choice"] = cached
+        return cached  # type: ignore[return-value]
+
+    def judged_gpus(self) -> Tuple[Gpu, ...]:
+        """The GPUs the verdict is about: the one GPT-SoVITS uses (every visible one where its choice is
+        not known); a GPU it leaves alone cannot stop it."""
+        return self.device_choice().judged
 
     # -- the torch build in the matrix -----------------------------------------------------------
 

@@ -53,9 +53,10 @@ def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:
         add("errors.yaml", f"known_errors[{error['code']}]", error, False)
 
     gptsovits = data.get("gptsovits.yaml", {})
-    for section in ("known_good", "bundles", "pins", "avoid"):
+    for section in ("known_good", "bundles", "pins", "avoid", "device_selection"):
         for index, row in enumerate(gptsovits.get(section, [])):
-            label = row.get("name") or row.get("requirement") or row.get("series") or row.get("torch") or index
+            label = (row.get("name") or row.get("requirement") or row.get("series") or row.get("torch")
+                     or row.get("generation") or index)
             add("gptsovits.yaml", f"{section}[{label}]", row, False)
 
     companions = data.get("companions.yaml", {})

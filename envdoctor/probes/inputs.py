@@ -19,6 +19,8 @@ ENV_NAMES: Dict[str, Tuple[str, ...]] = {
     # NVML and the CUDA driver library are found through the loader's search path; which GPUs a
     # CUDA process sees depends on CUDA_VISIBLE_DEVICES (probes/nvml.py).
     "nvml": ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"),
+    # GPT-SoVITS' device choice follows CUDA's device list and order (diagnose/device_choice.py).
+    "device": ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"),
     "nvidia-smi": ("PATH",),  # shutil.which("nvidia-smi") (probes/nvidia_smi.py)
     # GPT-SoVITS reads these; the check reports a configured workaround from them
     # (gptsovits/mitigations.py, gptsovits/show.py).

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.diagnose import coverage
+from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.matrix.model import Matrix, TorchRelease, TorchSeries, TorchVariant
 from envdoctor.model import CheckReport, ComputeCapability
 from envdoctor.versions import at_least
@@ -119,15 +120,20 @@ class _Candidate:
 def facts_from_report(report: CheckReport, matrix: Matrix) -> PlanFacts:
     """The plan's view of a check report (GPU capabilities from NVML or the matrix's name table)."""
     facts = report.facts
+    # Only the GPU(s) GPT-SoVITS will use (its config.py's choice, CUDA_VISIBLE_DEVICES): a plan for every
+    # GPU would ask for a build covering a GTX 1080 beside the RTX 3060 it infers on, which may not exist.
+    judged = DiagnosisContext(facts, matrix).judged_gpus()
     gpus = []
-    for gpu in facts.gpu.gpus:
+    for gpu in judged:
         cc = gpu.compute_capability
         if cc is None:
             model = matrix.gpu_capability(gpu.name)
             cc = model.compute_capability if model else None
         if cc is not None:
             gpus.append(PlanGpu(gpu.index, gpu.name, cc))
-    native = bool(report.gpu_verdicts) and all(v.coverage == "native" for v in report.gpu_verdicts)
+    used = {g.index for g in judged}
+    verdicts = [v for v in report.gpu_verdicts if v.gpu_index in used]
+    native = bool(verdicts) and all(v.coverage == "native" for v in verdicts)
     runtime = facts.runtime
     return PlanFacts(
         platform=runtime.platform if runtime else facts.host_platform,

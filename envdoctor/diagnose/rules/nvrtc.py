@@ -26,7 +26,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     if toolkit is None:
         return []
     findings = []
-    for gpu in ctx.facts.gpu.gpus:
+    for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
         if cc is None:
             continue

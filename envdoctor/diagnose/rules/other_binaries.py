@@ -40,7 +40,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         if binary.error and binary.error not in ("not-elf-or-pe",):
             findings.append(Finding("binary-unreadable", Severity.WARNING,
                                     {"binary": os.path.basename(binary.path), "error": binary.error}, (binary.path,)))
-    for gpu in ctx.facts.gpu.gpus:
+    for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
         if cc is None:
             continue
