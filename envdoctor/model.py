@@ -159,6 +159,9 @@ class TorchBuild:
     # Why the files cannot be trusted (version.py of NUL bytes, garbage METADATA...), None when sound.
     # A damaged build is never judged CPU-only: cuda None may only mean "could not read it".
     damage: Optional[str] = None
+    # The CPU the wheel was built for, from its dist-info WHEEL tag: "x86_64" | "aarch64" | None (unread).
+    # Linux aarch64 CUDA wheels carry their own arch lists (matrices/torch.yaml linux-aarch64).
+    machine: Optional[str] = None
 
     @property
     def is_cuda(self) -> bool:

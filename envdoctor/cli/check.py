@@ -119,8 +119,8 @@ def replay_deps(report, root) -> list:
     if facts.torch is not None:
         deps += [os.path.join(facts.torch.location, n) for n in ("version.py", "__init__.py", "lib")]
         dist = facts.distribution("torch")
-        if dist is not None and dist.path:  # its METADATA is read for damage (probes/torchfiles.py)
-            deps += [dist.path, os.path.join(dist.path, "METADATA")]
+        if dist is not None and dist.path:  # METADATA is read for damage, WHEEL for the CPU (probes/torchfiles.py)
+            deps += [dist.path, os.path.join(dist.path, "METADATA"), os.path.join(dist.path, "WHEEL")]
     gsv = os.path.abspath(root or os.getcwd())
     deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
     # GPT-SoVITS' settings decide which findings are avoided (configure's workarounds).

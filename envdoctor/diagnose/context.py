@@ -90,15 +90,29 @@ class DiagnosisContext:
         return self.matrix.fact_status("torch.yaml", f"series[{series.series}].variants[{variant.name}]")
 
     def view_facts(self, view: Optional[CoverageView]) -> List[Optional[FactStatus]]:
-        """Matrix facts a coverage view rests on: only the matrix's own view rests on the arch list."""
-        return [self.variant_fact()] if view is not None and view.source == "matrix" else []
+        """Matrix facts a coverage view rests on: only the matrix's own view rests on the arch list (an
+        aarch64 list on its own row)."""
+        if view is None or view.source != "matrix":
+            return []
+        facts = [self.variant_fact()]
+        series, variant = self.torch_series(), self.torch_variant()
+        if self.arch_platform() == AARCH64 and series is not None and variant is not None:
+            facts.append(self.matrix.fact_status(
+                "torch.yaml", f"series[{series.series}].variants[{variant.name}].archs[{AARCH64}]"))
+        return facts
+
+    def arch_platform(self) -> str:
+        """The matrix's key for the build's arch lists: "linux", "windows", or "linux-aarch64" (ARM wheels
+        are built with their own list: 8.0 and up, sm_110 for Thor)."""
+        platform = self.facts.runtime.platform if self.facts.runtime else self.facts.host_platform
+        torch = self.facts.torch
+        return arch_key(platform, torch.machine if torch else None)
 
     def matrix_archs(self) -> Optional[ArchSet]:
         variant = self.torch_variant()
         if variant is None or not variant.archs:
             return None
-        platform = self.facts.runtime.platform if self.facts.runtime else self.facts.host_platform
-        return variant.archs.get(platform) or variant.archs.get("linux")
+        return variant_archs(variant, self.arch_platform())
 
     # -- coverage, by source ----------------------------------------------------------------------
 
@@ -150,6 +164,21 @@ class DiagnosisContext:
         """The most trustworthy view: what is in the files, then what torch says, then the matrix."""
         views = self.coverage_views(cc)
         return views[0] if views else None
+
+
+AARCH64 = "linux-aarch64"
+
+
+def arch_key(platform: str, machine: Optional[str]) -> str:
+    return AARCH64 if platform == "linux" and machine == "aarch64" else platform
+
+
+def variant_archs(variant: TorchVariant, key: str) -> Optional[ArchSet]:
+    """The variant's arch list for KEY; Windows falls back to Linux x86_64's, aarch64 to nothing (its
+    wheels are built for other archs: the x86_64 list would block Thor and pass a T4 falsely)."""
+    if key == AARCH64:
+        return variant.archs.get(AARCH64)
+    return variant.archs.get(key) or variant.archs.get("linux")
 
 
 def _folder_key(path: str) -> str:
