@@ -137,7 +137,7 @@ def test_gtx1080_beside_rtx3060_judges_the_3060(tree, capsys, monkeypatch) -> No
     assert other["severity"] == "warning" and other["gpu_index"] == 0
     assert "keep the GPU number at 1" in other["fix"]
     by_gpu = {g["index"]: g for g in envelope["gpus"]}
-    assert by_gpu[1]["coverage"] == "native"
+    assert by_gpu[1]["coverage"] == "native" and by_gpu[0]["coverage"] == "unused"
 
 
 def test_the_plan_targets_the_device_used(tree, capsys, monkeypatch) -> None:

@@ -26,6 +26,7 @@ MESSAGES = {
     "ui.coverage.native": "native",
     "ui.coverage.ptx-jit": "PTX JIT only",
     "ui.coverage.none": "none",
+    "ui.coverage.unused": "not used by GPT-SoVITS",
     "ui.live": "Live probe",
     "ui.live.cached": "cached",
     "ui.evidence": "Evidence",

@@ -24,6 +24,7 @@ MESSAGES = {
     "ui.coverage.native": "原生",
     "ui.coverage.ptx-jit": "仅 PTX 即时编译",
     "ui.coverage.none": "无",
+    "ui.coverage.unused": "GPT-SoVITS 不使用",
     "ui.live": "实时探测",
     "ui.live.cached": "已缓存",
     "ui.evidence": "依据",
