@@ -296,3 +296,17 @@ def test_model_matches_upstream_get_device_dtype_sm(commit: str, rule: str) -> N
             use, _, _ = device_choice._per_gpu(Gpu(0, name, cc, memory_total_mib=mib), cc, rule)
             assert use.usable == (device != "cpu"), (commit, name, cc, mib)
             assert use.fp16 == (dtype == "fp16"), (commit, name, cc, mib)
+
+
+def test_the_webui_replaces_cuda_visible_devices(tree, capsys, monkeypatch) -> None:
+    """CUDA_VISIBLE_DEVICES=1 shows config.py only the 3060, as its GPU 0; the WebUI then starts inference with
+    CUDA_VISIBLE_DEVICES=0 (the number it chose), which names physical GPU 0, the 1080: both are judged."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    envelope = check(tree(CONFIG_2025_06B), f"{GTX_1080};{RTX_3060}", capsys, monkeypatch)
+    found = codes(envelope)
+    assert envelope["exit_code"] == 2
+    assert {f["gpu_index"] for f in found["no-kernels-for-gpu"]} == {0}
+    assert [f["gpu_index"] for f in found["kernels-native"]] == [1]
+    said = found["webui-sees-other-gpu"][0]
+    assert said["gpu_index"] == 0 and "GTX 1080" in said["title"] and "RTX 3060" in said["title"]
+    assert any("webui: its inference process sees GPU 0" in line for line in said["evidence"])

@@ -105,6 +105,8 @@ def rule_case(rule, facts: Facts, severity: Severity) -> Case:
 CONFIG_2025_06B = ("def get_device_dtype_sm(idx: int) -> tuple[torch.device, torch.dtype, float, float]:",
                    "if mem_gb < 4 or sm_version < 5.3:", "if sm_version == 6.1 or is_16_series == True:")
 SECOND_1080 = Gpu(1, "NVIDIA GeForce GTX 1080", (6, 1), memory_total_mib=8192, source="nvml")
+SECOND_1080_AT_0 = dataclasses.replace(SECOND_1080, index=0)
+RTX5060_AT_1 = dataclasses.replace(RTX5060, index=1)
 CUDA_PTX_ONLY = core(sass=("sm_90",), ptx=("sm_90",))  # RTX 5060 (sm_120) JIT-compiles sm_90 PTX
 CUDA_NO_KERNELS = core(sass=("sm_90",))
 
@@ -185,6 +187,9 @@ RULE_CASES: Dict[str, Case] = {
                             binaries=(core(sass=("sm_90", "sm_120")),)), WARNING),
     "runs-on-cpu": rule_case(gpu_choice, machine(device_config=CONFIG_2025_06B,
                                                  device_env={"CUDA_VISIBLE_DEVICES": ""}), WARNING),
+    "webui-sees-other-gpu": rule_case(  # CUDA_VISIBLE_DEVICES=1: the WebUI's number 0 names GPU 0
+        gpu_choice, machine(gpus=(SECOND_1080_AT_0, RTX5060_AT_1), device_config=CONFIG_2025_06B,
+                            device_env={"CUDA_VISIBLE_DEVICES": "1"}), OK),
     "webui-gpu0-fp32": rule_case(
         gpu_choice, machine(gpus=(Gpu(0, "NVIDIA GeForce GTX 1050", (6, 1), memory_total_mib=2048),),
                             device_config=CONFIG_2025_06B), OK),

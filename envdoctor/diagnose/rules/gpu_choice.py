@@ -15,7 +15,7 @@ from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.i18n import message
 from envdoctor.model import Finding, Severity, arch_name
 
-CODES = ("gpu-not-used", "runs-on-cpu", "webui-gpu0-fp32", "gpu-other-lacks-kernels")
+CODES = ("gpu-not-used", "runs-on-cpu", "webui-gpu0-fp32", "gpu-other-lacks-kernels", "webui-sees-other-gpu")
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -42,6 +42,14 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
                                         evidence + (f"{view.source}: {view.verdict} ({view.detail})",), gpu.index))
                 continue
         findings.append(Finding("gpu-not-used", Severity.OK, params, evidence, gpu.index))
+    chosen = choice.config_device
+    if chosen is not None and "CUDA_VISIBLE_DEVICES" in ctx.facts.device_env:
+        for gpu in choice.judged:
+            if gpu != chosen:  # the WebUI's number for the chosen GPU names another one (device_choice)
+                findings.append(Finding("webui-sees-other-gpu", Severity.OK,
+                                        {"gpu": gpu.name, "chosen": chosen.name,
+                                         "visible": ctx.facts.device_env["CUDA_VISIBLE_DEVICES"]},
+                                        evidence, gpu.index))
     if choice.on_cpu:
         reason = "hidden" if all(u.reason == device_choice.HIDDEN for u in choice.uses) else "config"
         findings.append(Finding("runs-on-cpu", Severity.WARNING, {"reason": reason, "why": _why(reason)}, evidence))
