@@ -16,8 +16,8 @@ from envdoctor.paths import cache_dir
 from envdoctor.probes import bundle_machine
 from envdoctor.probes.collect import CollectOptions, collect
 from envdoctor.probes.driverfiles import driver_fingerprint
-from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.gptsovits_config import device_lines
+from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner
 from envdoctor.probes.runtime import find_runtime
 from envdoctor.timing import Stopwatch

@@ -10,8 +10,8 @@ target (torch and torchaudio as the plan names them, kernels from the matrix's a
 
 from __future__ import annotations
 
-from pathlib import Path
 import re
+from pathlib import Path
 from typing import List, Tuple
 
 import pytest

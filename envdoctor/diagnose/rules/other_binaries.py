@@ -1,7 +1,8 @@
 """Every CUDA binary besides torch's core library, judged by its role (matrices/binaries.yaml).
 
 - op-specific torch libraries and NVIDIA vendor libraries: a warning that names the operations
-  they serve (information only where the matrix says GPT-SoVITS never runs them on the GPU); blocking only where the matrix says GPT-SoVITS runs those operations on the GPU and
+  they serve (information only, where the matrix says GPT-SoVITS never runs them on the GPU);
+  blocking only where the matrix says GPT-SoVITS runs those operations on the GPU and
   a missing kernel stops it (cuFFT: torch.stft of the reference audio), and only where the scan saw
   the library's kernels (cuFFT keeps them outside the fat binary cuobjdump lists);
 - extension packages (onnxruntime-gpu for G2PW, torchaudio, torchvision, xformers): a warning naming
