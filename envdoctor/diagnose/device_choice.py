@@ -115,14 +115,24 @@ def visible_gpus(gpus: Sequence[Gpu], env: Mapping[str, str]) -> Tuple[Tuple[Gpu
     if "CUDA_VISIBLE_DEVICES" not in env:
         return tuple(gpus), ()
     raw = env["CUDA_VISIBLE_DEVICES"]
+    entries = [part.strip() for part in raw.split(",")]
+    if any(_unjudgeable(entry, gpus) for entry in entries):
+        # MIG instances, or UUIDs where the GPU facts carry none (ENVDOCTOR_GPUS): which GPUs are meant is
+        # not known here, so the variable is not applied (every GPU stays judged).
+        return tuple(gpus), (f"CUDA_VISIBLE_DEVICES={raw!r}: names GPUs these facts cannot match; not applied",)
     seen: List[Gpu] = []
-    for entry in (part.strip() for part in raw.split(",")):
+    for entry in entries:
         found = _resolve(entry, gpus)
         if found is None or found in seen:
             break  # CUDA ignores the rest of the list after an entry it cannot resolve
         seen.append(found)
     evidence = (f"CUDA_VISIBLE_DEVICES={raw!r}: visible {', '.join(str(g.index) for g in seen) or 'none'}",)
     return tuple(seen), evidence
+
+
+def _unjudgeable(entry: str, gpus: Sequence[Gpu]) -> bool:
+    upper = entry.upper()
+    return upper.startswith("MIG-") or (upper.startswith("GPU-") and not any(g.uuid for g in gpus))
 
 
 def _resolve(entry: str, gpus: Sequence[Gpu]) -> Optional[Gpu]:

@@ -310,3 +310,18 @@ def test_the_webui_replaces_cuda_visible_devices(tree, capsys, monkeypatch) -> N
     said = found["webui-sees-other-gpu"][0]
     assert said["gpu_index"] == 0 and "GTX 1080" in said["title"] and "RTX 3060" in said["title"]
     assert any("webui: its inference process sees GPU 0" in line for line in said["evidence"])
+
+
+def test_visible_devices_parsing() -> None:
+    """CUDA's rules: order of the list, stop at the first entry it cannot resolve, UUID prefixes; MIG names and
+    UUIDs that facts without UUIDs (ENVDOCTOR_GPUS) cannot match leave every GPU judged."""
+    a = Gpu(0, "A", (8, 6), uuid="GPU-aaaa-1111")
+    b = Gpu(1, "B", (8, 9), uuid="GPU-bbbb-2222")
+    seen = lambda value, gpus=(a, b): device_choice.visible_gpus(gpus, {"CUDA_VISIBLE_DEVICES": value})[0]  # noqa: E731
+    assert seen("1,0") == (b, a)
+    assert seen("1,7,0") == (b,)  # 7 does not exist: CUDA ignores the rest
+    assert seen("") == () and seen("GPU-bbbb") == (b,) and seen("GPU-") == ()  # "GPU-" is ambiguous
+    assert seen("MIG-1234") == (a, b)
+    plain = (Gpu(0, "A", (8, 6)), Gpu(1, "B", (8, 9)))
+    assert seen("GPU-bbbb", plain) == plain
+    assert device_choice.visible_gpus((a, b), {})[0] == (a, b)
