@@ -159,6 +159,9 @@ class TorchBuild:
     # Why the files cannot be trusted (version.py of NUL bytes, garbage METADATA...), None when sound.
     # A damaged build is never judged CPU-only: cuda None may only mean "could not read it".
     damage: Optional[str] = None
+    # The CPU the wheel was built for, from its dist-info WHEEL tag: "x86_64" | "aarch64" | None (unread).
+    # Linux aarch64 CUDA wheels carry their own arch lists (matrices/torch.yaml linux-aarch64).
+    machine: Optional[str] = None
 
     @property
     def is_cuda(self) -> bool:
@@ -236,6 +239,11 @@ class Facts:
     # "given" (--assume-gpu/--assume-driver), "report" (--facts-from a user's report.json), "simulated"
     # (the demo's machine), "unknown" (a bundle for another OS: this machine's GPU is not its user's).
     gpu_origin: str = "host"
+    # The GPT-SoVITS folder's config.py lines that decide its inference device (probes/gptsovits_config.py),
+    # () for no GPT-SoVITS folder; and the variables that steer CUDA's device list (CUDA_VISIBLE_DEVICES,
+    # CUDA_DEVICE_ORDER) where set.
+    device_config: Tuple[str, ...] = ()
+    device_env: Dict[str, str] = field(default_factory=dict)
 
     @property
     def foreign_platform(self) -> Optional[str]:

@@ -6,6 +6,7 @@ import os
 from dataclasses import replace
 from typing import Optional, Sequence, Tuple
 
+from envdoctor.diagnose.device_choice import environment as device_environment
 from envdoctor.diagnose.engine import diagnose, gpu_verdicts, overall_verdict
 from envdoctor.errors import UsageError
 from envdoctor.jsoncache import JsonCache
@@ -15,6 +16,7 @@ from envdoctor.paths import cache_dir
 from envdoctor.probes import bundle_machine
 from envdoctor.probes.collect import CollectOptions, collect
 from envdoctor.probes.driverfiles import driver_fingerprint
+from envdoctor.probes.gptsovits_config import device_lines
 from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner
 from envdoctor.probes.runtime import find_runtime
@@ -47,7 +49,11 @@ def gather_facts(
     facts = replace(facts, gpu_origin=origin)
     if options.python is None:  # a GPT-SoVITS folder (not a bare interpreter): what its settings avoid
         with watch.stage("workarounds"):
-            facts = replace(facts, workarounds=configured_workarounds(options.root))
+            facts = replace(facts, workarounds=configured_workarounds(options.root),
+                            device_config=device_lines(options.root))
+    if origin in ("host", "override"):
+        # CUDA_VISIBLE_DEVICES steers this machine's GPUs only (not a report's or an assumed machine's).
+        facts = replace(facts, device_env=device_environment(os.environ))
     return facts
 
 

@@ -111,6 +111,9 @@ def replay_anchors(report, root) -> dict:
         pairs += [("binaries", folder) for folder in folders]
     if facts.torch is not None:
         pairs.append(("torch", facts.torch.location))
+        dist = facts.distribution("torch")
+        if dist is not None and dist.path:
+            pairs.append(("torch_dist", dist.path))
     if os.path.isdir(report.matrix_where):
         pairs.append(("matrix", report.matrix_where))
     return anchor_paths(pairs)

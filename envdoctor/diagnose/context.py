@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from envdoctor.diagnose import coverage
+from envdoctor.diagnose import coverage, device_choice
 from envdoctor.matrix.model import ROLE_CORE, ArchSet, BinaryRole, FactStatus, Matrix, TorchSeries, TorchVariant
 from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu, arch_order
 
@@ -53,6 +53,21 @@ class DiagnosisContext:
         model = self.matrix.gpu_capability(gpu.name)
         return self.matrix.fact_status("gpus.yaml", f"gpus[{model.match}]") if model else None
 
+    def device_choice(self) -> device_choice.DeviceChoice:
+        """The GPU(s) GPT-SoVITS will infer on, as its config.py's generation picks (computed once)."""
+        cached = self._cache.get("device_choice")
+        if cached is None:
+            known = device_choice.generations((self.matrix.gptsovits or {}).get("device_selection") or ())
+            generation = device_choice.detect(self.facts.device_config, known) if self.facts.device_config else None
+            cached = device_choice.choose(self.facts.gpu.gpus, self.capability, generation, self.facts.device_env)
+            self._cache["device_choice"] = cached
+        return cached  # type: ignore[return-value]
+
+    def judged_gpus(self) -> Tuple[Gpu, ...]:
+        """The GPUs the verdict is about: the one GPT-SoVITS uses (every visible one where its choice is
+        not known); a GPU it leaves alone cannot stop it."""
+        return self.device_choice().judged
+
     # -- the torch build in the matrix -----------------------------------------------------------
 
     def torch_series(self) -> Optional[TorchSeries]:
@@ -75,15 +90,29 @@ class DiagnosisContext:
         return self.matrix.fact_status("torch.yaml", f"series[{series.series}].variants[{variant.name}]")
 
     def view_facts(self, view: Optional[CoverageView]) -> List[Optional[FactStatus]]:
-        """Matrix facts a coverage view rests on: only the matrix's own view rests on the arch list."""
-        return [self.variant_fact()] if view is not None and view.source == "matrix" else []
+        """Matrix facts a coverage view rests on: only the matrix's own view rests on the arch list (an
+        aarch64 list on its own row)."""
+        if view is None or view.source != "matrix":
+            return []
+        facts = [self.variant_fact()]
+        series, variant = self.torch_series(), self.torch_variant()
+        if self.arch_platform() == AARCH64 and series is not None and variant is not None:
+            facts.append(self.matrix.fact_status(
+                "torch.yaml", f"series[{series.series}].variants[{variant.name}].archs[{AARCH64}]"))
+        return facts
+
+    def arch_platform(self) -> str:
+        """The matrix's key for the build's arch lists: "linux", "windows", or "linux-aarch64" (ARM wheels
+        are built with their own list: 8.0 and up, sm_110 for Thor)."""
+        platform = self.facts.runtime.platform if self.facts.runtime else self.facts.host_platform
+        torch = self.facts.torch
+        return arch_key(platform, torch.machine if torch else None)
 
     def matrix_archs(self) -> Optional[ArchSet]:
         variant = self.torch_variant()
         if variant is None or not variant.archs:
             return None
-        platform = self.facts.runtime.platform if self.facts.runtime else self.facts.host_platform
-        return variant.archs.get(platform) or variant.archs.get("linux")
+        return variant_archs(variant, self.arch_platform())
 
     # -- coverage, by source ----------------------------------------------------------------------
 
@@ -135,6 +164,21 @@ class DiagnosisContext:
         """The most trustworthy view: what is in the files, then what torch says, then the matrix."""
         views = self.coverage_views(cc)
         return views[0] if views else None
+
+
+AARCH64 = "linux-aarch64"
+
+
+def arch_key(platform: str, machine: Optional[str]) -> str:
+    return AARCH64 if platform == "linux" and machine == "aarch64" else platform
+
+
+def variant_archs(variant: TorchVariant, key: str) -> Optional[ArchSet]:
+    """The variant's arch list for KEY; Windows falls back to Linux x86_64's, aarch64 to nothing (its
+    wheels are built for other archs: the x86_64 list would block Thor and pass a T4 falsely)."""
+    if key == AARCH64:
+        return variant.archs.get(AARCH64)
+    return variant.archs.get(key) or variant.archs.get("linux")
 
 
 def _folder_key(path: str) -> str:

@@ -12,6 +12,8 @@ from envdoctor.model import Facts, Finding, GpuVerdict, Severity, Verdict
 # The engine's own code: a rule that raised (its bug must not hide the other rules' answers).
 RULE_CRASHED = "rule-crashed"
 CODES = (RULE_CRASHED,)
+# gpu_choice's codes for a GPU GPT-SoVITS will not infer on
+UNUSED_CODES = ("gpu-not-used", "gpu-other-lacks-kernels")
 
 
 def diagnose(facts: Facts, matrix: Matrix, rules: Optional[Sequence] = None) -> List[Finding]:
@@ -44,7 +46,9 @@ def gpu_verdicts(facts: Facts, findings: Sequence[Finding]) -> Tuple[GpuVerdict,
              and f.code in ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu")),
             None,
         )
-        label = {"kernels-native": "native", "ptx-jit-only": "ptx-jit", "no-kernels-for-gpu": "none"}.get(
-            coverage or "")
+        if coverage is None and any(f.gpu_index == gpu.index and f.code in UNUSED_CODES for f in findings):
+            coverage = "unused"  # GPT-SoVITS leaves this GPU alone (rules/gpu_choice.py): not judged
+        label = {"kernels-native": "native", "ptx-jit-only": "ptx-jit", "no-kernels-for-gpu": "none",
+                 "unused": "unused"}.get(coverage or "")
         verdicts.append(GpuVerdict(gpu.index, overall_verdict(relevant), label))
     return tuple(verdicts)

@@ -73,4 +73,11 @@ def _text(value: Any, lang: str = "en") -> str:
         return ""
     if isinstance(value, dict) and "en" in value:
         return str(value.get(lang) or value["en"])
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        # Catalogue messages as a parameter, kept as keys in the finding and rendered here, in the
+        # reader's language ({"messages": [keys], "inline": true} drops each one's closing full stop).
+        parts = [message(lang, str(key)) for key in value["messages"]]
+        if value.get("inline") or len(parts) > 1:
+            parts = [part.rstrip("。.") for part in parts]
+        return " ".join(parts)
     return str(value)

@@ -45,6 +45,10 @@ def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:
         for variant in series.get("variants", []):
             blocking = bool(variant.get("cuda")) and bool(variant.get("archs"))
             add("torch.yaml", f"series[{name}].variants[{variant['name']}]", variant, blocking)
+            aarch64 = (variant.get("archs") or {}).get("linux-aarch64")
+            if aarch64:  # its own row: a block on an ARM machine rests on it
+                add("torch.yaml", f"series[{name}].variants[{variant['name']}].archs[linux-aarch64]", aarch64,
+                    bool(variant.get("cuda")))
 
     for gpu in data.get("gpus.yaml", {}).get("gpus", []):
         add("gpus.yaml", f"gpus[{gpu['match']}]", gpu, True)
@@ -53,9 +57,10 @@ def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:
         add("errors.yaml", f"known_errors[{error['code']}]", error, False)
 
     gptsovits = data.get("gptsovits.yaml", {})
-    for section in ("known_good", "bundles", "pins", "avoid"):
+    for section in ("known_good", "bundles", "pins", "avoid", "device_selection"):
         for index, row in enumerate(gptsovits.get(section, [])):
-            label = row.get("name") or row.get("requirement") or row.get("series") or row.get("torch") or index
+            label = (row.get("name") or row.get("requirement") or row.get("series") or row.get("torch")
+                     or row.get("generation") or index)
             add("gptsovits.yaml", f"{section}[{label}]", row, False)
 
     companions = data.get("companions.yaml", {})

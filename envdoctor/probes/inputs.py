@@ -28,6 +28,8 @@ ENV_NAMES: Dict[str, Tuple[str, ...]] = {
     # NVML and the CUDA driver library are found through the loader's search path; which GPUs a
     # CUDA process sees depends on CUDA_VISIBLE_DEVICES (probes/nvml.py).
     "nvml": ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"),
+    # GPT-SoVITS' device choice follows CUDA's device list and order (diagnose/device_choice.py).
+    "device": ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"),
     "nvidia-smi": ("PATH",),  # shutil.which("nvidia-smi") (probes/nvidia_smi.py)
     # GPT-SoVITS reads these; the check reports a configured workaround from them
     # (gptsovits/mitigations.py, gptsovits/show.py).
@@ -72,6 +74,7 @@ def declared_environment(environ: Mapping[str, str], probe: str = "") -> Dict[st
 # Files. Anchors (filled in by the check from its facts, see envdoctor.cli.check.replay_anchors):
 #   python    the runtime's interpreter            runtime   the runtime's folder
 #   site      each site-packages folder            torch     torch's package folder
+#   torch_dist  torch's dist-info folder
 #   binaries  each folder whose CUDA libraries the fat-binary scan reads
 #   bundle    the GPT-SoVITS folder                matrix    the compatibility matrix's folder
 # A pattern is relative to its anchor: "" is the anchor itself, "*" any name in one folder, "**" any
@@ -82,9 +85,11 @@ FILE_INPUTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
     # A POSIX prefix's lib/ is listed to find lib/python3.X/site-packages.
     "runtime": (("python", ""), ("runtime", ""), ("runtime", "pyvenv.cfg"), ("runtime", "lib"), ("site", "")),
     # probes/torchfiles.py: the dist-info folders' names (site-packages is listed), torch's own files,
-    # and torch's METADATA, read to tell a damaged install from a CPU-only one.
+    # torch's METADATA, read to tell a damaged install from a CPU-only one, and its WHEEL tag (the
+    # machine a build is for: aarch64 arch lists differ).
     "torch-files": (("torch", "version.py"), ("torch", "__init__.py"), ("torch", "lib"),
-                    ("site", "torch-*.dist-info"), ("site", "torch-*.dist-info/METADATA")),
+                    ("site", "torch-*.dist-info"), ("torch_dist", ""), ("torch_dist", "METADATA"),
+                    ("torch_dist", "WHEEL")),
     # probes/fatbin/ through diagnose/scan_result.py: every library with CUDA code below these folders.
     "fatbin-scan": (("binaries", ""), ("binaries", "**/"), ("binaries", "**/*.so"), ("binaries", "**/*.so.*"),
                     ("binaries", "**/*.dll"), ("binaries", "**/*.pyd")),

@@ -155,7 +155,25 @@ def read_torch_build(runtime: Runtime, distributions: Tuple[Distribution, ...]) 
         cudnn=_cudnn_version(torch_dir, distributions),
         location=torch_dir,
         damage=damage,
+        machine=wheel_machine(dist.path) if dist else None,
     )
+
+
+def wheel_machine(dist_info: str) -> Optional[str]:
+    """The CPU of a wheel from its dist-info WHEEL "Tag:" lines (cp311-cp311-manylinux_2_28_aarch64 ->
+    aarch64); None when unread or unknown."""
+    try:
+        text = read_head(os.path.join(dist_info, "WHEEL"), 64 * 1024).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.lower().startswith("tag:"):
+            tag = line.split(":", 1)[1].strip().lower()
+            if tag.endswith(("aarch64", "arm64")):
+                return "aarch64"
+            if tag.endswith(("x86_64", "amd64")):
+                return "x86_64"
+    return None
 
 
 def _cudnn_version(torch_dir: str, distributions: Tuple[Distribution, ...]) -> Optional[str]:

@@ -29,7 +29,7 @@ def finding_dict(finding: Finding, lang: str, foreign: Optional[str] = None) -> 
         "gpu_index": finding.gpu_index,
         "title": message(lang, base + ".title", **shown),
         "detail": message(lang, base + ".detail", **shown),
-        "fix": fix_text(lang, finding.code, finding.params, foreign),
+        "fix": fix_text(lang, finding.code, finding.params, foreign, finding.severity.value),
         "params": to_jsonable(finding.params),
         "evidence": list(finding.evidence),
     }

@@ -23,7 +23,10 @@ def origin_line(lang: str, runtime_platform: str, host: str, gpu_origin: str) ->
     return message(lang, "ui.origin.text", platform=runtime_platform, gpu=gpu)
 
 
-def fix_text(lang: str, code: str, params: Dict[str, Any], foreign: Optional[str]) -> str:
+def fix_text(lang: str, code: str, params: Dict[str, Any], foreign: Optional[str], severity: str = "") -> str:
+    """The fix of a finding; none for an OK row (information: there is nothing to fix)."""
+    if severity == "ok":
+        return ""
     fix = message(lang, f"finding.{code}.fix", **display_params(lang, params))
     if foreign is None or not fix or code == "bundle-machine-unknown":
         return fix

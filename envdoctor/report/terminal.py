@@ -97,7 +97,8 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
             body.append("\n" + detail)
         if verbose and finding.evidence:
             body.append("\n" + "\n".join(f"· {localize_line(lang, line)}" for line in finding.evidence), style="dim")
-        table.add_row(label, body, fix_text(lang, finding.code, finding.params, report.facts.foreign_platform))
+        table.add_row(label, body, fix_text(lang, finding.code, finding.params, report.facts.foreign_platform,
+                                            finding.severity.value))
     console.print(table)
     console.print(Text(f"{message(lang, 'ui.verdict')}: {message(lang, 'ui.verdict_word.' + report.verdict.value)} "
                        f"({message(lang, 'ui.exit_code', code=report.verdict.exit_code)})", style="dim"))

@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.diagnose import coverage
+from envdoctor.diagnose.context import DiagnosisContext, arch_key, variant_archs
+from envdoctor.diagnose.rules import nvrtc
 from envdoctor.matrix.model import Matrix, TorchRelease, TorchSeries, TorchVariant
 from envdoctor.model import CheckReport, ComputeCapability
 from envdoctor.versions import at_least
@@ -43,6 +45,7 @@ class PlanFacts:
     driver: Optional[str]
     installed: Tuple[Tuple[str, str], ...]  # (normalised name, version) of every distribution
     current_native: bool = False  # the check found native kernels for every GPU already
+    machine: str = "x86_64"  # the runtime's CPU: Linux aarch64 wheels have their own arch lists
 
     def version_of(self, name: str) -> Optional[str]:
         return next((v for n, v in self.installed if n == name), None)
@@ -119,15 +122,20 @@ class _Candidate:
 def facts_from_report(report: CheckReport, matrix: Matrix) -> PlanFacts:
     """The plan's view of a check report (GPU capabilities from NVML or the matrix's name table)."""
     facts = report.facts
+    # Only the GPU(s) GPT-SoVITS will use (its config.py's choice, CUDA_VISIBLE_DEVICES): a plan for every
+    # GPU would ask for a build covering a GTX 1080 beside the RTX 3060 it infers on, which may not exist.
+    judged = DiagnosisContext(facts, matrix).judged_gpus()
     gpus = []
-    for gpu in facts.gpu.gpus:
+    for gpu in judged:
         cc = gpu.compute_capability
         if cc is None:
             model = matrix.gpu_capability(gpu.name)
             cc = model.compute_capability if model else None
         if cc is not None:
             gpus.append(PlanGpu(gpu.index, gpu.name, cc))
-    native = bool(report.gpu_verdicts) and all(v.coverage == "native" for v in report.gpu_verdicts)
+    used = {g.index for g in judged}
+    verdicts = [v for v in report.gpu_verdicts if v.gpu_index in used]
+    native = bool(verdicts) and all(v.coverage == "native" for v in verdicts)
     runtime = facts.runtime
     return PlanFacts(
         platform=runtime.platform if runtime else facts.host_platform,
@@ -136,6 +144,7 @@ def facts_from_report(report: CheckReport, matrix: Matrix) -> PlanFacts:
         driver=facts.gpu.driver.version if facts.gpu.driver else None,
         installed=tuple((d.name, d.version) for d in facts.distributions),
         current_native=native and facts.torch is not None,
+        machine=(facts.torch.machine if facts.torch else None) or "x86_64",
     )
 
 
@@ -154,18 +163,22 @@ def _python_fits(series: TorchSeries, python: Optional[str]) -> bool:
     return Version(series.python_min) <= mm <= Version(series.python_max)
 
 
-def _archs(variant: TorchVariant, platform: str):
-    return variant.archs.get(platform) or variant.archs.get("linux")
-
-
-def native_for_all(variant: TorchVariant, platform: str, gpus: Tuple[PlanGpu, ...]) -> Optional[bool]:
-    """None when the matrix has no arch list for this variant."""
+def native_for_all(variant: TorchVariant, platform: str, gpus: Tuple[PlanGpu, ...],
+                   machine: str = "x86_64") -> Optional[bool]:
+    """None when the matrix has no arch list for this variant (on this platform and CPU)."""
     if variant.cuda is None:
         return not gpus
-    archs = _archs(variant, platform)
+    archs = variant_archs(variant, arch_key(platform, machine))
     if archs is None:
         return None
     return all(coverage.verdict(g.cc, archs.sass, archs.ptx) == coverage.NATIVE for g in gpus)
+
+
+def nvrtc_for_all(matrix: Matrix, variant: TorchVariant, gpus: Tuple[PlanGpu, ...]) -> bool:
+    """torch's NVRTC (the build's CUDA) compiles for every GPU, as check's nvrtc rule asks; an unknown
+    toolkit is no reason to refuse (check cannot block on it either)."""
+    toolkit = matrix.toolkit(variant.cuda) if variant.cuda else None
+    return toolkit is None or all(nvrtc.accepts(toolkit, g.cc) for g in gpus)
 
 
 def _min_driver(matrix: Matrix, variant: TorchVariant, platform: str) -> Optional[str]:
@@ -227,8 +240,10 @@ def _candidates(facts: PlanFacts, matrix: Matrix, options: PlanOptions) -> List[
             for variant in series.variants:
                 if options.variant and variant.name != options.variant:
                     continue
-                if not native_for_all(variant, facts.platform, facts.gpus):
+                if not native_for_all(variant, facts.platform, facts.gpus, facts.machine):
                     continue
+                if not nvrtc_for_all(matrix, variant, facts.gpus):
+                    continue  # check would block it: "NVRTC of CUDA 12.8 cannot compile for sm_121"
                 min_driver = _min_driver(matrix, variant, facts.platform)
                 driver_ok = variant.cuda is None or (
                     facts.driver is not None and min_driver is not None and at_least(facts.driver, min_driver))
@@ -365,7 +380,7 @@ def _forced_target(facts: PlanFacts, matrix: Matrix, options: PlanOptions, notes
     if release is None or variant is None:
         notes.append(Note("matrix_unknown", {"torch": torch_version, "variant": variant_name}))
     else:
-        native = native_for_all(variant, facts.platform, facts.gpus)
+        native = native_for_all(variant, facts.platform, facts.gpus, facts.machine)
         if native is False:
             notes.append(Note("override_not_native", {"torch": torch_version, "variant": variant_name}))
         _driver_rule(matrix, facts, options, variant, _min_driver(matrix, variant, facts.platform), notes, blockers)

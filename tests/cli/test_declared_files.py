@@ -70,11 +70,13 @@ def _anchors(facts: Dict, envelope: Dict, root: Path, replay_anchors) -> Dict:
 
     runtime = facts.get("runtime")
     torch = facts.get("torch")
+    dists = {d["name"]: SimpleNamespace(path=d.get("path")) for d in facts.get("distributions") or []}
     report = SimpleNamespace(
         facts=SimpleNamespace(
             runtime=Runtime(runtime["root"], runtime["python"], runtime["layout"], runtime["platform"],
                             runtime.get("python_version"), tuple(runtime["site_packages"])) if runtime else None,
-            torch=SimpleNamespace(location=torch["location"]) if torch else None),
+            torch=SimpleNamespace(location=torch["location"]) if torch else None,
+            distribution=dists.get),
         matrix_where=str(REPO / "matrices"))
     return replay_anchors(report, str(root))
 

@@ -26,6 +26,7 @@ from envdoctor.diagnose.rules import (
     cpu_only_torch,
     driver,
     fp16_attention,
+    gpu_choice,
     live_probe,
     no_gpu,
     nvrtc,
@@ -100,6 +101,12 @@ def rule_case(rule, facts: Facts, severity: Severity) -> Case:
     return Case(lambda matrix: rule.evaluate(DiagnosisContext(facts, matrix)), severity)
 
 
+# config.py's device lines of upstream since 7d70852 (gptsovits.yaml device_selection per-gpu-2025-06b)
+CONFIG_2025_06B = ("def get_device_dtype_sm(idx: int) -> tuple[torch.device, torch.dtype, float, float]:",
+                   "if mem_gb < 4 or sm_version < 5.3:", "if sm_version == 6.1 or is_16_series == True:")
+SECOND_1080 = Gpu(1, "NVIDIA GeForce GTX 1080", (6, 1), memory_total_mib=8192, source="nvml")
+SECOND_1080_AT_0 = dataclasses.replace(SECOND_1080, index=0)
+RTX5060_AT_1 = dataclasses.replace(RTX5060, index=1)
 CUDA_PTX_ONLY = core(sass=("sm_90",), ptx=("sm_90",))  # RTX 5060 (sm_120) JIT-compiles sm_90 PTX
 CUDA_NO_KERNELS = core(sass=("sm_90",))
 
@@ -156,9 +163,9 @@ RULE_CASES: Dict[str, Case] = {
         other_binaries, machine(binaries=(binary("nvidia/cufft/lib/libcufft.so.11", sass=("sm_60",)),)), WARNING),
     "needed-library-lacks-kernels": rule_case(
         other_binaries, machine(binaries=(binary("nvidia/cublas/lib/libcublas.so.12", sass=("sm_60",)),)), BLOCKING),
-    "library-lacks-kernels": rule_case(
+    "library-lacks-kernels": rule_case(  # cuSOLVER: GPT-SoVITS never calls it on the GPU, so a line (issue 24.7)
         other_binaries, machine(binaries=(binary("nvidia/cusolver/lib/libcusolver.so.11", sass=("sm_60",)),)),
-        WARNING),
+        OK),
     # live_probe: what the runtime's own interpreter said
     "live-skipped": rule_case(live_probe, machine(live=LiveProbe("skipped", error="--no-live")), OK),
     "live-timeout": rule_case(live_probe, machine(live=LiveProbe("timeout", duration_s=60.2)), WARNING),
@@ -172,6 +179,20 @@ RULE_CASES: Dict[str, Case] = {
     # torchaudio_pair
     "torchaudio-mismatch": rule_case(
         torchaudio_pair, machine(distributions=(Distribution("torchaudio", "2.6.0+cu124"),)), WARNING),
+    # gpu_choice: the GPU GPT-SoVITS' config.py picks is the one judged
+    "gpu-not-used": rule_case(gpu_choice, machine(gpus=(RTX5060, SECOND_1080), device_config=CONFIG_2025_06B,
+                                                  device_env={"CUDA_VISIBLE_DEVICES": "0"}), OK),
+    "gpu-other-lacks-kernels": rule_case(
+        gpu_choice, machine(gpus=(RTX5060, SECOND_1080), device_config=CONFIG_2025_06B,
+                            binaries=(core(sass=("sm_90", "sm_120")),)), WARNING),
+    "runs-on-cpu": rule_case(gpu_choice, machine(device_config=CONFIG_2025_06B,
+                                                 device_env={"CUDA_VISIBLE_DEVICES": ""}), WARNING),
+    "webui-sees-other-gpu": rule_case(  # CUDA_VISIBLE_DEVICES=1: the WebUI's number 0 names GPU 0
+        gpu_choice, machine(gpus=(SECOND_1080_AT_0, RTX5060_AT_1), device_config=CONFIG_2025_06B,
+                            device_env={"CUDA_VISIBLE_DEVICES": "1"}), OK),
+    "webui-gpu0-fp32": rule_case(
+        gpu_choice, machine(gpus=(Gpu(0, "NVIDIA GeForce GTX 1050", (6, 1), memory_total_mib=2048),),
+                            device_config=CONFIG_2025_06B), OK),
     # python_version: torch 2.7 ships wheels for 3.9-3.13
     "python-unsupported": rule_case(python_version, machine(rt=runtime(python="3.8")), WARNING),
 }

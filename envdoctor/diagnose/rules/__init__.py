@@ -7,6 +7,7 @@ from envdoctor.diagnose.rules import (
     cpu_only_torch,
     driver,
     fp16_attention,
+    gpu_choice,
     live_probe,
     no_gpu,
     nvrtc,
@@ -18,6 +19,7 @@ from envdoctor.diagnose.rules import (
 
 ALL_RULES = (
     no_gpu,
+    gpu_choice,
     torch_installed,
     cpu_only_torch,
     driver,

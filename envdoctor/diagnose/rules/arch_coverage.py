@@ -22,7 +22,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     if torch is None or not torch.is_cuda:
         return []
     findings: List[Finding] = []
-    for gpu in ctx.facts.gpu.gpus:
+    for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
         if cc is None:
             continue

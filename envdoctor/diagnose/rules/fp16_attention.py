@@ -22,7 +22,9 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     if torch is None or not torch.is_cuda:
         return []
     findings = []
-    for gpu in ctx.facts.gpu.gpus:
+    if not ctx.device_choice().is_half:
+        return []  # config.py runs this machine in FP32 (e.g. the WebUI on a card it sends to the CPU)
+    for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
         view = ctx.coverage_for(cc) if cc else None
         # With no kernels at all, "no kernel image" comes first; that is arch_coverage's finding.

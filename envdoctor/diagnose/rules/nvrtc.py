@@ -11,11 +11,21 @@ from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.model import Finding, Severity, arch_name
+from envdoctor.matrix.model import Toolkit
+from envdoctor.model import ComputeCapability, Finding, Severity, arch_name
 from envdoctor.versions import as_tuple, major_minor
 
 # nvrtc-arch-dropped: the GPU is older than this CUDA supports (13.0 dropped sm_50-sm_72), not newer.
 CODES = ("nvrtc-too-old", "nvrtc-too-old-avoided", "nvrtc-arch-dropped")
+
+
+def accepts(toolkit: Toolkit, cc: ComputeCapability) -> bool:
+    """Whether torch's jiterator gets code for CC out of this NVRTC (the upgrade plan asks the same)."""
+    if arch_name(cc) in toolkit.sass_archs:
+        return True
+    cap = toolkit.jiterator_cap
+    # torch asks an NVRTC before 11.8 for PTX of the cap at most, and the driver JIT-compiles it
+    return cap is not None and cc > cap and arch_name(cap) in toolkit.sass_archs
 
 
 def evaluate(ctx: DiagnosisContext) -> List[Finding]:
@@ -26,16 +36,13 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     if toolkit is None:
         return []
     findings = []
-    for gpu in ctx.facts.gpu.gpus:
+    for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
         if cc is None:
             continue
         arch = arch_name(cc)
-        if arch in toolkit.sass_archs:
+        if accepts(toolkit, cc):
             continue
-        cap = toolkit.jiterator_cap
-        if cap is not None and cc > cap and arch_name(cap) in toolkit.sass_archs:
-            continue  # torch asks this NVRTC for PTX of the cap and the driver JIT-compiles it
         first = ctx.matrix.toolkits_for_arch(cc)
         dropped = bool(first) and all(as_tuple(t.version) < as_tuple(toolkit.version) for t in first)
         params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(torch.cuda),

@@ -1,7 +1,8 @@
 """Every CUDA binary besides torch's core library, judged by its role (matrices/binaries.yaml).
 
 - op-specific torch libraries and NVIDIA vendor libraries: a warning that names the operations
-  they serve; blocking only where the matrix says GPT-SoVITS runs those operations on the GPU and
+  they serve (information only, where the matrix says GPT-SoVITS never runs them on the GPU);
+  blocking only where the matrix says GPT-SoVITS runs those operations on the GPU and
   a missing kernel stops it (cuFFT: torch.stft of the reference audio), and only where the scan saw
   the library's kernels (cuFFT keeps them outside the fat binary cuobjdump lists);
 - extension packages (onnxruntime-gpu for G2PW, torchaudio, torchvision, xformers): a warning naming
@@ -40,7 +41,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         if binary.error and binary.error not in ("not-elf-or-pe",):
             findings.append(Finding("binary-unreadable", Severity.WARNING,
                                     {"binary": os.path.basename(binary.path), "error": binary.error}, (binary.path,)))
-    for gpu in ctx.facts.gpu.gpus:
+    for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
         if cc is None:
             continue
@@ -77,6 +78,10 @@ def _judge(binary: BinaryCoverageSummary, role: BinaryRole, verdict: str):
     use = role.gptsovits
     if use is not None and use.uses and use.blocking and not binary.error:
         return "needed-library-lacks-kernels", Severity.BLOCKING
+    if use is not None and not use.uses:
+        # GPT-SoVITS never launches these operations on the GPU (the matrix says so, with its source):
+        # libtorch_cuda_linalg from sm_80 in the cu130 builds must not warn on every Turing launch.
+        return "library-lacks-kernels", Severity.OK
     return "library-lacks-kernels", Severity.WARNING
 
 
