@@ -101,7 +101,14 @@ def may_link(path: str, folder_writable: bool) -> bool:
     through a shared inode that chmod reaches the original (issue 28). A file we cannot write, or one
     in a folder we cannot write, is copied instead (root can always write: this is about other users,
     and on Windows about the read-only attribute, which os.access reports)."""
-    return folder_writable and os.access(path, os.W_OK)
+    return folder_writable and writable(path)
+
+
+def writable(path: str, mode: int = os.W_OK) -> bool:
+    """os.access as this process's effective user (the one that will write), where the OS can ask so."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ def _estimate(folder: str, rel_dir: str, root_real: str, outside: bool, counts: 
         entries = list(os.scandir(folder))
     except OSError:
         return
-    folder_writable = os.access(folder, os.W_OK)
+    folder_writable = writable(folder)
     top_site = _is_site_dir(folder)
     for entry in entries:
         rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
@@ -223,7 +230,7 @@ class _Stager:
     def folder(self, src_dir: str, out_dir: str, rel_dir: str, outside: bool, seen: frozenset) -> None:
         os.mkdir(out_dir)
         self.dir_stats.append((src_dir, out_dir))
-        folder_writable = os.access(src_dir, os.W_OK)
+        folder_writable = writable(src_dir)
         top_site = _is_site_dir(src_dir)
         for entry in sorted(os.scandir(src_dir), key=lambda e: e.name):
             rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
@@ -346,7 +353,7 @@ def movable_problem(root: str) -> Optional[UpgradeError]:
     here, before any work, instead of at the swap after the whole install (issue 28)."""
     parent = os.path.dirname(os.path.abspath(root))
     blocked = [p for p in (parent, root) if not (os.path.islink(p) and p == root)
-               and not os.access(p, os.W_OK | os.X_OK)]
+               and not writable(p, os.W_OK | os.X_OK)]
     if blocked:
         return UpgradeError("upgrade.error.runtime_not_movable", path=root, parent=parent, blocked=blocked[0])
     return None

@@ -109,7 +109,7 @@ def base_env(env, cache):
 # -- 28.1: read-only torch, a non-root user ------------------------------------------------------
 
 def _read_only(folder):
-    for dirpath, dirnames, filenames in os.walk(folder, topdown=False):
+    for dirpath, _dirnames, filenames in os.walk(folder, topdown=False):
         for name in filenames:
             path = os.path.join(dirpath, name)
             if not os.path.islink(path):
@@ -144,26 +144,15 @@ def test_read_only_torch_as_a_non_root_user_leaves_every_inode_of_the_original_u
     with h.IndexServer(wheels["new"] + wheels["fakedep"]) as index:
         proc = cli(child_env, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json", user=True)
     assert proc.returncode in (2, 3), proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert json.loads(proc.stdout)["error"]["key"] != "error.unexpected"
+    assert "Unexpected error" not in proc.stdout, proc.stdout[-3000:]
+    tx = Journal(Layout(bundle)).transactions()[-1]
+    assert tx.has("staged") and not tx.has("swap-begin"), proc.stdout[-3000:]  # pip ran in the stage
     after = inodes(runtime)
     changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed == {}  # mode included: nothing in the stage wrote through a shared inode
     assert torch_version(bundle) == OLD
     # the read-only stage went to the trash and was deleted there; nothing waits that no command removes
     assert leftovers(bundle) == [] and open_transactions(bundle) == []
-
-
-def test_a_read_only_file_is_copied_into_the_stage_not_linked(bundle, tmp_path):
-    """The rule under the test above, checked where it is made (runs as root too: os.access is asked
-    as the caller; here the file and its folder are made unwritable for everyone but root, so the rule
-    is checked through may_link directly)."""
-    from envdoctor.upgrade.stage import may_link
-
-    path = tmp_path / "f"
-    path.write_text("x")
-    os.chmod(path, 0o444)
-    assert may_link(str(path), folder_writable=False) is False
-    assert may_link(str(path), folder_writable=True) is os.access(str(path), os.W_OK)
 
 
 def test_tree_stamp_sees_a_mode_change(tmp_path):
@@ -177,8 +166,6 @@ def test_tree_stamp_sees_a_mode_change(tmp_path):
 
 def test_a_read_only_stage_left_in_the_trash_is_removed(tmp_path):
     """A stage keeps its folders' modes; as a non-root user rmtree could not empty a 0o555 folder."""
-    from envdoctor.upgrade.fsutil import empty_trash
-
     trash = tmp_path / "state" / "trash"
     stage = trash / "x" / "torch"
     stage.mkdir(parents=True)
@@ -189,12 +176,11 @@ def test_a_read_only_stage_left_in_the_trash_is_removed(tmp_path):
     if why:
         pytest.skip(why)
     _give_to_nobody(str(tmp_path / "state"))
-    code = ("import sys; sys.path.insert(0, %r); from envdoctor.upgrade.fsutil import empty_trash; "
-            "empty_trash(%r)" % (REPO, str(trash)))
+    code = (f"import sys; sys.path.insert(0, {REPO!r}); from envdoctor.upgrade.fsutil import empty_trash; "
+            f"empty_trash({str(trash)!r})")
     proc = subprocess.run(as_nobody([sys.executable, "-c", code]), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert os.listdir(trash) == []
-    del empty_trash
 
 
 def test_an_unmovable_runtime_is_refused_before_any_work(bundle, env, index, tmp_path):
