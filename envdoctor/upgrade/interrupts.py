@@ -30,6 +30,7 @@ class _State:
     def __init__(self) -> None:
         self.depth = 0  # nested guard() calls
         self.holds = 0
+        self.to_the_end = 0  # holds taken by hold_to_the_end, given back when guard() ends
         self.pending: List[int] = []
         self.unwound = threading.Event()
 
@@ -68,6 +69,8 @@ def guard() -> Iterator[None]:
     finally:
         _state.depth -= 1
         if _state.depth == 0:
+            _state.holds -= _state.to_the_end
+            _state.to_the_end = 0
             _state.unwound.set()
             _console_close_handler(False)
             for sig, old in previous.items():
@@ -86,6 +89,14 @@ def held() -> Iterator[None]:
         yield
     finally:
         _state.holds -= 1
+
+
+def hold_to_the_end() -> None:
+    """From now until guard() ends, signals wait: the work is committed, and what is left is to say so
+    ("Done"), not to unwind."""
+    if _state.depth:
+        _state.holds += 1
+        _state.to_the_end += 1
 
 
 def pending() -> Optional[int]:

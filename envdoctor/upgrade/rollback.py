@@ -96,6 +96,7 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         with interrupts.held():  # a signal waits for the renames and the commit (see interrupts.py)
             swap_in(spec, journal, txid)
             journal.append(txid, "committed")
+            interrupts.hold_to_the_end()
         link_text = tree.meta.get("runtime_link")
         if isinstance(link_text, str):
             unpin_link(layout.runtime, link_text)  # the user's own relative `runtime` link, as it was

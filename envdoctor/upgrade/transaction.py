@@ -340,6 +340,7 @@ def _swap_or_keep(layout: Layout, journal: Journal, txid: str, events: Events, r
     with interrupts.held():
         exchange = swap_in(spec, journal, txid)
         journal.append(txid, "committed", backup=layout.backup(txid))
+        interrupts.hold_to_the_end()
     return UpgradeResult(txid, "committed", resolution, stats, result, from_torch, to_torch, layout.backup(txid),
                          "exchange" if exchange else "rename", log=log_path(layout, txid))
 
