@@ -97,9 +97,11 @@ def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: boo
     if direction == FORWARD:
         journal.append(tx.txid, "committed", recovered=True)
         return Recovered(tx.txid, tx.kind, "rollback-completed" if tx.kind == "rollback" else "completed")
+    # Journaled before the candidate is deleted: until "reversed" is on disk a later `recover` goes
+    # forward and needs it (were we stopped in between, the leftover is a stale stage, removed below).
+    journal.append(tx.txid, "reversed", recovered=True)
     if tx.kind == "upgrade":
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
-    journal.append(tx.txid, "reversed", recovered=True)
     return Recovered(tx.txid, tx.kind, "rollback-reversed" if tx.kind == "rollback" else "reversed")
 
 

@@ -289,6 +289,7 @@ def stage_tree(src: str, dst: str, method: str = AUTO,
     started = time.monotonic()
     if os.path.lexists(dst):
         raise UpgradeError("upgrade.error.stage_exists", path=dst)
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     run = _Stager(src, dst, method, progress, total_files)
     run.folder(src, dst, "", False, frozenset({run.root_real}))
     for original, copy in reversed(run.dir_stats):

@@ -234,13 +234,21 @@ def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> s
             return "kept"
         outcome = "reversed" if tx.has("swap-begin") else "aborted"
         reason = exc.key if isinstance(exc, UpgradeError) else type(exc).__name__
+        if outcome == "aborted":
+            # Nothing was swapped: the stage goes first, so that were we stopped in between, the open
+            # transaction's notice leads to a `recover` that finds nothing left to delete.
+            remove_tree(layout.tx_dir(txid), layout.trash)
+            journal.append(txid, outcome, reason=reason)
+            return outcome
+        # A reversed swap is journaled first: until "reversed" is on disk, `recover` finishes the swap
+        # forward and needs the candidate (a full disk here leaves it for `recover`, whole).
         journal.append(txid, outcome, reason=reason)
     except BaseException:
         return "open"  # leave the transaction open: `recover` will finish the job and say so
     try:
         remove_tree(layout.tx_dir(txid), layout.trash)
     except BaseException:
-        pass  # a closed transaction's folder is swept by `recover` (stale stage) or `rollback --prune`
+        pass  # a closed transaction's stage is a stale stage: `recover` removes it
     return outcome
 
 
