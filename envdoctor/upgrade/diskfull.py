@@ -46,4 +46,6 @@ def disk_full_error(layout: Layout, journal: Journal, txid: Optional[str], exc: 
         which = "old"
     else:
         which = "none"
+    if which == "new" and tx is not None and tx.kind == "rollback":
+        which = "restored"  # a rollback's incoming tree is the kept runtime the user asked for
     return UpgradeError(f"upgrade.error.disk_full_{which}", **params)

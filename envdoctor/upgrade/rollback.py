@@ -16,6 +16,7 @@ from typing import Callable, List, Optional
 from envdoctor.atomicfile import atomic_write
 from envdoctor.probes.runtime import find_runtime
 from envdoctor.upgrade import interrupts, manifest
+from envdoctor.upgrade.diskfull import disk_full_error, is_disk_full
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import identity
 from envdoctor.upgrade.guards import refuse_in_use, refuse_open
@@ -94,8 +95,13 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         manifest.record(layout.runtime, layout.manifest(txid))  # the runtime about to be parked
         spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
         with interrupts.held():  # a signal waits for the renames and the commit (see interrupts.py)
-            swap_in(spec, journal, txid)
-            journal.append(txid, "committed")
+            try:
+                swap_in(spec, journal, txid)
+                journal.append(txid, "committed")
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                raise disk_full_error(layout, journal, txid, exc, "open") from exc  # left for `recover`
             interrupts.hold_to_the_end()
         link_text = tree.meta.get("runtime_link")
         if isinstance(link_text, str):

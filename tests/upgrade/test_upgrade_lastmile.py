@@ -403,3 +403,16 @@ def test_a_relative_runtime_link_commits_and_rolls_back(bundle, env, index, shar
     assert torch_version(bundle) == OLD
     assert os.path.islink(runtime) and os.readlink(runtime) == "../rt"  # the user's own link, as it was
     assert h.manifest(real) == before
+
+
+def test_a_full_disk_during_a_rollback_says_the_kept_runtime_is_in_place(bundle, env, index, shared_cache):
+    base = base_env(env, shared_cache)
+    up = cli(base, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+    rb = cli({**base, "ENVDOCTOR_FAULT_AT": "committed", "ENVDOCTOR_FAULT_KIND": "ENOSPC"}, "rollback", "--root",
+             bundle, "--json")
+    out = json.loads(rb.stdout)
+    assert rb.returncode == 3 and out["error"]["key"] == "upgrade.error.disk_full_restored", rb.stdout + rb.stderr
+    assert torch_version(bundle) == OLD
+    rec = cli(base, "recover", "--root", bundle, "--json")
+    assert rec.returncode == 0 and open_transactions(bundle) == []

@@ -65,6 +65,7 @@ MESSAGES = {
     "upgrade.error.runtime_not_movable": "{path} 无法整体移动(没有 {blocked} 的写入权限),而升级和回滚是通过给整个文件夹改名来替换它的。请给你的账户 {path} 和 {parent} 的写入权限(或以它们的所有者身份运行)后再试。什么都没有改。",
     "upgrade.error.link_outside": "{path} 是指向运行环境之外 {target} 的链接,envdoctor 无法把它复制进副本(它指向不存在的位置,或指向包含运行环境本身的文件夹);否则 pip 会穿过它写到外面。请把这个链接换成真实的文件夹或文件,或删除它,然后再试。什么都没有改。",
     "upgrade.error.disk_full_new": "{path} 所在的磁盘已满({detail})。没有丢失任何东西:日志完整,新的运行环境已经就位,剩下的只是收尾记录。请腾出空间(现在剩余 {free_mb} MB),然后运行 `envdoctor recover --root {root}`。",
+    "upgrade.error.disk_full_restored": "{path} 所在的磁盘已满({detail})。没有丢失任何东西:日志完整,你要恢复的那个保留的运行环境已经就位,剩下的只是收尾记录。请腾出空间(现在剩余 {free_mb} MB),然后运行 `envdoctor recover --root {root}`。",
     "upgrade.error.disk_full_old": "{path} 所在的磁盘已满({detail})。没有丢失任何东西:日志完整,原来的运行环境在原位。请腾出空间(现在剩余 {free_mb} MB),然后运行 `envdoctor recover --root {root}` 完成或撤销这一步。",
     "upgrade.error.disk_full_none": "{path} 所在的磁盘已满({detail})。没有丢失任何东西:日志完整,两个运行环境都保存在 {state},但在这一步完成之前 {runtime} 处没有运行环境。请腾出空间(现在剩余 {free_mb} MB),然后运行 `envdoctor recover --root {root}`。",
     "upgrade.error.disk_full_undone": "{path} 所在的磁盘已满({detail})。这一步已撤销:运行环境保持原样,不需要运行 recover。请腾出空间(现在剩余 {free_mb} MB)后再试。",
