@@ -7,12 +7,17 @@ ENVDOCTOR_FAULT_AT=<point>[#n]  SIGKILL this process (and the children it starte
                                 "move", "committed", ...) and "stage-file" (after each staged file).
 ENVDOCTOR_FAULT_AFTER_S=<float> SIGKILL this process and its children that many seconds after the
                                 upgrade starts (a "random moment" for crash tests).
+ENVDOCTOR_FAULT_KIND=<kind>     what ENVDOCTOR_FAULT_AT does: "kill" (default, SIGKILL), a signal name
+                                ("SIGTERM", "SIGHUP", "SIGINT": sent to this process, which handles it
+                                as a user's or the system's would), or "ENOSPC": the disk is full from
+                                then on (this hit and every later journal write fail with ENOSPC).
 ENVDOCTOR_NO_EXCHANGE=1         use two renames instead of Linux's atomic exchange (the Windows path).
 SIGKILL is what a power loss looks like to the files: no cleanup code runs.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -59,8 +64,26 @@ def hit(point: str) -> None:
     if name != point:
         return
     _counts[point] = _counts.get(point, 0) + 1
-    if _counts[point] >= int(nth or 1):
+    if _counts[point] != int(nth or 1):
+        return  # (fires once: a handled signal or ENOSPC lets the process go on past the point)
+    kind = os.environ.get("ENVDOCTOR_FAULT_KIND", "kill")
+    if kind == "ENOSPC":
+        global _disk_full
+        _disk_full = True
+        check_space()
+    elif kind.startswith("SIG") and hasattr(signal, kind):
+        os.kill(os.getpid(), getattr(signal, kind))
+    else:
         _die()
+
+
+_disk_full = False
+
+
+def check_space() -> None:
+    """Called before each journal write: once an injected ENOSPC fired, the disk stays full."""
+    if _disk_full:
+        raise OSError(errno.ENOSPC, "No space left on device (injected: ENVDOCTOR_FAULT_KIND=ENOSPC)")
 
 
 def arm_timer() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Optional
 
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
@@ -43,6 +44,29 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
+    try:
+        return _run(args, ui)
+    except KeyboardInterrupt as exc:
+        # Ctrl-C or a signal (see upgrade/interrupts.py): say what became of the work, then end as an
+        # interrupted program does (exit 130, no envelope).
+        say_cancelled(exc, ui, args.root)
+        raise
+
+
+def say_cancelled(exc: KeyboardInterrupt, ui: Ui, root: Optional[str]) -> None:
+    import os
+
+    outcome = getattr(exc, "outcome", "aborted")
+    if outcome == "kept":
+        text = ui.text("upgrade.cancelled_kept", new=getattr(exc, "to_torch", None) or "-")
+    elif outcome == "open":
+        text = ui.text("upgrade.cancelled_open", root=os.path.abspath(root or "."))
+    else:
+        text = ui.text("upgrade.cancelled")
+    print(text, file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.cli.upgrade_view import (
         ConsoleEvents,
         Events,

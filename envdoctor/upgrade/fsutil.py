@@ -11,6 +11,7 @@ import errno
 import functools
 import os
 import shutil
+import stat
 import sys
 import uuid
 from typing import Optional, Tuple
@@ -154,7 +155,30 @@ def _delete(path: str) -> None:
         except OSError:
             pass
         return
+    _rmtree(path)
+
+
+def _rmtree(path: str) -> None:
+    """rmtree that also clears a tree with read-only folders (a stage of a runtime unpacked read-only
+    keeps its folders' modes): where the first pass left something, give the folders (never the files:
+    a staged file may share its inode with the original runtime) owner write and search, and retry."""
     shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path) or os.path.islink(path) or sys.platform == "win32":
+        return
+    _own_folder(path)
+    for dirpath, dirnames, _names in os.walk(path):
+        for name in dirnames:
+            _own_folder(os.path.join(dirpath, name))
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _own_folder(path: str) -> None:
+    try:
+        st = os.lstat(path)
+        if stat.S_ISDIR(st.st_mode):
+            os.chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+    except OSError:
+        pass
 
 
 def delete_with_progress(root: str, progress) -> None:
@@ -179,7 +203,7 @@ def delete_with_progress(root: str, progress) -> None:
         done += size
         if index % 200 == 0 or index == len(files) - 1:
             progress(done, total)
-    shutil.rmtree(root, ignore_errors=True)  # the (now empty) folders
+    _rmtree(root)  # the (now empty) folders, and what a read-only folder kept
     progress(total, total)
 
 

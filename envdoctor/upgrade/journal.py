@@ -70,6 +70,7 @@ class Journal:
                   "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         record.update(data)
         line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+        faults.check_space()
         os.makedirs(self.layout.state_dir, exist_ok=True)
         is_new = not os.path.exists(self.path)
         with open(self.path, "a", encoding="utf-8") as handle:

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
+from envdoctor.upgrade import interrupts
+from envdoctor.upgrade.diskfull import disk_full_error, is_disk_full
 from envdoctor.upgrade.fsutil import can_exchange, empty_trash, remove_tree
 from envdoctor.upgrade.journal import Journal, Transaction
 from envdoctor.upgrade.layout import Layout, is_valid_txid
@@ -37,9 +39,16 @@ def recover(layout: Layout, reverse: bool = False) -> List[Recovered]:
     done: List[Recovered] = []
     if not os.path.isdir(layout.state_dir):
         return done  # nothing was ever done here: take no lock, so a mistyped --root creates nothing
-    with TxLock(layout):
+    with TxLock(layout), interrupts.guard():
         for tx in journal.open_transactions():
-            done.append(_recover_one(layout, journal, tx, reverse))
+            try:
+                with interrupts.held():  # a signal waits until this transaction is closed
+                    done.append(_recover_one(layout, journal, tx, reverse))
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                # ENOSPC: every step is a journaled rename, so the state is whole; say what is in place
+                raise disk_full_error(layout, journal, tx.txid, exc, "open") from exc
         remove_stale_stages(layout, journal)
         empty_trash(layout.trash)
     return done
@@ -88,9 +97,11 @@ def _recover_one(layout: Layout, journal: Journal, tx: Transaction, reverse: boo
     if direction == FORWARD:
         journal.append(tx.txid, "committed", recovered=True)
         return Recovered(tx.txid, tx.kind, "rollback-completed" if tx.kind == "rollback" else "completed")
+    # Journaled before the candidate is deleted: until "reversed" is on disk a later `recover` goes
+    # forward and needs it (were we stopped in between, the leftover is a stale stage, removed below).
+    journal.append(tx.txid, "reversed", recovered=True)
     if tx.kind == "upgrade":
         remove_tree(layout.tx_dir(tx.txid), layout.trash)
-    journal.append(tx.txid, "reversed", recovered=True)
     return Recovered(tx.txid, tx.kind, "rollback-reversed" if tx.kind == "rollback" else "reversed")
 
 

@@ -15,14 +15,15 @@ from typing import Callable, List, Optional
 
 from envdoctor.atomicfile import atomic_write
 from envdoctor.probes.runtime import find_runtime
-from envdoctor.upgrade import manifest
+from envdoctor.upgrade import interrupts, manifest
+from envdoctor.upgrade.diskfull import disk_full_error, is_disk_full
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import identity
 from envdoctor.upgrade.guards import refuse_in_use, refuse_open
 from envdoctor.upgrade.journal import Journal, new_txid
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.lock import TxLock
-from envdoctor.upgrade.swap import SwapSpec, swap_in
+from envdoctor.upgrade.swap import SwapSpec, swap_in, unpin_link
 from envdoctor.upgrade.trees import KeptTree, kept_trees, prune
 
 
@@ -74,7 +75,7 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
     journal = Journal(layout)
     if not os.path.isdir(layout.state_dir):
         raise UpgradeError("upgrade.error.no_backup", root=layout.root)  # nothing kept: create nothing
-    with TxLock(layout):
+    with TxLock(layout), interrupts.guard():
         refuse_open(journal)
         tree = choose(layout, wanted)
         verify_kept(layout, tree)
@@ -93,8 +94,18 @@ def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
         atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
         manifest.record(layout.runtime, layout.manifest(txid))  # the runtime about to be parked
         spec = SwapSpec(layout.runtime, tree.path, incoming, layout.rejected(txid), current)
-        swap_in(spec, journal, txid)
-        journal.append(txid, "committed")
+        with interrupts.held():  # a signal waits for the renames and the commit (see interrupts.py)
+            try:
+                swap_in(spec, journal, txid)
+                journal.append(txid, "committed")
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                raise disk_full_error(layout, journal, txid, exc, "open") from exc  # left for `recover`
+            interrupts.hold_to_the_end()
+        link_text = tree.meta.get("runtime_link")
+        if isinstance(link_text, str):
+            unpin_link(layout.runtime, link_text)  # the user's own relative `runtime` link, as it was
         return RollbackResult(txid, tree, torch, layout.rejected(txid), time.monotonic() - started)
 
 

@@ -23,7 +23,7 @@ from envdoctor.upgrade.layout import layout_for_runtime
 from envdoctor.upgrade.mirrors import apply_sources
 from envdoctor.upgrade.plan import NO_GPU, UP_TO_DATE, UPGRADE, Plan, PlanOptions, facts_from_report, make_plan
 from envdoctor.upgrade.preflight import Preflight, run_preflight
-from envdoctor.upgrade.stage import estimate_copy_bytes
+from envdoctor.upgrade.stage import estimate_copy_bytes, movable_problem
 from envdoctor.upgrade.transaction import SPACE_MARGIN, UpgradeOptions, UpgradeResult, run_upgrade
 
 
@@ -104,7 +104,10 @@ def prepare(request: UpgradeRequest) -> PreparedUpgrade:
 def _preflight(prepared: PreparedUpgrade, matrix: Matrix, request: UpgradeRequest) -> Preflight:
     """Resolve from metadata only and apply every rule that could stop the plan (see preflight.py)."""
     runtime = prepared.runtime
-    _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)
+    problem = movable_problem(runtime.root)  # found now, not at the swap after the whole install
+    if problem is not None:
+        raise problem
+    _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)  # refuses a link it cannot stage
     installed = {d.name: d.version for d in prepared.report.facts.distributions}
     check = run_preflight(prepared.plan, runtime.python, installed, matrix, prepared.driver, runtime.platform,
                           str(cache_dir()), copy_bytes, force=request.force, find_links=prepared.plan.find_links,

@@ -12,7 +12,11 @@ Three ways to put a file in the stage, cheapest first:
             site-packages (*.pth, single-module packages), anything under bin/ or Scripts/ (script
             rewrites, our own shebang fix), and the runtime's top-level files (pyvenv.cfg,
             python.exe, python3X._pth).
+A file is linked only where pip can replace it unaided: a file or folder we cannot write is copied,
+because pip's error handler would chmod the shared inode (see `may_link`).
 Folders are always created anew, so new files (new .pyc, new packages) never land in the original.
+Symbolic links are judged by where they lead (`plan_link`): inside the runtime they stay links that
+name the stage's own files; out of it, the stage holds a real copy, so pip never writes through them.
 `tree_stamp` lets the caller prove afterwards that the original was not touched.
 """
 
@@ -23,11 +27,10 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from envdoctor import faults
 from envdoctor.upgrade.errors import UpgradeError
@@ -84,17 +87,113 @@ def _walk_files(root: str) -> Iterator[Tuple[str, bool, os.stat_result]]:
             yield (name if rel_dir == "." else os.path.join(rel_dir, name)), top_site, st
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _in_site(rel: str) -> bool:
+    return any(p.lower() in ("site-packages", "dist-packages") for p in rel.replace("\\", "/").split("/")[:-1])
+
+
+def may_link(path: str, folder_writable: bool) -> bool:
+    """A hard link is safe only where pip can replace the file without help: pip unlinks a file it
+    replaces, and when that fails its error handler makes the file writable (chmod) and tries again;
+    through a shared inode that chmod reaches the original (issue 28). A file we cannot write, or one
+    in a folder we cannot write, is copied instead (root can always write: this is about other users,
+    and on Windows about the read-only attribute, which os.access reports)."""
+    return folder_writable and writable(path)
+
+
+def writable(path: str, mode: int = os.W_OK) -> bool:
+    """os.access as this process's effective user (the one that will write), where the OS can ask so."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """What the stage makes of one symbolic link in the runtime."""
+
+    action: str  # keep: a link with `text` | copy: the file it names | walk: the folder it names | refuse
+    text: str = ""
+    source: str = ""  # copy/walk: the resolved path to read
+
+
+KEEP, WALK, REFUSE = "keep", "walk", "refuse"
+
+
+def plan_link(link: str, rel: str, root_real: str) -> LinkPlan:
+    """A link that stays inside the runtime stays a link, written relative so that in the stage it names
+    the stage's own file, never the original's. A link that leads out of the runtime would let pip
+    uninstall and install through it into the outside folder (issue 25), so the stage holds a real copy
+    of what it names (the swap then replaces the link, never its target); an interpreter link outside
+    site-packages (a venv's bin/python) is kept, pip never writes there. What cannot be copied safely
+    (a dangling link or a folder holding the runtime itself) is refused."""
+    try:
+        text = os.readlink(link)
+        resolved = os.path.realpath(link)
+    except OSError:
+        return LinkPlan(REFUSE, source=link)
+    if _inside(resolved, root_real):
+        rel_dir = os.path.dirname(rel)
+        if not os.path.isabs(text) and not os.path.normpath(os.path.join(rel_dir, text)).startswith(".."):
+            return LinkPlan(KEEP, text)
+        return LinkPlan(KEEP, os.path.relpath(os.path.relpath(resolved, root_real), rel_dir or "."))
+    if os.path.isdir(resolved):
+        if _inside(root_real, resolved):
+            return LinkPlan(REFUSE, source=resolved)  # copying it would copy the runtime into itself
+        return LinkPlan(WALK, source=resolved)
+    if os.path.isfile(resolved):
+        return LinkPlan(COPY, source=resolved) if _in_site(rel) else LinkPlan(KEEP, text)
+    return LinkPlan(REFUSE, source=resolved) if _in_site(rel) else LinkPlan(KEEP, text)
+
+
+def _refuse(link: str, plan: LinkPlan) -> UpgradeError:
+    return UpgradeError("upgrade.error.link_outside", path=link, target=plan.source)
+
+
 def estimate_copy_bytes(src: str) -> Tuple[int, int, int]:
-    """(files, bytes of all files, bytes of files that must be copied) — for the free-space check."""
-    files = total = copy = 0
-    for rel, top_site, st in _walk_files(src):
-        if stat.S_ISLNK(st.st_mode):
+    """(files, bytes of all files, bytes of files that must be copied) — for the free-space check. The
+    same rules as stage_tree: a link out of the runtime counts what it names, as copies; a link the
+    stage would refuse is refused here, before any work."""
+    counts = [0, 0, 0]
+    _estimate(src, "", os.path.realpath(src), False, counts, set())
+    return counts[0], counts[1], counts[2]
+
+
+def _estimate(folder: str, rel_dir: str, root_real: str, outside: bool, counts: list, seen: set) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    folder_writable = writable(folder)
+    top_site = _is_site_dir(folder)
+    for entry in entries:
+        rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
+        try:
+            if entry.is_symlink():
+                plan = plan_link(entry.path, rel, root_real)
+                if plan.action == REFUSE:
+                    raise _refuse(entry.path, plan)
+                if plan.action == WALK and plan.source not in seen:
+                    _estimate(plan.source, rel, root_real, True, counts, seen | {plan.source})
+                elif plan.action == COPY:
+                    size = os.stat(plan.source).st_size
+                    counts[0] += 1
+                    counts[1] += size
+                    counts[2] += size
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                _estimate(entry.path, rel, root_real, outside, counts, seen)
+                continue
+            size = entry.stat(follow_symlinks=False).st_size
+        except OSError:
             continue
-        files += 1
-        total += st.st_size
-        if must_copy(rel, top_site):
-            copy += st.st_size
-    return files, total, copy
+        counts[0] += 1
+        counts[1] += size
+        if outside or must_copy(rel, top_site) or not may_link(entry.path, folder_writable):
+            counts[2] += size
 
 
 def _reflink(src: str, dst: str) -> bool:
@@ -115,77 +214,108 @@ def _reflink(src: str, dst: str) -> bool:
     return True
 
 
+class _Stager:
+    """One stage_tree run: walks the runtime (and what its outward links name) and fills the stage."""
+
+    def __init__(self, src: str, dst: str, method: str, progress: Optional[Callable[[int, int], None]],
+                 total_files: int) -> None:
+        self.root_real = os.path.realpath(src)
+        self.try_reflink = method in (AUTO, REFLINK)
+        self.try_link = method in (AUTO, HARDLINK)
+        self.used: Dict[str, int] = {REFLINK: 0, HARDLINK: 0, COPY: 0}
+        self.files = self.linked = self.copied = self.bytes_total = self.bytes_written = 0
+        self.dir_stats: List[Tuple[str, str]] = []
+        self.progress, self.total_files = progress, total_files
+
+    def folder(self, src_dir: str, out_dir: str, rel_dir: str, outside: bool, seen: frozenset) -> None:
+        os.mkdir(out_dir)
+        self.dir_stats.append((src_dir, out_dir))
+        folder_writable = writable(src_dir)
+        top_site = _is_site_dir(src_dir)
+        for entry in sorted(os.scandir(src_dir), key=lambda e: e.name):
+            rel = os.path.join(rel_dir, entry.name) if rel_dir else entry.name
+            target = os.path.join(out_dir, entry.name)
+            if entry.is_symlink():
+                plan = plan_link(entry.path, rel, self.root_real)
+                if plan.action == KEEP:
+                    os.symlink(plan.text, target)
+                elif plan.action == WALK and plan.source not in seen:
+                    self.folder(plan.source, target, rel, True, seen | {plan.source})
+                elif plan.action == COPY:
+                    self.file(plan.source, target, rel, os.stat(plan.source), False)
+                else:
+                    raise _refuse(entry.path, plan)
+            elif entry.is_dir(follow_symlinks=False):
+                self.folder(entry.path, target, rel, outside, seen)
+            else:
+                st = entry.stat(follow_symlinks=False)
+                linkable = not outside and not must_copy(rel, top_site) and may_link(entry.path, folder_writable)
+                self.file(entry.path, target, rel, st, linkable)
+
+    def file(self, path: str, target: str, rel: str, st: os.stat_result, linkable: bool) -> None:
+        self.files += 1
+        self.bytes_total += st.st_size
+        done = False
+        if self.try_reflink:
+            done = _reflink(path, target)
+            if done:
+                self.used[REFLINK] += 1
+                self.copied += 1
+            elif self.used[REFLINK] == 0:
+                self.try_reflink = False  # the filesystem cannot clone: stop asking
+        if not done and self.try_link and linkable:
+            try:
+                os.link(path, target)
+                done = True
+                self.used[HARDLINK] += 1
+                self.linked += 1
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+                    raise
+                self.try_link = exc.errno == errno.EMLINK  # too many links to this file: copy just it
+        if not done:
+            shutil.copy2(path, target)
+            self.used[COPY] += 1
+            self.copied += 1
+            self.bytes_written += st.st_size
+        faults.hit("stage-file")
+        if self.progress is not None and (self.files % 200 == 0 or self.files == self.total_files):
+            self.progress(self.files, self.total_files)
+
+
 def stage_tree(src: str, dst: str, method: str = AUTO,
                progress: Optional[Callable[[int, int], None]] = None, total_files: int = 0) -> StageStats:
     """Build dst from src. `method`: auto (reflink, else hardlink, else copy) or one of them forced."""
     started = time.monotonic()
     if os.path.lexists(dst):
         raise UpgradeError("upgrade.error.stage_exists", path=dst)
-    try_reflink = method in (AUTO, REFLINK)
-    try_link = method in (AUTO, HARDLINK)
-    used: Dict[str, int] = {REFLINK: 0, HARDLINK: 0, COPY: 0}
-    files = linked = copied = bytes_total = bytes_written = 0
-    dir_stats = []
-    for dirpath, dirnames, filenames in os.walk(src):
-        rel_dir = os.path.relpath(dirpath, src)
-        out_dir = dst if rel_dir == "." else os.path.join(dst, rel_dir)
-        os.makedirs(out_dir, exist_ok=rel_dir != ".")
-        dir_stats.append((dirpath, out_dir))
-        top_site = _is_site_dir(dirpath)
-        # Symlinked folders are recreated as links, not walked (os.walk lists them in dirnames).
-        for name in list(dirnames):
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                os.symlink(os.readlink(path), os.path.join(out_dir, name))
-                dirnames.remove(name)
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            target = os.path.join(out_dir, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                os.symlink(os.readlink(path), target)
-                continue
-            files += 1
-            bytes_total += st.st_size
-            rel = name if rel_dir == "." else os.path.join(rel_dir, name)
-            done = False
-            if try_reflink:
-                done = _reflink(path, target)
-                if done:
-                    used[REFLINK] += 1
-                    copied += 1
-                elif used[REFLINK] == 0:
-                    try_reflink = False  # the filesystem cannot clone: stop asking
-            if not done and try_link and not must_copy(rel, top_site):
-                try:
-                    os.link(path, target)
-                    done = True
-                    used[HARDLINK] += 1
-                    linked += 1
-                except OSError as exc:
-                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
-                        raise
-                    try_link = exc.errno == errno.EMLINK  # too many links to this file: copy just it
-            if not done:
-                shutil.copy2(path, target)
-                used[COPY] += 1
-                copied += 1
-                bytes_written += st.st_size
-            faults.hit("stage-file")
-            if progress is not None and (files % 200 == 0 or files == total_files):
-                progress(files, total_files)
-    for original, copy in reversed(dir_stats):
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    run = _Stager(src, dst, method, progress, total_files)
+    run.folder(src, dst, "", False, frozenset({run.root_real}))
+    for original, copy in reversed(run.dir_stats):
         shutil.copystat(original, copy)
+    used = run.used
     best = REFLINK if used[REFLINK] else HARDLINK if used[HARDLINK] else COPY
-    return StageStats(best, files, linked, copied, bytes_total, bytes_written, time.monotonic() - started)
+    return StageStats(best, run.files, run.linked, run.copied, run.bytes_total, run.bytes_written,
+                      time.monotonic() - started)
 
 
-def tree_stamp(root: str) -> Dict[str, Tuple[int, int, int]]:
-    """{relative path: (size, mtime_ns, inode)} of every file: cheap proof that a tree was not touched."""
-    return {rel: (st.st_size, st.st_mtime_ns, st.st_ino) for rel, _top_site, st in _walk_files(root)}
+def tree_stamp(root: str) -> Dict[str, Tuple[int, ...]]:
+    """{relative path: (size, mtime_ns, inode, mode)} of every file and folder: cheap proof that a tree
+    was not touched. The mode is in it because a chmod through a shared inode changes nothing else
+    (issue 28: pip's error handler made a linked file 0o200 and "not changed" was said)."""
+    stamp: Dict[str, Tuple[int, ...]] = {
+        rel: (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode) for rel, _top_site, st in _walk_files(root)}
+    for dirpath, _dirnames, _filenames in os.walk(root):
+        try:
+            st = os.stat(dirpath)  # (os.walk lists no linked folder: this follows only a linked root)
+        except OSError:
+            continue
+        stamp[os.path.join(os.path.relpath(dirpath, root), "")] = (st.st_mtime_ns, st.st_ino, st.st_mode)
+    return stamp
 
 
-def stamp_digest(stamp: Dict[str, Tuple[int, int, int]]) -> str:
+def stamp_digest(stamp: Dict[str, Tuple[int, ...]]) -> str:
     """A short fingerprint of a tree_stamp, small enough for a journal record."""
     return hashlib.sha256(json.dumps(sorted(stamp.items())).encode()).hexdigest()
 
@@ -216,3 +346,15 @@ def fix_script_paths(stage: str, final: str) -> int:
                 os.replace(tmp, path)
                 fixed += 1
     return fixed
+
+
+def movable_problem(root: str) -> Optional[UpgradeError]:
+    """Why the swap could not move `root` as a whole, or None. A rename needs write permission on the
+    folder that holds it and (POSIX, for a folder moving to another parent) on the folder itself; found
+    here, before any work, instead of at the swap after the whole install (issue 28)."""
+    parent = os.path.dirname(os.path.abspath(root))
+    blocked = [p for p in (parent, root) if not (os.path.islink(p) and p == root)
+               and not writable(p, os.W_OK | os.X_OK)]
+    if blocked:
+        return UpgradeError("upgrade.error.runtime_not_movable", path=root, parent=parent, blocked=blocked[0])
+    return None

@@ -13,13 +13,14 @@ between them, and `recover` fills it.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from envdoctor.upgrade.errors import UpgradeError
-from envdoctor.upgrade.fsutil import Identity, can_exchange, exchange_durable, identity, rename_durable
+from envdoctor.upgrade.fsutil import Identity, can_exchange, exchange_durable, fsync_dir, identity, rename_durable
 from envdoctor.upgrade.journal import Journal
 from envdoctor.upgrade.layout import inside
 
@@ -121,7 +122,13 @@ def drive(spec: SwapSpec, direction: str, journal: Journal, txid: str, exchange:
         if move is None:
             return
         op, a, b = move
-        journal.append(txid, "move", op=op, src=a, dst=b, direction=direction)
+        try:
+            journal.append(txid, "move", op=op, src=a, dst=b, direction=direction)
+        except OSError as exc:
+            # A full disk: the "move" record only narrates (recovery finds each tree by its identity, named
+            # in "swap-begin"), so the rename goes on; a runtime in place matters more (issue 28).
+            if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise
         try:
             if op == "exchange":
                 exchange_durable(a, b)
@@ -199,3 +206,44 @@ def _uses(pid: str, bases: Tuple[str, ...]) -> Optional[str]:
             if len(parts) == 6 and parts[5].startswith(bases):
                 return parts[5].strip()
     return None
+
+
+def pin_link(path: str) -> Optional[str]:
+    """A runtime that is a relative link (`runtime -> ../rt`) is moved as a link by the swap, and once
+    in tx-<id>/backup its relative text names nothing (issue 28). Before the swap such a link is replaced
+    (atomically) by one naming the same folder by its absolute path, so the kept link still leads to
+    the runtime it replaced and `rollback` can bring it back. Returns the link's former text (None when
+    `path` is no relative link); the folder it names is never touched."""
+    try:
+        text = os.readlink(path)
+    except OSError:
+        return None
+    if os.path.isabs(text):
+        return None
+    real = os.path.realpath(path)
+    tmp = f"{path}.envdoctor-link"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(real, tmp, target_is_directory=True)
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+    return text
+
+
+def unpin_link(path: str, text: str) -> bool:
+    """After a rollback brought a pinned link back: give it its former relative text again, if that still
+    names the same folder."""
+    try:
+        if not os.path.islink(path) or not isinstance(text, str) or not text or os.path.isabs(text):
+            return False
+        if os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(path)), text)) != os.path.realpath(path):
+            return False
+    except OSError:
+        return False
+    tmp = f"{path}.envdoctor-link"
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(text, tmp, target_is_directory=True)
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+    return True

@@ -19,6 +19,8 @@ from envdoctor import faults
 from envdoctor.atomicfile import atomic_write
 from envdoctor.model import Distribution, GpuFacts, Runtime
 from envdoctor.probes.torchfiles import read_distributions
+from envdoctor.upgrade import interrupts
+from envdoctor.upgrade.diskfull import disk_full_error, is_disk_full
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.events import Events
@@ -43,11 +45,12 @@ from envdoctor.upgrade.stage import (
     StageStats,
     estimate_copy_bytes,
     fix_script_paths,
+    movable_problem,
     stage_tree,
     stamp_digest,
     tree_stamp,
 )
-from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, processes_using, swap_in
+from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, pin_link, processes_using, swap_in
 from envdoctor.upgrade.txlog import LoggedJournal, TxLog, log_path
 from envdoctor.upgrade.verify import VerifyResult, VerifyStep, verify_stage
 from envdoctor.upgrade.windows import fix_exe_launchers
@@ -139,9 +142,12 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
     if os.path.abspath(runtime.root) != os.path.abspath(layout.runtime):
         raise UpgradeError("upgrade.error.not_a_runtime_folder", path=runtime.root)
     journal = LoggedJournal(layout)
-    with TxLock(layout):
+    with TxLock(layout), interrupts.guard():
         refuse_open(journal)
         refuse_in_use(layout.runtime)
+        problem = movable_problem(layout.runtime)
+        if problem is not None:
+            raise problem
         faults.arm_timer()
         txid = new_txid()
         log = journal.log = TxLog(layout, txid)
@@ -162,26 +168,87 @@ def run_upgrade(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, op
             return _run(layout, runtime, plan, gpus, options, events, journal, txid, resolution)
         except BaseException as exc:
             detail = f"{exc.key} {exc.params}" if isinstance(exc, UpgradeError) else f"{type(exc).__name__}: {exc}"
-            log.write(f"stopped: {detail}")
-            _abort(layout, journal, txid, exc)
-            raise
+            try:
+                log.write(f"stopped: {detail}")
+            except OSError:
+                pass  # a full disk: the journal, not the log, is what recovery needs
+            with interrupts.held():
+                outcome = _abort(layout, journal, txid, exc)
+            raise _explained(layout, journal, txid, exc, outcome) from exc
 
 
-def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> None:
-    """Before swap-begin the original was never touched: dropping the stage is the whole undo."""
-    faults.kill_children()
-    tx = journal.find(txid)
-    if tx is None or tx.closed:
-        return
-    if tx.has("swap-begin"):
+class Cancelled(KeyboardInterrupt):
+    """Ctrl-C or a signal stopped the upgrade; `outcome` says what became of it: "aborted" (nothing
+    changed), "reversed" (a swap was undone), "kept" (the verified candidate waits), "open" (the last
+    step could not be finished or undone: `recover`)."""
+
+    def __init__(self, outcome: str, txid: str, to_torch: Optional[str], signum: Optional[int]) -> None:
+        super().__init__(outcome)
+        self.outcome, self.txid, self.to_torch, self.signum = outcome, txid, to_torch, signum
+
+
+_UNDONE = {"upgrade.error.rename_failed": "upgrade.error.rename_failed_undone",
+           "upgrade.error.in_use_rename": "upgrade.error.in_use_rename_undone"}
+
+
+def _explained(layout: Layout, journal: Journal, txid: str, exc: BaseException, outcome: str) -> BaseException:
+    """The exception to show once `_abort` has done what it could: a full disk says what is in place and
+    to run `recover` (or that nothing is left to do); a failed rename that was undone no longer sends the
+    user to a `recover` with nothing to do; an interrupt says what became of the work."""
+    if isinstance(exc, KeyboardInterrupt):
         try:
+            tx = journal.find(txid)
+        except (OSError, UpgradeError):
+            tx = None
+        to_torch = (tx.first("verified") or {}).get("to_torch") if tx is not None else None
+        return Cancelled(outcome, txid, to_torch if isinstance(to_torch, str) else None,
+                         getattr(exc, "signum", None))
+    if is_disk_full(exc):
+        return disk_full_error(layout, journal, txid, exc, outcome)
+    if isinstance(exc, UpgradeError) and outcome in ("reversed", "aborted") and exc.key in _UNDONE:
+        return UpgradeError(_UNDONE[exc.key], **exc.params)
+    return exc
+
+
+def _abort(layout: Layout, journal: Journal, txid: str, exc: BaseException) -> str:
+    """Before swap-begin the original was never touched: dropping the stage is the whole undo. A verified
+    candidate stopped by Ctrl-C or a signal is kept, as `recover` keeps it after a kill. Returns what was
+    done: aborted | reversed | kept | open (left for `recover`) | closed (nothing was open)."""
+    faults.kill_children()
+    try:
+        tx = journal.find(txid)
+    except (OSError, UpgradeError):
+        return "open"
+    if tx is None or tx.closed:
+        return "closed"
+    try:
+        if tx.has("swap-begin"):
             spec = SwapSpec.from_record(tx.first("swap-begin") or {}).check_within(layout.runtime, layout.state_dir)
             drive(spec, REVERSE, journal, txid, can_exchange(layout.runtime, spec.incoming))
-        except BaseException:
-            return  # leave the transaction open: `recover` will finish the job and say so
-    remove_tree(layout.tx_dir(txid), layout.trash)
-    reason = exc.key if isinstance(exc, UpgradeError) else type(exc).__name__
-    journal.append(txid, "reversed" if tx.has("swap-begin") else "aborted", reason=reason)
+        elif isinstance(exc, KeyboardInterrupt) and tx.has("verified") and tx.kind == "upgrade" \
+                and os.path.isdir(layout.stage(txid)):
+            verified = tx.first("verified") or {}
+            journal.append(txid, "kept", reason="interrupted", stage=layout.stage(txid),
+                           **{k: verified.get(k) for k in ("stamp", "target", "from_torch", "to_torch", "steps")})
+            return "kept"
+        outcome = "reversed" if tx.has("swap-begin") else "aborted"
+        reason = exc.key if isinstance(exc, UpgradeError) else type(exc).__name__
+        if outcome == "aborted":
+            # Nothing was swapped: the stage goes first, so that were we stopped in between, the open
+            # transaction's notice leads to a `recover` that finds nothing left to delete.
+            remove_tree(layout.tx_dir(txid), layout.trash)
+            journal.append(txid, outcome, reason=reason)
+            return outcome
+        # A reversed swap is journaled first: until "reversed" is on disk, `recover` finishes the swap
+        # forward and needs the candidate (a full disk here leaves it for `recover`, whole).
+        journal.append(txid, outcome, reason=reason)
+    except BaseException:
+        return "open"  # leave the transaction open: `recover` will finish the job and say so
+    try:
+        remove_tree(layout.tx_dir(txid), layout.trash)
+    except BaseException:
+        pass  # a closed transaction's stage is a stale stage: `recover` removes it
+    return outcome
 
 
 def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: UpgradeOptions, events: Events,
@@ -265,14 +332,22 @@ def _swap_or_keep(layout: Layout, journal: Journal, txid: str, events: Events, r
                              log=log_path(layout, txid), in_use="; ".join(users[:5]))
     meta = {"txid": txid, "from_torch": from_torch, "to_torch": to_torch, "runtime": layout.runtime,
             "resolution": [f"{w.name}=={w.version}" for w in resolution.wheels]}
+    link_text = pin_link(layout.runtime)
+    if link_text is not None:
+        meta["runtime_link"] = link_text  # rollback puts the user's own (relative) link text back
     atomic_write(layout.meta(txid), json.dumps(meta, indent=1).encode("utf-8"))
     # What the replaced runtime holds, so a rollback can verify the backup before trusting it.
     record_manifest(layout.runtime, layout.manifest(txid))
     flush_to_disk()
     spec = SwapSpec(layout.runtime, stage, identity(stage), layout.backup(txid),  # type: ignore[arg-type]
                     identity(layout.runtime))  # type: ignore[arg-type]
-    exchange = swap_in(spec, journal, txid)
-    journal.append(txid, "committed", backup=layout.backup(txid))
+    # From here a signal waits: the renames run to the end and "committed" is said (issue 28: SIGTERM
+    # between the two renames of the Windows path left no runtime; Ctrl-C after the commit exited 130
+    # without saying that the upgrade was done).
+    with interrupts.held():
+        exchange = swap_in(spec, journal, txid)
+        journal.append(txid, "committed", backup=layout.backup(txid))
+        interrupts.hold_to_the_end()
     return UpgradeResult(txid, "committed", resolution, stats, result, from_torch, to_torch, layout.backup(txid),
                          "exchange" if exchange else "rename", log=log_path(layout, txid))
 

@@ -230,7 +230,9 @@ def test_a_rename_that_fails_during_the_swap_is_undone(bundle, env, index, monke
     monkeypatch.setattr(swap, "rename_durable", refuse)
     before = h.manifest(runtime)
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
-    assert code == 3 and out["error"]["key"] == "upgrade.error.rename_failed"
+    # undone at once: the message no longer sends the user to a `recover` with nothing to do (issue 28)
+    assert code == 3 and out["error"]["key"] == "upgrade.error.rename_failed_undone"
+    assert "recover`" not in out["error"]["message"] and "nothing to recover" in out["error"]["message"]
     assert h.manifest(runtime) == before
     txs = Journal(Layout(bundle)).transactions()
     assert txs[-1].last_event == "reversed" and txs[-1].has("swap-begin")
