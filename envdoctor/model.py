@@ -159,6 +159,10 @@ class TorchBuild:
     # Why the files cannot be trusted (version.py of NUL bytes, garbage METADATA...), None when sound.
     # A damaged build is never judged CPU-only: cuda None may only mean "could not read it".
     damage: Optional[str] = None
+    # The NVRTC torch will load, as its files say ("12.9.86"), and how that was read; None where the
+    # files do not say (torch's own CUDA version stands in). Users replace it (see probes/nvrtc.py).
+    nvrtc: Optional[str] = None
+    nvrtc_source: Optional[str] = None
 
     @property
     def is_cuda(self) -> bool:
