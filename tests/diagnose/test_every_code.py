@@ -23,6 +23,7 @@ from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.rules import (
     ALL_RULES,
     arch_coverage,
+    audio_backend,
     cpu_only_torch,
     driver,
     fp16_attention,
@@ -172,6 +173,9 @@ RULE_CASES: Dict[str, Case] = {
     # torchaudio_pair
     "torchaudio-mismatch": rule_case(
         torchaudio_pair, machine(distributions=(Distribution("torchaudio", "2.6.0+cu124"),)), WARNING),
+    # audio_backend: torchaudio 2.9+ reads audio only through TorchCodec
+    "torchaudio-needs-torchcodec": rule_case(
+        audio_backend, machine(distributions=(Distribution("torchaudio", "2.9.0+cu128"),)), BLOCKING),
     # python_version: torch 2.7 ships wheels for 3.9-3.13
     "python-unsupported": rule_case(python_version, machine(rt=runtime(python="3.8")), WARNING),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from envdoctor.diagnose.rules import (
     arch_coverage,
+    audio_backend,
     cpu_only_torch,
     driver,
     fp16_attention,
@@ -27,5 +28,6 @@ ALL_RULES = (
     other_binaries,
     live_probe,
     torchaudio_pair,
+    audio_backend,
     python_version,
 )
