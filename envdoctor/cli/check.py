@@ -124,7 +124,8 @@ def replay_deps(report, root) -> list:
     gsv = os.path.abspath(root or os.getcwd())
     deps += [gsv, os.path.join(gsv, ".envdoctor"), os.path.join(gsv, ".envdoctor", "upgrade", "journal.jsonl")]
     # GPT-SoVITS' settings decide which findings are avoided (configure's workarounds).
-    deps += [os.path.join(gsv, *p.split("/")) for p in (layout.WEBUI_PY, *layout.SETTINGS_FILES, layout.STATE_DIR)]
+    deps += [os.path.join(gsv, *p.split("/")) for p in (layout.WEBUI_PY, *layout.SETTINGS_FILES, layout.G2PW_PY,
+                                                              layout.STATE_DIR)]
     deps += glob.glob(os.path.join(gsv, *layout.STATE_DIR.split("/"), "*"))
     if os.path.isdir(report.matrix_where):
         deps += [report.matrix_where, *glob.glob(os.path.join(report.matrix_where, "*.yaml"))]

@@ -22,7 +22,7 @@ ENV_NAMES: Dict[str, Tuple[str, ...]] = {
     "nvidia-smi": ("PATH",),  # shutil.which("nvidia-smi") (probes/nvidia_smi.py)
     # GPT-SoVITS reads these; the check reports a configured workaround from them
     # (gptsovits/mitigations.py, gptsovits/show.py).
-    "workarounds": ("is_half", "GPT_SOVITS_SV_MODE", "TORCH_CUDA_ARCH_LIST"),
+    "workarounds": ("is_half", "GPT_SOVITS_SV_MODE", "GPT_SOVITS_G2PW_DEVICE", "TORCH_CUDA_ARCH_LIST"),
     "matrix": ("ENVDOCTOR_MATRIX_DIR",),  # matrix/loader.py
     "cache": ("ENVDOCTOR_CACHE_DIR", "XDG_CACHE_HOME", "LOCALAPPDATA", "HOME"),  # paths.py
     "language": ("ENVDOCTOR_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"),  # i18n

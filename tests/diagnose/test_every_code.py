@@ -27,6 +27,7 @@ from envdoctor.diagnose.rules import (
     cpu_only_torch,
     driver,
     fp16_attention,
+    g2pw,
     live_probe,
     no_gpu,
     nvrtc,
@@ -104,6 +105,11 @@ def rule_case(rule, facts: Facts, severity: Severity) -> Case:
 CUDA_PTX_ONLY = core(sass=("sm_90",), ptx=("sm_90",))  # RTX 5060 (sm_120) JIT-compiles sm_90 PTX
 CUDA_NO_KERNELS = core(sass=("sm_90",))
 
+G2PW_B200 = machine(
+    gpus=(Gpu(0, "NVIDIA B200", (10, 0), source="nvml"),), build=torch("2.11.0+cu130", "13.0"),
+    binaries=(binary("onnxruntime/capi/libonnxruntime_providers_cuda.so", sass=("sm_75", "sm_90a", "sm_120a")),),
+    distributions=(Distribution("onnxruntime-gpu", "1.31.1"),))
+
 RULE_CASES: Dict[str, Case] = {
     # no_gpu
     "no-nvidia-gpu": rule_case(no_gpu, machine(gpus=(), drv=None), WARNING),
@@ -149,8 +155,7 @@ RULE_CASES: Dict[str, Case] = {
     "binary-ptx-jit-only": rule_case(  # linalg: GPT-SoVITS never calls it, so a line, not a warning
         other_binaries, machine(binaries=(binary("torch/lib/libtorch_cuda_linalg.so", ptx=("sm_90",)),)), OK),
     "extension-lacks-kernels": rule_case(
-        other_binaries,
-        machine(binaries=(binary("onnxruntime/capi/libonnxruntime_providers_cuda.so", sass=("sm_60",)),)), WARNING),
+        other_binaries, machine(binaries=(binary("torchaudio/lib/libtorchaudio.so", sass=("sm_60",)),)), WARNING),
     "binary-lacks-kernels": rule_case(
         other_binaries, machine(binaries=(binary("somepkg/libmystery_kernels.so", sass=("sm_60",)),)), WARNING),
     "library-kernels-unseen": rule_case(  # cuFFT keeps its kernels outside the registered fat binary
@@ -173,6 +178,9 @@ RULE_CASES: Dict[str, Case] = {
     # torchaudio_pair
     "torchaudio-mismatch": rule_case(
         torchaudio_pair, machine(distributions=(Distribution("torchaudio", "2.6.0+cu124"),)), WARNING),
+    # g2pw: onnxruntime-gpu 1.31.1 (CUDA 13, no sm_10x kernels) next to a cu130 torch on a B200
+    "g2pw-no-kernels": rule_case(g2pw, G2PW_B200, BLOCKING),
+    "g2pw-on-cpu": rule_case(g2pw, dataclasses.replace(G2PW_B200, workarounds={"g2pw-no-kernels": "G2PW: cpu"}), OK),
     # audio_backend: torchaudio 2.9+ reads audio only through TorchCodec
     "torchaudio-needs-torchcodec": rule_case(
         audio_backend, machine(distributions=(Distribution("torchaudio", "2.9.0+cu128"),)), BLOCKING),
