@@ -36,9 +36,10 @@ def _python_fits(spec: str, python: Optional[str]) -> bool:
 
 
 def _torchcodec(matrix: Matrix, torch_release: str, python: Optional[str]) -> Optional[str]:
-    """The newest torchcodec made for this torch that this Python can install, if the matrix knows one."""
+    """The newest torchcodec made for this torch that this Python can install, where the matrix is sure."""
+    # Only a verified pairing is named: a wrong torchcodec fails to load ("Could not load libtorchcodec").
     usable = {row["torchcodec"] for row in matrix.companions.get("torchcodec", [])
-              if _python_fits(str(row.get("python", "")), python)}
+              if row.get("verified") is True and _python_fits(str(row.get("python", "")), python)}
     return next((v for v in matrix.torchcodec_for(torch_release) if v in usable), None)
 
 
