@@ -191,3 +191,21 @@ def test_bundled_nvrtc_dll_12_8_still_blocks(tmp_path: Path, capsys, monkeypatch
     finding = codes(envelope)["nvrtc-too-old"]
     assert any("nvrtc64_120_0.dll version resource" in e for e in finding["evidence"])
 
+
+
+def test_damaged_or_foreign_dlls_give_no_version(tmp_path: Path) -> None:
+    """A DLL cut short, a resource block with a lying length, or no PE at all: no version, no exception."""
+    real = skeleton.materialize(FIXTURES / "nvrtc64_120_0-12.9.86-windows.skel.xz", tmp_path / "real.dll")
+    data = real.read_bytes()
+    start = data.find("VS_VERSION_INFO".encode("utf-16-le")) - 6
+    cases = {
+        "cut.dll": data[:0x400],  # headers only: the resource section lies past the end
+        "lying.dll": data[:start] + b"\xff\xff" + data[start + 2:],  # VS_VERSION_INFO claims 64 KiB
+        "text.dll": b"not a PE file at all",
+        "empty.dll": b"",
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        assert version_strings(str(tmp_path / name)) == {}, name
+    (tmp_path / "folder.dll").mkdir()
+    assert version_strings(str(tmp_path / "folder.dll")) == {}
