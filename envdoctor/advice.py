@@ -4,10 +4,12 @@ on the bundle. An action above the pipeline; gptsovits/recommend.py turns its fi
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Sequence, Tuple
 
 from envdoctor.doctor.recommend import recommend as doctor_recommend
 from envdoctor.errors import EnvdoctorError
+from envdoctor.gptsovits.mitigations import G2PW_NO_KERNELS
 from envdoctor.gptsovits.recommend import Recommendation, arch_list_from_gpus, from_doctor
 from envdoctor.i18n import message
 from envdoctor.model import Facts, Finding, format_cc
@@ -49,4 +51,9 @@ def recommend(root: str, live: bool = True) -> Recommendation:
 
 def from_check(facts: Facts, findings: Sequence[Finding]) -> Recommendation:
     """Pure: doctor's recommendation logic without smoke results, the same advice doctor gives from findings."""
-    return from_doctor(doctor_recommend(facts, (), findings))
+    advice = from_doctor(doctor_recommend(facts, (), findings))
+    g2pw = next((f for f in findings if f.code == G2PW_NO_KERNELS), None)
+    if g2pw is None:
+        return advice
+    why = f"check: {g2pw.code} ({g2pw.params.get('binary', '')}, {g2pw.params.get('arch', '')})"
+    return dataclasses.replace(advice, g2pw="cpu", g2pw_evidence=why)

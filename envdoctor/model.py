@@ -162,6 +162,10 @@ class TorchBuild:
     # The CPU the wheel was built for, from its dist-info WHEEL tag: "x86_64" | "aarch64" | None (unread).
     # Linux aarch64 CUDA wheels carry their own arch lists (matrices/torch.yaml linux-aarch64).
     machine: Optional[str] = None
+    # The NVRTC torch will load, as its files say ("12.9.86"), and how that was read; None where the
+    # files do not say (torch's own CUDA version stands in). Users replace it (see probes/nvrtc.py).
+    nvrtc: Optional[str] = None
+    nvrtc_source: Optional[str] = None
 
     @property
     def is_cuda(self) -> bool:

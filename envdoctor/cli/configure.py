@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from typing import Any, Dict, List
 
 from envdoctor.cli.ui import Ui
-from envdoctor.gptsovits.settings import FP16_CHOICES, SV_CHOICES
+from envdoctor.gptsovits.settings import FP16_CHOICES, G2PW_CHOICES, SV_CHOICES
 from envdoctor.i18n import message
 from envdoctor.paths import host_platform
 from envdoctor.result import CommandResult
@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--v2pro-sv", dest="v2pro_sv", choices=SV_CHOICES,
                         help="v2Pro speaker verification: on, cpu (same feature, no NVRTC), off "
                         "(auto: cpu when torch's NVRTC is too old for this GPU)")
+    parser.add_argument("--g2pw", choices=G2PW_CHOICES,
+                        help="G2PW Chinese text frontend: on (GPT-SoVITS's choice: CUDA when onnxruntime offers it), "
+                        "cpu (auto: cpu when onnxruntime-gpu's CUDA provider has no kernel for this GPU)")
     parser.add_argument("--arch-list", dest="arch_list", metavar="auto|VALUE|off",
                         help="TORCH_CUDA_ARCH_LIST for the launchers (auto: this GPU's compute capability)")
     parser.add_argument("--device", metavar="keep|cpu|cuda|cuda:N", help="tts_infer.yaml custom.device")
@@ -79,7 +82,8 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandRe
         with busy:
             return advice.recommend(installation.root, live=not args.no_live)
 
-    requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device}
+    requested = {"fp16": args.fp16, "v2pro_sv": args.v2pro_sv, "arch_list": args.arch_list, "device": args.device,
+                 "g2pw": args.g2pw}
     done = configure(installation, requested, args.yes, get_advice,
                      lambda: advice.detect_arch_list(installation.bundle_os), args.launcher_check,
                      args.check_command, lambda key, lang=None: message(lang or ui.lang, key), host_platform())
@@ -97,8 +101,8 @@ def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Di
     console = ui.console()
     console.soft_wrap = True  # the terminal wraps; rich's wrapping would cut diff lines and CJK words
     console.print(ui.text("configure.title", root=installation.root, generation=installation.generation), markup=False)
-    for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("arch_list", settings.arch_list),
-                        ("device", settings.device)):
+    for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("g2pw", settings.g2pw),
+                        ("arch_list", settings.arch_list), ("device", settings.device)):
         value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
         why = f" ({localize_line(ui.lang, choice.evidence)})" if choice.evidence else ""
         console.print(f"  {ui.text('configure.setting.' + key)}: {value}  "

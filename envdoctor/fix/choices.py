@@ -22,7 +22,7 @@ Text = Callable[..., str]
 
 # What configure's `auto` works around (envdoctor.gptsovits.mitigations names the same two codes):
 # FP16 off avoids the fused-attention abort, speaker verification on the CPU avoids NVRTC.
-MITIGABLE = frozenset({"fp16-attention-abort-risk", "nvrtc-too-old"})
+MITIGABLE = frozenset({"fp16-attention-abort-risk", "nvrtc-too-old", "g2pw-no-kernels"})
 # Sources whose GPUs are not this machine's real hardware: smoke tests there prove nothing.
 SIMULATED_SOURCES = frozenset({"override", "demo", "environment", "env"})
 # A conservative download speed for the time estimate (a slow home link or a busy mirror), bytes/s.
@@ -84,6 +84,9 @@ def workaround_choice(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]],
     elif settings.get("v2pro_sv") == "off":
         gives.append(text("fix.a.gives_sv_off"))
         costs.append(text("fix.a.costs_sv_off"))
+    if settings.get("g2pw") == "cpu":
+        gives.append(text("fix.a.gives_g2pw_cpu"))
+        costs.append(text("fix.a.costs_g2pw_cpu"))
     costs.append(text("fix.a.costs_instant"))
     left = sorted(blocking - MITIGABLE)
     changes = configure.get("changes") or []

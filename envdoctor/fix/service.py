@@ -31,7 +31,7 @@ Text = Callable[..., str]
 CHECK_TIMEOUT_S = 600.0  # a cold check may import torch in the runtime (the live probe: up to 90 s) and scan
 EXPLAIN_TIMEOUT_S = 300.0
 CONFIGURE_TIMEOUT_S = 600.0
-AUTO_SETTINGS = ("--fp16", "auto", "--v2pro-sv", "auto")
+AUTO_SETTINGS = ("--fp16", "auto", "--v2pro-sv", "auto", "--g2pw", "auto")
 
 
 class FixService:

@@ -26,6 +26,7 @@ UNKNOWN = "unknown"
 
 CONFIG_PY = "config.py"
 SV_PY = "GPT_SoVITS/sv.py"
+G2PW_PY = "GPT_SoVITS/text/g2pw/onnx_api.py"  # where G2PW's onnxruntime session is made
 TTS_YAML = "GPT_SoVITS/configs/tts_infer.yaml"
 BAT = "go-webui.bat"
 PS1 = "go-webui.ps1"

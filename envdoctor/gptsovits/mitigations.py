@@ -12,6 +12,7 @@ import os
 from typing import Dict, Mapping, Optional
 
 from envdoctor.gptsovits.layout import detect
+from envdoctor.gptsovits.patches import G2PW_ENV
 from envdoctor.gptsovits.show import effective
 from envdoctor.gptsovits.textfile import ConfigureError
 
@@ -20,6 +21,7 @@ from envdoctor.gptsovits.textfile import ConfigureError
 FP16_RISK = "fp16-attention-abort-risk"
 NVRTC_OLD = "nvrtc-too-old"
 NVRTC_DROPPED = "nvrtc-arch-dropped"  # same failure, the GPU being too old for the CUDA version
+G2PW_NO_KERNELS = "g2pw-no-kernels"  # onnxruntime-gpu's CUDA provider has no kernel: G2PW on the CPU avoids it
 
 
 def mitigated(root: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
@@ -42,6 +44,10 @@ def mitigated(root: Optional[str], environ: Optional[Mapping[str, str]] = None) 
     if installation.has_sv and sv in ("cpu", "off") and any(r.source == "patch" for r in rows
                                                             if r.setting == "v2pro_sv"):
         result[NVRTC_OLD] = f"v2Pro speaker verification: {sv}"
+    g2pw = _winner(rows, "g2pw", env, G2PW_ENV)
+    if g2pw is not None and g2pw.strip().lower() == "cpu" and any(r.source == "patch" for r in rows
+                                                                  if r.setting == "g2pw"):
+        result[G2PW_NO_KERNELS] = "G2PW: cpu"
     return result
 
 

@@ -11,6 +11,13 @@ Anchors were read from upstream RVC-Boss/GPT-SoVITS:
   env is_half with the per-GPU choice.
 - GPT_SoVITS/sv.py: class SV as of 921ac6c (2025-06-04, CRLF, first v2Pro release, the
   v2pro-20250604 bundle), 298ebb0 (same day, path fix) and 6fdc67c (2025-06-17 .. main 2026-08, ruff).
+- GPT_SoVITS/text/g2pw/onnx_api.py, the only file that creates G2PW's onnxruntime session (the
+  G2PWOnnxConverter class): its `import numpy as np` / `import onnxruntime` pair, the same text from
+  10e589f (2024-08-02, GPT-SoVITS v2) to main (ba8de9b, 2026-04). The block rebinds the module's
+  name `onnxruntime` before the class is defined, so both session styles upstream has used (a
+  try/except around providers=["CUDAExecutionProvider", ...] until 2025-06, `if "CUDAExecutionProvider"
+  in onnxruntime.get_available_providers()` since 90ebefa) create a CPU session, and no CUDA session
+  is ever made on a GPU the CUDA provider has no kernel for. No other module's onnxruntime changes.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from envdoctor.gptsovits import blocks
 FP16_BLOCK = "fp16"
 SV_BLOCK = "v2pro-sv"
 SV_ENV = "GPT_SOVITS_SV_MODE"
+G2PW_BLOCK = "g2pw"
+G2PW_ENV = "GPT_SOVITS_G2PW_DEVICE"
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,13 @@ SV_ANCHORS = (
 )
 
 
+G2PW_ANCHORS = (
+    Anchor("GPT_SoVITS/text/g2pw/onnx_api.py", "10e589f (2024-08-02) .. main ba8de9b (2026-04)",
+           "import numpy as np\n"
+           "import onnxruntime\n"),
+)
+
+
 class AnchorNotFound(Exception):
     def __init__(self, target: str) -> None:
         super().__init__(target)
@@ -134,6 +150,32 @@ def sv_body(mode: str) -> List[str]:
         "                return torch.zeros((wav.shape[0], 20480), dtype=dtype, device=wav.device)",
         "            sv_emb = super().compute_embedding3(wav.detach().float().cpu())",
         "            return sv_emb.to(device=wav.device, dtype=dtype)",
+    ]
+
+
+def g2pw_body(mode: str) -> List[str]:
+    return [
+        f"# G2PW device switch: {G2PW_ENV} = cuda | cpu (default chosen by envdoctor).",
+        "# cpu: G2PW (Chinese polyphones -> pinyin) runs on onnxruntime's CPU provider. onnxruntime-gpu's",
+        "# CUDA provider has no kernel for some GPUs (B200/B300/GB10 with 1.31.1), and Chinese synthesis",
+        "# fails there. `onnxruntime` is rebound in this module only: G2PW's session is made here.",
+        f'if os.environ.get("{G2PW_ENV}", "{mode}").strip().lower() == "cpu":',
+        "    _envdoctor_onnxruntime = onnxruntime",
+        "",
+        "    class _EnvdoctorCpuOnnxruntime:",
+        "        def __getattr__(self, name):",
+        "            return getattr(_envdoctor_onnxruntime, name)",
+        "",
+        "        @staticmethod",
+        "        def get_available_providers():",
+        '            return ["CPUExecutionProvider"]',
+        "",
+        "        @staticmethod",
+        "        def InferenceSession(*args, **kwargs):",
+        '            kwargs["providers"] = ["CPUExecutionProvider"]',
+        "            return _envdoctor_onnxruntime.InferenceSession(*args, **kwargs)",
+        "",
+        "    onnxruntime = _EnvdoctorCpuOnnxruntime()",
     ]
 
 

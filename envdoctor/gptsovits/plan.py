@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.gptsovits import blocks, launchers, patches, yamledit
-from envdoctor.gptsovits.layout import BAT, CONFIG_PY, PS1, SH, SV_PY, TTS_YAML, Installation
+from envdoctor.gptsovits.layout import BAT, CONFIG_PY, G2PW_PY, PS1, SH, SV_PY, TTS_YAML, Installation
 from envdoctor.gptsovits.settings import Settings
 from envdoctor.gptsovits.textfile import ConfigureError, TextFile, from_bytes, read_text
 from envdoctor.gptsovits.writer import State, Write, sha256
@@ -80,6 +80,7 @@ def build(inst: Installation, settings: Settings, lang_message: Any, host: str) 
     _launchers(inst, state, settings, plan, lang_message, host)
     _config_patch(inst, state, settings, plan)
     _sv_patch(inst, state, settings, plan)
+    _g2pw_patch(inst, state, settings, plan)
     _honesty(inst, settings, plan)
     return plan
 
@@ -186,6 +187,19 @@ def _sv_patch(inst: Installation, state: State, settings: Settings, plan: Plan) 
     _patch(inst, state, plan, SV_PY, patches.SV_ANCHORS, patches.SV_BLOCK, body, "configure.refuse.anchor_sv")
 
 
+def _g2pw_patch(inst: Installation, state: State, settings: Settings, plan: Plan) -> None:
+    wanted = settings.g2pw.value
+    if not inst.exists(G2PW_PY) and G2PW_PY not in state.files:
+        if wanted == "cpu":
+            plan.notes.append(("configure.note.no_g2pw", {"file": G2PW_PY}))
+        return
+    if wanted != "cpu" and G2PW_PY not in state.files:
+        return
+    body = patches.g2pw_body("cpu") if wanted == "cpu" else None
+    _patch(inst, state, plan, G2PW_PY, patches.G2PW_ANCHORS, patches.G2PW_BLOCK, body,
+           "configure.refuse.anchor_g2pw")
+
+
 def _patch(inst: Installation, state: State, plan: Plan, relative: str, anchors: Tuple[patches.Anchor, ...],
            block: str, body: Optional[List[str]], refusal: str) -> None:
     """Plan block BLOCK (BODY; None removes it) after the known anchor in RELATIVE, or refuse the file."""
@@ -212,5 +226,7 @@ def _honesty(inst: Installation, settings: Settings, plan: Plan) -> None:
         plan.notes.append(("configure.note.sv_cpu", {}))
     if inst.has_sv and settings.sv.value == "off":
         plan.notes.append(("configure.note.sv_off", {}))
+    if settings.g2pw.value == "cpu" and inst.exists(G2PW_PY):
+        plan.notes.append(("configure.note.g2pw_cpu", {}))
     if settings.device.value is not None:
         plan.notes.append(("configure.note.device", {"device": settings.device.value}))

@@ -22,6 +22,8 @@ class Recommendation:
     error: Optional[str] = None  # the check could not run (then nothing is recommended)
     upgrade: bool = False  # the torch build is wrong for this GPU: settings are a workaround, not the fix
     evidence: Tuple[str, ...] = field(default_factory=tuple)
+    g2pw: Optional[str] = None  # "cpu": G2PW's CUDA provider has no kernel for this GPU; None: leave as is
+    g2pw_evidence: str = ""
 
 
 def from_doctor(advice: Any) -> Recommendation:

@@ -13,6 +13,7 @@ from envdoctor.gptsovits.textfile import ConfigureError
 
 FP16_CHOICES = ("on", "off", "auto")
 SV_CHOICES = ("on", "cpu", "off", "auto")
+G2PW_CHOICES = ("on", "cpu", "auto")  # on: GPT-SoVITS's own choice (CUDA when onnxruntime offers it)
 DEVICE_RE = re.compile(r"^(cpu|cuda|cuda:\d+)$")
 ARCH_RE = re.compile(r"^\d{1,2}\.\d(\+PTX)?([; ]\d{1,2}\.\d(\+PTX)?)*$")
 
@@ -40,6 +41,7 @@ class Settings:
     device: Choice  # "cuda" / "cpu" / "cuda:1" / None
     launcher_check: bool = False
     check_command: str = "auto"  # "auto": the bundle's envdoctor.pyz when present, else `envdoctor`
+    g2pw: Choice = Choice(None, UNSET)  # "cpu" / None (GPT-SoVITS's own choice)
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class Settings:
             "arch_list": self.arch_list.value, "arch_list_source": self.arch_list.source,
             "device": self.device.value, "device_source": self.device.source,
             "launcher_check": self.launcher_check, "check_command": self.check_command,
+            "g2pw": self.g2pw.value, "g2pw_source": self.g2pw.source,
         }
 
 
@@ -83,7 +86,8 @@ def resolve(requested: Dict[str, Optional[str]], previous: Dict[str, Any], recom
     # `--launcher-check` alone asks for the check before each start, nothing else: the settings never
     # asked for stay GPT-SoVITS's own ("keep") instead of auto (which wrote FP16 off and patched sv.py).
     only_launcher = not explicit_now and launcher_check is not None
-    for key, default in (("fp16", "auto"), ("v2pro_sv", "auto"), ("arch_list", "auto"), ("device", "keep")):
+    for key, default in (("fp16", "auto"), ("v2pro_sv", "auto"), ("arch_list", "auto"), ("device", "keep"),
+                         ("g2pw", "auto")):
         asked.setdefault(key, "keep" if only_launcher else default)
     cached: Dict[str, Any] = {}
 
@@ -109,6 +113,11 @@ def resolve(requested: Dict[str, Optional[str]], previous: Dict[str, Any], recom
         sv = Choice(rec.sv, DOCTOR, rec.sv_evidence or (rec.error or ""))
     else:
         sv = Choice(asked["v2pro_sv"], origin("v2pro_sv"))
+    if asked["g2pw"] == "auto":
+        rec = advice()
+        g2pw = Choice(getattr(rec, "g2pw", None), DOCTOR, getattr(rec, "g2pw_evidence", "") or (rec.error or ""))
+    else:
+        g2pw = Choice("cpu" if asked["g2pw"] == "cpu" else None, origin("g2pw"))
     wanted = str(asked["arch_list"])
     if wanted == "keep":
         arch = Choice(None, UNSET)
@@ -124,4 +133,4 @@ def resolve(requested: Dict[str, Optional[str]], previous: Dict[str, Any], recom
     check = bool(previous.get("launcher_check", False)) if launcher_check is None else launcher_check
     command = check_command or str(previous.get("check_command") or "auto")
     remember = {"requested": asked, "launcher_check": check, "check_command": command}
-    return Settings(fp16, sv, arch, device, check, command), remember
+    return Settings(fp16, sv, arch, device, check, command, g2pw), remember

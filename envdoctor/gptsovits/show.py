@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import List, Mapping, Optional
 
 from envdoctor.gptsovits import blocks, launchers, patches, yamledit
-from envdoctor.gptsovits.layout import BAT, CONFIG_PY, PS1, SH, SV_PY, TTS_YAML, Installation
+from envdoctor.gptsovits.layout import BAT, CONFIG_PY, G2PW_PY, PS1, SH, SV_PY, TTS_YAML, Installation
 from envdoctor.gptsovits.textfile import read_text
 
 
@@ -79,6 +79,15 @@ def effective(inst: Installation, environ: Optional[Mapping[str, str]] = None, a
             rows.append(Row("v2pro_sv", "on", "upstream_no_switch", SV_PY, "all"))
     else:
         rows.append(Row("v2pro_sv", "-", "not_in_version", "", ""))
+    # G2PW (Chinese text frontend): onnxruntime's CUDA provider when it offers one, unless patched
+    g2pw_patch = blocks.body_of(_text(inst, G2PW_PY), patches.G2PW_BLOCK)
+    if g2pw_patch:
+        match = re.search(r'os\.environ\.get\("' + patches.G2PW_ENV + r'", "(\w+)"\)', g2pw_patch)
+        rows.append(Row("g2pw", match.group(1) if match else "?", "patch", G2PW_PY, "all"))
+        if patches.G2PW_ENV in env:
+            rows.append(Row("g2pw", env[patches.G2PW_ENV], "environment", "", "all"))
+    elif inst.exists(G2PW_PY):
+        rows.append(Row("g2pw", "on", "upstream_no_switch", G2PW_PY, "all"))
     # Arch list
     for name, values in launcher_env.items():
         if "TORCH_CUDA_ARCH_LIST" in values:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.atomicfile import atomic_write
-from envdoctor.gptsovits.layout import BAT, CONFIG_PY, PS1, SH, STATE_DIR, SV_PY, TTS_YAML
+from envdoctor.gptsovits.layout import BAT, CONFIG_PY, G2PW_PY, PS1, SH, STATE_DIR, SV_PY, TTS_YAML
 from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
 from envdoctor.safeio import remove_stale_temporaries
 
 MANIFEST_SCHEMA = "envdoctor.configure-manifest"
 MANIFEST_VERSION = 1
-MANAGED_FILES = frozenset({BAT, PS1, SH, CONFIG_PY, SV_PY, TTS_YAML})
+MANAGED_FILES = frozenset({BAT, PS1, SH, CONFIG_PY, SV_PY, G2PW_PY, TTS_YAML})
 
 
 def sha256(data: Optional[bytes]) -> Optional[str]:

@@ -6,8 +6,10 @@
 - a toolkit's sass_archs: nvrtc-too-old (NVRTC rejects the GPU's -arch);
 - a CUDA torch variant's arch lists: no-kernels-for-gpu and fp16-attention-abort-risk, when neither a
   scan of the installed binaries nor the live probe answers first;
-- a gpus.yaml row: the compute capability of a GPU known only by name.
-Everything else (errors, pins, companions, mirrors, Python ranges) informs or warns, never blocks.
+- a gpus.yaml row: the compute capability of a GPU known only by name;
+- companions.yaml audio_io: torchaudio-needs-torchcodec (torchaudio 2.9+ without TorchCodec);
+- companions.yaml onnxruntime_gpu: g2pw-no-kernels (G2PW's CUDA provider has no kernel for the GPU).
+Everything else (errors, pins, other companions, mirrors, Python ranges) informs or warns, never blocks.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:
     for section, key in (("audio_io", "torchaudio_min"), ("torchaudio_builds", "torchaudio"),
                          ("torchcodec", "torchcodec"), ("onnxruntime_gpu", "version")):
         for row in companions.get(section, []):
-            add("companions.yaml", f"{section}[{row[key]}]", row, False)
+            add("companions.yaml", f"{section}[{row[key]}]", row, section in ("audio_io", "onnxruntime_gpu"))
 
     for mirror in data.get("mirrors.yaml", {}).get("mirrors", []):
         add("mirrors.yaml", f"mirrors[{mirror['name']}]", mirror, False)

@@ -320,11 +320,14 @@ class Matrix:
         wanted = _major_minor(version)
         return next((e for e in entries if _major_minor(e["version"]) == wanted), None)
 
-    def torchcodec_for(self, torch_release: str) -> List[str]:
-        """torchcodec releases made for this torch series, newest first (its README's table)."""
+    def torchcodec_for(self, torch_release: str, verified_only: bool = True) -> List[str]:
+        """torchcodec releases made for this torch series, newest first (its README's table). Rows whose
+        torch pairing is not verified (0.13+: the wheels do not say) are left out unless asked for."""
         wanted = _major_minor(torch_release)
         found = []
         for entry in self.companions.get("torchcodec", []):
+            if verified_only and entry.get("verified") is not True:
+                continue
             spec = entry["torch"]
             floor = spec.startswith(">=")
             if (floor and wanted >= _major_minor(spec[2:])) or (not floor and wanted == _major_minor(spec)):

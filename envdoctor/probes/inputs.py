@@ -33,7 +33,7 @@ ENV_NAMES: Dict[str, Tuple[str, ...]] = {
     "nvidia-smi": ("PATH",),  # shutil.which("nvidia-smi") (probes/nvidia_smi.py)
     # GPT-SoVITS reads these; the check reports a configured workaround from them
     # (gptsovits/mitigations.py, gptsovits/show.py).
-    "workarounds": ("is_half", "GPT_SOVITS_SV_MODE", "TORCH_CUDA_ARCH_LIST"),
+    "workarounds": ("is_half", "GPT_SOVITS_SV_MODE", "GPT_SOVITS_G2PW_DEVICE", "TORCH_CUDA_ARCH_LIST"),
     "matrix": ("ENVDOCTOR_MATRIX_DIR",),  # matrix/loader.py
     "cache": ("ENVDOCTOR_CACHE_DIR", "XDG_CACHE_HOME", "LOCALAPPDATA", "HOME"),  # paths.py
     "language": ("ENVDOCTOR_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"),  # i18n
@@ -93,9 +93,14 @@ FILE_INPUTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
     # probes/fatbin/ through diagnose/scan_result.py: every library with CUDA code below these folders.
     "fatbin-scan": (("binaries", ""), ("binaries", "**/"), ("binaries", "**/*.so"), ("binaries", "**/*.so.*"),
                     ("binaries", "**/*.dll"), ("binaries", "**/*.pyd")),
+    # probes/nvrtc.py: which NVRTC torch will load, from the names in these folders (and the DLL's version
+    # resource in torch\lib, stamped with the scanned libraries).
+    "nvrtc": (("site", "nvidia"), ("site", "nvidia/cuda_nvrtc"), ("site", "nvidia/cuda_nvrtc/lib"),
+              ("site", "nvidia/cu*"), ("site", "nvidia/cu*/lib")),
     # gptsovits/mitigations.py, gptsovits/layout.py: what the GPT-SoVITS tree is configured to avoid.
     "workarounds": (("bundle", ""), ("bundle", "webui.py"), ("bundle", "GPT_SoVITS"), ("bundle", "config.py"),
                     ("bundle", "GPT_SoVITS/sv.py"), ("bundle", "GPT_SoVITS/configs/tts_infer.yaml"),
+                    ("bundle", "GPT_SoVITS/text/g2pw/onnx_api.py"),
                     ("bundle", "go-webui.bat"), ("bundle", "go-webui.ps1"), ("bundle", "go-webui.sh"),
                     ("bundle", ".envdoctor"), ("bundle", ".envdoctor/configure"),
                     ("bundle", ".envdoctor/configure/*")),

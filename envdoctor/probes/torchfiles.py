@@ -14,6 +14,7 @@ import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from envdoctor.model import Distribution, Runtime, TorchBuild
+from envdoctor.probes.nvrtc import find_nvrtc
 from envdoctor.safeio import read_head
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)\.(dist-info|egg-info)$")
@@ -145,6 +146,7 @@ def read_torch_build(runtime: Runtime, distributions: Tuple[Distribution, ...]) 
         # The folder name of the distribution still says which CUDA build it was (torch-2.6.0+cu124).
         match = _LOCAL_CUDA.match(local or "")
         cuda = f"{int(match.group(1))}.{match.group(2)}" if match else None
+    nvrtc = find_nvrtc(runtime, torch_dir, cuda, distributions)
     return TorchBuild(
         version=version,
         release=release,
@@ -156,6 +158,8 @@ def read_torch_build(runtime: Runtime, distributions: Tuple[Distribution, ...]) 
         location=torch_dir,
         damage=damage,
         machine=wheel_machine(dist.path) if dist else None,
+        nvrtc=nvrtc.version if nvrtc else None,
+        nvrtc_source=nvrtc.source if nvrtc else None,
     )
 
 

@@ -140,10 +140,21 @@ def test_a_damaged_core_library_only_warns(matrix) -> None:
 def test_extension_names_the_feature(matrix) -> None:
     found = diagnose(facts("NVIDIA GeForce RTX 5060 Ti", (12, 0), [
         binary(f"{TORCH}/lib/libtorch_cuda.so", CU130_CORE),
-        binary(f"{SITE}/onnxruntime/capi/libonnxruntime_providers_cuda.so", ["sm_60", "sm_70", "sm_80", "sm_90"]),
+        binary(f"{SITE}/torchaudio/lib/libtorchaudio.so", ["sm_60", "sm_70", "sm_80", "sm_90"]),
     ]), matrix)
     extension = by_code(found)["extension-lacks-kernels"]
-    assert extension.severity is Severity.WARNING and "G2PW" in extension.params["serves"]["en"]
+    assert extension.severity is Severity.WARNING and "RNN-T" in extension.params["serves"]["en"]
+
+
+def test_onnxruntime_cuda_provider_is_judged_as_g2pw(matrix) -> None:
+    """G2PW's own rule speaks for onnxruntime's CUDA provider (no "upgrade to a build" that does not
+    exist); without the onnxruntime-gpu distribution it cannot tell whether the provider loads: a warning."""
+    found = diagnose(facts("NVIDIA GeForce RTX 5060 Ti", (12, 0), [
+        binary(f"{TORCH}/lib/libtorch_cuda.so", CU130_CORE),
+        binary(f"{SITE}/onnxruntime/capi/libonnxruntime_providers_cuda.so", ["sm_60", "sm_70", "sm_80", "sm_90"]),
+    ]), matrix)
+    assert "extension-lacks-kernels" not in by_code(found)
+    assert by_code(found)["g2pw-no-kernels"].severity is Severity.WARNING
 
 
 def test_unknown_binary_warns(matrix) -> None:

@@ -23,9 +23,11 @@ from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.rules import (
     ALL_RULES,
     arch_coverage,
+    audio_backend,
     cpu_only_torch,
     driver,
     fp16_attention,
+    g2pw,
     gpu_choice,
     live_probe,
     no_gpu,
@@ -110,6 +112,11 @@ RTX5060_AT_1 = dataclasses.replace(RTX5060, index=1)
 CUDA_PTX_ONLY = core(sass=("sm_90",), ptx=("sm_90",))  # RTX 5060 (sm_120) JIT-compiles sm_90 PTX
 CUDA_NO_KERNELS = core(sass=("sm_90",))
 
+G2PW_B200 = machine(
+    gpus=(Gpu(0, "NVIDIA B200", (10, 0), source="nvml"),), build=torch("2.11.0+cu130", "13.0"),
+    binaries=(binary("onnxruntime/capi/libonnxruntime_providers_cuda.so", sass=("sm_75", "sm_90a", "sm_120a")),),
+    distributions=(Distribution("onnxruntime-gpu", "1.31.1"),))
+
 RULE_CASES: Dict[str, Case] = {
     # no_gpu
     "no-nvidia-gpu": rule_case(no_gpu, machine(gpus=(), drv=None), WARNING),
@@ -155,8 +162,7 @@ RULE_CASES: Dict[str, Case] = {
     "binary-ptx-jit-only": rule_case(  # linalg: GPT-SoVITS never calls it, so a line, not a warning
         other_binaries, machine(binaries=(binary("torch/lib/libtorch_cuda_linalg.so", ptx=("sm_90",)),)), OK),
     "extension-lacks-kernels": rule_case(
-        other_binaries,
-        machine(binaries=(binary("onnxruntime/capi/libonnxruntime_providers_cuda.so", sass=("sm_60",)),)), WARNING),
+        other_binaries, machine(binaries=(binary("torchaudio/lib/libtorchaudio.so", sass=("sm_60",)),)), WARNING),
     "binary-lacks-kernels": rule_case(
         other_binaries, machine(binaries=(binary("somepkg/libmystery_kernels.so", sass=("sm_60",)),)), WARNING),
     "library-kernels-unseen": rule_case(  # cuFFT keeps its kernels outside the registered fat binary
@@ -193,6 +199,12 @@ RULE_CASES: Dict[str, Case] = {
     "webui-gpu0-fp32": rule_case(
         gpu_choice, machine(gpus=(Gpu(0, "NVIDIA GeForce GTX 1050", (6, 1), memory_total_mib=2048),),
                             device_config=CONFIG_2025_06B), OK),
+    # g2pw: onnxruntime-gpu 1.31.1 (CUDA 13, no sm_10x kernels) next to a cu130 torch on a B200
+    "g2pw-no-kernels": rule_case(g2pw, G2PW_B200, BLOCKING),
+    "g2pw-on-cpu": rule_case(g2pw, dataclasses.replace(G2PW_B200, workarounds={"g2pw-no-kernels": "G2PW: cpu"}), OK),
+    # audio_backend: torchaudio 2.9+ reads audio only through TorchCodec
+    "torchaudio-needs-torchcodec": rule_case(
+        audio_backend, machine(distributions=(Distribution("torchaudio", "2.9.0+cu128"),)), BLOCKING),
     # python_version: torch 2.7 ships wheels for 3.9-3.13
     "python-unsupported": rule_case(python_version, machine(rt=runtime(python="3.8")), WARNING),
 }

@@ -114,6 +114,10 @@ def test_torchaudio_and_torchcodec_knowledge(matrix) -> None:
     assert matrix.torchcodec_for("2.9.0") == ["0.9", "0.8"]
     assert matrix.torchcodec_for("2.12.0") == ["0.12"]
     assert matrix.torchcodec_for("2.7.1")[0] == "0.5"
+    # 0.13-0.17: FFmpeg majors measured on the wheels (0.16+ add FFmpeg 9), torch pairing unverified
+    assert matrix.torchcodec_for("2.12.0", verified_only=False)[:2] == ["0.17", "0.16"]
+    rows = {r["torchcodec"]: r for r in matrix.companions["torchcodec"]}
+    assert 9 in rows["0.16"]["ffmpeg_majors"] and 9 not in rows["0.15"]["ffmpeg_majors"]
 
 
 def test_onnxruntime_gpu_knowledge(matrix) -> None:

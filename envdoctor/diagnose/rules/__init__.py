@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from envdoctor.diagnose.rules import (
     arch_coverage,
+    audio_backend,
     cpu_only_torch,
     driver,
     fp16_attention,
+    g2pw,
     gpu_choice,
     live_probe,
     no_gpu,
@@ -27,7 +29,9 @@ ALL_RULES = (
     nvrtc,
     fp16_attention,
     other_binaries,
+    g2pw,
     live_probe,
     torchaudio_pair,
+    audio_backend,
     python_version,
 )

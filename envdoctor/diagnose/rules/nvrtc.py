@@ -1,4 +1,9 @@
-"""Can torch's NVRTC (run-time compiler, same CUDA version as the build) target this GPU?
+"""Can the NVRTC torch loads (run-time compiler) target this GPU?
+
+That NVRTC is the one installed beside torch (probes/nvrtc.py reads its version from the files), not
+necessarily of torch's own CUDA version: nvidia-cuda-nvrtc-cu12 12.9 beside a cu128 torch, or a newer
+nvrtc64_120_0.dll copied into torch\\lib, is how users give an older build sm_103/sm_121. Where the
+files do not say, torch's CUDA version stands in.
 
 torch compiles some elementwise kernels at run time (the jiterator), e.g. for torch.fft.rfft(x).abs()
 in GPT-SoVITS' speaker-verification fbank. An NVRTC older than the GPU rejects its -arch: the memo's
@@ -32,9 +37,11 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     torch = ctx.facts.torch
     if torch is None or not torch.is_cuda:
         return []
-    toolkit = ctx.matrix.toolkit(torch.cuda or "")
+    nvrtc = torch.nvrtc or torch.cuda or ""
+    toolkit = ctx.matrix.toolkit(nvrtc)
     if toolkit is None:
         return []
+    read = (f"NVRTC {nvrtc} read from {torch.nvrtc_source}",) if torch.nvrtc else ()
     findings = []
     for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
@@ -45,11 +52,11 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             continue
         first = ctx.matrix.toolkits_for_arch(cc)
         dropped = bool(first) and all(as_tuple(t.version) < as_tuple(toolkit.version) for t in first)
-        params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(torch.cuda),
+        params = {"gpu": gpu.name, "arch": arch, "cuda": major_minor(nvrtc),
                   "needed": first[0].version if first else "?"}
         if dropped:
             params["last"] = first[-1].version
-        evidence = (f"CUDA {toolkit.version} targets: {' '.join(toolkit.sass_archs)}", toolkit.source)
+        evidence = read + (f"CUDA {toolkit.version} targets: {' '.join(toolkit.sass_archs)}", toolkit.source)
         workaround = ctx.facts.workarounds.get("nvrtc-too-old")
         if workaround:  # `configure --v2pro-sv cpu|off` keeps the NVRTC-compiled fbank off the GPU
             findings.append(Finding("nvrtc-too-old-avoided", Severity.WARNING, dict(params, how=workaround),

@@ -19,6 +19,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.rules.g2pw import is_g2pw_provider
 from envdoctor.matrix.model import ROLE_EXTENSION, ROLE_OP_SPECIFIC, ROLE_VENDOR, BinaryRole
 from envdoctor.model import BinaryCoverageSummary, Finding, Severity, arch_name
 
@@ -53,6 +54,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             role = ctx.role_of(binary)
             if role.kernels == "delegated":
                 continue  # a stub in front of another library's kernels (cuFFTW -> cuFFT): judged there
+            if verdict == coverage.NONE and is_g2pw_provider(binary.path):
+                continue  # onnxruntime's CUDA provider: G2PW's own rule says what breaks and what helps
             params = {"gpu": gpu.name, "arch": arch, "binary": os.path.basename(binary.path), "library": role.name,
                       "serves": role.serves, "why": role.gptsovits.why if role.gptsovits else _EMPTY_TEXT}
             evidence = _evidence(binary, role)

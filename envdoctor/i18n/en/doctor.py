@@ -25,7 +25,7 @@ FIXES = {
     "fp16": "Run envdoctor configure --fp16 off now (slower, more memory), and envdoctor upgrade for the real fix.",
     "v2pro-sv": "Run envdoctor configure --v2pro-sv cpu now (speaker verification on the CPU), and envdoctor upgrade "
                 "for the real fix.",
-    "g2pw": "Upgrade onnxruntime-gpu to a build for this GPU and CUDA, or let G2PW run on the CPU.",
+    "g2pw": "Run G2PW on the CPU: envdoctor configure --g2pw cpu (undo: envdoctor configure --revert).",
     "extension": "Rebuild the extension for this GPU (TORCH_CUDA_ARCH_LIST set to its compute capability).",
 }
 SKIP_REASONS = {

@@ -20,6 +20,8 @@ MESSAGES = {
     "fix.a.costs_fp16": "Inference in FP32: slower and uses more GPU memory",
     "fix.a.gives_sv_cpu": "v2Pro speaker verification runs on the CPU: avoids the NVRTC \"-arch\" error",
     "fix.a.costs_sv_cpu": "Speaker verification a little slower (CPU)",
+    "fix.a.gives_g2pw_cpu": "G2PW (Chinese text) runs on the CPU: avoids onnxruntime's missing CUDA kernel",
+    "fix.a.costs_g2pw_cpu": "Chinese text frontend a little slower (CPU)",
     "fix.a.gives_sv_off": "v2Pro speaker verification off: avoids the NVRTC \"-arch\" error",
     "fix.a.costs_sv_off": "Less voice similarity with v2Pro models",
     "fix.a.costs_instant": "Instant; undone with: envdoctor configure --revert",

@@ -22,7 +22,7 @@ FIXES = {
     "core": "运行 envdoctor upgrade，安装为这张显卡编译的 torch。",
     "fp16": "现在先运行 envdoctor configure --fp16 off（更慢、更占显存）；根本解决办法是 envdoctor upgrade。",
     "v2pro-sv": "现在先运行 envdoctor configure --v2pro-sv cpu（声纹提取改在 CPU 上做）；根本解决办法是 envdoctor upgrade。",
-    "g2pw": "把 onnxruntime-gpu 升级到支持这张显卡和 CUDA 的版本，或让 G2PW 在 CPU 上运行。",
+    "g2pw": "让 G2PW 在 CPU 上运行：envdoctor configure --g2pw cpu（撤销：envdoctor configure --revert）。",
     "extension": "为这张显卡重新编译这个扩展（把 TORCH_CUDA_ARCH_LIST 设为它的计算能力）。",
 }
 SKIP_REASONS = {

@@ -20,6 +20,8 @@ MESSAGES = {
     "fix.a.costs_fp16": "以 FP32 推理：更慢，占用更多显存",
     "fix.a.gives_sv_cpu": "v2Pro 声纹在 CPU 上运行：避免 NVRTC \"-arch\" 错误",
     "fix.a.costs_sv_cpu": "声纹提取稍慢（CPU）",
+    "fix.a.gives_g2pw_cpu": "G2PW（中文文本）在 CPU 上运行：避开 onnxruntime 缺少的 CUDA 内核",
+    "fix.a.costs_g2pw_cpu": "中文文本前端稍慢（CPU）",
     "fix.a.gives_sv_off": "关闭 v2Pro 声纹：避免 NVRTC \"-arch\" 错误",
     "fix.a.costs_sv_off": "v2Pro 模型的音色相似度降低",
     "fix.a.costs_instant": "立即生效；撤销：envdoctor configure --revert",
