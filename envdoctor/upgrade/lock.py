@@ -3,9 +3,10 @@ which configure, revert, fix, rollback and recover take too."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional
 
-from envdoctor.bundlestate import BundleLock
+from envdoctor.bundlestate import BundleLock, check_chain
 from envdoctor.bundlestate import live_holder as _live_holder
 from envdoctor.bundlestate import read_holder as _read_holder
 from envdoctor.upgrade.errors import UpgradeError
@@ -16,6 +17,16 @@ class TxLock(BundleLock):
     def __init__(self, layout: Layout) -> None:
         super().__init__(layout.root, UpgradeError)
         self.layout = layout
+
+    def __enter__(self) -> TxLock:
+        super().__enter__()
+        try:  # a linked .envdoctor/upgrade would carry the journal, stages and deletes elsewhere
+            check_chain(self.layout.root, self.layout.trash, UpgradeError)
+            check_chain(self.layout.root, os.path.join(self.layout.state_dir, "logs"), UpgradeError)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
 
 
 def read_holder(layout: Layout) -> Optional[Dict[str, Any]]:
