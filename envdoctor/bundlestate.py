@@ -15,8 +15,8 @@ The lock: one per bundle, <root>/.envdoctor/lock, taken by every command that ch
 (configure --yes, configure --revert, fix, upgrade, rollback, recover). It is an OS file lock (fcntl
 flock, msvcrt on Windows), released by the OS when its holder dies, so a crashed holder never blocks
 the next run. `lock.holder` says who holds it (pid, command, since) for the "busy" message. A `fix`
-that holds the lock runs its `configure`/`upgrade` children under it: they find their parent's token
-(ENVDOCTOR_LOCK_TOKEN) in the holder file and go on without taking it again.
+that holds the lock runs its `configure`/`upgrade` children under it: they find the token their parent
+gave them (ENVDOCTOR_LOCK_TOKEN) in the holder file and go on without taking it again.
 """
 
 from __future__ import annotations
@@ -261,8 +261,8 @@ def _command() -> str:
 class BundleLock:
     """`with BundleLock(root):` — the bundle's one writer lock (see the module's docstring).
 
-    Re-entrant within one process; a child started by the holder (its ENVDOCTOR_LOCK_TOKEN and parent
-    pid match the holder file) runs under its parent's lock. When the holder leaves and nothing but
+    Re-entrant within one process; a child started by the holder (its ENVDOCTOR_LOCK_TOKEN matches the
+    holder file) runs under its parent's lock. When the holder leaves and nothing but
     the lock is in .envdoctor, the folder is removed again (POSIX: the lock file is unlinked while still
     held; a process that opened it before sees, once it has the lock, that the name is gone or names
     another file, and retries)."""
@@ -311,8 +311,10 @@ class BundleLock:
         return self
 
     def _inherited(self, holder: Dict[str, Any]) -> bool:
+        # The token is a secret only the holder's children get (the parent pid is not compared: on
+        # Windows a venv's python.exe is a launcher, so envdoctor's parent may be that launcher).
         token = os.environ.get(TOKEN_ENV)
-        return bool(token) and holder.get("token") == token and holder.get("pid") == os.getppid()
+        return bool(token) and holder.get("token") == token
 
     def child_environment(self) -> Dict[str, str]:
         """What a child process needs to run under this lock (fix's configure/upgrade children)."""

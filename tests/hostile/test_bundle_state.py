@@ -153,7 +153,7 @@ def test_every_writer_is_refused_while_another_holds_the_bundle(cli, tmp_path, t
     try:
         assert holder.stdout.readline().strip() == "held"
         for args in (["configure", "--no-live", "--yes", *SETTINGS], ["configure", "--revert"], ["recover"],
-                     ["rollback"]):
+                     ["rollback"], ["fix", "--no-live", "--yes", "--choose", "A"]):
             outcome = cli(f"bundle busy / {' '.join(args[:2])} ({lang})", [*args, "--root", str(root), "--lang", lang],
                           env=GPU)
             assert outcome.clear_error, outcome.stdout + outcome.stderr
