@@ -323,7 +323,10 @@ def _revert(root: str, force: bool, dry_run: bool) -> RevertResult:
             if os.path.lexists(path):
                 os.unlink(path)
         elif link is not None:
-            put_link(path, link)
+            try:
+                put_link(path, link)
+            except OSError:  # no right to make links (Windows without developer mode): the bytes at least
+                atomic_write(path, original, mode)
         else:
             atomic_write(path, original, mode)
     shutil.rmtree(state.folder, ignore_errors=True)
