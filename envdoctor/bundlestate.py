@@ -280,9 +280,15 @@ class BundleLock:
             _HELD[key] += 1
             self._nested = True
             return self
-        ensure_dir(self.root, state_root(self.root), self.error_type)
         for _attempt in range(20):
-            fd = open_state(lock_path(self.root), os.O_RDWR | os.O_CREAT, 0o644, self.error_type)
+            try:
+                ensure_dir(self.root, state_root(self.root), self.error_type)
+                fd = open_state(lock_path(self.root), os.O_RDWR | os.O_CREAT, 0o644, self.error_type)
+            except OSError as exc:  # a read-only bundle, a full disk: said plainly, nothing changed
+                if not os.path.isdir(self.root):
+                    raise
+                raise self.error_type("state.cannot_lock", path=lock_path(self.root),
+                                      detail=exc.strerror or str(exc)) from exc
             try:
                 _try_lock(fd)
             except OSError as exc:

@@ -261,3 +261,27 @@ def test_a_symlinked_config_file_comes_back_as_the_link(cli, tmp_path) -> None:
         record("symlinked tts_infer.yaml: reverted as a copy, not the link", "wrong-answer")
     assert came_back
     assert shared.read_bytes() == target_bytes and not (root / ".envdoctor").exists()
+
+
+def test_a_bundle_where_no_lock_can_be_made_is_a_clear_error(tmp_path, monkeypatch, capsys) -> None:
+    """A read-only bundle folder (simulated: this suite runs as root, which may write anywhere)."""
+    import errno
+
+    import envdoctor.bundlestate as bundlestate
+    from envdoctor.cli.main import main
+
+    root = make_tree(tmp_path / "gsv", "main")
+    before = snapshot(root, skip=())
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", path)
+
+    monkeypatch.setattr(bundlestate.os, "mkdir", read_only)
+    for key, value in GPU.items():
+        monkeypatch.setenv(key, value)
+    code = main(["configure", "--root", str(root), "--no-live", "--yes", *SETTINGS])
+    err = capsys.readouterr().err
+    record("configure --yes in a read-only bundle", "inputs")
+    record("configure --yes in a read-only bundle", "clear-error" if code == 3 and "read-only" in err else "crash")
+    assert code == 3 and "lock file" in err and "Unexpected" not in err, err
+    assert snapshot(root, skip=()) == before

@@ -9,6 +9,8 @@ MESSAGES = {
                     "changed. Remove the link (or move the real folder there), then run this again.",
     "state.not_folder": "{path} is not a folder; envdoctor keeps its own files there. Move it away, then run this "
                         "again. Nothing was changed.",
+    "state.cannot_lock": "envdoctor cannot make its lock file {path} ({detail}); is the folder read-only? "
+                         "Nothing was changed.",
     "state.unreadable": "{path} cannot be read ({detail}); nothing was changed.",
     "cache.untrusted": "The cache folder {path} is not safe to use ({reason}): another user could plant files "
                        "there that envdoctor would trust. Using the private folder {fallback} instead.",
