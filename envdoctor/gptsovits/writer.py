@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.atomicfile import atomic_write
-from envdoctor.bundlestate import BundleLock, check_chain, ensure_dir
+from envdoctor.bundlestate import BundleLock, check_chain, ensure_dir, read_state
 from envdoctor.gptsovits.layout import BAT, CONFIG_PY, PS1, SH, STATE_DIR, SV_PY, TTS_YAML
 from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
 from envdoctor.safeio import remove_stale_temporaries
@@ -33,6 +33,7 @@ from envdoctor.safeio import remove_stale_temporaries
 MANIFEST_SCHEMA = "envdoctor.configure-manifest"
 MANIFEST_VERSION = 1
 MANAGED_FILES = frozenset({BAT, PS1, SH, CONFIG_PY, SV_PY, TTS_YAML})
+MAX_STATE_BYTES = 64 * 1024 * 1024  # a manifest or a backed-up config file; far more is not ours
 
 
 def sha256(data: Optional[bytes]) -> Optional[str]:
@@ -63,11 +64,10 @@ class State:
         self.data: Dict[str, Any] = self._load()
 
     def _load(self) -> Dict[str, Any]:
-        if not os.path.exists(self.manifest_path):
+        if not os.path.lexists(self.manifest_path):
             return {"schema": MANIFEST_SCHEMA, "version": MANIFEST_VERSION, "settings": {}, "files": {}}
-        try:
-            with open(self.manifest_path, encoding="utf-8") as handle:
-                data = json.load(handle)
+        try:  # never through a link, never blocking on a FIFO (state.linked / safety.path.fifo)
+            data = json.loads(read_state(self.manifest_path, MAX_STATE_BYTES, ConfigureError).decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail=str(exc)) from exc
         except RecursionError as exc:
@@ -108,8 +108,7 @@ class State:
             return True, None, None
         check_chain(self.root, os.path.dirname(self.backup_path(relative)), ConfigureError)
         try:
-            with open(self.backup_path(relative), "rb") as handle:
-                data = handle.read()
+            data = read_state(self.backup_path(relative), MAX_STATE_BYTES, ConfigureError)
         except OSError as exc:
             raise ConfigureError("configure.error.manifest", path=self.backup_path(relative), detail=str(exc)) from exc
         if sha256(data) != entry.get("original_sha256"):

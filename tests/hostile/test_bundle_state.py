@@ -285,3 +285,19 @@ def test_a_bundle_where_no_lock_can_be_made_is_a_clear_error(tmp_path, monkeypat
     record("configure --yes in a read-only bundle", "clear-error" if code == 3 and "read-only" in err else "crash")
     assert code == 3 and "lock file" in err and "Unexpected" not in err, err
     assert snapshot(root, skip=()) == before
+
+
+@pytest.mark.parametrize("which", ["manifest.json", "backup/config.py"])
+def test_configure_state_files_are_not_read_through_a_link(cli, tmp_path, which) -> None:
+    root = make_tree(tmp_path / "gsv", "main")
+    outcome = _configure(cli, "configure --yes (to have state)", root, "--yes", *SETTINGS)
+    assert outcome.returncode == 0, outcome.stderr
+    state = root / ".envdoctor" / "configure"
+    outside = tmp_path / "outside" / which.replace("/", "-")
+    outside.parent.mkdir()
+    shutil.move(str(state / which), str(outside))  # same bytes, now outside the bundle, behind a link
+    (state / which).symlink_to(outside)
+    before = snapshot(root)
+    outcome = _configure(cli, f"configure --revert with a linked {which}", root, "--revert", "--force", expect="error")
+    assert outcome.clear_error and "link" in outcome.stderr, outcome.stdout + outcome.stderr
+    assert unchanged(f"linked {which}: revert went on through the link", before, snapshot(root))
