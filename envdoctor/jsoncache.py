@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from envdoctor.paths import trusted_entry
 from envdoctor.safeio import read_capped
 
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
@@ -26,8 +27,12 @@ class JsonCache:
     def get(self, key: str) -> Optional[Any]:
         # The cache folder is anyone's to edit: a FIFO there must not hang a check (read_capped refuses
         # it without blocking), a huge file must not fill memory, deep nesting is a miss, not a crash.
+        # An entry another user owns or can write (a planted verdict in a shared cache) is a miss too.
+        path = str(self._path(key))
+        if not trusted_entry(path):
+            return None
         try:
-            record = json.loads(read_capped(str(self._path(key)), MAX_ENTRY_BYTES).decode("utf-8"))
+            record = json.loads(read_capped(path, MAX_ENTRY_BYTES).decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(record, dict) or record.get("key") != key:

@@ -112,10 +112,14 @@ def copy_envdoctor(target: Path) -> None:
 
 def payload_id(target: Path) -> str:
     """sha256 over every file's relative path and bytes (and the bootstrap): the name of the folder the
-    pyz unpacks into, so a changed pyz never runs another build's unpacked files."""
+    pyz unpacks into, so a changed pyz never runs another build's unpacked files, and the hash its
+    unpacked files are checked against before anything runs from them."""
     digest = hashlib.sha256(BOOTSTRAP.read_bytes())
-    for path in sorted(p for p in target.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(target).as_posix().encode("utf-8") + b"\0")
+    # In the order of the relative paths as strings: the bootstrap recomputes this over the unpacked
+    # files (pyz_bootstrap.payload_digest) before it runs from them.
+    files = sorted((p.relative_to(target).as_posix(), p) for p in target.rglob("*") if p.is_file())
+    for relative, path in files:
+        digest.update(relative.encode("utf-8") + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 

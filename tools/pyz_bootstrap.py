@@ -15,6 +15,15 @@
 3. The cache does not grow with every new envdoctor.pyz: each start marks its copy as used (at most once
    a day), and a new unpack removes the copies of other builds that no start has used for STALE_DAYS,
    and unpacks abandoned more than a day ago (a crash or a full disk half way).
+4. Code is run from the cache only when nobody else can have put it there: the unpacked files are
+   checked against the archive's own hash (BUILD_ID, sha256 over every file, see build_pyz.payload_id)
+   before the folder is renamed into place, and on POSIX every start checks that the cache folder, its
+   pyz/ folder and the copy belong to this user and that nobody else can write them (the copy is made
+   mode 0700, so nothing in it was ever reachable by another user). A shared cache (an admin's
+   ENVDOCTOR_CACHE_DIR for several users, a world-writable folder) falls back to a private folder in
+   the temporary folder, or to running from the zip itself. Three lstat calls: start-up keeps its speed.
+   On Windows, where os.stat names no owner, a cache named by ENVDOCTOR_CACHE_DIR (possibly shared) is
+   not run from; the user's own LOCALAPPDATA is private by its ACL.
 """
 import sys
 
@@ -62,9 +71,70 @@ def cache_root(environ):
                         "envdoctor")
 
 
+def untrusted(path, private=False):
+    """None when the folder at path (not followed if a link) is this user's alone, or does not exist; else
+    why not. private: nobody else may even read it (mode 0700: the unpacked copy)."""
+    if not hasattr(os, "geteuid"):
+        return None  # Windows: see 4. above (start() decides)
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return "not a folder"
+    if st.st_uid != os.geteuid():
+        return "owned by another user"
+    if st.st_mode & stat.S_IWOTH or (st.st_mode & stat.S_IWGRP and st.st_gid != os.getegid()):
+        return "writable by other users"
+    if private and st.st_mode & 0o077:
+        return "readable by other users"
+    return None
+
+
+def trusted_cache(cache):
+    """The cache folder to unpack into: this one if it is the user's alone, else a private one; None if none."""
+    if untrusted(cache) is None:
+        return cache
+    if not hasattr(os, "geteuid"):
+        return None
+    import tempfile
+
+    private = os.path.join(tempfile.gettempdir(), "envdoctor-cache-" + str(os.geteuid()))
+    try:
+        os.mkdir(private, 0o700)
+    except OSError:
+        pass
+    return private if os.path.isdir(private) and untrusted(private) is None else None
+
+
+def payload_digest(folder, bootstrap):
+    """build_pyz.payload_id recomputed over the unpacked files: sha256 of the bootstrap (as stored before
+    the build id was written in) and of every file's relative path and bytes, in path order."""
+    import hashlib
+
+    digest = hashlib.sha256(bootstrap)
+    files = []
+    for current, _dirs, names in os.walk(folder):
+        for name in names:
+            full = os.path.join(current, name)
+            files.append((os.path.relpath(full, folder).replace(os.sep, "/"), full))
+    for relative, full in sorted(files):
+        digest.update(relative.encode("utf-8") + b"\0")
+        with open(full, "rb") as handle:
+            digest.update(handle.read() + b"\0")
+    return digest.hexdigest()
+
+
 def unpacked_folder(archive, build_id, cache):
     """The folder holding this zip's files with bytecode compiled, made once; None where impossible."""
+    cache = trusted_cache(cache)
+    if cache is None:
+        return None
     final = os.path.join(cache, "pyz", build_id)
+    if untrusted(os.path.dirname(final)) or untrusted(final, private=True):
+        return None  # planted, or opened up to others: never run from it (the zip itself serves)
     if mark_used(os.path.join(final, COMPLETE_MARKER)):
         return final
     import compileall
@@ -80,9 +150,15 @@ def unpacked_folder(archive, build_id, cache):
             sys.stderr.write("envdoctor: first start of this envdoctor.pyz, preparing it (once)... / "
                              "首次运行，正在准备（仅此一次）……\n")
             sys.stderr.flush()
-        work = tempfile.mkdtemp(prefix=".unpack-" + build_id[:12] + "-", dir=parent)
+        if untrusted(parent):
+            return None
+        work = tempfile.mkdtemp(prefix=".unpack-" + build_id[:12] + "-", dir=parent)  # mode 0700
         with zipfile.ZipFile(archive) as bundle:
             bundle.extractall(work, [name for name in bundle.namelist() if name != "__main__.py"])
+            stored = bundle.read("__main__.py").replace(
+                ('BUILD_ID = "' + build_id + '"').encode("ascii"), b'BUILD_ID = "@BUILD_ID@"', 1)
+        if payload_digest(work, stored) != build_id:
+            return None  # not the files this archive was built from (the finally removes them)
         # One process (workers=1): a process pool would re-run this __main__ on Windows. A module that
         # does not compile (written for another Python) is only left to compile on import; so are the
         # packages envdoctor never imports (rich's syntax highlighting and Markdown: half the time).
@@ -101,6 +177,8 @@ def unpacked_folder(archive, build_id, cache):
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
+    if untrusted(final, private=True):
+        return None
     return final if os.path.isfile(os.path.join(final, COMPLETE_MARKER)) else None
 
 
@@ -150,7 +228,9 @@ def archive_path():
 def start():
     archive = archive_path()
     folder = None
-    if archive and BUILD_ID != "@" + "BUILD_ID@" and not os.environ.get("ENVDOCTOR_PYZ_IN_ZIP"):
+    shared_on_windows = sys.platform == "win32" and os.environ.get("ENVDOCTOR_CACHE_DIR")  # see 4. above
+    if archive and BUILD_ID != "@" + "BUILD_ID@" and not os.environ.get("ENVDOCTOR_PYZ_IN_ZIP") \
+            and not shared_on_windows:
         folder = unpacked_folder(archive, BUILD_ID, cache_root(os.environ))
     if folder is not None:
         # Everything comes from the folder; the zip stays off the path so no module is read twice.

@@ -111,6 +111,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             result = CommandResult.failed(command, EnvdoctorError("error.unexpected",
                                                                   detail=f"{type(exc).__name__}: {exc}"))
         code = emit(result, ui)
+        _notice_refused_caches(ui)
         return code
     finally:
         deps = result.replay_deps() if result is not None and result.replay_deps is not None else None
@@ -158,6 +159,16 @@ def emit(result: CommandResult, ui: Ui) -> int:
     elif result.render is not None:
         result.render(ui)
     return result.exit_code
+
+
+def _notice_refused_caches(ui: Ui) -> None:
+    """Say once that a cache folder was not safe to use and which private one served instead (stderr)."""
+    from envdoctor.paths import REFUSED
+
+    for path, reason, fallback in REFUSED:
+        ui.console(stderr=True).print(ui.text("cache.untrusted", path=path, fallback=fallback,
+                                              reason=ui.text("cache.reason." + reason)), markup=False)
+    del REFUSED[:]
 
 
 def _require_working_directory(argv: List[str]) -> None:

@@ -13,7 +13,7 @@ import tempfile
 import zipfile
 
 from envdoctor.errors import UsageError
-from envdoctor.paths import cache_dir
+from envdoctor.paths import cache_dir, trusted_tree
 
 MAX_PACK_BYTES = 32 * 1024 ** 3  # unpacked; torch CUDA wheels are 1-3 GB each
 
@@ -47,7 +47,10 @@ def _unpack(path: str, archive: zipfile.ZipFile) -> str:
         raise UsageError("fix.error.pack_bad", path=path, detail="too large")
     target = os.path.join(str(cache_dir()), "fixpacks", _digest(path))
     if os.path.isdir(target):
-        return target
+        if trusted_tree(target):
+            return target
+        # Not this user's alone (planted, or writable by others): never installed from; unpacked afresh.
+        target = tempfile.mkdtemp(prefix=".own-", dir=os.path.dirname(target)) + os.sep + "pack"
     os.makedirs(os.path.dirname(target), exist_ok=True)
     work = tempfile.mkdtemp(prefix=".unpack-", dir=os.path.dirname(target))
     try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, List, Optional
+from contextlib import nullcontext
+from typing import Any, Callable, List, Optional
 
+from envdoctor.bundlestate import BundleLock
 from envdoctor.fix import choices as plans
 from envdoctor.fix.children import Children, ChildResult
 from envdoctor.fix.model import (
@@ -169,7 +171,8 @@ class FixService:
     # -- the whole walk ----------------------------------------------------------------------------
 
     def run(self, ask: Ask) -> FixOutcome:
-        outcome = self._walk(ask)
+        with self._bundle_lock():
+            outcome = self._walk(ask)
         if outcome.chosen == UPGRADE:
             outcome.mirror = self.mirror
         return outcome
@@ -208,6 +211,37 @@ class FixService:
         after = self.check()
         report = self.write_report()
         return FixOutcome("failed-rolled-back", 2, plan, chosen, self.steps, report, after, proven)
+
+
+    def _bundle_lock(self) -> Any:
+        """The bundle's writer lock for the whole walk (diagnosis, choice, change, proof, undo): no other
+        envdoctor changes the bundle in between. The configure/upgrade/rollback children run under it
+        (they get its token). A folder that is missing or cannot be written takes no lock: the check
+        says what is wrong with it, and nothing can be changed there anyway."""
+        if not os.path.isdir(self.root):
+            return nullcontext()
+        lock = BundleLock(self.root, command="fix")
+        try:
+            lock.__enter__()
+        except OSError:  # a read-only folder (the lock's own refusals, busy or linked, are errors)
+            return nullcontext()
+        environ = getattr(self.children, "environ", None)
+        if isinstance(environ, dict):
+            environ.update(lock.child_environment())
+        return _Held(lock)
+
+
+class _Held:
+    """A lock already taken, released by the `with` block's end."""
+
+    def __init__(self, lock: BundleLock) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> BundleLock:
+        return self.lock
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.__exit__(*exc_info)
 
 
 def run_fix(options: FixOptions, text: Text, ask: Ask, children: Optional[Children] = None,

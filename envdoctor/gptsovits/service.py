@@ -6,13 +6,16 @@ apply it when asked, and describe the changes (unified diffs). The CLI parses, a
 from __future__ import annotations
 
 import difflib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from envdoctor.bundlestate import BundleLock
 from envdoctor.gptsovits import plan as planner
 from envdoctor.gptsovits import writer
 from envdoctor.gptsovits.layout import Installation
 from envdoctor.gptsovits.settings import Settings, resolve
+from envdoctor.gptsovits.textfile import ConfigureError
 
 
 @dataclass
@@ -32,7 +35,18 @@ def configure(installation: Installation, requested: Mapping[str, Optional[str]]
               advice: Callable[[], Any], detect_arch_list: Callable[[], Tuple[Optional[str], str]],
               launcher_check: Optional[bool], check_command: Optional[str], message: Callable[..., str],
               host: str) -> Outcome:
-    """Plan (and with apply, write) the settings. advice() is called only when a setting is `auto`."""
+    """Plan (and with apply, write) the settings. advice() is called only when a setting is `auto`.
+    Applying holds the bundle lock from before the files are read: a plan made from files another
+    writer is changing would back up the wrong original."""
+    with BundleLock(installation.root, ConfigureError) if apply else nullcontext():
+        return _configure(installation, requested, apply, advice, detect_arch_list, launcher_check, check_command,
+                          message, host)
+
+
+def _configure(installation: Installation, requested: Mapping[str, Optional[str]], apply: bool,
+               advice: Callable[[], Any], detect_arch_list: Callable[[], Tuple[Optional[str], str]],
+               launcher_check: Optional[bool], check_command: Optional[str], message: Callable[..., str],
+               host: str) -> Outcome:
     asked: Dict[str, Any] = {}
 
     def remembered_advice() -> Any:

@@ -5,6 +5,14 @@ file exactly as it was before envdoctor first changed it. Every write goes to a 
 same folder, is fsynced, then replaces the target (os.replace is atomic on one file system), with the
 original permission bits. A failure part-way restores the files already written, so a run either
 changes everything it planned or nothing.
+
+Applying and reverting hold the bundle's one writer lock (envdoctor/bundlestate.py): two configure runs,
+or a configure and a revert, never interleave (a lost backup would make --revert impossible). The state
+folder is never a link, and is never written through one.
+
+A managed file that is a symbolic link is replaced by a regular file when configure writes it (the
+link's target, which may be outside the bundle or shared with other installs, is never written);
+the manifest records the link, and --revert puts the link itself back, pointing where it pointed.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from envdoctor.atomicfile import atomic_write
+from envdoctor.bundlestate import BundleLock, check_chain, ensure_dir, read_state
 from envdoctor.gptsovits.layout import BAT, CONFIG_PY, G2PW_PY, PS1, SH, STATE_DIR, SV_PY, TTS_YAML
 from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
 from envdoctor.safeio import remove_stale_temporaries
@@ -24,6 +33,7 @@ from envdoctor.safeio import remove_stale_temporaries
 MANIFEST_SCHEMA = "envdoctor.configure-manifest"
 MANIFEST_VERSION = 1
 MANAGED_FILES = frozenset({BAT, PS1, SH, CONFIG_PY, SV_PY, G2PW_PY, TTS_YAML})
+MAX_STATE_BYTES = 64 * 1024 * 1024  # a manifest or a backed-up config file; far more is not ours
 
 
 def sha256(data: Optional[bytes]) -> Optional[str]:
@@ -49,14 +59,15 @@ class State:
         self.root = root
         self.folder = os.path.join(root, *STATE_DIR.split("/"))
         self.manifest_path = os.path.join(self.folder, "manifest.json")
+        # A linked .envdoctor (or configure/, backup/) would carry backups and --revert's deletes elsewhere.
+        check_chain(root, os.path.join(self.folder, "backup"), ConfigureError)
         self.data: Dict[str, Any] = self._load()
 
     def _load(self) -> Dict[str, Any]:
-        if not os.path.exists(self.manifest_path):
+        if not os.path.lexists(self.manifest_path):
             return {"schema": MANIFEST_SCHEMA, "version": MANIFEST_VERSION, "settings": {}, "files": {}}
-        try:
-            with open(self.manifest_path, encoding="utf-8") as handle:
-                data = json.load(handle)
+        try:  # never through a link, never blocking on a FIFO (state.linked / safety.path.fifo)
+            data = json.loads(read_state(self.manifest_path, MAX_STATE_BYTES, ConfigureError).decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigureError("configure.error.manifest", path=self.manifest_path, detail=str(exc)) from exc
         except RecursionError as exc:
@@ -95,9 +106,9 @@ class State:
             return False, None, None
         if not entry.get("existed"):
             return True, None, None
+        check_chain(self.root, os.path.dirname(self.backup_path(relative)), ConfigureError)
         try:
-            with open(self.backup_path(relative), "rb") as handle:
-                data = handle.read()
+            data = read_state(self.backup_path(relative), MAX_STATE_BYTES, ConfigureError)
         except OSError as exc:
             raise ConfigureError("configure.error.manifest", path=self.backup_path(relative), detail=str(exc)) from exc
         if sha256(data) != entry.get("original_sha256"):
@@ -135,13 +146,40 @@ def clean_temporaries(state: State, relatives: List[str]) -> None:
 STALE_TEMPORARY_S = 30.0  # a write finishes in milliseconds; younger ones may be another run's
 
 
+def link_of(path: str) -> Optional[str]:
+    """Where the symbolic link `path` points, or None when it is not a link."""
+    try:
+        return os.readlink(path) if os.path.islink(path) else None
+    except OSError:
+        return None
+
+
+def put_link(path: str, target: str) -> None:
+    """Make `path` the symbolic link to `target`, atomically (a temporary link renamed over the name)."""
+    temporary = os.path.join(os.path.dirname(path), f".envdoctor-{os.getpid()}-{os.path.basename(path)}.tmp")
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    os.symlink(target, temporary)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
 def apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
     """Back up, record, then write; on any failure put every touched file back and re-raise."""
+    with BundleLock(root, ConfigureError):
+        _apply(root, writes, settings)
+
+
+def _apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
     state = State(root)
     clean_temporaries(state, sorted(MANAGED_FILES))
     _preflight(root, writes, state.folder)
     old_manifest = json.dumps(state.data)
     created_state = not os.path.exists(state.folder)
+    links = {w.relative: link_of(os.path.join(root, *w.relative.split("/"))) for w in writes}
     done: List[Write] = []
     try:
         for write in writes:
@@ -152,10 +190,12 @@ def apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
             if entry is None or sha256(write.before) != entry.get("written_sha256"):
                 # First change, or the file changed since envdoctor wrote it: this is the state to return to.
                 if write.original is not None:
-                    os.makedirs(os.path.dirname(state.backup_path(write.relative)), exist_ok=True)
+                    ensure_dir(root, os.path.dirname(state.backup_path(write.relative)), ConfigureError)
                     atomic_write(state.backup_path(write.relative), write.original, 0o600)
                 entry = {"existed": write.original is not None, "mode": write.original_mode,
                          "original_sha256": sha256(write.original)}
+                if links.get(write.relative) is not None and write.before == write.original:
+                    entry["link"] = links[write.relative]  # --revert puts the link back, not a copy
             entry["written_sha256"] = sha256(write.after)
             state.files[write.relative] = entry
         state.data["settings"] = settings
@@ -170,7 +210,7 @@ def apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
             done.append(write)
         _prune(state)
     except BaseException as exc:
-        _undo(root, done)
+        _undo(root, done, links)
         if created_state:
             shutil.rmtree(state.folder, ignore_errors=True)
             _remove_empty_parent(state.folder)
@@ -185,11 +225,13 @@ def apply(root: str, writes: List[Write], settings: Dict[str, Any]) -> None:
         raise
 
 
-def _undo(root: str, done: List[Write]) -> None:
+def _undo(root: str, done: List[Write], links: Dict[str, Optional[str]]) -> None:
     for write in reversed(done):
         path = os.path.join(root, *write.relative.split("/"))
         try:
-            if write.before is None:
+            if links.get(write.relative) is not None:
+                put_link(path, links[write.relative] or "")
+            elif write.before is None:
                 if os.path.exists(path):
                     os.unlink(path)
             else:
@@ -199,7 +241,7 @@ def _undo(root: str, done: List[Write]) -> None:
 
 
 def _save(state: State) -> None:
-    os.makedirs(state.folder, exist_ok=True)
+    ensure_dir(state.root, state.folder, ConfigureError)
     text = json.dumps(state.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     atomic_write(state.manifest_path, text.encode("utf-8"), None)
 
@@ -235,11 +277,18 @@ class RevertResult:
 
 
 def revert(root: str, force: bool = False, dry_run: bool = False) -> RevertResult:
-    """Bring every managed file back to its original bytes and mode; remove the state."""
+    """Bring every managed file back to its original bytes and mode (a link back as the link); remove the state."""
+    if dry_run:
+        return _revert(root, force, dry_run)
+    with BundleLock(root, ConfigureError):
+        return _revert(root, force, dry_run)
+
+
+def _revert(root: str, force: bool, dry_run: bool) -> RevertResult:
     state = State(root)
     if not dry_run:
         clean_temporaries(state, sorted(MANAGED_FILES))
-    plan: List[Tuple[str, str, Optional[bytes], Optional[int]]] = []
+    plan: List[Tuple[str, str, Optional[bytes], Optional[int], Optional[str]]] = []
     drifted: List[str] = []
     for relative, entry in sorted(state.files.items()):
         path = os.path.join(root, *relative.split("/"))
@@ -250,12 +299,14 @@ def revert(root: str, force: bool = False, dry_run: bool = False) -> RevertResul
         if sha256(current) not in (entry.get("written_sha256"), entry.get("original_sha256")):
             drifted.append(relative)
         _managed, original, mode = state.original(relative)
-        plan.append((relative, path, original, mode))
+        link = entry.get("link")
+        link = link if isinstance(link, str) and link and "\0" not in link and len(link) < 4096 else None
+        plan.append((relative, path, original, mode, link))
     if drifted and not force:
         raise ConfigureError("configure.error.revert_drift", files=", ".join(drifted))
     restored: List[str] = []
     deleted: List[str] = []
-    for relative, path, original, _mode in plan:
+    for relative, path, original, _mode, _link in plan:
         if original is None:
             if os.path.lexists(path):  # a file envdoctor made and that is still there
                 deleted.append(relative)
@@ -263,13 +314,18 @@ def revert(root: str, force: bool = False, dry_run: bool = False) -> RevertResul
             restored.append(relative)
     if dry_run:
         return RevertResult(tuple(restored), tuple(deleted), tuple(drifted))
-    for _relative, path, original, _mode in plan:
+    for _relative, path, original, _mode, _link in plan:
         if (original is not None and is_read_only(path)) or is_read_only(os.path.dirname(path)):
             raise ConfigureError("configure.error.read_only", path=path)
-    for _relative, path, original, mode in plan:
+    for _relative, path, original, mode, link in plan:
         if original is None:
-            if os.path.exists(path):
+            if os.path.lexists(path):
                 os.unlink(path)
+        elif link is not None:
+            try:
+                put_link(path, link)
+            except OSError:  # no right to make links (Windows without developer mode): the bytes at least
+                atomic_write(path, original, mode)
         else:
             atomic_write(path, original, mode)
     shutil.rmtree(state.folder, ignore_errors=True)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from envdoctor.paths import trusted_entry
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.resolve import WheelRef
 from envdoctor.upgrade.sources import check_url, file_url_path
@@ -58,7 +59,7 @@ class Downloader:
         if not sha256:
             return None
         final = os.path.join(self.cache_dir, sha256, filename)
-        return final if os.path.isfile(final) else None
+        return final if os.path.isfile(final) and trusted_entry(final) else None  # (not another user's)
 
     def adopt(self, filename: str, sha256: str, data: bytes) -> bool:
         """Keep a whole wheel that arrived while reading its metadata, if its hash is the published one."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from envdoctor import faults
-from envdoctor.safeio import UnsafePathError, read_capped
+from envdoctor.bundlestate import append_state, ensure_dir, read_state
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import fsync_dir
 from envdoctor.upgrade.layout import Layout, is_valid_txid
@@ -71,13 +71,9 @@ class Journal:
         record.update(data)
         line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
         faults.check_space()
-        os.makedirs(self.layout.state_dir, exist_ok=True)
-        is_new = not os.path.exists(self.path)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if is_new:
+        # Never through a link: a journal (or .envdoctor) planted as a link would carry the append outside.
+        ensure_dir(self.layout.root, self.layout.state_dir, UpgradeError)
+        if append_state(self.path, line.encode("utf-8"), UpgradeError):
             fsync_dir(self.layout.state_dir)
         faults.hit(event)
 
@@ -85,12 +81,12 @@ class Journal:
         """The valid records. The journal is a file anyone can edit: a line whose `tx` is not a plain
         name (`../../models`), or whose fields have the wrong types, is not ours and is skipped, so
         no path is ever built from it. A journal that is not a regular file is an error."""
+        if not os.path.lexists(self.path):
+            return []
         try:
-            data = read_capped(self.path, MAX_JOURNAL_BYTES)
-        except UnsafePathError as exc:
-            if exc.reason == "missing":
-                return []
-            raise exc.as_error(UpgradeError) from exc
+            data = read_state(self.path, MAX_JOURNAL_BYTES, UpgradeError)
+        except FileNotFoundError:
+            return []
         except OSError as exc:
             raise UpgradeError("safety.path.unreadable", path=self.path, detail=exc.strerror or str(exc)) from exc
         out = []

@@ -2,7 +2,7 @@
 
   <root>/runtime                          the runtime the launcher starts
   <root>/.envdoctor/upgrade/journal.jsonl  the transaction journal (JSON lines, fsynced)
-  <root>/.envdoctor/upgrade/lock           held while a transaction runs (one at a time)
+  <root>/.envdoctor/lock                   the bundle's one writer lock (envdoctor/bundlestate.py)
   <root>/.envdoctor/upgrade/tx-<id>/       one transaction: stage/ (candidate), backup/ (the replaced
                                            runtime after an upgrade), rejected/ (after a rollback), meta.json
   <root>/.envdoctor/upgrade/trash/         trees being deleted (renamed here first, so a half-deleted
@@ -54,7 +54,7 @@ class Layout:
 
     @property
     def lock(self) -> str:
-        return os.path.join(self.state_dir, "lock")
+        return os.path.join(self.root, ".envdoctor", "lock")  # the bundle's, shared with configure
 
     @property
     def trash(self) -> str:

@@ -13,6 +13,8 @@ import json
 import os
 from typing import Any, Optional
 
+from envdoctor.bundlestate import append_state, ensure_dir
+from envdoctor.errors import EnvdoctorError
 from envdoctor.upgrade.journal import Journal
 from envdoctor.upgrade.layout import Layout
 
@@ -23,16 +25,16 @@ def log_path(layout: Layout, txid: str) -> str:
 
 class TxLog:
     def __init__(self, layout: Layout, txid: str) -> None:
+        self.root = layout.root
         self.path = log_path(layout, txid)
 
     def write(self, text: str) -> None:
         stamp = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                for line in text.rstrip("\n").splitlines() or [""]:
-                    handle.write(f"{stamp} {line}\n")
-        except OSError:
+        lines = "".join(f"{stamp} {line}\n" for line in text.rstrip("\n").splitlines() or [""])
+        try:  # never through a link (state files are opened with O_NOFOLLOW; see bundlestate)
+            ensure_dir(self.root, os.path.dirname(self.path))
+            append_state(self.path, lines.encode("utf-8"), sync=False)
+        except (OSError, EnvdoctorError):
             pass
 
     def block(self, title: str, body: Optional[str]) -> None:
