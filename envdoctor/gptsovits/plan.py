@@ -96,7 +96,7 @@ def _yaml(inst: Installation, state: State, settings: Settings, plan: Plan) -> N
         if values:
             plan.notes.append(("configure.note.yaml_missing", {"file": TTS_YAML}))
         return
-    base = _base(inst, state, TTS_YAML, plan)
+    base = _base(inst, state, TTS_YAML, plan, allow_gbk=True)  # Chinese Windows editors save it as GBK
     try:
         new_text = yamledit.set_custom(base.text, base.style.newline, values)
     except yamledit.YamlMalformed as exc:

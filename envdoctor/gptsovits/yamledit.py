@@ -27,9 +27,11 @@ class YamlLayoutUnsupported(Exception):
 def load(text: str) -> Dict[str, Any]:
     import yaml  # here, not at the top: `envdoctor check` imports this module (mitigations) without parsing YAML
 
+    from envdoctor.safeyaml import YamlTooComplex, safe_load
+
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = safe_load(text)  # bounded: an alias bomb or deep nesting is refused, not walked
+    except (yaml.YAMLError, YamlTooComplex) as exc:
         raise YamlMalformed(str(exc)) from exc
     if not isinstance(data, dict):
         raise YamlMalformed("top level is not a mapping")

@@ -111,10 +111,12 @@ def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str]
 
 
 def _tts_infer_settings(text: str) -> Dict[str, str]:
+    from envdoctor.safeyaml import YamlTooComplex, safe_load
+
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return {"error": f"tts_infer.yaml: {str(exc).splitlines()[0]}"}
+        data = safe_load(text)  # bounded: an alias bomb would hang the report, deep nesting crash it
+    except (yaml.YAMLError, YamlTooComplex) as exc:
+        return {"error": f"tts_infer.yaml: {(str(exc).splitlines() or [''])[0]}"}
     custom = data.get("custom") if isinstance(data, dict) else None
     if not isinstance(custom, dict):
         return {}
