@@ -10,7 +10,7 @@ An exit code in 0..2 only says the command finished: a case counts as a right an
 assertions passed too, and as a wrong answer when they failed (a clear error likewise). The tally shows
 both lines, so a command that exits 0 with the wrong answer is seen as what it is.
 
-The whole suite runs with HOME, the default cache and TMPDIR of the children moved to folders of its
+The whole hostile suite runs with HOME, the default cache and TMPDIR of the children moved to folders of its
 own; at the end, those and the repository must be as they were (`_nothing_written_outside`).
 """
 
@@ -213,7 +213,7 @@ def outside_roots(home: Path, tmp: Path) -> Dict[str, Path]:
     return {"home": home, "tmpdir": tmp, "repository": REPO}
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)  # this package's tests only, in a run with others too
 def _nothing_written_outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     base = tmp_path_factory.mktemp("outside")
     home, tmp = base / "home", base / "tmp"
