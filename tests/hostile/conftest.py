@@ -99,7 +99,9 @@ class Cli:
         self.test_id = test_id
 
     def __call__(self, case: str, args: Sequence[str], expect: str = "error", env: Optional[Mapping[str, str]] = None,
-                 cwd: Optional[str] = None, timeout: float = 30, unset: Sequence[str] = ()) -> Outcome:
+                 cwd: Optional[str] = None, timeout: float = 30, unset: Sequence[str] = (),
+                 close: Sequence[int] = ()) -> Outcome:
+        """`close`: standard descriptors (0, 1) the child starts with closed (`<&-`, `>&-`)."""
         environ = dict(os.environ, PYTHONPATH=str(REPO), LANG="C.UTF-8")
         environ.pop("PYTEST_CURRENT_TEST", None)  # the test id can be long; the child needs none of it
         for name in unset:
@@ -107,7 +109,8 @@ class Cli:
         environ.update(env or {})
         try:
             done = subprocess.run([sys.executable, "-m", "envdoctor", *args], capture_output=True, timeout=timeout,
-                                  env=environ, cwd=cwd or str(self.tmp_path), stdin=subprocess.DEVNULL)
+                                  env=environ, cwd=cwd or str(self.tmp_path), stdin=subprocess.DEVNULL,
+                                  preexec_fn=(lambda: [os.close(fd) for fd in close]) if close else None)
             outcome = Outcome(case, done.returncode, done.stdout.decode("utf-8", "replace"),
                               done.stderr.decode("utf-8", "replace"), False)
         except subprocess.TimeoutExpired as exc:
