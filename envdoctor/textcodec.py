@@ -66,7 +66,8 @@ def decode_text(data: bytes, utf16_odd_start: bool = False) -> Tuple[str, str]:
     return data.decode("utf-8", errors="replace"), "utf-8 (damaged)"
 
 
-# Bytes os.fsdecode could not decode come back as one surrogate each (U+DC80..U+DCFF). A path component (or word) holding such bytes: GBK bytes may also read as valid UTF-8 pairs
+# Bytes os.fsdecode could not decode come back as one surrogate each (U+DC80..U+DCFF). A path component
+# (or word) holding such bytes: GBK bytes may also read as valid UTF-8 pairs
 # ("整合包" is D5 FB BA CF B0 FC, and CF B0 is U+03F0), so the whole component is decoded at once.
 _ESCAPED_WORD = re.compile("[^/\\\\\\s]*[\udc80-\udcff][^/\\\\\\s]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")

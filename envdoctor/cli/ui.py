@@ -36,8 +36,8 @@ def printable(text: str) -> str:
     from envdoctor.textcodec import readable_name
 
     text = readable_name(text)
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100 else
-                        "\\u%04x" % ord(m.group()), text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                        f"\\u{ord(m.group()):04x}", text)
 
 
 @dataclass

@@ -117,9 +117,11 @@ _PATTERN_RULES: List[_Rule] = [
     # A webhook's URL is its password (GRADIO_WEBHOOK, Slack, Discord, Feishu, DingTalk, WeCom bots):
     # the host stays (support sees where it pointed), the path and query go.
     ("webhook-url", re.compile(r"(?i)(\bhttps?://[^\s/\"'<>]+)(/(?:[^\s\"'<>]*?(?:hook|/robot/|/bot\d|/services/)|"
-                               r"bot\d|robot/|services/)(?:[^\s\"'<>]|<redacted>)*)"), lambda m: m.group(1) + "/" + SECRET),
+                               r"bot\d|robot/|services/)(?:[^\s\"'<>]|<redacted>)*)"),
+     lambda m: m.group(1) + "/" + SECRET),
     # The same in Chinese: 密码：xxx (a full-width colon), 口令 = xxx, 密钥为 xxx.
-    ("cjk-secret", re.compile(r"((?:密码|口令|密钥|秘钥|私钥|令牌|授权码|验证码|访问码)\s*(?:[:=：＝]|是|为)\s*[\"'“「]?)"
+    ("cjk-secret", re.compile(r"((?:密码|口令|密钥|秘钥|私钥|令牌|授权码|验证码|访问码)\s*(?:[:=：＝]|是|为)"
+                              r"\s*[\"'“「]?)"
                               r"(?!<redacted>)([^\s\"'”」,，;；。]{2,})"), _keep_scheme),
     # \\server\share\folder (also JSON-escaped): the server, the share and the folder under it (often a user's).
     ("unc-path", re.compile(r"(?<![^\s\"'=(\[,;])(\\{2}|\\{4})(?![?.]\\)(?!<host>)[^\\/\s\"'<>|*?:]+"

@@ -100,8 +100,19 @@ class Cli:
 
     def __call__(self, case: str, args: Sequence[str], expect: str = "error", env: Optional[Mapping[str, str]] = None,
                  cwd: Optional[str] = None, timeout: float = 30, unset: Sequence[str] = (),
-                 close: Sequence[int] = ()) -> Outcome:
-        """`close`: standard descriptors (0, 1) the child starts with closed (`<&-`, `>&-`)."""
+                 close: Sequence[int] = (), max_file_bytes: Optional[int] = None) -> Outcome:
+        """`close`: standard descriptors (0, 1) the child starts with closed (`<&-`, `>&-`).
+        `max_file_bytes`: RLIMIT_FSIZE of the child (and its children): a write past it fails as on a
+        full disk (EFBIG; Python ignores SIGXFSZ)."""
+
+        def prepare() -> None:
+            for fd in close:
+                os.close(fd)
+            if max_file_bytes is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
         environ = dict(os.environ, PYTHONPATH=str(REPO), LANG="C.UTF-8")
         environ.pop("PYTEST_CURRENT_TEST", None)  # the test id can be long; the child needs none of it
         for name in unset:
@@ -110,7 +121,7 @@ class Cli:
         try:
             done = subprocess.run([sys.executable, "-m", "envdoctor", *args], capture_output=True, timeout=timeout,
                                   env=environ, cwd=cwd or str(self.tmp_path), stdin=subprocess.DEVNULL,
-                                  preexec_fn=(lambda: [os.close(fd) for fd in close]) if close else None)
+                                  preexec_fn=prepare if close or max_file_bytes is not None else None)
             outcome = Outcome(case, done.returncode, done.stdout.decode("utf-8", "replace"),
                               done.stderr.decode("utf-8", "replace"), False)
         except subprocess.TimeoutExpired as exc:

@@ -84,7 +84,8 @@ def test_escapes_in_a_scanned_file_name_are_not_sent_to_the_terminal(cli, tmp_pa
     folder = tmp_path / "libs"
     folder.mkdir()
     shutil.copy(REPO / "tests" / "fixtures" / "fatbin" / "sm75.so", folder / "lib\x1b]0;pwned\x07\x1b[2Jx.so")
-    outcome = cli("scan a file name with terminal escapes", ["scan", str(folder), "--all", "--cc", "12.0"], expect="answer",
+    outcome = cli("scan a file name with terminal escapes", ["scan", str(folder), "--all", "--cc", "12.0"],
+                  expect="answer",
                   env=NONE)
     assert outcome.returncode in (0, 1, 2) and not outcome.crashed, outcome.stderr
     assert "pwned" in outcome.stdout

@@ -152,7 +152,8 @@ PLANTED = [
     ("stripe sk_live_51HqLyjWDarjtT1zdp7dc", "51HqLyjWDarjtT1zdp7dc"),
     ("aliyun LTAI5tQ3xYzAbCdEfGhIjK", "LTAI5tQ3xYzAbCdEfGhIjK"),
     ("tencent AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"),
-    ("https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+    ("https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+     "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
     ("blob?sv=2021-06-08&sig=Zm9vYmFyYmF6cXV4cXV1eA%3D", "Zm9vYmFyYmF6cXV4cXV1eA"),
     ("SENTRY_DSN=https://abcdef0123456789@o12345.ingest.sentry.io/67890", "abcdef0123456789"),
 ]
