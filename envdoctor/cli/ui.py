@@ -68,8 +68,10 @@ class Ui:
         return _Console(stderr=stderr, highlight=False, soft_wrap=False)
 
     def print_json(self, payload: Dict[str, Any]) -> None:
+        from envdoctor.textcodec import readable  # a GBK file name as its characters, not "??"
+
         _ensure_utf8_streams()
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+        sys.stdout.write(json.dumps(readable(payload), ensure_ascii=False, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
 
     def show_error(self, error: EnvdoctorError) -> None:
