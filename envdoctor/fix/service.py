@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from typing import Callable, List, Optional
 
@@ -13,6 +15,7 @@ from envdoctor.fix.model import (
     KEEP_WITH_WORKAROUNDS,
     LEAVE,
     UPGRADE,
+    Choice,
     Diagnosis,
     FixOptions,
     FixOutcome,
@@ -97,10 +100,8 @@ class FixService:
         if self.pack_zip and self.wheel_folder is None:
             self.wheel_folder = fixpack.unpacked_folder(self.pack_zip)
         if self.pack_zip and self.wheel_folder is None:
-            pack = fixpack.inspect_pack(self.pack_zip)  # its directory only: nothing is unpacked before B
             plan = plans.make_plan(diagnosis, configure.envelope, None, 3, offline=True, text=self.text,
-                                   upgrade_choice_made=plans.pack_choice(diagnosis, pack.wheels,
-                                                                         pack.unpacked_bytes, self.text))
+                                   upgrade_choice_made=self._pack_choice(diagnosis))
         else:
             upgrade = self._record("upgrade-plan", self.children.json(
                 ["upgrade", *self._root_args(), "--dry-run", *self._source_args()], timeout=CHECK_TIMEOUT_S))
@@ -110,6 +111,24 @@ class FixService:
             # It runs (with warnings) and no log shows a failure: nothing to repair urgently.
             plan = FixPlan(plan.diagnosis, plan.choices, LEAVE)
         return plan
+
+    def _pack_choice(self, diagnosis: Diagnosis) -> Choice:
+        """B for a zip pack not unpacked yet. The planner runs against an empty wheelhouse: all it checks
+        but the wheels (a runtime for another OS, nothing to upgrade, the driver...) still decides; the
+        wheels are what the pack's directory lists (nothing is unpacked before B is chosen)."""
+        pack = fixpack.inspect_pack(self.pack_zip or "")
+        empty = tempfile.mkdtemp(prefix="envdoctor-pack-plan-")
+        try:
+            upgrade = self._record("upgrade-plan", self.children.json(
+                ["upgrade", *self._root_args(), "--dry-run", "--wheelhouse", empty], timeout=CHECK_TIMEOUT_S))
+        finally:
+            shutil.rmtree(empty, ignore_errors=True)
+        envelope = upgrade.envelope or {}
+        blockers = envelope.get("blockers") if isinstance(envelope.get("blockers"), list) else []
+        other = [b for b in blockers if not isinstance(b, dict) or b.get("key") != "missing"]
+        if not envelope or isinstance(envelope.get("error"), dict) or envelope.get("status") != "upgrade" or other:
+            return plans.upgrade_choice(envelope or None, upgrade.exit_code or 2, offline=True, text=self.text)
+        return plans.pack_choice(diagnosis, pack.wheels, pack.unpacked_bytes, self.text)
 
     def _source_args(self) -> List[str]:
         args: List[str] = []

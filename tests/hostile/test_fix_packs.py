@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.demo import SCENARIOS, write_bundle
+from tests.fix.conftest import fix_wheels, h  # noqa: F401 - fix_wheels: a fixture (old and new torch wheels)
 from tests.gptsovits.trees import make_tree
 
 GPU = {"ENVDOCTOR_GPUS": "NVIDIA GeForce RTX 5060 Ti@12.0@16311", "ENVDOCTOR_DRIVER": "576.02@12.9",
@@ -48,8 +49,35 @@ def bundle(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def pip_runtime(tmp_path_factory: pytest.TempPathFactory, fix_wheels: dict) -> str:  # noqa: F811
+    """A venv with pip and the old torch 2.6.0+cu124. Built with a scratch HOME: creating a venv with pip
+    writes ~/.rustup on this machine (a toolchain probe on PATH), which is not envdoctor's doing."""
+    base = tmp_path_factory.mktemp("pack-runtime")
+    path = str(base / "runtime")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(base / "scratch-home"))
+        h.pip_install(h.make_venv(path), fix_wheels["old"])
+    return path
+
+
+@pytest.fixture
+def posix_bundle(tmp_path: Path, pip_runtime: str) -> Path:
+    """A tree with a real venv runtime (old torch 2.6.0+cu124) that B can upgrade, and the test matrix."""
+    import shutil
+
+    root = make_tree(tmp_path / "GPT-SoVITS", "v2pro-2025")
+    shutil.rmtree(root / "runtime", ignore_errors=True)
+    shutil.copytree(pip_runtime, str(root / "runtime"), symlinks=True)
+    h.write_matrix(str(tmp_path / "matrix"))
+    return root
+
+
 def _env(tmp_path: Path) -> dict:
-    return dict(GPU, ENVDOCTOR_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(GPU, ENVDOCTOR_CACHE_DIR=str(tmp_path / "cache"))
+    if (tmp_path / "matrix").is_dir():
+        env["ENVDOCTOR_MATRIX_DIR"] = str(tmp_path / "matrix")
+    return env
 
 
 def _fix(cli, case, tmp_path, root, pack, *args, **kwargs):
@@ -77,10 +105,10 @@ def test_a_password_protected_pack_is_refused(cli, tmp_path, bundle) -> None:
     assert outcome.clear_error and "password-protected" in outcome.stderr, outcome.stdout + outcome.stderr
 
 
-def test_a_disk_that_fills_while_unpacking_is_a_clear_error(cli, tmp_path, bundle) -> None:
+def test_a_disk_that_fills_while_unpacking_is_a_clear_error(cli, tmp_path, posix_bundle) -> None:
     pack = _pack(tmp_path / "fixpack.zip", {TORCH: os.urandom(3 << 20)}, zipfile.ZIP_STORED)
-    outcome = _fix(cli, "fix B with the disk full while unpacking", tmp_path, bundle, pack, "--yes", "--choose", "B",
-                   max_file_bytes=1 << 20)
+    outcome = _fix(cli, "fix B with the disk full while unpacking", tmp_path, posix_bundle, pack, "--yes",
+                   "--choose", "B", max_file_bytes=1 << 20)
     assert outcome.clear_error and "Not enough disk space" in outcome.stderr, outcome.stdout + outcome.stderr
     packs = tmp_path / "cache" / "fixpacks"
     assert not packs.exists() or not [p for p in packs.iterdir()]  # the half-written copy is gone
@@ -98,10 +126,10 @@ def test_a_pack_that_inflates_a_thousandfold_is_refused_before_unpacking(cli, tm
 
 
 @pytest.mark.parametrize("choice", ["A", "C", None])
-def test_a_pack_is_not_unpacked_unless_b_is_chosen(cli, tmp_path, bundle, choice) -> None:
+def test_a_pack_is_not_unpacked_unless_b_is_chosen(cli, tmp_path, posix_bundle, choice) -> None:
     pack = _pack(tmp_path / "fixpack.zip", {TORCH: os.urandom(1 << 20)}, zipfile.ZIP_STORED)
     args = ["--yes", "--choose", choice, "--json"] if choice else ["--json"]
-    outcome = _fix(cli, f"fix with a pack, choice {choice}", tmp_path, bundle, pack, *args, expect="answer")
+    outcome = _fix(cli, f"fix with a pack, choice {choice}", tmp_path, posix_bundle, pack, *args, expect="answer")
     assert outcome.returncode in (0, 1, 2) and not outcome.crashed, outcome.stdout + outcome.stderr
     import json
 
@@ -109,6 +137,18 @@ def test_a_pack_is_not_unpacked_unless_b_is_chosen(cli, tmp_path, bundle, choice
     b = next(c for c in envelope["choices"] if c["key"] == "B")
     assert b["available"] and b["details"]["target"] == "2.7.0+cu128", b
     assert not (tmp_path / "cache" / "fixpacks").exists()  # nothing unpacked: A and C cost no disk
+
+
+def test_b_from_a_pack_for_a_runtime_of_another_os_is_unavailable_and_nothing_is_unpacked(cli, tmp_path,
+                                                                                          bundle) -> None:
+    """The planner still decides what is not about the wheels: a Windows runtime cannot be upgraded here."""
+    pack = _pack(tmp_path / "fixpack.zip", {TORCH: os.urandom(4096)}, zipfile.ZIP_STORED)
+    outcome = _fix(cli, "fix with a pack for a Windows runtime", tmp_path, bundle, pack, "--json", expect="answer")
+    import json
+
+    b = next(c for c in json.loads(outcome.stdout)["choices"] if c["key"] == "B")
+    assert not b["available"] and "windows runtime" in b["reason"], b
+    assert not (tmp_path / "cache" / "fixpacks").exists()
 
 
 def test_the_cache_keeps_a_bounded_number_of_unpacked_packs(tmp_path, monkeypatch) -> None:
