@@ -21,7 +21,8 @@ class JsonCache:
         self.namespace = namespace
 
     def _path(self, key: str) -> Path:
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        # surrogatepass: a key may hold a path with undecodable bytes (a GBK folder name on Linux)
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return self.directory / f"{self.namespace}-{digest}.json"
 
     def get(self, key: str) -> Optional[Any]:

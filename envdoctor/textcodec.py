@@ -10,7 +10,8 @@ pattern matches it, so it would leave the report unredacted.
 from __future__ import annotations
 
 import codecs
-from typing import Tuple
+import re
+from typing import Any, Tuple
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -63,3 +64,40 @@ def decode_text(data: bytes, utf16_odd_start: bool = False) -> Tuple[str, str]:
         except UnicodeDecodeError:
             continue
     return data.decode("utf-8", errors="replace"), "utf-8 (damaged)"
+
+
+# Bytes os.fsdecode could not decode come back as one surrogate each (U+DC80..U+DCFF). A path component
+# (or word) holding such bytes: GBK bytes may also read as valid UTF-8 pairs
+# ("整合包" is D5 FB BA CF B0 FC, and CF B0 is U+03F0), so the whole component is decoded at once.
+_ESCAPED_WORD = re.compile("[^/\\\\\\s]*[\udc80-\udcff][^/\\\\\\s]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _gbk_word(match: re.Match) -> str:
+    raw = match.group().encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("gb18030")  # a superset of GBK
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+def readable_name(text: str) -> str:
+    """A name from the file system as a person reads it. On Linux, a folder or log named in GBK (copied
+    from Chinese Windows) comes back from os.listdir with its bytes as lone surrogates, which no UTF-8
+    output can hold: each path component holding them is decoded as GB18030 (a superset of GBK), else
+    its undecodable bytes are replaced; the rest of the text is left as it is."""
+    if not _SURROGATE.search(text):
+        return text
+    text = _ESCAPED_WORD.sub(_gbk_word, text)
+    return text.encode("utf-8", "replace").decode("utf-8")  # any other lone surrogate (from JSON, say)
+
+
+def readable(value: Any) -> Any:
+    """readable_name on every string (keys too) of a JSON-like tree."""
+    if isinstance(value, str):
+        return readable_name(value)
+    if isinstance(value, dict):
+        return {readable(k): readable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [readable(v) for v in value]
+    return value

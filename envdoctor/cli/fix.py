@@ -57,9 +57,11 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     check_mirror_args(args.mirror, args.wheelhouse)  # an unknown name is refused before anything runs
     wheelhouse = None
     if args.wheelhouse:
-        from envdoctor.fix.fixpack import wheel_folder
+        from envdoctor.fix import fixpack
 
-        wheelhouse = wheel_folder(args.wheelhouse)
+        wheelhouse = os.path.abspath(args.wheelhouse)
+        if not os.path.isdir(wheelhouse):
+            fixpack.inspect_pack(wheelhouse)  # a pack that cannot be unpacked is refused now; unpacked once B is chosen
     options = FixOptions(root=root, lang=ui.lang, choose=args.choose, yes=args.yes, wheelhouse=wheelhouse,
                          index_url=args.index_url, mirror=args.mirror, live=not args.no_live, log=args.log,
                          report_dir=args.report_dir)

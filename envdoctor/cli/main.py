@@ -78,8 +78,20 @@ def hoist_common_options(argv: List[str]) -> List[str]:
     return argv
 
 
+def _reopen_closed_streams() -> List[str]:
+    """A standard stream closed by the caller (`>&-`, `<&-`, a service without a console) is None in
+    Python: every print or isatty() would crash. It becomes the null device; the names are returned."""
+    closed = []
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - for the whole run
+            closed.append(name)
+    return closed
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = hoist_common_options(list(sys.argv[1:] if argv is None else argv))
+    closed = _reopen_closed_streams()
     prepare_streams(argv)  # before the replay too: a replayed answer is printed the same way
     # Start-up: imported here, after argv is read, so that a replayed check pays only for the replay.
     from envdoctor.replay import finish_recording, replay, start_recording
@@ -112,6 +124,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                                   detail=f"{type(exc).__name__}: {exc}"))
         code = emit(result, ui)
         _notice_refused_caches(ui)
+        if "stdout" in closed and ui.json_mode and "stderr" not in closed:
+            sys.stderr.write(f"{ui.text('error.prefix')}: {ui.text('error.stdout_closed', code=code)}\n")
         return code
     finally:
         deps = result.replay_deps() if result is not None and result.replay_deps is not None else None

@@ -208,5 +208,8 @@ def _print_done(ui: Ui, envelope: Dict[str, Any], output: str) -> None:
         if head.fix:
             console.print(f"{ui.text('ui.fix')}: {head.fix}")
     console.print(ui.text("report.written", path=output))
+    state = envelope["report"].get("gptsovits") or {}
+    if state.get("bundle") is False or not state.get("root"):
+        console.print(ui.text("report.gptsovits.no_bundle", root=state.get("root") or "-"), markup=False)
     if not envelope["report"].get("redacted", True):
         console.print(Text(ui.text("report.not_redacted"), style="bold red"))

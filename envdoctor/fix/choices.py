@@ -142,6 +142,22 @@ def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: b
                            "download_mb": download, "disk_mb": disk})
 
 
+def pack_choice(diagnosis: Diagnosis, wheels: Tuple[str, ...], unpacked_bytes: int, text: Text) -> Choice:
+    """B from a zip fix pack that is not unpacked yet: what its directory says (the torch wheel it holds,
+    the space it needs). Its wheels are read, and the upgrade checked, only once B is chosen."""
+    torch = next((name for name in wheels if name.lower().startswith("torch-")), None)
+    if torch is None:
+        return Choice(UPGRADE, False, False, reason=text("fix.b.pack_no_torch"))
+    target = torch.split("-")[1] if torch.count("-") >= 4 else "?"
+    variant = target.split("+", 1)[1] if "+" in target else "?"
+    costs = (text("fix.b.costs_offline"), text("fix.b.costs_disk", mb=max(1, unpacked_bytes >> 20)),
+             text("fix.b.pack_checked_later"), text("fix.b.costs_reversible"))
+    return Choice(UPGRADE, True, True, (text("fix.b.gives", current=diagnosis.torch or "?", target=target,
+                                             variant=variant),), costs,
+                  details={"target": target, "variant": variant, "download_mb": None,
+                           "disk_mb": max(1, unpacked_bytes >> 20), "pack": True})
+
+
 def leave_choice(diagnosis: Diagnosis, text: Text) -> Choice:
     """C: change nothing; say what will fail."""
     fails = tuple(f.title for f in diagnosis.blocking) or (text("fix.c.nothing_fails"),)
@@ -160,7 +176,9 @@ def recommend(choices: Iterable[Choice]) -> str:
 
 
 def make_plan(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]], upgrade: Optional[Dict[str, Any]],
-              upgrade_exit: int, offline: bool, text: Text) -> FixPlan:
-    choices = (workaround_choice(diagnosis, configure, text), upgrade_choice(upgrade, upgrade_exit, offline, text),
+              upgrade_exit: int, offline: bool, text: Text, upgrade_choice_made: Optional[Choice] = None) -> FixPlan:
+    """`upgrade_choice_made`: B as decided without the planner (a fix pack not unpacked yet)."""
+    choices = (workaround_choice(diagnosis, configure, text),
+               upgrade_choice_made or upgrade_choice(upgrade, upgrade_exit, offline, text),
                leave_choice(diagnosis, text))
     return FixPlan(diagnosis, choices, recommend(choices))

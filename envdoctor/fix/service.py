@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from contextlib import nullcontext
 from typing import Any, Callable, List, Optional
 
 from envdoctor.bundlestate import BundleLock
 from envdoctor.fix import choices as plans
+from envdoctor.fix import fixpack
 from envdoctor.fix.children import Children, ChildResult
 from envdoctor.fix.model import (
     KEEP_WITH_WORKAROUNDS,
     LEAVE,
     UPGRADE,
+    Choice,
     Diagnosis,
     FixOptions,
     FixOutcome,
@@ -48,6 +52,11 @@ class FixService:
         self.attached = attached  # interactive: the changing steps show their own progress
         self.root = os.path.abspath(options.root or os.getcwd())
         self.steps: List[Step] = []
+        # A zip fix pack is unpacked only once B is chosen (choosing A or C costs no disk); a folder, or
+        # a pack a previous run unpacked, is used as it is.
+        wheelhouse = options.wheelhouse
+        self.pack_zip = wheelhouse if wheelhouse and os.path.isfile(wheelhouse) else None
+        self.wheel_folder = wheelhouse if wheelhouse and not self.pack_zip else None
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -90,19 +99,44 @@ class FixService:
         self.say("fix.progress.options", {})
         configure = self._record("configure-preview", self.children.json(
             ["configure", *self._root_args(), *AUTO_SETTINGS, *self._no_live()], timeout=CONFIGURE_TIMEOUT_S))
-        upgrade = self._record("upgrade-plan", self.children.json(
-            ["upgrade", *self._root_args(), "--dry-run", *self._source_args()], timeout=CHECK_TIMEOUT_S))
-        plan = plans.make_plan(diagnosis, configure.envelope, upgrade.envelope, upgrade.exit_code,
-                               offline=self.options.wheelhouse is not None, text=self.text)
+        if self.pack_zip and self.wheel_folder is None:
+            self.wheel_folder = fixpack.unpacked_folder(self.pack_zip)
+        if self.pack_zip and self.wheel_folder is None:
+            plan = plans.make_plan(diagnosis, configure.envelope, None, 3, offline=True, text=self.text,
+                                   upgrade_choice_made=self._pack_choice(diagnosis))
+        else:
+            upgrade = self._record("upgrade-plan", self.children.json(
+                ["upgrade", *self._root_args(), "--dry-run", *self._source_args()], timeout=CHECK_TIMEOUT_S))
+            plan = plans.make_plan(diagnosis, configure.envelope, upgrade.envelope, upgrade.exit_code,
+                                   offline=self.options.wheelhouse is not None, text=self.text)
         if diagnosis.exit_code == 1 and not diagnosis.log_errors and not diagnosis.blocking:
             # It runs (with warnings) and no log shows a failure: nothing to repair urgently.
             plan = FixPlan(plan.diagnosis, plan.choices, LEAVE)
         return plan
 
+    def _pack_choice(self, diagnosis: Diagnosis) -> Choice:
+        """B for a zip pack not unpacked yet. The planner runs against an empty wheelhouse: all it checks
+        but the wheels (a runtime for another OS, nothing to upgrade, the driver...) still decides; the
+        wheels are what the pack's directory lists (nothing is unpacked before B is chosen)."""
+        pack = fixpack.inspect_pack(self.pack_zip or "")
+        empty = tempfile.mkdtemp(prefix="envdoctor-pack-plan-")
+        try:
+            upgrade = self._record("upgrade-plan", self.children.json(
+                ["upgrade", *self._root_args(), "--dry-run", "--wheelhouse", empty], timeout=CHECK_TIMEOUT_S))
+        finally:
+            shutil.rmtree(empty, ignore_errors=True)
+        envelope = upgrade.envelope or {}
+        listed = envelope.get("blockers")
+        blockers: list = listed if isinstance(listed, list) else []
+        other = [b for b in blockers if not isinstance(b, dict) or b.get("key") != "missing"]
+        if not envelope or isinstance(envelope.get("error"), dict) or envelope.get("status") != "upgrade" or other:
+            return plans.upgrade_choice(envelope or None, upgrade.exit_code or 2, offline=True, text=self.text)
+        return plans.pack_choice(diagnosis, pack.wheels, pack.unpacked_bytes, self.text)
+
     def _source_args(self) -> List[str]:
         args: List[str] = []
-        if self.options.wheelhouse:
-            args += ["--wheelhouse", self.options.wheelhouse]
+        if self.wheel_folder:
+            args += ["--wheelhouse", self.wheel_folder]
         if self.options.index_url:
             args += ["--index-url", self.options.index_url]
         if self.mirror:
@@ -140,6 +174,9 @@ class FixService:
             self.say("fix.progress.apply_a", {})
             return self._change("configure", ["configure", *self._root_args(), *AUTO_SETTINGS, "--yes",
                                               *self._no_live()])
+        if self.pack_zip and self.wheel_folder is None:
+            self.say("fix.progress.unpack", {"path": self.pack_zip})
+            self.wheel_folder = fixpack.wheel_folder(self.pack_zip)  # refusals (no space...) are clear errors
         self.say("fix.progress.apply_b", {})
         if self.mirror:
             self.say("fix.progress.mirror", {"mirror": self.mirror})

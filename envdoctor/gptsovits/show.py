@@ -25,7 +25,7 @@ def _text(inst: Installation, relative: str) -> str:
     if not inst.exists(relative):
         return ""
     try:
-        return read_text(inst.path(relative), allow_gbk=relative == BAT or relative.endswith(".py")).text
+        return read_text(inst.path(relative), allow_gbk=relative == BAT or relative.endswith((".py", ".yaml"))).text
     except Exception:
         return ""
 

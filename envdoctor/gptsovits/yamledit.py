@@ -20,6 +20,10 @@ class YamlMalformed(Exception):
     """The file is not valid YAML (a hard error: configure changes nothing)."""
 
 
+class YamlTooComplex(YamlMalformed):
+    """Past a bound of the reader (size, nesting, aliases): no GPT-SoVITS configuration looks like that."""
+
+
 class YamlLayoutUnsupported(Exception):
     """Valid YAML, but `custom` is not a block mapping this editor can change line by line."""
 
@@ -27,8 +31,12 @@ class YamlLayoutUnsupported(Exception):
 def load(text: str) -> Dict[str, Any]:
     import yaml  # here, not at the top: `envdoctor check` imports this module (mitigations) without parsing YAML
 
+    from envdoctor import safeyaml
+
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.safe_load(text)  # bounded: an alias bomb or deep nesting is refused, not walked
+    except safeyaml.YamlTooComplex as exc:
+        raise YamlTooComplex(str(exc)) from exc
     except yaml.YAMLError as exc:
         raise YamlMalformed(str(exc)) from exc
     if not isinstance(data, dict):

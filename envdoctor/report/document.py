@@ -17,6 +17,7 @@ from envdoctor.i18n import has_message, message
 from envdoctor.report.envelope import REPORT_SCHEMAS
 from envdoctor.report.fileshape import FileShape
 from envdoctor.report.redact import Redactor
+from envdoctor.textcodec import readable, readable_name
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -35,10 +36,13 @@ def _json_text(value: Any) -> str:
 
 
 def redact_document(document: Document, redactor: Redactor) -> Document:
-    envelope = redactor.value(document.envelope)
+    # Names read from the disk first become text (a GBK folder name on Linux is lone surrogates that
+    # no UTF-8 file can hold), then everything is redacted.
+    envelope = redactor.value(readable(document.envelope))
     envelope["report"]["redacted"] = redactor.enabled
-    files = {redactor.text(path): redactor.text(text) for path, text in document.evidence.items()}
-    shapes = {redactor.text(path): shape for path, shape in document.shapes.items()}
+    files = {redactor.text(readable_name(path)): redactor.text(readable_name(text))
+             for path, text in document.evidence.items()}
+    shapes = {redactor.text(readable_name(path)): shape for path, shape in document.shapes.items()}
     return Document(envelope, files, shapes)
 
 

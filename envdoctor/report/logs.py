@@ -75,15 +75,27 @@ def read_tail(path: str, limit: int = TAIL_BYTES) -> LogTail:
     return LogTail(path, size, text, truncated=start > 0)
 
 
+def inside(path: str, root: str) -> bool:
+    """Whether PATH, links resolved, lies in ROOT (links resolved too): a log or launcher that is a link
+    out of the bundle (to /proc/self/environ, to another user's files) is not the bundle's."""
+    try:
+        real, top = os.path.realpath(path), os.path.realpath(root)
+    except (OSError, ValueError):
+        return False
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
 def find_logs(root: Optional[str], limit: int = MAX_FOUND_LOGS) -> List[str]:
-    """The newest *.log files of a GPT-SoVITS folder: in the folder itself, under logs/ (3 levels) and
-    in GPT_SoVITS/logs/ (the WebUI's own log)."""
+    """The newest *.log files of a GPT-SoVITS folder: in the folder itself (a WebUI console saved with
+    `go-webui.bat > webui.log`), under logs/ (3 levels: GPT-SoVITS' exp_root, where its training writes
+    logs/<experiment>/train.log) and in GPT_SoVITS/logs/. Only files that are in the folder: never
+    through a link that leaves it. The caller decides that ROOT is a GPT-SoVITS folder."""
     if not root or not os.path.isdir(root):
         return []
     found = []
     for base, depth_limit in ((root, 0), (os.path.join(root, "logs"), 3),
                               (os.path.join(root, "GPT_SoVITS", "logs"), 1)):
-        if not os.path.isdir(base):
+        if not os.path.isdir(base) or not inside(base, root):
             continue
         for current, dirs, files in os.walk(base):
             depth = os.path.relpath(current, base).count(os.sep) + (0 if current == base else 1)
@@ -94,8 +106,8 @@ def find_logs(root: Optional[str], limit: int = MAX_FOUND_LOGS) -> List[str]:
                 if name.lower().endswith(".log"):
                     path = os.path.join(current, name)
                     try:
-                        if not os.path.isfile(path):
-                            continue  # a FIFO or device named *.log is not a log to read
+                        if not os.path.isfile(path) or not inside(path, root):
+                            continue  # a FIFO or device named *.log, or a link out of the bundle
                         found.append((-os.path.getmtime(path), path))
                     except OSError:
                         continue

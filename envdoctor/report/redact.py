@@ -40,7 +40,7 @@ _COMMON_NAMES = frozenset({
 # Environment variable names whose values are secrets whatever the value looks like.
 SECRET_NAME = re.compile(
     r"(?i)(token|secret|passw(or)?d|passwd|api[_-]?key|access[_-]?key|private[_-]?key|credential|"
-    r"auth(?!or)|cookie|session|signature|(^|[_-])key($|[_-]))"
+    r"auth(?!or)|cookie|session|signature|webhook|hook[_-]?url|dsn|(^|[_-])key($|[_-]))"
 )
 
 
@@ -97,18 +97,40 @@ _PATTERN_RULES: List[_Rule] = [
     ("google", re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), SECRET),
     ("slack", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), SECRET),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), SECRET),
+    ("stripe", re.compile(r"\b(?:sk|rk|pk|whsec)_(?:live_|test_)?[A-Za-z0-9]{16,}"), SECRET),
+    ("aliyun", re.compile(r"\bLTAI[0-9A-Za-z]{12,30}\b"), SECRET),
+    ("tencent", re.compile(r"\bAKID[0-9A-Za-z]{13,40}\b"), SECRET),
+    ("telegram", re.compile(r"(?<![0-9])\d{6,12}:AA[A-Za-z0-9_-]{30,}"), SECRET),
     # key=value, key: value, "key": "value", --key value, with a secret-looking key name.
     ("assignment", re.compile(
         # The name starts at a word start and is bounded: an unanchored `[...]*` prefix backtracks
         # quadratically over long runs of letters (a 64 KiB log took seconds).
         r"(?i)((?<![A-Za-z0-9_.-])[\"']?[A-Za-z0-9_.-]{0,40}?"
         r"(?:token|secret|passw(?:or)?d|passwd|pwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
-        r"client[_-]?secret|credential|cookie|session[_-]?id|(?<![a-z])key)[A-Za-z0-9_.-]{0,40}[\"']?"
-        r"(?:\s*[:=]\s*|\s+(?=[\"']))[\"']?)"
+        r"client[_-]?secret|credential|cookie|session[_-]?id|webhook|hook[_-]?url|dsn|(?<![a-z])sig(?:nature)?|"
+        r"(?<![a-z])key)[A-Za-z0-9_.-]{0,40}[\"']?"
+        r"(?:\s*[:=：＝]\s*|\s+(?=[\"']))[\"']?)"
         r"(?!<redacted>)([^\s\"',;&}<]{3,})"),
      _keep_scheme),
     ("cli-secret", re.compile(r"(?i)(--(?:[a-z0-9-]*-)?(?:token|password|secret|api-key|key)(?:=|\s+))"
                               r"(?!<redacted>)([^\s\"']{3,})"), _keep_scheme),
+    # A webhook's URL is its password (GRADIO_WEBHOOK, Slack, Discord, Feishu, DingTalk, WeCom bots):
+    # the host stays (support sees where it pointed), the path and query go.
+    ("webhook-url", re.compile(r"(?i)(\bhttps?://[^\s/\"'<>]+)(/(?:[^\s\"'<>]*?(?:hook|/robot/|/bot\d|/services/)|"
+                               r"bot\d|robot/|services/)(?:[^\s\"'<>]|<redacted>)*)"),
+     lambda m: m.group(1) + "/" + SECRET),
+    # The same in Chinese: 密码：xxx (a full-width colon), 口令 = xxx, 密钥为 xxx.
+    ("cjk-secret", re.compile(r"((?:密码|口令|密钥|秘钥|私钥|令牌|授权码|验证码|访问码)\s*(?:[:=：＝]|是|为)"
+                              r"\s*[\"'“「]?)"
+                              r"(?!<redacted>)([^\s\"'”」,，;；。]{2,})"), _keep_scheme),
+    # \\server\share\folder (also JSON-escaped): the server, the share and the folder under it (often a user's).
+    ("unc-path", re.compile(r"(?<![^\s\"'=(\[,;])(\\{2}|\\{4})(?![?.]\\)(?!<host>)[^\\/\s\"'<>|*?:]+"
+                            r"(?:(\\{1,2})[^\\/\s\"'<>|*?:]+(\2[^\\/\s\"'<>|*?:]+)?)?"),
+     lambda m: m.group(1) + HOST + (m.group(2) + "<share>" if m.group(2) else "") + (m.group(2) + USER if m.group(3)
+                                                                                     else "")),
+    ("cn-mobile", re.compile(r"(?<![0-9A-Za-z.+-])1[3-9]\d{9}(?![0-9A-Za-z])"), "<phone>"),
+    ("cn-id", re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}"
+                         r"[\dXx](?![0-9A-Za-z])"), "<id>"),
     ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), "<email>"),
     ("gpu-uuid", re.compile(r"\b(GPU|MIG)-([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
                             r"(?:/\d+/\d+)?)"),

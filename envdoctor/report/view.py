@@ -192,6 +192,9 @@ def _doctor(report: Dict[str, Any], t: Any) -> Optional[Section]:
 
 def _gptsovits(report: Dict[str, Any], t: Any) -> Section:
     state = report.get("gptsovits") or {}
+    if state.get("bundle") is False or not state.get("root"):
+        note = t("report.gptsovits.no_bundle", root=state.get("root") or "-")
+        return Section("gptsovits", t("report.gptsovits"), note=note)
     if not state.get("files"):
         note = t("report.gptsovits.none", root=state.get("root") or "-")
         return Section("gptsovits", t("report.gptsovits"), note=note)

@@ -18,6 +18,7 @@ from envdoctor.model import Facts
 from envdoctor.probes.runner import Runner
 from envdoctor.report import fileshape
 from envdoctor.report.fileshape import FileShape
+from envdoctor.report.logs import inside
 from envdoctor.safeio import read_head
 
 MAX_FILE_BYTES = 256 * 1024
@@ -67,8 +68,21 @@ def bound(text: str, limit: int = MAX_FILE_BYTES) -> str:
     return cut + f"[... cut: {len(data)} bytes in all, the first {limit} kept ...]\n"
 
 
-def _read_shaped(path: str) -> Optional[Tuple[str, FileShape]]:
-    """The file's text with its own line endings, and its shape (encoding, BOM, line endings)."""
+# What a GPT-SoVITS folder holds (one is enough: a source checkout has no runtime/, a bare bundle
+# may miss a launcher). A home or Downloads folder has none of them, and nothing is collected there.
+BUNDLE_MARKERS = ("runtime", layout.WEBUI_PY, "GPT_SoVITS", layout.BAT, layout.PS1, layout.SH)
+
+
+def looks_like_bundle(root: Optional[str]) -> bool:
+    return bool(root) and os.path.isdir(str(root)) and any(
+        os.path.exists(os.path.join(str(root), name)) for name in BUNDLE_MARKERS)
+
+
+def _read_shaped(path: str, root: str) -> Optional[Tuple[str, FileShape]]:
+    """The file's text with its own line endings, and its shape (encoding, BOM, line endings); None for
+    a file that is a link out of the bundle (it is not the bundle's)."""
+    if not inside(path, root):
+        return None
     try:
         data = read_head(path, MAX_FILE_BYTES + 1)  # a FIFO or device is refused, never waited on
     except OSError:
@@ -89,13 +103,14 @@ def gptsovits_root(root: Optional[str], python: Optional[str], runtime_root: Opt
 def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str], Dict[str, FileShape]]:
     """(summary, {evidence path: text}, {evidence path: shape}) of the GPT-SoVITS configuration and
     launchers under root. Each text keeps its line endings; its shape writes it back as it was."""
-    summary: Dict[str, Any] = {"root": root, "files": [], "settings": {}, "launchers": {}}
+    summary: Dict[str, Any] = {"root": root, "files": [], "settings": {}, "launchers": {},
+                               "bundle": looks_like_bundle(root)}
     files: Dict[str, str] = {}
     shapes: Dict[str, FileShape] = {}
-    if not root or not os.path.isdir(root):
-        return summary, files, shapes
+    if not root or not summary["bundle"]:
+        return summary, files, shapes  # not a GPT-SoVITS folder: nothing of it is the user's bundle
     for relative in layout.REPORT_FILES:
-        found = _read_shaped(os.path.join(root, *relative.split("/")))
+        found = _read_shaped(os.path.join(root, *relative.split("/")), root)
         if found is None:
             continue
         text, shape = found
@@ -111,10 +126,12 @@ def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str]
 
 
 def _tts_infer_settings(text: str) -> Dict[str, str]:
+    from envdoctor.safeyaml import YamlTooComplex, safe_load
+
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        return {"error": f"tts_infer.yaml: {str(exc).splitlines()[0]}"}
+        data = safe_load(text)  # bounded: an alias bomb would hang the report, deep nesting crash it
+    except (yaml.YAMLError, YamlTooComplex) as exc:
+        return {"error": f"tts_infer.yaml: {(str(exc).splitlines() or [''])[0]}"}
     custom = data.get("custom") if isinstance(data, dict) else None
     if not isinstance(custom, dict):
         return {}

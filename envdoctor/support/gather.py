@@ -99,7 +99,10 @@ def gather(
         return load_matrix(options.matrix_dir).known_errors
 
     named = list(options.logs)[:MAX_NAMED_LOGS]
-    log_sections = _read_logs(named + logs.find_logs(root), lang, known_errors, files)
+    # Logs are found only in a GPT-SoVITS folder: run from a home or Downloads folder, nothing there is
+    # collected (the user can still name a log with --log).
+    found = logs.find_logs(root) if gptsovits.get("bundle") else []
+    log_sections = _read_logs(named + found, lang, known_errors, files)
 
     doctor: Dict[str, Any] = {"requested": options.doctor}
     if options.doctor and check is None:

@@ -161,7 +161,7 @@ class Resolver:
             for text in requires:
                 try:
                     dep = Requirement(text)
-                except InvalidRequirement:
+                except (InvalidRequirement, RecursionError):  # nested markers: bounded by zipmeta's line cap
                     continue
                 if dep.marker is not None:
                     env = dict(self.env.markers)

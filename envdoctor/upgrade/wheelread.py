@@ -109,10 +109,12 @@ class WheelReader:
                              and i.filename.endswith("/METADATA")), None)
                 if meta is None:
                     raise UpgradeError("upgrade.error.bad_wheel", file=path, detail="no METADATA")
-                members = {n: archive.read(n) for n in want if n in archive.namelist()}
-                text = archive.read(meta).decode("utf-8", errors="replace")
-                return WheelInfo(text, os.path.getsize(path), sum(i.file_size for i in infos), members)
-        except (OSError, zipfile.BadZipFile) as exc:
+                members = {i.filename: _read_capped(archive, i) for i in infos if i.filename in want}
+                text = _read_capped(archive, meta).decode("utf-8", errors="replace")
+                return WheelInfo(zipmeta.metadata_headers(text), os.path.getsize(path),
+                                 sum(i.file_size for i in infos), members)
+        except (OSError, zipfile.BadZipFile, zipmeta.ZipFormatError, NotImplementedError, RuntimeError,
+                zlib.error) as exc:
             raise UpgradeError("upgrade.error.bad_wheel", file=path, detail=str(exc)) from exc
 
     def read(self, link: Link, want: Tuple[str, ...] = ()) -> WheelInfo:
@@ -126,7 +128,11 @@ class WheelReader:
                 if link.metadata and hashlib.sha256(data).hexdigest() != link.metadata:
                     raise UpgradeError("upgrade.error.hash_mismatch", file=link.filename + ".metadata",
                                        url=link.url + ".metadata")
-                return WheelInfo(data.decode("utf-8", errors="replace"))
+                try:
+                    zipmeta.check_member_size("METADATA", len(data))
+                    return WheelInfo(zipmeta.metadata_headers(data.decode("utf-8", errors="replace")))
+                except zipmeta.ZipFormatError as exc:
+                    raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=str(exc)) from exc
         return self._remote(link, want)
 
     # -- remote: range requests ---------------------------------------------------------------------
@@ -141,8 +147,12 @@ class WheelReader:
         meta = zipmeta.metadata_member(members)
         if meta is None:
             raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail="no METADATA")
-        info = WheelInfo(self._member(link, meta).decode("utf-8", errors="replace"), total,
-                         sum(m.file_size for m in members))
+        text = self._member(link, meta).decode("utf-8", errors="replace")
+        try:
+            headers = zipmeta.metadata_headers(text)
+        except zipmeta.ZipFormatError as exc:
+            raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=str(exc)) from exc
+        info = WheelInfo(headers, total, sum(m.file_size for m in members))
         for name in want:
             member = zipmeta.find_member(members, name)
             if member is not None:
@@ -183,6 +193,10 @@ class WheelReader:
         return members, len(data)
 
     def _member(self, link: Link, member: zipmeta.Member) -> bytes:
+        try:
+            zipmeta.check_member_size(member.name, max(member.file_size, member.compressed_size))
+        except zipmeta.ZipFormatError as exc:
+            raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=str(exc)) from exc
         start, end = zipmeta.local_span(member)
         base, tail = self._tails.get(link.url, (None, b""))
         if base is not None and start >= base and end < base + len(tail):
@@ -198,4 +212,17 @@ class WheelReader:
             raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=str(exc)) from exc
         if data is None:
             raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=f"{member.name} unreadable")
+        try:
+            zipmeta.check_member_size(member.name, 0, data)
+        except zipmeta.ZipFormatError as exc:
+            raise UpgradeError("upgrade.error.bad_wheel", file=link.filename, detail=str(exc)) from exc
         return data
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member of a local wheel, refused past zipmeta's cap (its header may lie about its size)."""
+    zipmeta.check_member_size(info.filename, info.file_size)
+    with archive.open(info) as handle:
+        data = handle.read(zipmeta.MAX_MEMBER_BYTES + 1)
+    zipmeta.check_member_size(info.filename, 0, data)
+    return data

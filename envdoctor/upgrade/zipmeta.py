@@ -20,6 +20,13 @@ CENTRAL = b"PK\x01\x02"
 LOCAL = b"PK\x03\x04"
 LOCAL_HEADER = 30
 TAIL_BYTES = 64 * 1024  # EOCD (+ zip64 records and comment) and, for small wheels, the whole directory
+# A wheel is anyone's file: what we read of it is bounded. torch's METADATA is ~40 KB and its version.py
+# under 1 KB; a long README in METADATA makes a few hundred KB. Only the headers are ever parsed
+# (the body is the description): they are a few KB, with tens of Requires-Dist lines.
+MAX_MEMBER_BYTES = 4 * 1024 * 1024
+MAX_HEADER_BYTES = 256 * 1024
+MAX_REQUIRES = 1000  # real wheels: torch ~25, the largest with every extra a few hundred
+MAX_REQUIREMENT_CHARS = 1024
 
 
 class ZipFormatError(ValueError):
@@ -106,10 +113,36 @@ def member_bytes(local: bytes, member: Member) -> Optional[bytes]:
     if len(raw) < member.compressed_size:
         return None
     if member.method == 0:
-        return raw
+        return raw[:MAX_MEMBER_BYTES + 1]
     if member.method == 8:
-        return zlib.decompress(raw, -15)
+        # bounded: a member that says 1 KB may inflate to gigabytes; the caller sees the excess byte
+        return zlib.decompressobj(-15).decompress(raw, MAX_MEMBER_BYTES + 1)
     raise ZipFormatError(f"unsupported compression method {member.method} for {member.name}")
+
+
+def check_member_size(name: str, declared: int, data: Optional[bytes] = None) -> None:
+    """Refuse a member too large to be what a wheel's METADATA or version.py is (said or found)."""
+    if declared > MAX_MEMBER_BYTES or (data is not None and len(data) > MAX_MEMBER_BYTES):
+        raise ZipFormatError(f"{name} is larger than {MAX_MEMBER_BYTES >> 20} MiB")
+
+
+def metadata_headers(text: str) -> str:
+    """The header block of a METADATA file (up to the first empty line: the body is the description),
+    refused when it is larger or holds more requirements than any real wheel's."""
+    end = len(text)
+    for sep in ("\n\n", "\r\n\r\n"):
+        at = text.find(sep)
+        if 0 <= at < end:
+            end = at
+    headers = text[:end + 1]
+    if len(headers) > MAX_HEADER_BYTES:
+        raise ZipFormatError(f"METADATA headers are larger than {MAX_HEADER_BYTES >> 10} KiB")
+    requires = [line for line in headers.splitlines() if line[:14].lower() == "requires-dist:"]
+    if len(requires) > MAX_REQUIRES:
+        raise ZipFormatError(f"METADATA lists {len(requires)} requirements (at most {MAX_REQUIRES} are read)")
+    if any(len(line) > MAX_REQUIREMENT_CHARS for line in requires):
+        raise ZipFormatError(f"a Requires-Dist line of METADATA is longer than {MAX_REQUIREMENT_CHARS} characters")
+    return headers
 
 
 def metadata_member(members: List[Member]) -> Optional[Member]:

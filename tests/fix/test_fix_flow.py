@@ -180,3 +180,18 @@ def test_bad_mirror_input_is_refused_before_anything_runs(posix_bundle: Path, lo
               "--wheelhouse", fix_wheels["houses"]["new"])
     assert out["exit_code"] == 3 and out["error"]["key"] == "upgrade.error.mirror_conflict"
     assert snapshot(posix_bundle) == before
+
+
+def test_choice_b_from_a_zip_pack_unpacks_it_only_then(posix_bundle: Path, fix_env: Path, fix_wheels: dict,
+                                                       capsys):
+    pack = fix_env / "fixpack.zip"
+    house = fix_wheels["houses"]["new"]
+    with zipfile.ZipFile(pack, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in os.listdir(house):
+            archive.write(os.path.join(house, name), "wheels/" + name)
+    out = fix(capsys, "--root", str(posix_bundle), "--wheelhouse", str(pack))
+    assert out["recommended"] == "B" and not (fix_env / "cache" / "fixpacks").exists()
+    out = fix(capsys, "--root", str(posix_bundle), "--yes", "--choose", "B", "--wheelhouse", str(pack))
+    assert out["status"] == "fixed", json.dumps(out["steps"], indent=1)
+    assert torch_version(posix_bundle) == "2.7.0+cu128"
+    assert len(os.listdir(fix_env / "cache" / "fixpacks")) == 1

@@ -91,7 +91,8 @@ _PIECES = list("aZ09 .:/\\-_=@\"'\n<>~%#") + [
     "alice", "张伟", "DESKTOP-7QX3", "<user>", "<host>", "<ip>", "<email>", "<redacted>", "<mac>", "::", ":1",
     "fe80", "ab:cd", "hf_", "key=", "token: ", "sk-", "abcdefghijklmnop", "C:\\Users\\", "/home/", "/Users/",
     "Bearer ", "GPU-", "192.168.", "10.0.0.1", "12:34:56:78:9a:bc", "x@y.com", "https://u:p@", "--token ",
-    "serial: ", "version ", "~"]
+    "serial: ", "version ", "~", "\\\\", "\\\\srv\\share\\", "密码：", "口令=", "：", "GRADIO_WEBHOOK=",
+    "https://hooks.x.com/services/", "/api/webhooks/", "bot123456:", "13812345678", "sk_live_", "LTAI", "&sig="]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -127,3 +128,65 @@ _TEXTS = st.lists(st.sampled_from(_PIECES), max_size=6).map("".join)
 def test_redaction_of_json_values_is_a_fixed_point(value) -> None:
     once = R.value(value)
     assert R.value(once) == once
+
+
+# Secrets planted in a log and a launcher that survived redaction once (issue 25), and their kin.
+PLANTED = [
+    # (line as it appears in a log or launcher, the secret part that must be gone)
+    ("GRADIO_WEBHOOK=https://hooks.example.com/services/T0A1B2C3/B4D5E6F7/q8W9e0R1t2Y3u4I5", "T0A1B2C3/B4D5E6F7"),
+    ("set GRADIO_WEBHOOK=https://discord.com/api/webhooks/112233445566/AbCdEfGhIjKlMnOp", "AbCdEfGhIjKlMnOp"),
+    ("posting to https://oapi.dingtalk.com/robot/send?access_token=9f8e7d6c5b4a39281706", "9f8e7d6c5b4a39281706"),
+    ("notify https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0", "693a91f6-7xxx"),
+    ("notify https://open.feishu.cn/open-apis/bot/v2/hook/8c1d2e3f-4a5b-6c7d", "8c1d2e3f-4a5b-6c7d"),
+    ("models on \\\\fileserver01\\share\\wangfang\\GPT-SoVITS", "fileserver01"),
+    ("models on \\\\fileserver01\\share\\wangfang\\GPT-SoVITS", "wangfang"),
+    ('"path": "\\\\\\\\nas-home\\\\users\\\\lihua\\\\x"', "lihua"),
+    ('"path": "\\\\\\\\nas-home\\\\users\\\\lihua\\\\x"', "nas-home"),
+    ("密码：hunter2secret", "hunter2secret"),
+    ("密码:hunter3secret", "hunter3secret"),
+    ("口令 = opensesame99", "opensesame99"),
+    ("token：abcdEFGH1234", "abcdEFGH1234"),
+    ("password：fullwidth1", "fullwidth1"),
+    ("手机号 13812345678", "13812345678"),
+    ("身份证 110105199001011234", "110105199001011234"),
+    ("stripe sk_live_51HqLyjWDarjtT1zdp7dc", "51HqLyjWDarjtT1zdp7dc"),
+    ("aliyun LTAI5tQ3xYzAbCdEfGhIjK", "LTAI5tQ3xYzAbCdEfGhIjK"),
+    ("tencent AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"),
+    ("https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+     "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+    ("blob?sv=2021-06-08&sig=Zm9vYmFyYmF6cXV4cXV1eA%3D", "Zm9vYmFyYmF6cXV4cXV1eA"),
+    ("SENTRY_DSN=https://abcdef0123456789@o12345.ingest.sentry.io/67890", "abcdef0123456789"),
+]
+
+
+@pytest.mark.parametrize("line,secret", PLANTED)
+def test_a_planted_secret_is_gone(line, secret) -> None:
+    once = R.text(line)
+    assert secret not in once, once
+    assert R.text(once) == once
+
+
+@pytest.mark.parametrize("text", ["cuDNN 9.1.0.70", '"D:\\\\GPT-SoVITS\\\\runtime"', "D:\\GPT-SoVITS\\runtime",
+                                  "\\\\?\\C:\\long\\path", "https://download.pytorch.org/whl/cu128",
+                                  "torch 2.7.0+cu128", "design=abc"])
+def test_ordinary_paths_and_urls_are_kept(text) -> None:
+    assert R.text(text) == text
+
+
+def test_planted_secrets_are_gone_from_a_real_report(cli, tmp_path) -> None:
+    root = tmp_path / "GPT-SoVITS"
+    log = root / "logs" / "webui.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("\n".join(line for line, _secret in PLANTED) + "\n", encoding="utf-8")
+    (root / "go-webui.bat").write_text("set GRADIO_WEBHOOK=https://hooks.example.com/services/T0A1B2C3/B4D5E6F7/x\r\n"
+                                       "runtime\\python.exe -I webui.py zh_CN\r\n", encoding="utf-8")
+    out = tmp_path / "r.zip"
+    outcome = cli("report with planted secrets", ["report", "--root", str(root), "-o", str(out), "--no-live",
+                                                  "--no-scan", "--log", str(log)], expect="answer",
+                  env={"ENVDOCTOR_GPUS": "none"})
+    assert not outcome.crashed and out.is_file(), outcome.stderr
+    with zipfile.ZipFile(out) as archive:
+        blob = b"".join(archive.read(n) for n in archive.namelist())
+    left = [secret for _line, secret in PLANTED if secret.encode() in blob or secret.replace("\\", "\\\\").encode()
+            in blob]
+    assert not left, left

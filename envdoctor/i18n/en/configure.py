@@ -13,6 +13,7 @@ MESSAGES = {
     "configure.error.write_failed": "Writing {path} failed ({detail}); every file written in this run was put back. Free disk space or fix permissions and run again.",
     "configure.error.revert_drift": "These files changed after envdoctor wrote them: {files}. Restoring would discard those changes, so nothing was restored. Check them, then run envdoctor configure --revert --force.",
     "configure.error.yaml_malformed": "{path} is not valid YAML ({detail}). GPT-SoVITS cannot read it either: fix it or delete it (GPT-SoVITS writes a fresh one on start), then run again. Nothing was changed.",
+    "configure.error.yaml_too_complex": "{path} is larger, more deeply nested or expands further (aliases) than any GPT-SoVITS configuration ({detail}), so envdoctor does not read it. Restore it from the bundle or delete it (GPT-SoVITS writes a fresh one on start), then run again. Nothing was changed.",
     # -- refusals (this target skipped, others written) --------------------------------------
     "configure.refuse.yaml_layout": "{file}: the 'custom' section has a layout envdoctor does not edit line by line ({detail}); it was left unchanged.",
     "configure.refuse.no_start_line": "{file}: no line that starts webui.py was found, so envdoctor does not know where to put its settings; it was left unchanged.",

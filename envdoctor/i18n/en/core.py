@@ -112,6 +112,7 @@ MESSAGES = {
     "ui.fix_elsewhere": "On the machine that runs this {platform} bundle: {fix}",
     "error.unexpected": "Unexpected error: {detail}. Run again with --debug and attach the output to a bug report.",
     "error.hint_debug": "(run with --debug for details)",
+    "error.stdout_closed": "The standard output is closed, so the JSON answer could not be printed (the exit code {code} still tells the result). Run it with its output going to a file or a pipe.",
     # -- findings ---------------------------------------------------------------------------
     "finding.no-nvidia-gpu.title": "No NVIDIA GPU found",
     "finding.no-nvidia-gpu.detail": "No NVIDIA driver or GPU answered; GPT-SoVITS will run on the CPU, which is much slower.",

@@ -13,6 +13,7 @@ MESSAGES = {
     "configure.error.write_failed": "写入 {path} 失败（{detail}）；本次已写入的文件都已恢复原样。请腾出磁盘空间或修正权限后重试。",
     "configure.error.revert_drift": "这些文件在 envdoctor 写入后又被改过：{files}。恢复会丢掉那些修改，所以什么都没有恢复。请先检查，再运行 envdoctor configure --revert --force。",
     "configure.error.yaml_malformed": "{path} 不是有效的 YAML（{detail}）。GPT-SoVITS 也读不了它：请修好或删除它（GPT-SoVITS 启动时会重新生成），然后重试。没有修改任何文件。",
+    "configure.error.yaml_too_complex": "{path} 的大小、嵌套层数或别名展开超出任何 GPT-SoVITS 配置的范围（{detail}），envdoctor 不读取它。请从整合包中恢复或删除它（GPT-SoVITS 启动时会重新生成），然后重试。没有修改任何文件。",
     # -- 跳过的目标（其他目标照常写入）-------------------------------------------------------------
     "configure.refuse.yaml_layout": "{file}：custom 部分的写法 envdoctor 无法逐行修改（{detail}），保持不变。",
     "configure.refuse.no_start_line": "{file}：没有找到启动 webui.py 的那一行，envdoctor 不知道把设置放在哪里，保持不变。",

@@ -109,6 +109,7 @@ MESSAGES = {
     "ui.fix_elsewhere": "请在运行这个 {platform} 整合包的电脑上：{fix}",
     "error.unexpected": "意外错误：{detail}。请加 --debug 重新运行，并把输出附在问题报告中。",
     "error.hint_debug": "（加 --debug 查看详细信息）",
+    "error.stdout_closed": "标准输出已关闭，无法打印 JSON 结果（退出码 {code} 仍表示结果）。请把输出重定向到文件或管道后重新运行。",
     "finding.no-nvidia-gpu.title": "未发现 NVIDIA 显卡",
     "finding.no-nvidia-gpu.detail": "没有检测到 NVIDIA 驱动或显卡；GPT-SoVITS 将使用 CPU 运行，速度会慢很多。",
     "finding.no-nvidia-gpu.fix": "如果这台电脑有 NVIDIA 显卡，请安装或修复显卡驱动，然后重新运行 envdoctor check。",
