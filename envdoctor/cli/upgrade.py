@@ -69,7 +69,10 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         stage_method=args.stage_method, mirror=args.mirror)
     pending = interrupted_notice(args.root, ui)
     service.refuse_pending(pending, request)
-    prepared = service.prepare(request)
+    def notify(key, params):  # said while the plan is checked (a stalled page: retrying)
+        ui.console(stderr=True).print(f"[yellow]{ui.text(key, **params)}[/yellow]")
+
+    prepared = service.prepare(request, notify)
     plan, check, blockers, code = prepared.plan, prepared.check, prepared.blockers, prepared.exit_code
     status_text = plan_status_text(plan, ui, prepared.driver, prepared.runtime.python_version)
     error = prepared.check_error

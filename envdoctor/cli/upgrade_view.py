@@ -107,7 +107,7 @@ def blocker_texts(blockers: Any, check: Any, ui: Ui) -> list:
     for blocker in blockers:
         params = dict(blocker.params)
         if blocker.key == "missing" and check is not None:
-            params["items"] = "; ".join(missing_text(m, ui) for m in check.missing)
+            params["items"] = "; ".join(missing_text(m, ui) for m in check.missing if m.reason != "mislabeled")
         out.append(ui.text("upgrade.blocker." + blocker.key, **params))
     return out
 
@@ -122,6 +122,8 @@ def missing_text(item: Any, ui: Ui) -> str:
         text += ui.text("upgrade.missing.has", detail=item.detail)
     elif item.reason == "conflict":
         text += ui.text("upgrade.missing.conflict", detail=item.detail)
+    elif item.reason == "platform":
+        text += ui.text("upgrade.missing.platform", detail=item.detail)
     return text
 
 
@@ -195,6 +197,13 @@ class ConsoleEvents(Events):
         status = display_params(self.ui.lang, {"status": step.status})["status"]
         self.console.print(self.ui.text("upgrade.verify.step", name=step.name, status=f"[{color}]{status}[/{color}]",
                                         detail=localize_line(self.ui.lang, step.detail[:200])))
+
+    def notice(self, key: str, params: Dict[str, object]) -> None:
+        text = self.ui.text(key, **params)
+        if self._progress is not None:
+            self._progress.console.print(f"[yellow]{text}[/yellow]")
+        else:
+            self.console.print(f"[yellow]{text}[/yellow]")
 
     def finish(self) -> None:
         self._close()

@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.resolve import WheelRef
@@ -41,6 +41,7 @@ class Downloader:
     timeout_s: float = 60.0
     progress: Optional[Progress] = None
     session: object = None
+    on_retry: Optional[Callable[[str, Dict[str, object]], None]] = None  # a stall is said, not waited out silently
 
     def _session(self):
         if self.session is None:
@@ -123,6 +124,9 @@ class Downloader:
                 attempt += 1
                 if attempt > self.retries:
                     raise UpgradeError("upgrade.error.download_failed", url=wheel.url, detail=str(exc)) from exc
+                if self.on_retry:
+                    self.on_retry("upgrade.retrying", {"url": wheel.url, "attempt": attempt, "of": self.retries,
+                                                       "reason": str(exc)[:200]})
                 time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
                 continue
             if not wheel.sha256 or sha256_of(part) == wheel.sha256:

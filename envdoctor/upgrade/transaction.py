@@ -208,7 +208,8 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     offline = all(w.url.startswith("file:") for w in resolution.wheels)
     events.step("local" if offline else "download", count=len(resolution.wheels),
                 size=sum(w.size or 0 for w in resolution.wheels))
-    downloader = Downloader(os.path.join(options.cache_dir, "wheels"), progress=events.download_progress)
+    downloader = Downloader(os.path.join(options.cache_dir, "wheels"), progress=events.download_progress,
+                            on_retry=events.notice)
     local = [downloader.fetch(w) for w in resolution.wheels]
     journal.append(txid, "downloaded", files=[os.path.basename(p) for p in local])
     check_space(tx_dir, unpacked_size(local), "install")

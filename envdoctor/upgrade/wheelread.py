@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from envdoctor.upgrade import zipmeta
 from envdoctor.upgrade.errors import UpgradeError
@@ -30,6 +31,9 @@ class Http:
     session: object = None
     received: int = 0
     requests: int = 0
+    retries: int = 3  # a stalled or dropped request (timeout, reset, 5xx) is tried again, said through on_retry
+    backoff_s: float = 1.0
+    on_retry: Optional[Callable[[str, Dict[str, object]], None]] = None
 
     def _session(self):
         if self.session is None:
@@ -44,14 +48,32 @@ class Http:
         import requests  # as in _session
 
         check_url(url)
-        self.requests += 1
-        try:
-            response = self._session().get(url, headers=headers or {}, timeout=self.timeout_s)
-        except requests.RequestException as exc:
-            raise UpgradeError("upgrade.error.index_unreachable", url=url, detail=f"{type(exc).__name__}: {exc}") \
-                from exc
-        self.received += len(response.content)
-        return response
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                response = self._session().get(url, headers=headers or {}, timeout=self.timeout_s)
+                self.received += len(response.content)
+            except (requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                problem: Optional[str] = f"{type(exc).__name__}: {exc}"  # stalled or dropped: worth a retry
+                response = None
+            except requests.RequestException as exc:  # refused, no such host: retrying will not help
+                raise UpgradeError("upgrade.error.index_unreachable", url=url,
+                                   detail=f"{type(exc).__name__}: {exc}") from exc
+            else:
+                problem = f"HTTP {response.status_code}" if response.status_code in (408, 429) or \
+                    response.status_code >= 500 else None
+            if problem is None:
+                return response
+            attempt += 1
+            if attempt > self.retries:
+                if response is not None:
+                    return response  # the status is the answer (download_http names it)
+                raise UpgradeError("upgrade.error.index_unreachable", url=url, detail=problem)
+            if self.on_retry:
+                self.on_retry("upgrade.retrying", {"url": url, "attempt": attempt, "of": self.retries,
+                                                   "reason": problem[:200]})
+            time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
 
     def get_text(self, url: str) -> Optional[str]:
         """The page, or None for 404; other failures are errors that name the URL."""
