@@ -126,6 +126,10 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
                        detail=(failure.detail if failure else "")[:600])
         if failure is not None and failure.fix:
-            text += " " + ui.text(failure.fix)
+            text += " " + ui.text(failure.fix, **dict(failure.fix_params))
+    # what the old runtime failed as well is not the upgrade's doing: said, never the reason to reject
+    before = [s for s in done.verify.steps if s.before]
+    if before:
+        text += " " + ui.text("upgrade.broken_before", items="; ".join(f"{s.name}: {s.before}" for s in before)[:800])
     return result("upgrade", done.status, code, printer(text, "green" if code == 0 else "red"), dry_run=False,
                   status=done.status, summary=text, plan=plan, result=done)
