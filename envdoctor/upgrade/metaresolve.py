@@ -40,6 +40,7 @@ class Wanted:
     build: Optional[str] = None
     spec: str = ""  # a companion (torchcodec, ctranslate2): this specifier instead of ==version; an
     # installed release that meets it is kept, as pip would keep it
+    optional: bool = False  # not on the source: said (MetaResolution.unavailable), not a reason to refuse
 
 
 
@@ -58,6 +59,7 @@ class MetaResolution:
     wheels: List[WheelRef] = field(default_factory=list)
     missing: List[Missing] = field(default_factory=list)
     kept: List[str] = field(default_factory=list)
+    unavailable: List[Missing] = field(default_factory=list)  # optional targets the source does not have
 
     @property
     def ok(self) -> bool:
@@ -135,6 +137,7 @@ class Resolver:
             text = f"{item.name}{item.spec}" if item.spec else f"{item.name}=={item.version}"
             queue.append((Requirement(text), "plan", item.build))
         targets = {str(canonicalize_name(w.name)) for w in wanted if not w.spec}
+        optional = {str(canonicalize_name(w.name)) for w in wanted if w.optional}
         seen_extras: Set[Tuple[str, str]] = set()
         missing_names: Set[str] = set()
         while queue:
@@ -155,6 +158,8 @@ class Resolver:
             picked = self._pick(key, spec, build, needed_by, out)
             if picked is None:
                 missing_names.add(key)
+                if key in optional and needed_by == "plan" and out.missing:
+                    out.unavailable.append(out.missing.pop())
                 continue
             link, version, info, cuda = picked
             chosen[key] = version

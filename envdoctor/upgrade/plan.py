@@ -271,6 +271,47 @@ def audio_companion(matrix: Matrix, torch: str, torchaudio: Optional[str], pytho
     return "torchcodec", None, {}
 
 
+def _in_range(row: dict, prefix: str, version: str) -> bool:
+    """major.minor of `version` within the row's <prefix>_min .. <prefix>_max (inclusive, max optional)."""
+    value = _ver(version.split("+")[0])
+    low, high = _ver(str(row.get(prefix + "_min") or "")), _ver(str(row.get(prefix + "_max") or ""))
+    if value is None or low is None:
+        return False
+    mm = value.release[:2]
+    return low.release[:2] <= mm and (high is None or mm <= high.release[:2])
+
+
+def torch_cudnn(matrix: Matrix, torch: str) -> Optional[int]:
+    """The cuDNN major a CUDA build of this torch brings (companions.yaml torch_cudnn); None: unknown."""
+    row = next((r for r in matrix.companions.get("torch_cudnn", []) if _in_range(r, "torch", torch)), None)
+    return int(row["cudnn_major"]) if row else None
+
+
+def ctranslate2_companion(matrix: Matrix, torch: str, cuda: Optional[str], installed: Optional[str]):
+    """faster-whisper's ctranslate2 loads cuDNN itself, and the runtime's cuDNN is the new torch's: None when
+    the installed ctranslate2 already fits (or nothing is known); else (spec, cudnn, cuda major), spec None
+    when no ctranslate2 the matrix knows is built for that cuDNN and CUDA major."""
+    if not installed or not cuda:
+        return None
+    cudnn = torch_cudnn(matrix, torch)
+    if cudnn is None:
+        return None
+    cuda_major = int(cuda.split(".")[0])
+    rows = matrix.companions.get("ctranslate2", [])
+    current = next((r for r in rows if _in_range(r, "ctranslate2", installed)), None)
+    if current is not None and int(current["cudnn_major"]) == cudnn and int(current["cuda_major"]) == cuda_major:
+        return None
+    fit = [r for r in rows if int(r["cudnn_major"]) == cudnn and int(r["cuda_major"]) == cuda_major]
+    if not fit:
+        return None, cudnn, cuda_major
+    best = max(fit, key=lambda r: Version(str(r["ctranslate2_min"])))
+    spec = f">={best['ctranslate2_min']}"
+    if best.get("ctranslate2_max"):
+        top = Version(str(best["ctranslate2_max"])).release
+        spec += f",<{top[0]}.{top[1] + 1 if len(top) > 1 else 1}"
+    return spec, cudnn, cuda_major
+
+
 def _ffmpeg_majors(row: dict) -> str:
     majors = sorted(int(m) for m in row.get("ffmpeg_majors") or [4, 5, 6, 7, 8])
     return f"{majors[0]}-{majors[-1]}" if majors else "4-8"
@@ -394,6 +435,16 @@ def _with_companions(target: Target, facts: PlanFacts, matrix: Matrix, notes: Li
                                                      "ffmpeg": _ffmpeg_majors(row)}))
             where = "ffmpeg_windows" if facts.platform == "windows" else "ffmpeg_linux"
             notes.append(Note(where, {"ffmpeg": _ffmpeg_majors(row)}))
+    installed = facts.version_of("ctranslate2")
+    asr = ctranslate2_companion(matrix, target.torch, target.cuda, installed)
+    if asr is not None:
+        spec, cudnn, cuda_major = asr
+        params = {"installed": installed or "-", "torch": target.torch, "cudnn": cudnn, "cuda": cuda_major}
+        if spec is None:
+            notes.append(Note("ctranslate2_none", params))
+        else:
+            companions.append(("ctranslate2", spec))
+            notes.append(Note("ctranslate2_planned", {**params, "spec": spec}))
     return replace(target, companions=tuple(companions)) if companions != list(target.companions) else target
 
 

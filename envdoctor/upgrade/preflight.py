@@ -55,7 +55,9 @@ def wanted_of(plan: Plan) -> List[Wanted]:
             out.append(Wanted(name, Version(version).public, plan.target.variant if plan.target.cuda or
                               plan.target.variant == "cpu" else None))
     for name, spec in plan.target.companions:
-        out.append(Wanted(name, "", None, spec))
+        # torchcodec is what torchaudio reads audio with: required; ctranslate2 (ASR) is on few torch
+        # sources: wanted, said when the source lacks it
+        out.append(Wanted(name, "", None, spec, optional=name == "ctranslate2"))
     return out
 
 
@@ -82,6 +84,8 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
     if absent:
         blockers.append(Note("missing", {"items": "; ".join(_missing_text(m) for m in absent),
                                          "source": source.describe()}))
+    for item in meta.unavailable:
+        notes.append(Note("companion_unavailable", {"requirement": item.requirement, "source": source.describe()}))
     for wrong in (m for m in meta.missing if m.reason == "mislabeled"):
         # the file's name says one build, its torch/version.py another: the source is at fault
         blockers.append(Note("mislabeled", {"source": source.describe(), "files": wrong.detail}))

@@ -39,6 +39,7 @@ IMPORT_MARKER = "ENVDOCTOR-IMPORTS "
 HEAVY_IMPORTS = (
     ("torchvision", "torchvision"), ("numpy", "numpy"), ("scipy", "scipy"), ("onnxruntime", "onnxruntime"),
     ("onnxruntime-gpu", "onnxruntime"), ("transformers", "transformers"), ("librosa", "librosa"),
+    ("ctranslate2", "ctranslate2"),  # faster-whisper ASR: loads cuDNN itself (must be torch's major)
 )
 
 IMPORT_SCRIPT = r"""
@@ -81,6 +82,16 @@ try:
         out["onnxruntime"] = {"ok": True, "detail": ",".join(onnxruntime.get_available_providers())}
 except BaseException as exc:
     out["onnxruntime"] = failed(exc)
+try:
+    if importlib.util.find_spec("ctranslate2") is not None:
+        import ctranslate2
+        count = ctranslate2.get_cuda_device_count()
+        detail = "%s, %d CUDA devices" % (ctranslate2.__version__, count)
+        if count:  # loads its CUDA libraries (cuBLAS; cuDNN is loaded with them where it links it)
+            detail += ", cuda: " + ",".join(sorted(ctranslate2.get_supported_compute_types("cuda")))
+        out["ctranslate2"] = {"ok": True, "detail": detail}
+except BaseException as exc:
+    out["ctranslate2"] = failed(exc)
 if root:
     sys.path[:0] = [root, os.path.join(root, "GPT_SoVITS")]
     os.chdir(root)

@@ -226,3 +226,54 @@ def test_upgrade_to_a_torchcodec_torchaudio_installs_torchcodec_and_passes(bundl
     assert "FFmpeg" in out["summary"] or any(n["key"] == "ffmpeg_linux" for n in out["plan"]["notes"])
     code, out = run_json(capsys, "upgrade", "--root", bundle, "--torch", "2.9.1", "--wheelhouse", base, "--yes")
     assert code == 0 and out["status"] == "committed", out["summary"]
+
+
+# -- faster-whisper's ctranslate2 and the new torch's cuDNN (issue 24 item 5) ------------------------
+
+ASR_COMPANIONS = """schema_version: 1
+torch_cudnn:
+  - {torch_min: "2.4", cudnn_major: 9, source: test}
+  - {torch_min: "1.13", torch_max: "2.3", cudnn_major: 8, source: test}
+ctranslate2:
+  - {ctranslate2_min: "4.5", cuda_major: 12, cudnn_major: 9, source: test}
+  - {ctranslate2_min: "4.0", ctranslate2_max: "4.4", cuda_major: 12, cudnn_major: 8, source: test}
+"""
+
+CT2 = '''__version__ = "{version}"
+def get_cuda_device_count():
+    return 0
+def get_supported_compute_types(device):
+    return {{"float32"}}
+'''
+
+
+def test_plan_moves_ctranslate2_to_the_new_torchs_cudnn(tmp_path):
+    matrix = load_matrix(h.write_matrix(str(tmp_path / "m"), {"companions.yaml": ASR_COMPANIONS}))
+    installed = (("torch", "2.1.2+cu121"), ("ctranslate2", "4.4.0"))
+    plan = make_plan(PlanFacts("linux", "3.11.9", (BLACKWELL,), "576.02", installed), matrix)
+    assert plan.target.requirements()[-1] == "ctranslate2>=4.5"
+    assert any(n.key == "ctranslate2_planned" and n.params["cudnn"] == 9 for n in plan.notes)
+    fits = (("torch", "2.1.2+cu121"), ("ctranslate2", "4.6.0"))
+    plan = make_plan(PlanFacts("linux", "3.11.9", (BLACKWELL,), "576.02", fits), matrix)
+    assert not plan.target.companions  # already built for cuDNN 9: kept as it is
+
+
+def test_upgrade_installs_and_verifies_the_ctranslate2_for_the_new_cudnn(bundle, env, wheels, tmp_path, capsys,
+                                                                         monkeypatch):
+    monkeypatch.setenv("ENVDOCTOR_MATRIX_DIR", h.write_matrix(str(tmp_path / "m"), {"companions.yaml": ASR_COMPANIONS}))
+    python = os.path.join(bundle, "runtime", "bin", "python")
+    h.pip_install(python, [h.build_wheel(str(tmp_path / "old"), "ctranslate2", "4.4.0",
+                                         {"ctranslate2/__init__.py": CT2.format(version="4.4.0").encode()})])
+    new = h.build_wheel(str(tmp_path / "new"), "ctranslate2", "4.5.0",
+                        {"ctranslate2/__init__.py": CT2.format(version="4.5.0").encode()})
+    # a source without ctranslate2 (PyTorch's indexes have none): said, not a refusal
+    house = _folder(tmp_path, *wheels["new"], *wheels["fakedep"])
+    code, out = run_json(capsys, "upgrade", "--root", bundle, "--wheelhouse", house, "--dry-run")
+    assert code == 0, out["summary"]
+    assert any(n["key"] == "companion_unavailable" for n in out["check_notes"])
+    shutil.copy(new, house)
+    code, out = run_json(capsys, "upgrade", "--root", bundle, "--wheelhouse", house, "--yes")
+    assert code == 0 and out["status"] == "committed", out["summary"]
+    assert any(w["name"] == "ctranslate2" and w["version"] == "4.5.0" for w in out["result"]["resolution"]["wheels"])
+    app = next(s for s in out["result"]["verify"]["steps"] if s["name"] == "app")
+    assert "ctranslate2 4.5.0" in app["detail"]

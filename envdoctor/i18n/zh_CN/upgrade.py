@@ -172,4 +172,7 @@ MESSAGES = {
     "upgrade.fix.missing_module": "解决方法：暂存副本中没有安装提供“{module}”的软件包。请将其安装到 runtime 中（或把它的 wheel 加入安装源），然后重新升级。",
     "upgrade.fix.cuda_library": "解决方法：无法加载库 {library}：新的 torch 或其旁边的软件包需要的 CUDA/cuDNN 库缺失或主版本不同。请保留当前 runtime，或选择 CUDA 版本与该软件包匹配的构建（见上面的错误）。",
     "upgrade.fix.ctranslate2": "解决方法：ctranslate2（faster-whisper 语音识别）无法在新的 torch 旁加载：它需要与其构建相同主版本的 cuDNN。请安装与新 torch 的 cuDNN 匹配的 ctranslate2 版本（计划中已列出），或保留当前 runtime。",
+    "upgrade.note.ctranslate2_planned": "ctranslate2 {installed}（faster-whisper 语音识别）与 torch {torch} 的 cuDNN {cudnn} 不匹配：本计划会安装 ctranslate2{spec}（为 CUDA {cuda} 和 cuDNN {cudnn} 构建），验证时会导入它。",
+    "upgrade.note.ctranslate2_none": "警告：ctranslate2 {installed}（faster-whisper 语音识别）与 torch {torch}（cuDNN {cudnn}、CUDA {cuda}）不匹配，矩阵中也没有为其构建的 ctranslate2：升级后在 GPU 上进行语音识别可能失败（CPU 上仍可运行）。",
+    "upgrade.note.companion_unavailable": "{source} 中没有 {requirement}：升级会在没有它的情况下继续，之后 faster-whisper 语音识别在 GPU 上可能失败。之后可用 runtime 的 pip 安装（`python -m pip install \"{requirement}\"`），或把它的 wheel 加入安装源。",
 }
