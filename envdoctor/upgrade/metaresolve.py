@@ -165,7 +165,8 @@ class Resolver:
             chosen[key] = version
             requires, _py = _requires(info.metadata)
             out.wheels.append(WheelRef(
-                name=key, version=str(version), url=link.url, filename=link.filename, sha256=link.sha256,
+                name=key, version=str(version), url=link.url, filename=link.filename,
+                sha256=link.sha256 or self.reader.hash_of(link),
                 requested=needed_by == "plan", size=info.size, unpacked=info.unpacked,
                 unhashed_ok=link.origin == "find-links" and not link.sha256, build=cuda))
             extras = set(req.extras)
