@@ -209,6 +209,18 @@ class ConsoleEvents(Events):
         self._close()
 
 
+def kept_summary(layout: Layout, ui: Ui, cache: Optional[str]) -> tuple:
+    """(the line that says what stays on disk and how to free it, its data) after a change or a listing."""
+    from envdoctor.upgrade.keep import inventory, totals
+
+    items = inventory(layout, cache)
+    sums = totals(items)
+    text = ui.text("upgrade.kept_disk", runtimes=sums["runtimes"], runtime_size=mb(sums["runtime_bytes"]),
+                   cache_size=mb(sums["cache_bytes"]), root=layout.root,
+                   cache=os.path.join(cache, "wheels") if cache else "-")
+    return text, {"items": [to_jsonable(i) for i in items], **sums}
+
+
 def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, str]]:
     """The notice every upgrade command prints when a transaction was interrupted (None if none)."""
     base = os.path.abspath(root or os.getcwd())

@@ -169,6 +169,14 @@ def execute(prepared: PreparedUpgrade, request: UpgradeRequest, events: Events) 
                        prepared.report.facts.gpu, options, events, resolution=prepared.check.resolution)
 
 
+def housekeeping(prepared: PreparedUpgrade, keep: int) -> Dict[str, List[str]]:
+    """After a committed upgrade: at most `keep` runtimes set aside, no orphaned candidates, no partial
+    downloads of finished runs (see upgrade/keep.py)."""
+    from envdoctor.upgrade.keep import after_commit
+
+    return after_commit(layout_for_runtime(prepared.runtime.root), keep, str(cache_dir()))
+
+
 def exit_code_of(done: UpgradeResult) -> int:
     if done.status == "kept":
         return 3  # the runtime was in use: the new build waits, nothing changed

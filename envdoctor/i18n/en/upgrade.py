@@ -175,4 +175,11 @@ MESSAGES = {
     "upgrade.note.ctranslate2_planned": "ctranslate2 {installed} (faster-whisper ASR) does not fit torch {torch}'s cuDNN {cudnn}: the plan installs ctranslate2{spec} (built for CUDA {cuda} and cuDNN {cudnn}); verification imports it.",
     "upgrade.note.ctranslate2_none": "Warning: ctranslate2 {installed} (faster-whisper ASR) does not fit torch {torch} (cuDNN {cudnn}, CUDA {cuda}), and the matrix knows no ctranslate2 built for them: speech recognition on the GPU may fail after the upgrade (it still runs on the CPU).",
     "upgrade.note.companion_unavailable": "{requirement} is not on {source}: the upgrade goes on without it, and faster-whisper ASR may fail on the GPU afterwards. Install it later with the runtime's pip (`python -m pip install \"{requirement}\"`), or add its wheel to the source.",
+    "upgrade.kept_disk": "Kept on disk: {runtimes} runtime(s) set aside or waiting (deleting them frees {runtime_size}), download cache {cache_size}. To free it: `envdoctor rollback --root {root} --list` shows each; `envdoctor rollback --root {root} --prune --keep 0` deletes them (no rollback afterwards); the cache is {cache}, safe to delete.",
+    "rollback.list.size": "{size} (deleting it frees {frees})",
+    "rollback.list.candidate": "{txid}  verified candidate waiting for the runtime to be free  {size}  {path}",
+    "rollback.list.orphan": "{txid}  orphan: a verified candidate for a runtime that has changed since (never used; `--prune` deletes it)  {size}  {path}",
+    "rollback.list.cache": "download cache  {size}  {path}",
+    "rollback.list.partial": "partial download of an earlier run  {size}  {path}",
+    "rollback.pruned_orphans": "Deleted {count} orphaned candidate(s) (verified for a runtime that has changed since).",
 }

@@ -175,4 +175,11 @@ MESSAGES = {
     "upgrade.note.ctranslate2_planned": "ctranslate2 {installed}（faster-whisper 语音识别）与 torch {torch} 的 cuDNN {cudnn} 不匹配：本计划会安装 ctranslate2{spec}（为 CUDA {cuda} 和 cuDNN {cudnn} 构建），验证时会导入它。",
     "upgrade.note.ctranslate2_none": "警告：ctranslate2 {installed}（faster-whisper 语音识别）与 torch {torch}（cuDNN {cudnn}、CUDA {cuda}）不匹配，矩阵中也没有为其构建的 ctranslate2：升级后在 GPU 上进行语音识别可能失败（CPU 上仍可运行）。",
     "upgrade.note.companion_unavailable": "{source} 中没有 {requirement}：升级会在没有它的情况下继续，之后 faster-whisper 语音识别在 GPU 上可能失败。之后可用 runtime 的 pip 安装（`python -m pip install \"{requirement}\"`），或把它的 wheel 加入安装源。",
+    "upgrade.kept_disk": "磁盘上保留：{runtimes} 个已替换或待用的 runtime（删除可释放 {runtime_size}），下载缓存 {cache_size}。如何释放：`envdoctor rollback --root {root} --list` 列出每一项；`envdoctor rollback --root {root} --prune --keep 0` 删除它们（之后无法回滚）；缓存位于 {cache}，可以放心删除。",
+    "rollback.list.size": "{size}（删除可释放 {frees}）",
+    "rollback.list.candidate": "{txid}  已验证、等待 runtime 空闲的新 runtime  {size}  {path}",
+    "rollback.list.orphan": "{txid}  孤立项：为已改变的 runtime 验证的新 runtime（不会再被使用；`--prune` 会删除它）  {size}  {path}",
+    "rollback.list.cache": "下载缓存  {size}  {path}",
+    "rollback.list.partial": "之前运行留下的未完成下载  {size}  {path}",
+    "rollback.pruned_orphans": "已删除 {count} 个孤立的新 runtime（为已改变的 runtime 验证）。",
 }
