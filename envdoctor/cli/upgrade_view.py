@@ -221,11 +221,30 @@ def kept_summary(layout: Layout, ui: Ui, cache: Optional[str]) -> tuple:
     return text, {"items": [to_jsonable(i) for i in items], **sums}
 
 
+def orphan_notice(layout: Layout, ui: Ui) -> None:
+    """A verified candidate kept for a runtime that has changed since can never be swapped in: every
+    command says so (it holds gigabytes), with the command that frees it. Costs a walk of the runtime
+    only where the journal holds a kept candidate at all."""
+    from envdoctor.upgrade.journal import Journal
+
+    journal = Journal(layout)
+    if not any(t.last_event == "kept" for t in journal.transactions()):
+        return
+    from envdoctor.upgrade.keep import orphans, tree_size
+
+    for tx in orphans(layout, journal):
+        stage = layout.stage(tx.txid)
+        size = tree_size(stage)[1] if os.path.isdir(stage) else 0
+        text = ui.text("upgrade.orphan_notice", txid=tx.txid, size=mb(size), root=layout.root)
+        ui.console(stderr=True).print(f"[yellow]{text}[/yellow]")
+
+
 def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, str]]:
     """The notice every upgrade command prints when a transaction was interrupted (None if none)."""
     base = os.path.abspath(root or os.getcwd())
     tx = first_interrupted(Layout(base))
     if tx is None:
+        orphan_notice(Layout(base), ui)
         return None
     holder = live_holder(Layout(base))
     if holder is not None:  # a live process holds the lock: it is running, not interrupted

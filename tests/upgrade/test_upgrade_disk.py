@@ -66,6 +66,11 @@ def test_an_orphaned_candidate_is_listed_and_pruned(bundle, env, index, monkeypa
     code, listing = run_json(capsys, "rollback", "--root", bundle, "--list")
     orphans = [i for i in listing["stored"]["items"] if i["kind"] == "orphan"]
     assert len(orphans) == 1 and orphans[0]["size"] > 0
+    # check and recover say so too (they said nothing before)
+    main(["check", "--root", bundle, "--no-live", "--json"])
+    assert "will never be used" in capsys.readouterr().err
+    code, out = run_json(capsys, "recover", "--root", bundle)
+    assert code == 0 and "will never be used" in out["summary"] and "--prune" in out["summary"]
     code, out = run_json(capsys, "rollback", "--root", bundle, "--prune")
     assert code == 0 and out["orphans"] == [orphans[0]["txid"]]
     assert tx_dirs(bundle) == []

@@ -182,4 +182,6 @@ MESSAGES = {
     "rollback.list.cache": "download cache  {size}  {path}",
     "rollback.list.partial": "partial download of an earlier run  {size}  {path}",
     "rollback.pruned_orphans": "Deleted {count} orphaned candidate(s) (verified for a runtime that has changed since).",
+    "upgrade.orphan_notice": "A verified runtime from upgrade {txid} waits for a runtime that has changed since: it will never be used and holds {size}. `envdoctor rollback --root {root} --prune` deletes it.",
+    "recover.orphans": "{count} verified candidate(s) wait for a runtime that has changed since and will never be used: `envdoctor rollback --root {root} --prune` deletes them.",
 }

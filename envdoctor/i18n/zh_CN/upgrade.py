@@ -182,4 +182,6 @@ MESSAGES = {
     "rollback.list.cache": "下载缓存  {size}  {path}",
     "rollback.list.partial": "之前运行留下的未完成下载  {size}  {path}",
     "rollback.pruned_orphans": "已删除 {count} 个孤立的新运行环境（为已改变的运行环境验证）。",
+    "upgrade.orphan_notice": "升级 {txid} 中已验证的新运行环境在等待的运行环境此后已经改变：它不会再被使用，却占用 {size}。`envdoctor rollback --root {root} --prune` 会删除它。",
+    "recover.orphans": "{count} 个已验证的新运行环境所等待的运行环境此后已经改变，不会再被使用：`envdoctor rollback --root {root} --prune` 会删除它们。",
 }
