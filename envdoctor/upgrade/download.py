@@ -126,7 +126,14 @@ class Downloader:
         return int(length) if response.ok and length and length.isdigit() else None
 
     def fetch(self, wheel: WheelRef) -> str:
-        """Local path of the verified wheel (downloaded or taken from the cache or a wheelhouse)."""
+        """Local path of the verified wheel (downloaded or taken from the cache or a wheelhouse); a torch
+        wheel whose own torch/version.py says another build than the plan read for it is refused."""
+        path = self._fetch(wheel)
+        if wheel.name == "torch":
+            check_torch_build(path, wheel)
+        return path
+
+    def _fetch(self, wheel: WheelRef) -> str:
         local = file_url_path(wheel.url)
         if local is not None:
             if not os.path.isfile(local):
@@ -239,6 +246,26 @@ class Downloader:
                                    detail=os.strerror(exc.errno)) from exc
             if total is not None and have < total:
                 raise _Dropped(f"connection closed after {have} of {total} bytes")
+
+
+def check_torch_build(path: str, wheel: WheelRef) -> None:
+    """The build a torch wheel is (its torch/version.py) against the one its name (or the plan) said: a
+    mirror that serves a CPU build under a CUDA name is caught here at the latest, and blamed."""
+    import zipfile
+
+    from envdoctor.upgrade.metaresolve import VERSION_FILE, build_of_cuda, cuda_of_version_py
+
+    if not wheel.build:
+        return  # the plan claimed no CUDA build (a CPU plan, or a resolution that did not say)
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(VERSION_FILE).decode("utf-8", errors="replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return  # not readable as such: pip and the verification will say what is wrong
+    actual, said = build_of_cuda(cuda_of_version_py(text)), build_of_cuda(wheel.build)
+    if actual != said:
+        raise UpgradeError("upgrade.error.mislabeled", file=wheel.filename, url=wheel.url, said=said, actual=actual)
 
 
 def _total_from_range(value: Optional[str]) -> Optional[int]:

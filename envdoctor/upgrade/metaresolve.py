@@ -230,7 +230,10 @@ class Resolver:
                 continue
             # torch: the wheel's own torch/version.py says what it is, whatever its name claims (a mirror
             # has served a CPU build under a CUDA name)
-            info = self.reader.read(link, (VERSION_FILE,) if key == "torch" else ())
+            # (PEP 658 metadata and a label: the label is taken for now and the download checks the file,
+            # so that a source without Range support is not made to send the whole wheel for a dry run)
+            read_version = key == "torch" and not (label is not None and link.metadata is not None)
+            info = self.reader.read(link, (VERSION_FILE,) if read_version else ())
             cuda: Optional[str] = None
             if key == "torch":
                 text = info.members.get(VERSION_FILE, b"").decode("utf-8", errors="replace")

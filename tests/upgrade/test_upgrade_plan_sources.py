@@ -277,3 +277,16 @@ def test_upgrade_installs_and_verifies_the_ctranslate2_for_the_new_cudnn(bundle,
     assert any(w["name"] == "ctranslate2" and w["version"] == "4.5.0" for w in out["result"]["resolution"]["wheels"])
     app = next(s for s in out["result"]["verify"]["steps"] if s["name"] == "app")
     assert "ctranslate2 4.5.0" in app["detail"]
+
+
+def test_cpu_wheel_under_a_cuda_name_on_an_index_with_separate_metadata_is_caught_at_the_download(
+        bundle, env, odd_wheels, capsys):
+    """PEP 658 metadata and a label: the plan takes the label (no whole-wheel read for a dry run); the
+    downloaded file is checked before anything is installed, and the mirror is blamed."""
+    runtime = os.path.join(bundle, "runtime")
+    before = h.manifest(runtime)
+    with h.IndexServer(odd_wheels["mislabeled"] + [odd_wheels["fakedep"]], pep658=True) as server:
+        code, out = run_json(capsys, "upgrade", "--root", bundle, "--index-url", server.url, "--yes")
+    assert code == 3 and out["error"]["key"] == "upgrade.error.mislabeled", out
+    assert "serves a wrong file" in out["error"]["message"] and "cpu" in out["error"]["message"]
+    assert h.manifest(runtime) == before

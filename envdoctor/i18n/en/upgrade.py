@@ -184,4 +184,5 @@ MESSAGES = {
     "rollback.pruned_orphans": "Deleted {count} orphaned candidate(s) (verified for a runtime that has changed since).",
     "upgrade.orphan_notice": "A verified runtime from upgrade {txid} waits for a runtime that has changed since: it will never be used and holds {size}. `envdoctor rollback --root {root} --prune` deletes it.",
     "recover.orphans": "{count} verified candidate(s) wait for a runtime that has changed since and will never be used: `envdoctor rollback --root {root} --prune` deletes them.",
+    "upgrade.error.mislabeled": "{url} serves a wrong file: {file} is named a {said} build, but the torch/version.py inside it says {actual}. The mirror is at fault, not the versions: nothing was installed. Use another mirror or PyTorch's own index (--mirror, --index-url), or tell the mirror's maintainers.",
 }

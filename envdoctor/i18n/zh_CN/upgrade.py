@@ -184,4 +184,5 @@ MESSAGES = {
     "rollback.pruned_orphans": "已删除 {count} 个孤立的新运行环境（为已改变的运行环境验证）。",
     "upgrade.orphan_notice": "升级 {txid} 中已验证的新运行环境在等待的运行环境此后已经改变：它不会再被使用，却占用 {size}。`envdoctor rollback --root {root} --prune` 会删除它。",
     "recover.orphans": "{count} 个已验证的新运行环境所等待的运行环境此后已经改变，不会再被使用：`envdoctor rollback --root {root} --prune` 会删除它们。",
+    "upgrade.error.mislabeled": "{url} 提供了错误的文件：{file} 的名称标明是 {said} 构建，但其中的 torch/version.py 写的是 {actual}。问题出在镜像而不是版本：没有安装任何内容。请换一个镜像或使用 PyTorch 官方源（--mirror、--index-url），或告知该镜像的维护者。",
 }
