@@ -225,13 +225,19 @@ def app_paths(python: str, runner: Runner, app_root: Optional[str]) -> VerifySte
 
 
 def _problems(failed: dict) -> Tuple[Tuple[str, str], ...]:
-    """(what, error) per failure; 'what' also names the kind of error, so that a module that failed
-    before for one reason (not installed) and now for another (a CUDA library) is a new failure."""
+    """(what, error) per failure; 'what' is the error with its numbers and transaction folders blurred,
+    so that a module that failed before for one reason (not installed) and now for another (a CUDA
+    library, another symbol) is a new failure, while the same failure in another run still matches."""
     out = []
     for name, info in failed.items():
         error = str(info.get("error", ""))
-        out.append((f"{name}: {error.split(':', 1)[0]}", error))
+        out.append((f"{name}: {_blur(error)}", error))
     return tuple(out)
+
+
+def _blur(error: str) -> str:
+    text = re.sub(r"tx-[A-Za-z0-9_.-]+", "tx-#", error)
+    return re.sub(r"[0-9]+", "#", text)[:200]
 
 
 _MISSING_MODULE = re.compile(r"No module named '([A-Za-z0-9_.]+)'")

@@ -19,19 +19,32 @@ def run_json(capsys, *argv):
 
 
 def test_a_failure_the_old_runtime_had_is_not_a_rejection():
-    step = VerifyStep("app", "failed", "torchaudio.load: RuntimeError: Couldn't find appropriate backend",
-                      "upgrade.fix.audio_backend",
-                      problems=(("torchaudio.load: RuntimeError", "RuntimeError: Couldn't find appropriate backend"),))
-    before = {"app": [["torchaudio.load: RuntimeError", "RuntimeError: Couldn't find appropriate backend"]]}
+    error = "RuntimeError: Couldn't find appropriate backend"
+    step = VerifyStep("app", "failed", "torchaudio.load: " + error, "upgrade.fix.audio_backend",
+                      problems=(("torchaudio.load: " + error, error),))
+    before = {"app": [["torchaudio.load: " + error, error]]}
     judged = against_baseline(step, before)
     assert judged.status == BROKEN_BEFORE and "appropriate backend" in judged.before and not judged.fix
     # a new failure beside an old one: rejected, for the new one only
     step = VerifyStep("imports", "failed", "...", problems=(
-        ("gradio: ModuleNotFoundError", "ModuleNotFoundError: No module named 'gradio'"),
-        ("torchaudio: OSError", "OSError: libcudnn.so.9: cannot open shared object file")))
-    judged = against_baseline(step, {"imports": [["gradio: ModuleNotFoundError", "x"]]})
+        ("gradio: ModuleNotFoundError: No module named 'gradio'", "ModuleNotFoundError: No module named 'gradio'"),
+        ("torchaudio: OSError: libcudnn.so.#: cannot open", "OSError: libcudnn.so.9: cannot open shared object file")))
+    judged = against_baseline(step, {"imports": [["gradio: ModuleNotFoundError: No module named 'gradio'", "x"]]})
     assert judged.status == "failed" and "gradio" not in judged.detail and "libcudnn" in judged.detail
     assert judged.fix == "upgrade.fix.cuda_library" and dict(judged.fix_params) == {"library": "libcudnn.so.9"}
+
+
+def test_the_same_module_failing_for_another_reason_is_a_new_failure():
+    from envdoctor.upgrade.verify import _problems
+
+    old = _problems({"torchaudio": {"error": "ModuleNotFoundError: No module named 'torchaudio'"}})
+    new = _problems({"torchaudio": {"error": "ImportError: libtorchaudio.so: undefined symbol: _ZN3c10"}})
+    step = VerifyStep("imports", "failed", "...", problems=new)
+    assert against_baseline(step, {"imports": [list(p) for p in old]}).status == "failed"
+    # the same failure in another transaction's stage (another folder, other numbers) still matches
+    a = _problems({"x": {"error": "OSError: /r/.envdoctor/upgrade/tx-20261207T1Z-ab12cd/stage/x.so.12: bad"}})
+    b = _problems({"x": {"error": "OSError: /r/.envdoctor/upgrade/tx-20261208T2Z-ff00ee/stage/x.so.12: bad"}})
+    assert a[0][0] == b[0][0]
 
 
 def test_the_advice_names_the_real_cause():
