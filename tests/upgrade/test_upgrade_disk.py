@@ -38,6 +38,9 @@ def test_upgrade_rollback_cycles_keep_one_runtime_and_say_how_to_free_it(bundle,
     row = listing["kept"][0]
     assert row["size"] > 0 and 0 < row["frees"] <= row["size"]  # shares its unchanged files' inodes
     assert {i["kind"] for i in listing["stored"]["items"]} == {"rejected", "cache"}
+    assert main(["rollback", "--root", bundle, "--list"]) == 0  # the terminal view of the same
+    text = " ".join(capsys.readouterr().out.split())
+    assert "deleting it frees" in text and "download cache" in text and "--prune --keep 0" in text
 
 
 def test_keep_more_when_asked(bundle, env, index, capsys):
@@ -87,3 +90,11 @@ def test_partial_downloads_of_finished_runs_are_listed_and_pruned(bundle, env, c
     assert [(i["kind"], i["size"]) for i in listing["stored"]["items"]] == [("partial", 5000)]
     code, out = run_json(capsys, "rollback", "--root", bundle, "--prune")
     assert code == 0 and not os.path.exists(partial)
+
+
+def test_the_terminal_view_of_an_upgrade_says_what_is_kept(bundle, env, index, capsys):
+    assert main(["upgrade", "--root", bundle, "--index-url", index.url, "--yes"]) == 0
+    captured = capsys.readouterr()
+    out, err = " ".join(captured.out.split()), " ".join(captured.err.split())
+    assert "Checking the current runtime the same way" in err  # the baseline step is shown
+    assert "Kept on disk: 1 runtime" in out and "--prune --keep 0" in out
