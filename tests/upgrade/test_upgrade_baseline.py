@@ -94,3 +94,21 @@ def test_a_new_audio_failure_is_rejected_with_its_real_cause(bundle, env, tmp_pa
     failed = next(s for s in out["result"]["verify"]["steps"] if s["status"] == "failed")
     assert failed["name"] == "app" and failed["fix"] == "upgrade.fix.audio_backend"
     assert "install soundfile" in out["summary"] and "built for this exact torch" not in out["summary"]
+
+
+def test_the_old_runtime_is_checked_once_per_state(tmp_path):
+    """Cached by the runtime's stamp: the second upgrade of an unchanged runtime does not run it again."""
+    import sys
+
+    from envdoctor.upgrade.verify import baseline
+
+    first = baseline(sys.executable, ["envdoctor_no_such_module"], [], None, key="stamp-1",
+                     cache_dir=str(tmp_path))
+    assert [what for what, _e in first["imports"]] == [
+        "envdoctor_no_such_module: ModuleNotFoundError: No module named 'envdoctor_no_such_module'"]
+    # same state: answered from the cache (this interpreter does not exist)
+    assert baseline("/nonexistent/python", ["envdoctor_no_such_module"], [], None, key="stamp-1",
+                    cache_dir=str(tmp_path)) == first
+    # another state: checked again
+    assert baseline("/nonexistent/python", ["envdoctor_no_such_module"], [], None, key="stamp-2",
+                    cache_dir=str(tmp_path)) != first
