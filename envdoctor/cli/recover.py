@@ -33,6 +33,16 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     done = recover(layout, reverse=args.reverse)
     lines = [ui.text("recover.done", txid=r.txid, kind=r.kind, outcome=ui.text(f"recover.outcome.{r.outcome}"))
              for r in done] or [ui.text("recover.none")]
+    if os.path.isdir(layout.state_dir):  # what stays on disk (orphaned candidates among it), and how to free it
+        from envdoctor.cli.upgrade_view import kept_summary
+        from envdoctor.paths import cache_dir
+        from envdoctor.upgrade.keep import ORPHAN
+
+        line, stored = kept_summary(layout, ui, str(cache_dir()))
+        orphaned = [i for i in stored["items"] if i["kind"] == ORPHAN]
+        if orphaned:
+            lines.append(ui.text("recover.orphans", count=len(orphaned), root=layout.root))
+        lines.append(line)
 
     def render(view: Ui) -> None:
         console = view.console()

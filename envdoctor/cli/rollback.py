@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--to", metavar="ID", help="restore this kept runtime (see --list) instead of the last backup")
     parser.add_argument("--list", action="store_true", help="list kept runtimes and stop")
     parser.add_argument("--prune", action="store_true", help="delete kept runtimes beyond the newest --keep N")
-    parser.add_argument("--keep", type=_count, default=2, metavar="N", help="how many kept runtimes --prune keeps (2)")
+    parser.add_argument("--keep", type=_count, default=None, metavar="N",
+                        help="how many kept runtimes --prune keeps (2); after a rollback, older ones than the "
+                             "newest N are deleted (1)")
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
@@ -42,30 +44,54 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     if not os.path.isdir(layout.root):
         raise UsageError("safety.root_missing", path=layout.root)  # a typo must not create folders
     pending = interrupted_notice(layout.root, ui)
+    from envdoctor.cli.upgrade_view import kept_summary, mb
+    from envdoctor.paths import cache_dir
+    from envdoctor.upgrade import keep
+
+    cache = str(cache_dir())
     if args.list:
         trees = kept_trees(layout)
-        rows = [{"txid": t.txid, "kind": t.kind, "torch": t.torch, "path": t.path} for t in trees]
+        stored_line, stored = kept_summary(layout, ui, cache)
+        sizes = {(i["kind"], i["txid"]): i for i in stored["items"]}
+        rows = [{"txid": t.txid, "kind": t.kind, "torch": t.torch, "path": t.path,
+                 "size": sizes.get((t.kind, t.txid), {}).get("size", 0),
+                 "frees": sizes.get((t.kind, t.txid), {}).get("frees", 0)} for t in trees]
+        others = [i for i in stored["items"] if i["kind"] not in ("backup", "rejected")]
 
         def render(view: Ui) -> None:
             console = view.console()
             console.print(f"[bold]{view.text('rollback.list.title')}[/bold]")
             for row in rows:
-                console.print(view.text("rollback.list.row", **{**row, "torch": row["torch"] or "?"}))
+                console.print(view.text("rollback.list.row", **{**row, "torch": row["torch"] or "?"})
+                              + " " + view.text("rollback.list.size", size=mb(row["size"]), frees=mb(row["frees"])))
             if not rows:
                 console.print(view.text("rollback.list.empty"))
+            for item in others:
+                console.print(view.text(f"rollback.list.{item['kind']}", path=item["path"], txid=item["txid"] or "",
+                                        size=mb(item["size"]), frees=mb(item["frees"])))
+            console.print(stored_line)
 
-        return result("rollback", "listed", 0, render, kept=rows, interrupted=pending)
+        return result("rollback", "listed", 0, render, kept=rows, stored=stored, interrupted=pending)
     if args.prune:
-        removed = _prune_with_progress(layout, args.keep, ui, prune_kept)
+        removed = _prune_with_progress(layout, 2 if args.keep is None else args.keep, ui, prune_kept)
+        orphans = keep.prune_orphans(layout)  # candidates no upgrade can use any more
+        keep.prune_partial_downloads(cache)
         left = len(kept_trees(layout))
+        stored_line, stored = kept_summary(layout, ui, cache)
         text = ui.text("rollback.pruned", count=len(removed), left=left)
+        if orphans:
+            text += " " + ui.text("rollback.pruned_orphans", count=len(orphans))
+        text += " " + stored_line
         return result("rollback", "pruned", 0, printer(text), pruned=[t.txid for t in removed], left=left,
-                      summary=text)
+                      summary=text, orphans=orphans, stored=stored)
     done = rollback(layout, args.to)
+    # the rollback passed (the kept runtime was verified against its manifest): keep the newest N set aside
+    keep.after_commit(layout, 1 if args.keep is None else args.keep, cache)
+    stored_line, stored = kept_summary(layout, ui, cache)
     text = ui.text("rollback.done", txid=done.restored.txid, torch=done.torch or "?",
-                   seconds=f"{done.seconds:.2f}", parked=done.parked)
+                   seconds=f"{done.seconds:.2f}", parked=done.parked) + " " + stored_line
     return result("rollback", "restored", 0, printer(text, "green"), txid=done.txid, restored=done.restored.txid,
-                  torch=done.torch, parked=done.parked, seconds=done.seconds, summary=text)
+                  torch=done.torch, parked=done.parked, seconds=done.seconds, summary=text, stored=stored)
 
 
 def _prune_with_progress(layout, keep, ui, prune):

@@ -20,6 +20,13 @@ from envdoctor.result import CommandResult
 HELP = "upgrade torch/torchaudio in runtime/ to a build with native kernels for this GPU (staged, verified, reversible)"
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("upgrade", parents=[parent], help=HELP, description=HELP)
     parser.add_argument("--root", help="GPT-SoVITS folder holding runtime/ (default: current folder)")
@@ -40,6 +47,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                              "start the build")
     parser.add_argument("--stage-method", choices=("auto", "reflink", "hardlink", "copy"), default="auto",
                         help="how the staged copy shares files with the runtime (default: cheapest safe one)")
+    parser.add_argument("--keep", type=_count, default=1, metavar="N",
+                        help="after a successful upgrade, keep the newest N runtimes set aside for rollback and "
+                             "delete older ones (default 1)")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask before changing the runtime")
 
 
@@ -93,7 +103,10 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         stage_method=args.stage_method, mirror=args.mirror)
     pending = interrupted_notice(args.root, ui)
     service.refuse_pending(pending, request)
-    prepared = service.prepare(request)
+    def notify(key, params):  # said while the plan is checked (a stalled page: retrying)
+        ui.console(stderr=True).print(f"[yellow]{ui.text(key, **params)}[/yellow]")
+
+    prepared = service.prepare(request, notify)
     plan, check, blockers, code = prepared.plan, prepared.check, prepared.blockers, prepared.exit_code
     status_text = plan_status_text(plan, ui, prepared.driver, prepared.runtime.python_version)
     error = prepared.check_error
@@ -133,6 +146,9 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         if isinstance(events, ConsoleEvents):
             events.finish()
     code = service.exit_code_of(done)
+    stored = None
+    if done.status == "committed":  # passed its verification: older runtimes set aside and orphans go
+        stored = service.housekeeping(prepared, args.keep)
     if done.status == "kept":
         text = ui.text("upgrade.kept", processes=done.in_use, new=done.to_torch or "-")
     elif done.status == "committed":
@@ -147,6 +163,20 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
                        detail=(failure.detail if failure else "")[:600])
         if failure is not None and failure.fix:
-            text += " " + ui.text(failure.fix)
+            text += " " + ui.text(failure.fix, **dict(failure.fix_params))
+    # what the old runtime failed as well is not the upgrade's doing: said, never the reason to reject
+    before = [s for s in done.verify.steps if s.before]
+    if before:
+        text += " " + ui.text("upgrade.broken_before", items="; ".join(f"{s.name}: {s.before}" for s in before)[:800])
+    kept_data = None
+    if done.status in ("committed", "kept"):  # what stays on disk, and how to free it
+        from envdoctor.cli.upgrade_view import kept_summary
+        from envdoctor.paths import cache_dir
+        from envdoctor.upgrade.layout import layout_for_runtime
+
+        kept_line, kept_data = kept_summary(layout_for_runtime(prepared.runtime.root), ui, str(cache_dir()))
+        if stored:
+            kept_data["pruned"] = stored
+        text += " " + kept_line
     return result("upgrade", done.status, code, printer(text, "green" if code == 0 else "red"), dry_run=False,
-                  status=done.status, summary=text, plan=plan, result=done)
+                  status=done.status, summary=text, plan=plan, result=done, kept=kept_data)

@@ -107,7 +107,7 @@ def blocker_texts(blockers: Any, check: Any, ui: Ui) -> list:
     for blocker in blockers:
         params = dict(blocker.params)
         if blocker.key == "missing" and check is not None:
-            params["items"] = "; ".join(missing_text(m, ui) for m in check.missing)
+            params["items"] = "; ".join(missing_text(m, ui) for m in check.missing if m.reason != "mislabeled")
         out.append(ui.text("upgrade.blocker." + blocker.key, **params))
     return out
 
@@ -122,6 +122,8 @@ def missing_text(item: Any, ui: Ui) -> str:
         text += ui.text("upgrade.missing.has", detail=item.detail)
     elif item.reason == "conflict":
         text += ui.text("upgrade.missing.conflict", detail=item.detail)
+    elif item.reason == "platform":
+        text += ui.text("upgrade.missing.platform", detail=item.detail)
     return text
 
 
@@ -197,8 +199,45 @@ class ConsoleEvents(Events):
         self.console.print(self.ui.text("upgrade.verify.step", name=step.name, status=f"[{color}]{status}[/{color}]",
                                         detail=localize_line(self.ui.lang, step.detail[:200])))
 
+    def notice(self, key: str, params: Dict[str, object]) -> None:
+        text = self.ui.text(key, **params)
+        if self._progress is not None:
+            self._progress.console.print(f"[yellow]{text}[/yellow]")
+        else:
+            self.console.print(f"[yellow]{text}[/yellow]")
+
     def finish(self) -> None:
         self._close()
+
+
+def kept_summary(layout: Layout, ui: Ui, cache: Optional[str]) -> tuple:
+    """(the line that says what stays on disk and how to free it, its data) after a change or a listing."""
+    from envdoctor.upgrade.keep import inventory, totals
+
+    items = inventory(layout, cache)
+    sums = totals(items)
+    text = ui.text("upgrade.kept_disk", runtimes=sums["runtimes"], runtime_size=mb(sums["runtime_bytes"]),
+                   cache_size=mb(sums["cache_bytes"]), root=layout.root,
+                   cache=os.path.join(cache, "wheels") if cache else "-")
+    return text, {"items": [to_jsonable(i) for i in items], **sums}
+
+
+def orphan_notice(layout: Layout, ui: Ui) -> None:
+    """A verified candidate kept for a runtime that has changed since can never be swapped in: every
+    command says so (it holds gigabytes), with the command that frees it. Costs a walk of the runtime
+    only where the journal holds a kept candidate at all."""
+    from envdoctor.upgrade.journal import Journal
+
+    journal = Journal(layout)
+    if not any(t.last_event == "kept" for t in journal.transactions()):
+        return
+    from envdoctor.upgrade.keep import orphans, tree_size
+
+    for tx in orphans(layout, journal):
+        stage = layout.stage(tx.txid)
+        size = tree_size(stage)[1] if os.path.isdir(stage) else 0
+        text = ui.text("upgrade.orphan_notice", txid=tx.txid, size=mb(size), root=layout.root)
+        ui.console(stderr=True).print(f"[yellow]{text}[/yellow]")
 
 
 def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, Any]]:
@@ -206,6 +245,7 @@ def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, Any]]:
     base = os.path.abspath(root or os.getcwd())
     tx = first_interrupted(Layout(base))
     if tx is None:
+        orphan_notice(Layout(base), ui)
         return None
     holder = live_holder(Layout(base))
     if holder is not None:  # a live process holds the lock: it is running, not interrupted

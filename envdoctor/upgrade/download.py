@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from envdoctor.paths import trusted_entry
 from envdoctor.upgrade.errors import UpgradeError
@@ -42,6 +43,7 @@ class Downloader:
     timeout_s: float = 60.0
     progress: Optional[Progress] = None
     session: object = None
+    on_retry: Optional[Callable[[str, Dict[str, object]], None]] = None  # a stall is said, not waited out silently
 
     def _session(self):
         if self.session is None:
@@ -75,6 +77,43 @@ class Downloader:
         os.replace(part, os.path.join(folder, filename))
         return True
 
+    # -- wheels from a source that publishes no hash (a flat page): known by the hash envdoctor computed --
+    def _url_record(self, url: str) -> str:
+        return os.path.join(self.cache_dir, "by-url", hashlib.sha256(url.encode("utf-8")).hexdigest() + ".json")
+
+    def remember(self, url: str, sha256: str, size: int, headers: Optional[Dict[str, str]] = None) -> None:
+        """This URL served these bytes (hash computed here), with what the server said about them; the next
+        read of the same URL (the run after its dry run) takes the cached file if the server still says so."""
+        record = {"url": url, "sha256": sha256, "size": size}
+        for name in ("ETag", "Last-Modified"):
+            if headers and headers.get(name):
+                record[name.lower()] = headers[name]
+        path = self._url_record(url)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path + ".part", "w", encoding="utf-8") as handle:
+                json.dump(record, handle)
+            os.replace(path + ".part", path)
+        except OSError:
+            pass  # a cache that cannot be written costs a second transfer, nothing else
+
+    def recall(self, url: str, filename: str) -> Optional[Dict[str, object]]:
+        """The record of this URL, if the file it names is in the cache (its name given after its hash)."""
+        try:
+            with open(self._url_record(url), encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("url") != url or not isinstance(record.get("sha256"), str):
+            return None
+        return record if self.cached(filename, str(record["sha256"])) else None
+
+    def adopt_computed(self, filename: str, data: bytes) -> str:
+        """Keep a whole wheel that arrived from a source without hashes, named by the hash computed here."""
+        sha = hashlib.sha256(data).hexdigest()
+        self.adopt(filename, sha, data)
+        return sha
+
     def size_of(self, wheel: WheelRef) -> Optional[int]:
         local = file_url_path(wheel.url)
         if local is not None:
@@ -88,7 +127,14 @@ class Downloader:
         return int(length) if response.ok and length and length.isdigit() else None
 
     def fetch(self, wheel: WheelRef) -> str:
-        """Local path of the verified wheel (downloaded or taken from the cache or a wheelhouse)."""
+        """Local path of the verified wheel (downloaded or taken from the cache or a wheelhouse); a torch
+        wheel whose own torch/version.py says another build than the plan read for it is refused."""
+        path = self._fetch(wheel)
+        if wheel.name == "torch":
+            check_torch_build(path, wheel)
+        return path
+
+    def _fetch(self, wheel: WheelRef) -> str:
         local = file_url_path(wheel.url)
         if local is not None:
             if not os.path.isfile(local):
@@ -105,7 +151,8 @@ class Downloader:
         if not wheel.sha256 and not wheel.unhashed_ok:
             raise UpgradeError("upgrade.error.no_hash", file=wheel.filename, url=wheel.url)
         # pip reads name, version and tags from the file name: keep it, in a folder named by the hash
-        # (a flat mirror that publishes no hash: a folder per run, never reused as if verified)
+        # (a flat mirror that publishes no hash: downloaded in a folder of this run, then named by the hash
+        # computed here, so the next run can recognise the bytes and this one leaves no folder behind)
         folder = os.path.join(self.cache_dir, wheel.sha256 or f"unhashed-{os.getpid()}")
         os.makedirs(folder, exist_ok=True)
         final = os.path.join(folder, wheel.filename)
@@ -124,15 +171,35 @@ class Downloader:
                 attempt += 1
                 if attempt > self.retries:
                     raise UpgradeError("upgrade.error.download_failed", url=wheel.url, detail=str(exc)) from exc
+                if self.on_retry:
+                    self.on_retry("upgrade.retrying", {"url": wheel.url, "attempt": attempt, "of": self.retries,
+                                                       "reason": str(exc)[:200]})
                 time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
                 continue
-            if not wheel.sha256 or sha256_of(part) == wheel.sha256:
+            if not wheel.sha256:
+                return self._name_by_hash(wheel, part, folder)
+            if sha256_of(part) == wheel.sha256:
                 os.replace(part, final)
                 return final
             os.unlink(part)
             if restarted:
                 raise UpgradeError("upgrade.error.hash_mismatch", file=wheel.filename, url=wheel.url)
             restarted = True  # a bad resume base is possible once; a second mismatch is the index's
+
+    def _name_by_hash(self, wheel: WheelRef, part: str, folder: str) -> str:
+        sha = sha256_of(part)
+        home = os.path.join(self.cache_dir, sha)
+        os.makedirs(home, exist_ok=True)
+        final = os.path.join(home, wheel.filename)
+        os.replace(part, final)
+        try:
+            os.rmdir(folder)  # the run's own unhashed-<pid> folder, now empty
+        except OSError:
+            pass
+        self.remember(wheel.url, sha, os.path.getsize(final), self._last_headers)
+        return final
+
+    _last_headers: Optional[Dict[str, str]] = None
 
     def _download(self, wheel: WheelRef, part: str) -> None:
         import requests  # as in _session: loaded only when a wheel is fetched
@@ -144,6 +211,7 @@ class Downloader:
         except requests.RequestException as exc:
             raise _Dropped(f"{type(exc).__name__}: {exc}") from exc
         with response:
+            self._last_headers = {k: v for k, v in response.headers.items() if k in ("ETag", "Last-Modified")}
             if response.status_code == 416 and have:
                 return  # nothing left to fetch: the hash check decides whether the part is whole
             if response.status_code == 206 and have:
@@ -179,6 +247,26 @@ class Downloader:
                                    detail=os.strerror(exc.errno)) from exc
             if total is not None and have < total:
                 raise _Dropped(f"connection closed after {have} of {total} bytes")
+
+
+def check_torch_build(path: str, wheel: WheelRef) -> None:
+    """The build a torch wheel is (its torch/version.py) against the one its name (or the plan) said: a
+    mirror that serves a CPU build under a CUDA name is caught here at the latest, and blamed."""
+    import zipfile
+
+    from envdoctor.upgrade.metaresolve import VERSION_FILE, build_of_cuda, cuda_of_version_py
+
+    if not wheel.build:
+        return  # the plan claimed no CUDA build (a CPU plan, or a resolution that did not say)
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(VERSION_FILE).decode("utf-8", errors="replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return  # not readable as such: pip and the verification will say what is wrong
+    actual, said = build_of_cuda(cuda_of_version_py(text)), build_of_cuda(wheel.build)
+    if actual != said:
+        raise UpgradeError("upgrade.error.mislabeled", file=wheel.filename, url=wheel.url, said=said, actual=actual)
 
 
 def _total_from_range(value: Optional[str]) -> Optional[int]:

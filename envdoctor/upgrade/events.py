@@ -4,7 +4,7 @@ Its own module so that the CLI's renderers can subclass it without importing the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 if TYPE_CHECKING:
     from envdoctor.upgrade.verify import VerifyStep
@@ -22,3 +22,6 @@ class Events:
     def install_progress(self, done: int, total: int) -> None: ...
 
     def verify_step(self, step: VerifyStep) -> None: ...
+
+    def notice(self, key: str, params: Dict[str, object]) -> None:
+        """Something the user should hear now (a stalled download is retried: 'retrying')."""

@@ -38,14 +38,20 @@ class Wanted:
     name: str
     version: str  # public version, no local label
     build: Optional[str] = None
+    spec: str = ""  # a companion (torchcodec, ctranslate2): this specifier instead of ==version; an
+    # installed release that meets it is kept, as pip would keep it
+    optional: bool = False  # not on the source: said (MetaResolution.unavailable), not a reason to refuse
+
+
 
 
 @dataclass(frozen=True)
 class Missing:
     requirement: str
     needed_by: str
-    reason: str  # no-file | no-build | conflict | python
+    reason: str  # no-file | no-build | conflict | python | platform | mislabeled
     detail: str = ""
+    builds: Tuple[str, ...] = ()  # no-build: the builds the source has of this release (cu130, cpu...)
 
 
 @dataclass
@@ -53,6 +59,7 @@ class MetaResolution:
     wheels: List[WheelRef] = field(default_factory=list)
     missing: List[Missing] = field(default_factory=list)
     kept: List[str] = field(default_factory=list)
+    unavailable: List[Missing] = field(default_factory=list)  # optional targets the source does not have
 
     @property
     def ok(self) -> bool:
@@ -127,8 +134,10 @@ class Resolver:
         chosen: Dict[str, Version] = {}
         queue: List[Tuple[Requirement, str, Optional[str]]] = []
         for item in wanted:
-            queue.append((Requirement(f"{item.name}=={item.version}"), "plan", item.build))
-        targets = {str(canonicalize_name(w.name)) for w in wanted}
+            text = f"{item.name}{item.spec}" if item.spec else f"{item.name}=={item.version}"
+            queue.append((Requirement(text), "plan", item.build))
+        targets = {str(canonicalize_name(w.name)) for w in wanted if not w.spec}
+        optional = {str(canonicalize_name(w.name)) for w in wanted if w.optional}
         seen_extras: Set[Tuple[str, str]] = set()
         missing_names: Set[str] = set()
         while queue:
@@ -149,12 +158,15 @@ class Resolver:
             picked = self._pick(key, spec, build, needed_by, out)
             if picked is None:
                 missing_names.add(key)
+                if key in optional and needed_by == "plan" and out.missing:
+                    out.unavailable.append(out.missing.pop())
                 continue
             link, version, info, cuda = picked
             chosen[key] = version
             requires, _py = _requires(info.metadata)
             out.wheels.append(WheelRef(
-                name=key, version=str(version), url=link.url, filename=link.filename, sha256=link.sha256,
+                name=key, version=str(version), url=link.url, filename=link.filename,
+                sha256=link.sha256 or self.reader.hash_of(link),
                 requested=needed_by == "plan", size=info.size, unpacked=info.unpacked,
                 unhashed_ok=link.origin == "find-links" and not link.sha256, build=cuda))
             extras = set(req.extras)
@@ -178,13 +190,17 @@ class Resolver:
     def _pick(self, key: str, spec: SpecifierSet, build: Optional[str], needed_by: str, out: MetaResolution):
         links = self.finder.links(key)
         fitting = []
+        foreign = []  # wheels of a fitting version whose tags this runtime cannot use (Windows-only...)
         for link in links:
             try:
                 _name, version, tags = link.parsed
             except Exception:  # noqa: BLE001 - a file name that is no valid wheel name is skipped, as pip does
                 continue
+            if not _contains(spec, str(version)):
+                continue
             rank = self.env.tag_rank(tags)
-            if rank is None or not _contains(spec, str(version)):
+            if rank is None:
+                foreign.append((version, tags))
                 continue
             if link.yanked and not any(s.operator in ("==", "===") for s in spec):
                 continue
@@ -193,37 +209,55 @@ class Resolver:
             fitting.append((version, -rank, link))
         requirement = f"{key}{spec}" if str(spec) else key
         if not fitting:
+            if foreign:
+                platforms = sorted({t.platform for _v, tags in foreign for t in tags})
+                versions = sorted({str(v) for v, _t in foreign})
+                out.missing.append(Missing(requirement, needed_by, "platform",
+                                           f"{', '.join(versions)} ({', '.join(platforms)})"))
+                return None
             detail = ", ".join(sorted({str(link.parsed[1]) for link in links if _parses(link)})) or "none"
             out.missing.append(Missing(requirement, needed_by, "no-file", detail))
             return None
         fitting.sort(key=lambda item: (item[0], item[1]), reverse=True)
         seen_builds = []
+        builds: List[str] = []
+        mislabeled = []
         for version, _rank, link in fitting:
             label = build_of_label(version.local)
-            want = (VERSION_FILE,) if key == "torch" and label is None else ()
             if build is not None and label is not None and label != build:
                 seen_builds.append(f"{link.filename} ({label})")
+                builds.append(label)
                 continue
-            info = self.reader.read(link, want)
+            # torch: the wheel's own torch/version.py says what it is, whatever its name claims (a mirror
+            # has served a CPU build under a CUDA name)
+            # (PEP 658 metadata and a label: the label is taken for now and the download checks the file,
+            # so that a source without Range support is not made to send the whole wheel for a dry run)
+            read_version = key == "torch" and not (label is not None and link.metadata is not None)
+            info = self.reader.read(link, (VERSION_FILE,) if read_version else ())
             cuda: Optional[str] = None
             if key == "torch":
-                if label is None:
-                    text = info.members.get(VERSION_FILE, b"").decode("utf-8", errors="replace")
-                    cuda_text = cuda_of_version_py(text)
-                    actual = build_of_cuda(cuda_text) if text else None
-                    cuda = cuda_text
-                else:
-                    actual = label
-                    cuda = None if label == "cpu" else f"{label[2:-1]}.{label[-1]}"
+                text = info.members.get(VERSION_FILE, b"").decode("utf-8", errors="replace")
+                cuda_text = cuda_of_version_py(text) if text else None
+                actual = build_of_cuda(cuda_text) if text else label
+                if label is not None and text and actual != label and label.startswith(("cu", "cpu")):
+                    mislabeled.append(f"{link.filename}: {actual}")
+                    continue
+                cuda = cuda_text if text else (None if label in (None, "cpu") else f"{label[2:-1]}.{label[-1]}")
                 if build is not None and actual != build:
                     seen_builds.append(f"{link.filename} ({actual or '?'})")
+                    if actual:
+                        builds.append(actual)
                     continue
             _reqs, requires_python = _requires(info.metadata)
             if not _python_ok(requires_python, self.env):
                 continue
             return link, version, info, cuda
+        if mislabeled:
+            out.missing.append(Missing(requirement + (f" ({build})" if build else ""), needed_by, "mislabeled",
+                                       "; ".join(mislabeled)))
+            return None
         out.missing.append(Missing(requirement + (f" ({build})" if build else ""), needed_by, "no-build",
-                                   "; ".join(seen_builds)))
+                                   "; ".join(seen_builds), tuple(dict.fromkeys(builds))))
         return None
 
 

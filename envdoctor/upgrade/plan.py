@@ -60,6 +60,27 @@ class PlanOptions:
     force: bool = False
 
 
+def parse_torch_option(text: Optional[str], variant: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """`--torch` as (public version, variant): '2.8.0+cu126' asks for the cu126 build (honoured, or a
+    usage error when --variant says otherwise); text that is no version is a usage error, said before
+    any work (it was 'Unexpected error: InvalidVersion')."""
+    from envdoctor.errors import UsageError
+    from envdoctor.upgrade.metaresolve import build_of_label
+
+    if not text:
+        return text, variant
+    try:
+        version = Version(text.strip())
+    except InvalidVersion:
+        raise UsageError("upgrade.error.bad_torch_version", value=text) from None
+    label = build_of_label(version.local)
+    if version.local and label is None:
+        raise UsageError("upgrade.error.bad_torch_version", value=text)
+    if label and variant and label != variant:
+        raise UsageError("upgrade.error.torch_variant_conflict", torch=text, variant=variant)
+    return version.public, label or variant
+
+
 @dataclass(frozen=True)
 class Target:
     torch: str  # full version with local tag, e.g. "2.7.0+cu128"
@@ -70,12 +91,17 @@ class Target:
     min_driver: Optional[str]
     known_good: bool
 
+    # Packages the new torch needs beside it that the bundle may lack, as (name, specifier): torchcodec
+    # where the target torchaudio reads audio through it, ctranslate2 at the cuDNN of the new torch.
+    companions: Tuple[Tuple[str, str], ...] = ()
+
     def requirements(self) -> Tuple[str, ...]:
         reqs = [f"torch=={self.torch}"]
         if self.torchaudio:
             reqs.append(f"torchaudio=={self.torchaudio}")
         if self.torchvision:
             reqs.append(f"torchvision=={self.torchvision}")
+        reqs += [f"{name}{spec}" for name, spec in self.companions]
         return tuple(reqs)
 
 
@@ -223,6 +249,87 @@ def _with_local(version: Optional[str], variant: str) -> Optional[str]:
     return version if "+" in version else f"{version}+{variant}"
 
 
+def _python_in(spec: Optional[str], python: Optional[str]) -> bool:
+    """A companion's Python range ('>=3.10,<=3.14') against the runtime's Python, by major.minor."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    version = _ver(python)
+    if not spec or version is None:
+        return True
+    try:
+        return SpecifierSet(spec).contains(f"{version.major}.{version.minor}")
+    except InvalidSpecifier:
+        return True
+
+
+def _codec_spec(release: str) -> str:
+    """'0.9' -> '==0.9.*' (any patch release of that torchcodec), '0.0.3' -> '==0.0.3'."""
+    return f"=={release}" if release.count(".") >= 2 else f"=={release}.*"
+
+
+def audio_companion(matrix: Matrix, torch: str, torchaudio: Optional[str], python: Optional[str]):
+    """What the target torchaudio needs to read audio (companions.yaml audio_io): None when it reads it
+    itself; else ("torchcodec", spec, entry) with the newest torchcodec made for this torch that fits the
+    runtime's Python, or ("torchcodec", None, entry) when none does (the plan must refuse, not install a
+    torchaudio that cannot load GPT-SoVITS' reference audio)."""
+    if not torchaudio:
+        return None
+    audio = matrix.audio_io(torchaudio)
+    if not audio or audio.get("backend") != "torchcodec":
+        return None
+    rows = {str(r.get("torchcodec")): r for r in matrix.companions.get("torchcodec", [])}
+    for release in matrix.torchcodec_for(Version(torch).public):
+        if _python_in(rows.get(release, {}).get("python"), python):
+            return "torchcodec", _codec_spec(release), rows.get(release, {})
+    return "torchcodec", None, {}
+
+
+def _in_range(row: dict, prefix: str, version: str) -> bool:
+    """major.minor of `version` within the row's <prefix>_min .. <prefix>_max (inclusive, max optional)."""
+    value = _ver(version.split("+")[0])
+    low, high = _ver(str(row.get(prefix + "_min") or "")), _ver(str(row.get(prefix + "_max") or ""))
+    if value is None or low is None:
+        return False
+    mm = value.release[:2]
+    return low.release[:2] <= mm and (high is None or mm <= high.release[:2])
+
+
+def torch_cudnn(matrix: Matrix, torch: str) -> Optional[int]:
+    """The cuDNN major a CUDA build of this torch brings (companions.yaml torch_cudnn); None: unknown."""
+    row = next((r for r in matrix.companions.get("torch_cudnn", []) if _in_range(r, "torch", torch)), None)
+    return int(row["cudnn_major"]) if row else None
+
+
+def ctranslate2_companion(matrix: Matrix, torch: str, cuda: Optional[str], installed: Optional[str]):
+    """faster-whisper's ctranslate2 loads cuDNN itself, and the runtime's cuDNN is the new torch's: None when
+    the installed ctranslate2 already fits (or nothing is known); else (spec, cudnn, cuda major), spec None
+    when no ctranslate2 the matrix knows is built for that cuDNN and CUDA major."""
+    if not installed or not cuda:
+        return None
+    cudnn = torch_cudnn(matrix, torch)
+    if cudnn is None:
+        return None
+    cuda_major = int(cuda.split(".")[0])
+    rows = matrix.companions.get("ctranslate2", [])
+    current = next((r for r in rows if _in_range(r, "ctranslate2", installed)), None)
+    if current is not None and int(current["cudnn_major"]) == cudnn and int(current["cuda_major"]) == cuda_major:
+        return None
+    fit = [r for r in rows if int(r["cudnn_major"]) == cudnn and int(r["cuda_major"]) == cuda_major]
+    if not fit:
+        return None, cudnn, cuda_major
+    best = max(fit, key=lambda r: Version(str(r["ctranslate2_min"])))
+    spec = f">={best['ctranslate2_min']}"
+    if best.get("ctranslate2_max"):
+        top = Version(str(best["ctranslate2_max"])).release
+        spec += f",<{top[0]}.{top[1] + 1 if len(top) > 1 else 1}"
+    return spec, cudnn, cuda_major
+
+
+def _ffmpeg_majors(row: dict) -> str:
+    majors = sorted(int(m) for m in row.get("ffmpeg_majors") or [4, 5, 6, 7, 8])
+    return f"{majors[0]}-{majors[-1]}" if majors else "4-8"
+
+
 def _candidates(facts: PlanFacts, matrix: Matrix, options: PlanOptions) -> List[_Candidate]:
     has_audio = True  # GPT-SoVITS needs torchaudio even where the runtime lacks it today
     has_vision = facts.version_of("torchvision") is not None
@@ -237,6 +344,9 @@ def _candidates(facts: PlanFacts, matrix: Matrix, options: PlanOptions) -> List[
                 continue
             if has_vision and not release.torchvision:
                 continue
+            codec = audio_companion(matrix, release.torch, release.torchaudio, facts.python_version)
+            if codec is not None and codec[1] is None and not options.torch:
+                continue  # its torchaudio cannot read audio on this Python: never chosen unasked
             for variant in series.variants:
                 if options.variant and variant.name != options.variant:
                     continue
@@ -313,10 +423,44 @@ def make_plan(facts: PlanFacts, matrix: Matrix, options: PlanOptions = PlanOptio
     older = _older_on_purpose(facts, matrix, candidates, target, current_torch)
     if older is not None:
         notes.insert(0, older)
+    target = _with_companions(target, facts, matrix, notes, blockers)
     kept = tuple(sorted(f"{n}=={v}" for n, v in facts.installed if n not in REPLACED))
     base.update(index_url=index_url)
     return Plan(UPGRADE, target=target, kept=kept, notes=tuple(notes), blockers=tuple(blockers),
                 **base)  # type: ignore[arg-type]
+
+
+def _with_companions(target: Target, facts: PlanFacts, matrix: Matrix, notes: List[Note],
+                     blockers: List[Note]) -> Target:
+    """torchaudio >= 2.9 reads audio only through TorchCodec (companions.yaml): the plan installs the
+    torchcodec made for the target torch and says where FFmpeg must come from (TorchCodec loads FFmpeg's
+    shared libraries, which no wheel brings), or refuses when no torchcodec fits this Python."""
+    from dataclasses import replace
+
+    companions = list(target.companions)
+    codec = audio_companion(matrix, target.torch, target.torchaudio, facts.python_version)
+    if codec is not None:
+        name, spec, row = codec
+        params = {"torchaudio": target.torchaudio, "torch": target.torch, "python": facts.python_version or "?"}
+        if spec is None:
+            blockers.append(Note("no_torchcodec", params))
+        else:
+            companions.append((name, spec))
+            notes.append(Note("torchcodec_planned", {**params, "torchcodec": spec.lstrip("="),
+                                                     "ffmpeg": _ffmpeg_majors(row)}))
+            where = "ffmpeg_windows" if facts.platform == "windows" else "ffmpeg_linux"
+            notes.append(Note(where, {"ffmpeg": _ffmpeg_majors(row)}))
+    installed = facts.version_of("ctranslate2")
+    asr = ctranslate2_companion(matrix, target.torch, target.cuda, installed)
+    if asr is not None:
+        spec, cudnn, cuda_major = asr
+        params = {"installed": installed or "-", "torch": target.torch, "cudnn": cudnn, "cuda": cuda_major}
+        if spec is None:
+            notes.append(Note("ctranslate2_none", params))
+        else:
+            companions.append(("ctranslate2", spec))
+            notes.append(Note("ctranslate2_planned", {**params, "spec": spec}))
+    return replace(target, companions=tuple(companions)) if companions != list(target.companions) else target
 
 
 def _driver_rule(matrix: Matrix, facts: PlanFacts, options: PlanOptions, variant: TorchVariant,

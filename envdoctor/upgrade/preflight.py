@@ -17,6 +17,8 @@ from envdoctor.matrix.model import Matrix
 from envdoctor.upgrade import windows
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.finder import Finder
+from envdoctor.upgrade.fsutil import same_filesystem
+from envdoctor.upgrade.layout import layout_for_runtime
 from envdoctor.upgrade.metaresolve import MetaResolution, Missing, Resolver, Wanted
 from envdoctor.upgrade.plan import Note, Plan
 from envdoctor.upgrade.resolve import Resolution
@@ -52,6 +54,10 @@ def wanted_of(plan: Plan) -> List[Wanted]:
         if version:
             out.append(Wanted(name, Version(version).public, plan.target.variant if plan.target.cuda or
                               plan.target.variant == "cpu" else None))
+    for name, spec in plan.target.companions:
+        # torchcodec is what torchaudio reads audio with: required; ctranslate2 (ASR) is on few torch
+        # sources: wanted, said when the source lacks it
+        out.append(Wanted(name, "", None, spec, optional=name == "ctranslate2"))
     return out
 
 
@@ -74,9 +80,15 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
     wheels = [replace(w, size=w.size if w.size is not None else downloader.size_of(w)) for w in meta.wheels]
     blockers: List[Note] = list(plan.blockers)
     notes: List[Note] = []
-    if meta.missing:
-        blockers.append(Note("missing", {"items": "; ".join(_missing_text(m) for m in meta.missing),
+    absent = [m for m in meta.missing if m.reason != "mislabeled"]
+    if absent:
+        blockers.append(Note("missing", {"items": "; ".join(_missing_text(m) for m in absent),
                                          "source": source.describe()}))
+    for item in meta.unavailable:
+        notes.append(Note("companion_unavailable", {"requirement": item.requirement, "source": source.describe()}))
+    for wrong in (m for m in meta.missing if m.reason == "mislabeled"):
+        # the file's name says one build, its torch/version.py another: the source is at fault
+        blockers.append(Note("mislabeled", {"source": source.describe(), "files": wrong.detail}))
     torch = next((w for w in wheels if w.name == "torch"), None)
     if torch is not None and torch.build and driver is not None:
         # the build the wheel really is: refused only if the driver cannot start it at all
@@ -86,6 +98,9 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
             note = Note("driver_for_build", {"file": torch.filename, "cuda": torch.build, "driver": need or "?",
                                              "installed": driver})
             (notes if force else blockers).append(note)
+    other_fs = other_filesystem(runtime_root)
+    if other_fs is not None:
+        blockers.append(other_fs)
     running_inside = self_in_runtime(interpreter or sys.executable, runtime_root, platform)
     if running_inside is not None:
         blockers.append(running_inside)
@@ -117,6 +132,21 @@ def run_preflight(plan: Plan, python: str, installed: Dict[str, str], matrix: Ma
                      http.received, meta.kept)
 
 
+def other_filesystem(runtime_root: Optional[str]) -> Optional[Note]:
+    """The swap is a rename: the stage must be on the runtime's filesystem. The run refuses that when it
+    makes the stage; the plan says it first (the state folder may already exist, e.g. as a link to
+    another disk; where it does not, the nearest folder that exists is where it will be created)."""
+    if not runtime_root or not os.path.isdir(runtime_root):
+        return None
+    state = layout_for_runtime(runtime_root).state_dir
+    probe = state
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if same_filesystem(probe, runtime_root):
+        return None
+    return Note("other_filesystem", {"path": state, "runtime": runtime_root})
+
+
 def self_in_runtime(interpreter: str, runtime_root: Optional[str], platform: str) -> Optional[Note]:
     """Windows cannot rename a folder while a program runs from it: an upgrade started with the bundle's own
     runtime\\python.exe would stage, download and verify, then fail at the swap. Said before anything starts."""
@@ -140,6 +170,8 @@ def _missing_text(item: Missing) -> str:
         text += f": the source has {item.detail}"
     elif item.reason == "conflict":
         text += f": {item.detail}"
+    elif item.reason == "platform":
+        text += f": only wheels for other platforms: {item.detail}"
     return text
 
 

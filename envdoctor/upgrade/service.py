@@ -8,8 +8,8 @@ candidate failed verification (nothing changed), 3 the plan could not be checked
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import List, Mapping, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from envdoctor import pipeline
 from envdoctor.matrix.loader import load_matrix
@@ -21,10 +21,21 @@ from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.events import Events
 from envdoctor.upgrade.layout import layout_for_runtime
 from envdoctor.upgrade.mirrors import apply_sources
-from envdoctor.upgrade.plan import NO_GPU, UP_TO_DATE, UPGRADE, Plan, PlanOptions, facts_from_report, make_plan
+from envdoctor.upgrade.plan import (
+    NO_GPU,
+    UP_TO_DATE,
+    UPGRADE,
+    Note,
+    Plan,
+    PlanOptions,
+    facts_from_report,
+    make_plan,
+    parse_torch_option,
+)
 from envdoctor.upgrade.preflight import Preflight, run_preflight
 from envdoctor.upgrade.stage import estimate_copy_bytes, movable_problem
 from envdoctor.upgrade.transaction import SPACE_MARGIN, UpgradeOptions, UpgradeResult, run_upgrade
+from envdoctor.upgrade.wheelread import Http
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,12 @@ def refuse_pending(pending: Optional[Mapping[str, object]], request: UpgradeRequ
     raise UpgradeError("upgrade.error.interrupted", txid=pending["txid"], root=os.path.abspath(request.root or "."))
 
 
-def prepare(request: UpgradeRequest) -> PreparedUpgrade:
+def prepare(request: UpgradeRequest, notify: Optional[Callable[[str, Dict[str, object]], None]] = None
+            ) -> PreparedUpgrade:
+    """`notify(key, params)`: what the user should hear while the plan is checked (a stalled page is
+    retried: 'retrying')."""
+    torch, variant = parse_torch_option(request.torch, request.variant)
+    request = replace(request, torch=torch, variant=variant)
     # Files only (no live probe): running the original interpreter could write .pyc files into it,
     # and the original must stay byte-identical for rollback.
     report = pipeline.run_check(CollectOptions(root=request.root, live=False, scan=True), select=request.gpus)
@@ -90,7 +106,10 @@ def prepare(request: UpgradeRequest) -> PreparedUpgrade:
     prepared = PreparedUpgrade(report, runtime, plan, driver)
     if plan.target is not None:
         try:
-            prepared.check = _preflight(prepared, matrix, request)
+            prepared.check = _preflight(prepared, matrix, request, notify)
+            other = _variant_the_source_has(prepared, matrix, request, options, notify)
+            if other is not None:
+                prepared.plan, prepared.check = other
         except UpgradeError as exc:
             prepared.check_error = exc
     prepared.blockers = list(prepared.check.blockers) if prepared.check is not None else list(plan.blockers)
@@ -101,7 +120,9 @@ def prepare(request: UpgradeRequest) -> PreparedUpgrade:
     return prepared
 
 
-def _preflight(prepared: PreparedUpgrade, matrix: Matrix, request: UpgradeRequest) -> Preflight:
+def _preflight(prepared: PreparedUpgrade, matrix: Matrix, request: UpgradeRequest,
+               notify: Optional[Callable[[str, Dict[str, object]], None]] = None, plan: Optional[Plan] = None
+               ) -> Preflight:
     """Resolve from metadata only and apply every rule that could stop the plan (see preflight.py)."""
     runtime = prepared.runtime
     problem = movable_problem(runtime.root)  # found now, not at the swap after the whole install
@@ -109,11 +130,37 @@ def _preflight(prepared: PreparedUpgrade, matrix: Matrix, request: UpgradeReques
         raise problem
     _files, _total, copy_bytes = estimate_copy_bytes(runtime.root)  # refuses a link it cannot stage
     installed = {d.name: d.version for d in prepared.report.facts.distributions}
-    check = run_preflight(prepared.plan, runtime.python, installed, matrix, prepared.driver, runtime.platform,
-                          str(cache_dir()), copy_bytes, force=request.force, find_links=prepared.plan.find_links,
-                          runtime_root=runtime.root)
+    plan = plan or prepared.plan
+    check = run_preflight(plan, runtime.python, installed, matrix, prepared.driver, runtime.platform,
+                          str(cache_dir()), copy_bytes, force=request.force, find_links=plan.find_links,
+                          runtime_root=runtime.root, http=Http(on_retry=notify))
     check.disk_needed += SPACE_MARGIN
     return check
+
+
+def _variant_the_source_has(prepared: PreparedUpgrade, matrix: Matrix, request: UpgradeRequest,
+                            options: PlanOptions, notify) -> Optional[Tuple[Plan, Preflight]]:
+    """`--torch 2.11.0` from a source that holds only its cu130 build: the plan's variant (cu128) is not
+    there, so take the build the source has (if the matrix knows it for this release, in the plan's
+    rules: native kernels, the driver) instead of failing. Not when --variant named the build."""
+    check = prepared.check
+    if check is None or request.variant or not check.missing:
+        return None
+    torch_missing = next((m for m in check.missing if m.requirement.startswith("torch==") and m.builds), None)
+    if torch_missing is None:
+        return None
+    facts = facts_from_report(prepared.report, matrix)
+    for build in torch_missing.builds:
+        plan = make_plan(facts, matrix, replace(options, variant=build))
+        if plan.target is None or plan.target.variant != build or plan.blockers:
+            continue
+        plan = apply_sources(plan, matrix, request.mirror, request.index_url, request.wheelhouse, request.find_links)
+        other = _preflight(prepared, matrix, request, notify, plan)
+        if other.ok and plan.target is not None:
+            note = Note("variant_from_source", {"variant": build, "asked": prepared.plan.target.variant
+                                                if prepared.plan.target else "?", "torch": plan.target.torch})
+            return replace(plan, notes=(note, *plan.notes)), other
+    return None
 
 
 def execute(prepared: PreparedUpgrade, request: UpgradeRequest, events: Events) -> UpgradeResult:
@@ -123,6 +170,14 @@ def execute(prepared: PreparedUpgrade, request: UpgradeRequest, events: Events) 
                              find_links=prepared.plan.find_links)
     return run_upgrade(layout_for_runtime(prepared.runtime.root), prepared.runtime, prepared.plan,
                        prepared.report.facts.gpu, options, events, resolution=prepared.check.resolution)
+
+
+def housekeeping(prepared: PreparedUpgrade, keep: int) -> Dict[str, List[str]]:
+    """After a committed upgrade: at most `keep` runtimes set aside, no orphaned candidates, no partial
+    downloads of finished runs (see upgrade/keep.py)."""
+    from envdoctor.upgrade.keep import after_commit
+
+    return after_commit(layout_for_runtime(prepared.runtime.root), keep, str(cache_dir()))
 
 
 def exit_code_of(done: UpgradeResult) -> int:

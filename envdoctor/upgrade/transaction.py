@@ -52,7 +52,7 @@ from envdoctor.upgrade.stage import (
 )
 from envdoctor.upgrade.swap import REVERSE, SwapSpec, drive, pin_link, processes_using, swap_in
 from envdoctor.upgrade.txlog import LoggedJournal, TxLog, log_path
-from envdoctor.upgrade.verify import VerifyResult, VerifyStep, verify_stage
+from envdoctor.upgrade.verify import VerifyResult, VerifyStep, baseline, verify_stage
 from envdoctor.upgrade.windows import fix_exe_launchers
 
 SPACE_MARGIN = 512 * 1024 * 1024  # never fill the disk to the last byte
@@ -274,10 +274,15 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
     offline = all(w.url.startswith("file:") for w in resolution.wheels)
     events.step("local" if offline else "download", count=len(resolution.wheels),
                 size=sum(w.size or 0 for w in resolution.wheels))
-    downloader = Downloader(os.path.join(options.cache_dir, "wheels"), progress=events.download_progress)
+    downloader = Downloader(os.path.join(options.cache_dir, "wheels"), progress=events.download_progress,
+                            on_retry=events.notice)
     local = [downloader.fetch(w) for w in resolution.wheels]
     journal.append(txid, "downloaded", files=[os.path.basename(p) for p in local])
     check_space(tx_dir, unpacked_size(local), "install")
+    # -- what the old runtime already fails (its copy, before pip touches it; cached by its stamp) ---
+    events.step("baseline")
+    old = baseline(py, plan.imports, [d.name for d in _stage_distributions(runtime, stage)], layout.root,
+                   key=stamp_digest(before), cache_dir=options.cache_dir)
     # -- install ----------------------------------------------------------------------------
     events.step("install")
     if local:
@@ -298,7 +303,7 @@ def _run(layout: Layout, runtime: Runtime, plan: Plan, gpus: GpuFacts, options: 
         events.verify_step(step)
 
     result = verify_stage(py, gpus, plan.imports, [d.name for d in dists], matrix_dir=options.matrix_dir,
-                          on_step=on_step, app_root=layout.root)
+                          on_step=on_step, app_root=layout.root, before=old)
     if tree_stamp(layout.runtime) != before:
         raise UpgradeError("upgrade.error.original_changed", path=layout.runtime)
     from_torch = plan.current.get("torch")

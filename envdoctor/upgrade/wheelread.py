@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from envdoctor.upgrade import zipmeta
 from envdoctor.upgrade.errors import UpgradeError
@@ -30,6 +31,10 @@ class Http:
     session: object = None
     received: int = 0
     requests: int = 0
+    retries: int = 3  # a stalled or dropped request (timeout, reset, 5xx) is tried again, said through on_retry
+    backoff_s: float = 1.0
+    on_retry: Optional[Callable[[str, Dict[str, object]], None]] = None
+    last_headers: Optional[Dict[str, str]] = None  # ETag / Last-Modified of the last answer
 
     def _session(self):
         if self.session is None:
@@ -44,14 +49,33 @@ class Http:
         import requests  # as in _session
 
         check_url(url)
-        self.requests += 1
-        try:
-            response = self._session().get(url, headers=headers or {}, timeout=self.timeout_s)
-        except requests.RequestException as exc:
-            raise UpgradeError("upgrade.error.index_unreachable", url=url, detail=f"{type(exc).__name__}: {exc}") \
-                from exc
-        self.received += len(response.content)
-        return response
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                response = self._session().get(url, headers=headers or {}, timeout=self.timeout_s)
+                self.received += len(response.content)
+                self.last_headers = {k: v for k, v in response.headers.items() if k in ("ETag", "Last-Modified")}
+            except (requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                problem: Optional[str] = f"{type(exc).__name__}: {exc}"  # stalled or dropped: worth a retry
+                response = None
+            except requests.RequestException as exc:  # refused, no such host: retrying will not help
+                raise UpgradeError("upgrade.error.index_unreachable", url=url,
+                                   detail=f"{type(exc).__name__}: {exc}") from exc
+            else:
+                problem = f"HTTP {response.status_code}" if response.status_code in (408, 429) or \
+                    response.status_code >= 500 else None
+            if problem is None:
+                return response
+            attempt += 1
+            if attempt > self.retries:
+                if response is not None:
+                    return response  # the status is the answer (download_http names it)
+                raise UpgradeError("upgrade.error.index_unreachable", url=url, detail=problem)
+            if self.on_retry:
+                self.on_retry("upgrade.retrying", {"url": url, "attempt": attempt, "of": self.retries,
+                                                   "reason": problem[:200]})
+            time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
 
     def get_text(self, url: str) -> Optional[str]:
         """The page, or None for 404; other failures are errors that name the URL."""
@@ -69,6 +93,16 @@ class Http:
         if not response.ok:
             raise UpgradeError("upgrade.error.download_http", url=url, status=response.status_code)
         return response.content
+
+    def head(self, url: str) -> Optional[Dict[str, str]]:
+        """The headers of a HEAD request (None when it fails: then nothing cached is trusted)."""
+        check_url(url)
+        try:
+            self.requests += 1
+            response = self._session().head(url, allow_redirects=True, timeout=self.timeout_s)
+        except Exception:  # noqa: BLE001 - any failure means: do not reuse
+            return None
+        return dict(response.headers) if response.ok else None
 
     def get_range(self, url: str, spec: str) -> Tuple[int, bytes, Optional[int], int]:
         """(status, body, total size, first byte) of a Range request; status 200 means no range support."""
@@ -98,6 +132,28 @@ class WheelReader:
         self.downloader = downloader
         self._dirs: Dict[str, Tuple[List[zipmeta.Member], int]] = {}
         self._tails: Dict[str, Tuple[int, bytes]] = {}  # url -> (offset of the bytes held, bytes)
+        self.computed: Dict[str, str] = {}  # url -> sha256 computed here (a source that publishes none)
+
+    def hash_of(self, link: Link) -> Optional[str]:
+        """The hash the source published, else the one computed here from the bytes it sent."""
+        return link.sha256 or self.computed.get(link.url)
+
+    def _recalled(self, link: Link) -> Optional[str]:
+        """A wheel of a source without hashes that an earlier run fetched whole: reused (by the hash computed
+        then) while the server still describes the same file (size, and ETag/Last-Modified when it sends them)."""
+        if link.sha256 or link.local_path or not hasattr(self.downloader, "recall"):
+            return None
+        record = self.downloader.recall(link.url, link.filename)
+        if record is None:
+            return None
+        headers = self.http.head(link.url)
+        if headers is None or str(headers.get("Content-Length")) != str(record.get("size")):
+            return None
+        for name in ("ETag", "Last-Modified"):
+            if record.get(name.lower()) and headers.get(name) != record.get(name.lower()):
+                return None
+        self.computed[link.url] = str(record["sha256"])
+        return self.downloader.cached(link.filename, str(record["sha256"]))
 
     # -- local ------------------------------------------------------------------------------------
     def _local(self, path: str, want: Tuple[str, ...]) -> WheelInfo:
@@ -119,7 +175,8 @@ class WheelReader:
 
     def read(self, link: Link, want: Tuple[str, ...] = ()) -> WheelInfo:
         """METADATA (and the members in `want`) of the wheel behind `link`, as cheaply as possible."""
-        local = link.local_path or (self.downloader.cached(link.filename, link.sha256) if link.sha256 else None)
+        local = link.local_path or (self.downloader.cached(link.filename, self.hash_of(link))
+                                    if self.hash_of(link) else None) or self._recalled(link)
         if local:
             return self._local(local, want)
         if link.metadata is not None and not want:
@@ -139,7 +196,7 @@ class WheelReader:
     def _remote(self, link: Link, want: Tuple[str, ...]) -> WheelInfo:
         listing = self._directory(link)
         if listing is None:  # the server sent the whole wheel: it is in the cache now
-            local = self.downloader.cached(link.filename, link.sha256)
+            local = self.downloader.cached(link.filename, self.hash_of(link))
             if local is None:
                 raise UpgradeError("upgrade.error.no_hash", file=link.filename, url=link.url)
             return self._local(local, want)
@@ -168,6 +225,13 @@ class WheelReader:
         if first == 0 and len(tail) == total:
             # The whole file came (a small wheel, or no Range support): keep it rather than fetch it again.
             if link.sha256 and self.downloader.adopt(link.filename, link.sha256, tail):
+                return None
+            if not link.sha256 and hasattr(self.downloader, "adopt_computed"):
+                # no hash published (a flat page): keep the bytes under the hash computed here, so the
+                # download reuses them and the run after this dry run recognises them (each byte once)
+                sha = self.downloader.adopt_computed(link.filename, tail)
+                self.computed[link.url] = sha
+                self.downloader.remember(link.url, sha, len(tail), self.http.last_headers)
                 return None
             return self._parse_whole(link, tail)
         try:

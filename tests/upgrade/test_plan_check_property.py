@@ -69,6 +69,9 @@ def runtime_facts(platform: str, machine: str, gpu: Gpu, driver: str, target) ->
     dists = [Distribution("torch", target.torch)]
     if target.torchaudio:
         dists.append(Distribution("torchaudio", target.torchaudio))
+    for name, spec in target.companions:  # what the plan installs beside torch (torchcodec, ctranslate2)
+        version = spec.lstrip("=<>~!").replace(".*", ".0").split(",")[0]
+        dists.append(Distribution(name, version))
     return Facts(GpuFacts((gpu,), Driver(driver, None, "override")), runtime, torch, tuple(dists),
                  host_platform=platform)
 
