@@ -158,8 +158,9 @@ audio_io:
   - {torchaudio_min: "2.0", torchaudio_max: "2.8", backend: builtin, source: test}
   - {torchaudio_min: "2.9", backend: torchcodec, error_signatures: ["TorchCodec is required for"], source: test}
 torchcodec:
-  - {torchcodec: "0.9", torch: "2.9", python: ">=3.10,<=3.14", ffmpeg_majors: [4, 5, 6, 7, 8], source: {kind: primary, url: "https://example.invalid/test", says: "test"}, verified: true}
-  - {torchcodec: "0.8", torch: "2.9", python: ">=3.10,<=3.13", source: {kind: primary, url: "https://example.invalid/test", says: "test"}, verified: true}
+  - {torchcodec: "0.9", torch: "2.9", python: ">=3.10,<=3.14", ffmpeg_majors: [4, 5, 6, 7, 8], source: &primary
+     {kind: primary, url: "https://example.invalid/test", says: "test"}, verified: true}
+  - {torchcodec: "0.8", torch: "2.9", python: ">=3.10,<=3.13", source: *primary, verified: true}
 """
 
 
