@@ -273,7 +273,9 @@ def run_relaunched(command: Sequence[str], handoff: str, environ: Optional[Dict[
             return code
         except subprocess.TimeoutExpired:
             if os.path.exists(handoff):
-                return _handoff_code(handoff)
+                code = _handoff_code(handoff)
+                _unlink(handoff)
+                return code
         except KeyboardInterrupt:
             continue  # the child got the same Ctrl-C; its exit code says what it did
 
