@@ -93,3 +93,19 @@ def test_a_wheelhouse_url_keeps_the_drive_and_odd_characters(tmp_path: Path) -> 
     assert file_url_path("file://E:/fixpack/t.whl", windows=True) == "E:\\fixpack\\t.whl"
     assert file_url_path("file://server/share/t.whl", windows=True) == "\\\\server\\share\\t.whl"
     assert file_url(str(folder)).startswith("file:///")
+
+
+def test_launchers_recover_a_missing_runtime_with_the_copy_and_call_no_program() -> None:
+    """Issue 28.2: after an interrupted two-rename swap runtime\\python.exe is gone; the launcher block and
+    fix-env.bat run `recover` with the interpreter copy (Wine runs them: tests/windows)."""
+    from envdoctor.fix.launchers import launcher_files
+    from envdoctor.gptsovits.launchers import bat_body, check_command
+
+    check = check_command("go-webui.bat", "auto", True, None)
+    lines = bat_body({}, check, "stop", "runtime missing")
+    assert lines[0] == 'if exist "%~dp0runtime\\python.exe" goto envdoctor_check'
+    assert '"%~dp0.envdoctor\\python\\python.exe" "%~dp0envdoctor.pyz" recover --root "%~dp0."' in lines
+    assert f'{check} check --root "%~dp0."' in lines and not any(line.startswith("call ") for line in lines)
+    bat = launcher_files()["fix-env.bat"].decode("ascii").split("\r\n")
+    assert "if exist .envdoctor\\python\\python.exe .envdoctor\\python\\python.exe envdoctor.pyz recover" in bat
+    assert bat.index(":envdoctor_fix") < bat.index("runtime\\python.exe envdoctor.pyz fix %*")
