@@ -114,6 +114,12 @@ def next_move(spec: SwapSpec, direction: str, where: Dict[str, Optional[str]],
 
 def drive(spec: SwapSpec, direction: str, journal: Journal, txid: str, exchange: bool) -> None:
     release_original()  # relaunched from runtime\python.exe: that process must be gone before a rename
+    if sys.platform == "win32":
+        from envdoctor.upgrade.windows import programs_in  # Windows only (Win32 process list)
+
+        holders = programs_in(spec.runtime)  # Windows refuses the rename while any runs from it (Wine does not)
+        if holders:
+            raise UpgradeError("upgrade.error.in_use", path=spec.runtime, processes="; ".join(holders[:5]))
     for _ in range(6):
         where = locate(spec)
         missing = [name for name, path in where.items() if path is None]
