@@ -24,6 +24,14 @@ COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollb
             "matrix", "fix")
 
 
+class Relaunched(Exception):
+    """The command ran from the interpreter copy outside runtime\\ (envdoctor/relaunch.py): its exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse exits 2 on bad arguments; launchers read 2 as "will fail", so bad input must be 3."""
 
@@ -117,6 +125,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             result = CommandResult.failed(command, error)
         except KeyboardInterrupt:
             return 130
+        except Relaunched as done:  # the copy outside runtime\ ran the command in this console
+            return done.code
         except Exception as exc:  # an envdoctor bug: say so plainly, keep the traceback for --debug
             if ui.debug:
                 raise
@@ -150,6 +160,12 @@ def _run(argv: List[str], ui: Ui) -> CommandResult:
     if not getattr(args, "command", None):
         build_parser().print_help(sys.stderr)
         raise UsageError("safety.no_command")
+    if args.command in ("upgrade", "rollback", "recover", "fix"):
+        from envdoctor.relaunch import relaunch  # start-up: only commands that may rename runtime\
+
+        code = relaunch(args, argv)
+        if code is not None:
+            raise Relaunched(code)
     _notice_interrupted(args, ui)
     module = importlib.import_module(f"envdoctor.cli.{args.command}")
     return module.run(args, ui)

@@ -16,6 +16,17 @@ FIX_BAT = (
     "@echo off\r\n"
     "rem envdoctor fix: diagnose this GPT-SoVITS bundle and repair it step by step.\r\n"
     "cd /d \"%~dp0\"\r\n"
+    # An upgrade or rollback interrupted between its two renames leaves no runtime\: recover it with the
+    # interpreter copy envdoctor keeps outside runtime\ (envdoctor/relaunch.py), else say what to do.
+    "if exist runtime\\python.exe goto envdoctor_fix\r\n"
+    "echo envdoctor: runtime\\python.exe is missing: an upgrade or rollback was interrupted. Running envdoctor"
+    " recover to put it back.\r\n"
+    "if exist .envdoctor\\python\\python.exe .envdoctor\\python\\python.exe envdoctor.pyz recover\r\n"
+    "if exist runtime\\python.exe goto envdoctor_fix\r\n"
+    "echo Could not restore runtime\\. Run py -3 envdoctor.pyz recover in this folder (any Python 3.9 or newer).\r\n"
+    "pause\r\n"
+    "exit /b 3\r\n"
+    ":envdoctor_fix\r\n"
     "runtime\\python.exe envdoctor.pyz fix %*\r\n"
     "pause\r\n"
 )

@@ -41,11 +41,34 @@ def _bat_echo(text: str) -> str:
     return re.sub(r"([&|<>^])", r"^\1", text).replace("%", "%%")
 
 
-def bat_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> List[str]:
+RUNTIME_PYTHON_BAT = '"%~dp0runtime\\python.exe"'
+# The interpreter copy envdoctor keeps outside runtime\ (envdoctor/relaunch.py): it still runs when an
+# interrupted swap left no runtime\ (issue 28).
+COPY_PYTHON_BAT = '"%~dp0.envdoctor\\python\\python.exe"'
+
+
+def recover_lines(check: str, missing_message: str) -> List[str]:
+    """A missing runtime\\python.exe (an upgrade or rollback interrupted between its two renames): run
+    `recover` with the interpreter copy (or the user's own envdoctor command), else say what to do."""
+    recover = check.replace(RUNTIME_PYTHON_BAT, COPY_PYTHON_BAT)
+    return [
+        'if exist "%~dp0runtime\\python.exe" goto envdoctor_check',
+        f"echo {_bat_echo(missing_message)}",
+        f'{recover} recover --root "%~dp0."',
+        'if exist "%~dp0runtime\\python.exe" goto envdoctor_check',
+        "pause",
+        "exit /b 3",
+        ":envdoctor_check",
+    ]
+
+
+def bat_body(env: Dict[str, str], check: Optional[str], stop_message: str, missing_message: str = "") -> List[str]:
     lines = [f'set "{key}={value}"' for key, value in env.items()]
     if check:
+        # No `call` before the program: Wine's cmd reports ERRORLEVEL 1 after `call prog.exe` exits 2.
+        lines += recover_lines(check, missing_message) if missing_message else []
         lines += [
-            f'call {check} check --root "%~dp0."',
+            f'{check} check --root "%~dp0."',
             'if not "%ERRORLEVEL%"=="2" goto envdoctor_start',
             f"echo {_bat_echo(stop_message)}",
             "pause",
@@ -55,7 +78,7 @@ def bat_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> Li
     return lines
 
 
-def ps1_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> List[str]:
+def ps1_body(env: Dict[str, str], check: Optional[str], stop_message: str, missing_message: str = "") -> List[str]:
     lines = [f"$env:{key} = '{value}'" for key, value in env.items()]
     if check:
         quoted = stop_message.replace("'", "''")
@@ -70,7 +93,7 @@ def ps1_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> Li
     return lines
 
 
-def sh_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> List[str]:
+def sh_body(env: Dict[str, str], check: Optional[str], stop_message: str, missing_message: str = "") -> List[str]:
     lines = [f"export {key}='{value}'" for key, value in env.items()]
     if check:
         quoted = stop_message.replace("'", "'\\''")

@@ -114,6 +114,7 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
                host: str) -> None:
     env = launchers.environment(settings)
     stop = lang_message("configure.launcher.stop")
+    missing = lang_message("configure.launcher.runtime_missing")
     has_pyz = inst.exists(launchers.PYZ)
     for relative in (BAT, PS1, SH):
         check = None
@@ -135,7 +136,7 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
                 continue
             text, new_mode = launchers.new_sh_script(inst.posix_python, base.style.newline), 0o755
         style = base.style
-        message = stop
+        message, missing_text = stop, missing
         if stop.isascii() or not text.isascii():
             pass  # the message fits, or the file already carries non-ASCII text in an encoding that works
         elif relative == BAT and "chcp 65001" not in text.lower():
@@ -144,15 +145,17 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
         elif relative == PS1 and not style.unicode_with_bom:
             # Windows PowerShell reads a script without BOM in the ANSI code page: keep it ASCII.
             message = lang_message("configure.launcher.stop", "en")
+            missing_text = lang_message("configure.launcher.runtime_missing", "en")
         base = dataclasses.replace(base, style=style)
-        body = launchers.KINDS[relative][1](env, check, message)
+        body = launchers.KINDS[relative][1](env, check, message, missing_text)
         try:
             new_text = launchers.apply(text, base.style.newline, relative, body)
         except launchers.NoStartLine:
             plan.refusals.append(("configure.refuse.no_start_line", {"file": relative}))
             continue
         if not base.style.can_encode(new_text):
-            body = launchers.KINDS[relative][1](env, check, lang_message("configure.launcher.stop", "en"))
+            body = launchers.KINDS[relative][1](env, check, lang_message("configure.launcher.stop", "en"),
+                                                lang_message("configure.launcher.runtime_missing", "en"))
             new_text = launchers.apply(text, base.style.newline, relative, body)
         _add(plan, relative, base, new_text, new_mode)
 

@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from envdoctor.upgrade.errors import UpgradeError
-from envdoctor.upgrade.sources import Source, check_url, file_url_path
+from envdoctor.upgrade.sources import Source, check_url, file_url, file_url_path
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,7 @@ def links_from_folder(folder: str) -> List[Link]:
     for name in sorted(os.listdir(folder)):
         if name.endswith(".whl"):
             path = os.path.abspath(os.path.join(folder, name))
-            out.append(Link(name, "file://" + path.replace(os.sep, "/") if not path.startswith("/") else
-                            "file://" + path, None, None, None, "folder"))
+            out.append(Link(name, file_url(path), None, None, None, "folder"))
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from packaging.version import Version
 
 from envdoctor.matrix.model import Matrix
+from envdoctor.relaunch import possible as relaunch_possible
 from envdoctor.upgrade import windows
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.finder import Finder
@@ -149,9 +150,12 @@ def other_filesystem(runtime_root: Optional[str]) -> Optional[Note]:
 
 def self_in_runtime(interpreter: str, runtime_root: Optional[str], platform: str) -> Optional[Note]:
     """Windows cannot rename a folder while a program runs from it: an upgrade started with the bundle's own
-    runtime\\python.exe would stage, download and verify, then fail at the swap. Said before anything starts."""
+    runtime\\python.exe would stage, download and verify, then fail at the swap. Said before anything starts,
+    where envdoctor cannot run from a copy of the interpreter outside runtime\\ instead."""
     if platform != "windows" or not runtime_root or not windows.lives_under(interpreter, runtime_root):
         return None
+    if relaunch_possible(runtime_root):
+        return None  # the command steps out of runtime\ first (envdoctor/relaunch.py)
     return Note("self_in_runtime", {"python": interpreter, "runtime": runtime_root})
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
@@ -32,14 +34,32 @@ def check_url(url: str) -> str:
     raise UpgradeError("upgrade.error.insecure_url", url=url)
 
 
-def file_url_path(url: str) -> Optional[str]:
+def file_url(path: str) -> str:
+    """The file: URL of a local file. On Windows the drive stays in the path (file:///E:/pack/x.whl; a
+    hand-built file://E:/... puts the drive where the host goes, and the file is then looked for on the
+    current drive) and a UNC share's server becomes the host; characters such as # and % are quoted."""
+    return Path(os.path.abspath(path)).as_uri()
+
+
+_DRIVE = re.compile(r"[A-Za-z]:")
+
+
+def file_url_path(url: str, windows: Optional[bool] = None) -> Optional[str]:
+    """The local path a file: URL names (the inverse of file_url, and of what pip and browsers write)."""
     parsed = urlparse(url)
     if parsed.scheme != "file":
         return None
-    path = unquote(parsed.path)
-    if os.name == "nt" and path.startswith("/") and len(path) > 2 and path[2] == ":":
+    windows = os.name == "nt" if windows is None else windows
+    host, path = parsed.netloc, unquote(parsed.path)
+    if not windows:
+        return path
+    if _DRIVE.fullmatch(host):  # file://E:/pack/x.whl: the drive was read as the host
+        return host + path.replace("/", "\\")
+    if host and host.lower() != "localhost":  # file://server/share/x.whl
+        return "\\\\" + host + path.replace("/", "\\")
+    if path.startswith("/") and _DRIVE.match(path[1:3]):
         path = path[1:]
-    return path
+    return path.replace("/", "\\")
 
 
 @dataclass(frozen=True)

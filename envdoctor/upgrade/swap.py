@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from envdoctor.relaunch import original, release_original
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import Identity, can_exchange, exchange_durable, fsync_dir, identity, rename_durable
 from envdoctor.upgrade.journal import Journal
@@ -113,6 +114,13 @@ def next_move(spec: SwapSpec, direction: str, where: Dict[str, Optional[str]],
 
 
 def drive(spec: SwapSpec, direction: str, journal: Journal, txid: str, exchange: bool) -> None:
+    release_original()  # relaunched from runtime\python.exe: that process must be gone before a rename
+    if sys.platform == "win32":
+        from envdoctor.upgrade.windows import programs_in  # Windows only (Win32 process list)
+
+        holders = programs_in(spec.runtime)  # Windows refuses the rename while any runs from it (Wine does not)
+        if holders:
+            raise UpgradeError("upgrade.error.in_use", path=spec.runtime, processes="; ".join(holders[:5]))
     for _ in range(6):
         where = locate(spec)
         missing = [name for name, path in where.items() if path is None]
@@ -182,6 +190,9 @@ def envdoctor_pids() -> set:
     ours = {os.getpid()}
     if os.environ.get("ENVDOCTOR_PARENT_PID") == str(os.getppid()):
         ours.add(os.getppid())
+    relaunched_from = original()  # runtime\python.exe that started this copy; it leaves before the swap
+    if relaunched_from is not None:
+        ours.add(relaunched_from)
     return ours
 
 

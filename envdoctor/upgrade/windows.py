@@ -75,6 +75,17 @@ def processes_using_runtime(runtime: str) -> List[str]:
         return []
 
 
+def programs_in(folder: str) -> List[str]:
+    """Every other process running from FOLDER, envdoctor's own included: what makes Windows refuse to
+    rename it. Wine allows that rename, so the swap asks this first and refuses as Windows would."""
+    if sys.platform != "win32":
+        return []
+    try:
+        return users_of(folder, [(pid, image) for pid, image in list_processes() if pid != os.getpid()])
+    except Exception:  # noqa: BLE001 - the rename itself still fails where Windows refuses it
+        return []
+
+
 # -- long paths -----------------------------------------------------------------------------------
 
 def long_paths_enabled() -> bool:  # pragma: no cover - Windows only

@@ -122,6 +122,12 @@ class Lane:
         bat.write_bytes(("@echo off\r\n" + script.replace("\n", "\r\n") + "\r\n").encode(encoding))
         return self._run(["cmd", "/c", self.windows_path(bat)], lang, env, cwd, timeout, stdin)
 
+    def bat(self, bat: Path, cwd: Path, lang: str = "en", env: Optional[Dict[str, str]] = None,
+            timeout: float = 180, stdin: bytes = b"") -> Completed:
+        """The .bat file BAT run as a double-click does (`cmd /c BAT`): its exit code is the one it exits with
+        (a `call` of it from another .bat reads 1 after `exit /b 2` under Wine 8's cmd)."""
+        return self._run(["cmd", "/c", self.windows_path(bat)], lang, env, cwd, timeout, stdin)
+
     def python(self, exe: Path, args: Sequence[str], cwd: Path, lang: str = "en",
                env: Optional[Dict[str, str]] = None, timeout: float = 180, stdin: bytes = b"") -> Completed:
         """Run the Windows interpreter EXE directly (no cmd), with CWD as its current folder."""

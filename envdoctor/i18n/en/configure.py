@@ -38,6 +38,7 @@ MESSAGES = {
     "configure.note.device": "custom.device={device} in tts_infer.yaml applies to api_v2.py and the TTS pipeline config; the WebUI picks its device itself.",
     # -- launcher text -----------------------------------------------------------------------
     "configure.launcher.stop": "envdoctor check: GPT-SoVITS will fail on this GPU. Read the message above; the WebUI was not started.",
+    "configure.launcher.runtime_missing": "envdoctor: runtime\\python.exe is missing: an upgrade or rollback was interrupted. Running envdoctor recover to put the runtime back. If that fails, run py -3 envdoctor.pyz recover in this folder (any Python 3.9 or newer), then start again.",
     # -- terminal ----------------------------------------------------------------------------
     "configure.checking": "Checking this runtime for the auto settings...",
     "configure.title": "envdoctor configure: {root} (generation {generation})",

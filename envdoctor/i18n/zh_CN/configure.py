@@ -38,6 +38,7 @@ MESSAGES = {
     "configure.note.device": "tts_infer.yaml 的 custom.device={device} 只影响 api_v2.py 和 TTS 推理管线的配置；WebUI 会自己选择设备。",
     # -- 启动脚本里的文字 ----------------------------------------------------------------------
     "configure.launcher.stop": "envdoctor 检查：GPT-SoVITS 在这张显卡上会失败。请看上面的说明；WebUI 没有启动。",
+    "configure.launcher.runtime_missing": "envdoctor：runtime\\python.exe 不见了：升级或回滚被中断。正在运行 envdoctor recover 恢复运行环境。如果失败，请在此文件夹中运行 py -3 envdoctor.pyz recover（任意 Python 3.9 或更高版本），然后重新启动。",
     # -- 终端 ---------------------------------------------------------------------------------
     "configure.checking": "正在检查运行环境，以确定 auto 设置……",
     "configure.title": "envdoctor configure：{root}（版本 {generation}）",
