@@ -41,8 +41,10 @@ def common_options() -> argparse.ArgumentParser:
 def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that command's subparser (a launcher's check need not import the
     other nine command modules). Help and unknown commands get the full parser."""
+    from envdoctor.invocation import current  # usage lines name the command as the user starts it
+
     parser = _Parser(
-        prog="envdoctor",
+        prog=current(),
         description="Checks, diagnoses and safely upgrades the GPU runtime of GPT-SoVITS bundles.",
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")

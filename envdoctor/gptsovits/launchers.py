@@ -96,13 +96,15 @@ KINDS = {
 PYZ = "envdoctor.pyz"
 
 
-def check_command(launcher: str, configured: str, root_has_pyz: bool, posix_python: Optional[str]) -> str:
+def check_command(launcher: str, configured: str, root_has_pyz: bool, posix_python: Optional[str],
+                  prefix: str = "envdoctor") -> str:
     """How LAUNCHER calls envdoctor: the user's command, else the bundle's zipapp run by the bundle's
-    own Python (no install needed), else `envdoctor` from PATH."""
+    own Python (no install needed), else the way configure itself was started (PREFIX, e.g. `envdoctor`
+    from PATH or `python3 -m envdoctor`)."""
     if configured != "auto":
         return quote_command(launcher, configured)
     if not root_has_pyz:
-        return "envdoctor"
+        return prefix
     if launcher == "go-webui.bat":
         return f'"%~dp0runtime\\python.exe" "%~dp0{PYZ}"'
     if launcher == "go-webui.ps1":
@@ -146,19 +148,19 @@ def quote_command(launcher: str, configured: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def new_sh_script(python: Optional[str], newline: str = "\n") -> str:
+def new_sh_script(python: Optional[str], newline: str = "\n", prefix: str = "envdoctor") -> str:
     """A shell launcher for Linux checkouts/bundles that have none (created by configure, removed by revert)."""
     interpreter = python or "python3"
     return newline.join([
         "#!/bin/sh",
-        "# Starts the GPT-SoVITS WebUI. Written by envdoctor configure; envdoctor configure --revert removes it.",
+        f"# Starts the GPT-SoVITS WebUI. Written by envdoctor configure; {prefix} configure --revert removes it.",
         'cd "$(dirname "$0")" || exit 1',
         f'exec {interpreter} webui.py "$@"',
         "",
     ])
 
 
-def apply(text: str, newline: str, launcher: str, body: Optional[List[str]]) -> str:
+def apply(text: str, newline: str, launcher: str, body: Optional[List[str]], prefix: str = "envdoctor") -> str:
     """TEXT with the launcher block (BODY) before the line that starts webui.py; None or [] removes it."""
     base = blocks.strip(text, NAME)
     if not body:
@@ -168,7 +170,7 @@ def apply(text: str, newline: str, launcher: str, body: Optional[List[str]]) -> 
     for line in base.splitlines(keepends=True):
         stripped = line.strip()
         if START_LINE.search(line) and not stripped.upper().startswith(("REM", "#", "::")):
-            lines = blocks.wrap(NAME, comment, body)
+            lines = blocks.wrap(NAME, comment, body, prefix)
             return base[:offset] + newline.join(lines) + newline + base[offset:]
         offset += len(line)
     raise NoStartLine(launcher)

@@ -138,7 +138,7 @@ def sv_body(mode: str) -> List[str]:
 
 
 def apply(text: str, newline: str, anchors: Tuple[Anchor, ...], name: str,
-          body: Optional[List[str]]) -> Tuple[str, str]:
+          body: Optional[List[str]], prefix: str = "envdoctor") -> Tuple[str, str]:
     """TEXT with block NAME (BODY) after the one known anchor found; (new text, upstream version).
 
     BODY None removes the block. Idempotent: an existing block is replaced, never doubled.
@@ -152,7 +152,7 @@ def apply(text: str, newline: str, anchors: Tuple[Anchor, ...], name: str,
         if base.count(needle) != 1:
             continue
         position = base.index(needle) + len(needle)
-        lines = blocks.wrap(name, "#", body)
+        lines = blocks.wrap(name, "#", body, prefix)
         if needle.endswith(newline):
             insert = newline.join(lines) + newline
         elif base.startswith(newline, position):

@@ -11,7 +11,7 @@ MESSAGES = {
     "configure.error.manifest": "envdoctor's record of earlier changes ({path}) is unreadable: {detail}. Restore it from a copy or delete the .envdoctor folder after checking the files by hand. Nothing was changed.",
     "configure.error.read_only": "{path} is read-only. Make it writable (or run as a user who may write it) and run again. Nothing was changed.",
     "configure.error.write_failed": "Writing {path} failed ({detail}); every file written in this run was put back. Free disk space or fix permissions and run again.",
-    "configure.error.revert_drift": "These files changed after envdoctor wrote them: {files}. Restoring would discard those changes, so nothing was restored. Check them, then run envdoctor configure --revert --force.",
+    "configure.error.revert_drift": "These files changed after envdoctor wrote them: {files}. Restoring would discard those changes, so nothing was restored. Check them, then run {cmd} configure --revert --force.",
     "configure.error.yaml_malformed": "{path} is not valid YAML ({detail}). GPT-SoVITS cannot read it either: fix it or delete it (GPT-SoVITS writes a fresh one on start), then run again. Nothing was changed.",
     # -- refusals (this target skipped, others written) --------------------------------------
     "configure.refuse.yaml_layout": "{file}: the 'custom' section has a layout envdoctor does not edit line by line ({detail}); it was left unchanged.",
@@ -21,7 +21,7 @@ MESSAGES = {
     # -- notes -------------------------------------------------------------------------------
     "configure.note.generation": "GPT-SoVITS generation detected: {generation} ({root}).",
     "configure.note.drift": "{file} changed since envdoctor last wrote it; its current content (without envdoctor's block) is what --revert will return to.",
-    "configure.note.yaml_missing": "{file} does not exist yet; GPT-SoVITS writes it on first start. Run envdoctor configure again after that.",
+    "configure.note.yaml_missing": "{file} does not exist yet; GPT-SoVITS writes it on first start. Run {cmd} configure again after that.",
     "configure.note.patch": "{file}: anchored patch for upstream version {upstream}.",
     "configure.note.no_sv": "This GPT-SoVITS ({generation}) has no v2Pro speaker verification; nothing to switch.",
     "configure.note.arch_list": "TORCH_CUDA_ARCH_LIST={value} only steers CUDA extensions compiled on this machine (torch.utils.cpp_extension and similar). It adds no kernels to torch's prebuilt build and does not change which GPUs torch's NVRTC accepts.",
@@ -29,7 +29,7 @@ MESSAGES = {
     "configure.note.fp16_on": "FP16 forced on: GPT-SoVITS will use half precision even where it would have chosen FP32.",
     "configure.note.sv_cpu": "v2Pro speaker verification runs on the CPU (FP32): the voice is unchanged, each reference audio takes a little longer, and no NVRTC kernel is compiled for the GPU.",
     "configure.note.sv_off": "v2Pro speaker verification off: v2Pro/v2ProPlus models get a zero speaker embedding, so their voices resemble the reference audio less. Prefer --v2pro-sv cpu.",
-    "configure.note.upgrade_needed": "These settings work around what they can; the torch build in the runtime is still wrong for this GPU. The real fix is a torch build made for it (envdoctor upgrade).",
+    "configure.note.upgrade_needed": "These settings work around what they can; the torch build in the runtime is still wrong for this GPU. The real fix is a torch build made for it ({cmd} upgrade).",
     "configure.note.auto_unknown": "auto: the check could not run ({detail}), so GPT-SoVITS keeps its own FP16 and speaker-verification choices. Pass --fp16 / --v2pro-sv to decide yourself.",
     "configure.note.device": "custom.device={device} in tts_infer.yaml applies to api_v2.py and the TTS pipeline config; the WebUI picks its device itself.",
     # -- launcher text -----------------------------------------------------------------------
@@ -48,7 +48,7 @@ MESSAGES = {
     "configure.source.unset": "not set",
     "configure.no_changes": "No changes needed.",
     "configure.refused": "Skipped:",
-    "configure.applied": "Applied. Undo with: envdoctor configure --revert",
+    "configure.applied": "Applied. Undo with: {cmd} configure --revert",
     "configure.preview_hint": "This is a preview; nothing was written. Apply with --yes.",
     "configure.revert.nothing": "Nothing to revert: envdoctor has not changed this GPT-SoVITS folder.",
     "configure.revert.restored": "Restored {file}",

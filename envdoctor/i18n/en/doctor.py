@@ -19,9 +19,9 @@ TESTS = {
     "extension": ("a kernel from the given CUDA extension library", "Code in that library cannot run on this GPU."),
 }
 FIXES = {
-    "core": "Run envdoctor upgrade to install a torch build made for this GPU.",
-    "fp16": "Run envdoctor configure --fp16 off now (slower, more memory), and envdoctor upgrade for the real fix.",
-    "v2pro-sv": "Run envdoctor configure --v2pro-sv cpu now (speaker verification on the CPU), and envdoctor upgrade "
+    "core": "Run {cmd} upgrade to install a torch build made for this GPU.",
+    "fp16": "Run {cmd} configure --fp16 off now (slower, more memory), and {cmd} upgrade for the real fix.",
+    "v2pro-sv": "Run {cmd} configure --v2pro-sv cpu now (speaker verification on the CPU), and {cmd} upgrade "
                 "for the real fix.",
     "g2pw": "Upgrade onnxruntime-gpu to a build for this GPU and CUDA, or let G2PW run on the CPU.",
     "extension": "Rebuild the extension for this GPU (TORCH_CUDA_ARCH_LIST set to its compute capability).",
@@ -136,5 +136,5 @@ for _test, (_what, _why) in TESTS.items():
     MESSAGES[f"finding.smoke-{_test}-timeout.detail"] = (
         f"{_why} No answer after {{seconds}} s (during {{stage}}). The first run on a GPU without native kernels "
         "can spend minutes compiling them; a hang here would hang the WebUI too.")
-    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "Run envdoctor doctor again with a longer --test-timeout; " \
+    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "Run {cmd} doctor again with a longer --test-timeout; " \
         "if it repeats: " + _fix

@@ -20,10 +20,10 @@ MESSAGES = {
     "safety.backup_unverified": "The kept runtime {path} has no interpreter or no site-packages; rolling back to it would break GPT-SoVITS, so nothing was changed.",
     "safety.root_missing": "The folder {path} does not exist (or is not a folder). Pass --root with the GPT-SoVITS folder; nothing was created or changed.",
     "safety.cwd_missing": "The current folder no longer exists (it was deleted or moved). Change to an existing folder and run envdoctor again.",
-    "safety.no_command": "No command given. Run envdoctor check in the GPT-SoVITS folder, or envdoctor --help for all commands.",
+    "safety.no_command": "No command given. Run {cmd} check in the GPT-SoVITS folder, or {cmd} --help for all commands.",
     "safety.bad_report": "{path} is not a report envdoctor can read: {problem}.",
     "safety.slow_pattern": "The pattern of known error {id} took too long on this log (it backtracks); it was skipped. Fix it in the matrix.",
-    "configure.where.launcher_overridden": "envdoctor block in the launcher, but IGNORED: the unpatched config.py chooses is_half itself (run envdoctor configure to patch it)",
-    "configure.where.environment_overridden": "this shell's environment, but IGNORED: the unpatched config.py chooses is_half itself (run envdoctor configure to patch it)",
+    "configure.where.launcher_overridden": "envdoctor block in the launcher, but IGNORED: the unpatched config.py chooses is_half itself (run {cmd} configure to patch it)",
+    "configure.where.environment_overridden": "this shell's environment, but IGNORED: the unpatched config.py chooses is_half itself (run {cmd} configure to patch it)",
     "safety.bad_check_command": "--check-command {command} cannot be written into the launchers safely ({problem}). Nothing was changed.",
 }

@@ -11,7 +11,7 @@ MESSAGES = {
     "configure.error.manifest": "envdoctor 以前修改的记录（{path}）无法读取：{detail}。请从备份恢复它，或手动检查文件后删除 .envdoctor 文件夹。没有修改任何文件。",
     "configure.error.read_only": "{path} 是只读的。请改为可写（或换一个有写权限的用户）后重试。没有修改任何文件。",
     "configure.error.write_failed": "写入 {path} 失败（{detail}）；本次已写入的文件都已恢复原样。请腾出磁盘空间或修正权限后重试。",
-    "configure.error.revert_drift": "这些文件在 envdoctor 写入后又被改过：{files}。恢复会丢掉那些修改，所以什么都没有恢复。请先检查，再运行 envdoctor configure --revert --force。",
+    "configure.error.revert_drift": "这些文件在 envdoctor 写入后又被改过：{files}。恢复会丢掉那些修改，所以什么都没有恢复。请先检查，再运行 {cmd} configure --revert --force。",
     "configure.error.yaml_malformed": "{path} 不是有效的 YAML（{detail}）。GPT-SoVITS 也读不了它：请修好或删除它（GPT-SoVITS 启动时会重新生成），然后重试。没有修改任何文件。",
     # -- 跳过的目标（其他目标照常写入）-------------------------------------------------------------
     "configure.refuse.yaml_layout": "{file}：custom 部分的写法 envdoctor 无法逐行修改（{detail}），保持不变。",
@@ -21,7 +21,7 @@ MESSAGES = {
     # -- 说明 ---------------------------------------------------------------------------------
     "configure.note.generation": "检测到的 GPT-SoVITS 版本：{generation}（{root}）。",
     "configure.note.drift": "{file} 在 envdoctor 上次写入后被改过；--revert 会恢复到它现在的内容（去掉 envdoctor 的部分）。",
-    "configure.note.yaml_missing": "{file} 还不存在；GPT-SoVITS 第一次启动时会生成它。之后请再运行一次 envdoctor configure。",
+    "configure.note.yaml_missing": "{file} 还不存在；GPT-SoVITS 第一次启动时会生成它。之后请再运行一次 {cmd} configure。",
     "configure.note.patch": "{file}：按上游版本 {upstream} 的锚点打补丁。",
     "configure.note.no_sv": "这个 GPT-SoVITS（{generation}）没有 v2Pro 声纹功能，不需要设置。",
     "configure.note.arch_list": "TORCH_CUDA_ARCH_LIST={value} 只影响在本机编译的 CUDA 扩展（torch.utils.cpp_extension 等）。它不会给已经编译好的 torch 增加内核，也不会改变 torch 的 NVRTC 接受哪些显卡。",
@@ -29,7 +29,7 @@ MESSAGES = {
     "configure.note.fp16_on": "强制开启 FP16：即使 GPT-SoVITS 本来会选 FP32，也会用半精度。",
     "configure.note.sv_cpu": "v2Pro 声纹改在 CPU 上运行（FP32）：音色不变，每段参考音频稍慢一点，也不会在显卡上用 NVRTC 编译内核。",
     "configure.note.sv_off": "关闭 v2Pro 声纹：v2Pro/v2ProPlus 模型拿到的是全零的声纹向量，生成的声音和参考音频没那么像。建议用 --v2pro-sv cpu。",
-    "configure.note.upgrade_needed": "这些设置只能绕开一部分问题；运行环境里的 torch 仍然不适合这张显卡。真正的解决办法是换成为它编译的 torch（envdoctor upgrade）。",
+    "configure.note.upgrade_needed": "这些设置只能绕开一部分问题；运行环境里的 torch 仍然不适合这张显卡。真正的解决办法是换成为它编译的 torch（{cmd} upgrade）。",
     "configure.note.auto_unknown": "auto：检查没能运行（{detail}），所以 FP16 和声纹保持 GPT-SoVITS 自己的选择。可以用 --fp16 / --v2pro-sv 自己决定。",
     "configure.note.device": "tts_infer.yaml 的 custom.device={device} 只影响 api_v2.py 和 TTS 推理管线的配置；WebUI 会自己选择设备。",
     # -- 启动脚本里的文字 ----------------------------------------------------------------------
@@ -48,7 +48,7 @@ MESSAGES = {
     "configure.source.unset": "未设置",
     "configure.no_changes": "不需要修改。",
     "configure.refused": "已跳过：",
-    "configure.applied": "已应用。撤销请运行：envdoctor configure --revert",
+    "configure.applied": "已应用。撤销请运行：{cmd} configure --revert",
     "configure.preview_hint": "这只是预览，没有写入任何文件。加 --yes 才会应用。",
     "configure.revert.nothing": "没有可撤销的内容：envdoctor 没有改过这个 GPT-SoVITS 文件夹。",
     "configure.revert.restored": "已恢复 {file}",

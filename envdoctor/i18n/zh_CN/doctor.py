@@ -17,9 +17,9 @@ TESTS = {
     "extension": ("指定的 CUDA 扩展库中的内核", "这个库里的代码无法在这张显卡上运行。"),
 }
 FIXES = {
-    "core": "运行 envdoctor upgrade，安装为这张显卡编译的 torch。",
-    "fp16": "现在先运行 envdoctor configure --fp16 off（更慢、更占显存）；根本解决办法是 envdoctor upgrade。",
-    "v2pro-sv": "现在先运行 envdoctor configure --v2pro-sv cpu（声纹提取改在 CPU 上做）；根本解决办法是 envdoctor upgrade。",
+    "core": "运行 {cmd} upgrade，安装为这张显卡编译的 torch。",
+    "fp16": "现在先运行 {cmd} configure --fp16 off（更慢、更占显存）；根本解决办法是 {cmd} upgrade。",
+    "v2pro-sv": "现在先运行 {cmd} configure --v2pro-sv cpu（声纹提取改在 CPU 上做）；根本解决办法是 {cmd} upgrade。",
     "g2pw": "把 onnxruntime-gpu 升级到支持这张显卡和 CUDA 的版本，或让 G2PW 在 CPU 上运行。",
     "extension": "为这张显卡重新编译这个扩展（把 TORCH_CUDA_ARCH_LIST 设为它的计算能力）。",
 }
@@ -132,4 +132,4 @@ for _test, (_what, _why) in TESTS.items():
     MESSAGES[f"finding.smoke-{_test}-timeout.detail"] = (
         f"{_why}{{seconds}} 秒后仍无结果（{{stage}} 阶段）。没有原生内核的显卡第一次运行时可能要花几分钟编译内核；"
         "如果是卡死，WebUI 也会卡死。")
-    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "用更长的 --test-timeout 再运行一次 envdoctor doctor；如果仍然超时：" + _fix
+    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "用更长的 --test-timeout 再运行一次 {cmd} doctor；如果仍然超时：" + _fix

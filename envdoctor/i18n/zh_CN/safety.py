@@ -20,10 +20,10 @@ MESSAGES = {
     "safety.backup_unverified": "保留的运行环境 {path} 没有解释器或 site-packages;回滚到它会让 GPT-SoVITS 无法运行,所以没有改动任何东西。",
     "safety.root_missing": "文件夹 {path} 不存在(或不是文件夹)。请用 --root 指定 GPT-SoVITS 文件夹;没有创建或改动任何东西。",
     "safety.cwd_missing": "当前文件夹已不存在(被删除或移动)。请切换到一个存在的文件夹后再运行 envdoctor。",
-    "safety.no_command": "没有给出命令。请在 GPT-SoVITS 文件夹中运行 envdoctor check,或运行 envdoctor --help 查看所有命令。",
+    "safety.no_command": "没有给出命令。请在 GPT-SoVITS 文件夹中运行 {cmd} check,或运行 {cmd} --help 查看所有命令。",
     "safety.bad_report": "{path} 不是 envdoctor 能读取的报告:{problem}。",
     "safety.slow_pattern": "已知错误 {id} 的正则表达式在这个日志上耗时过长(回溯过多),已跳过。请在矩阵中修正它。",
-    "configure.where.launcher_overridden": "启动脚本中的 envdoctor 块，但被忽略：未打补丁的 config.py 会自行决定 is_half（运行 envdoctor configure 打补丁）",
-    "configure.where.environment_overridden": "当前终端的环境变量，但被忽略：未打补丁的 config.py 会自行决定 is_half（运行 envdoctor configure 打补丁）",
+    "configure.where.launcher_overridden": "启动脚本中的 envdoctor 块，但被忽略：未打补丁的 config.py 会自行决定 is_half（运行 {cmd} configure 打补丁）",
+    "configure.where.environment_overridden": "当前终端的环境变量，但被忽略：未打补丁的 config.py 会自行决定 is_half（运行 {cmd} configure 打补丁）",
     "safety.bad_check_command": "--check-command {command} 无法安全地写入启动脚本({problem})。没有改动任何东西。",
 }
