@@ -140,8 +140,12 @@ def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: b
 
 
 def leave_choice(diagnosis: Diagnosis, text: Text) -> Choice:
-    """C: change nothing; say what will fail."""
-    fails = tuple(f.title for f in diagnosis.blocking) or (text("fix.c.nothing_fails"),)
+    """C: change nothing; say what will fail (predicted, or seen in the latest log), and only when nothing
+    is, that nothing is predicted to fail, with what still warns."""
+    fails = tuple(f.title for f in diagnosis.blocking) + tuple(
+        text("fix.log_errors_fail", title=title) for title in diagnosis.log_errors)
+    if not fails:
+        fails = (text("fix.c.nothing_fails"),) + tuple(f.title for f in diagnosis.warnings)
     return Choice(LEAVE, True, False, gives=(text("fix.c.gives"),), costs=fails)
 
 

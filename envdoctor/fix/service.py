@@ -126,14 +126,14 @@ class FixService:
         self.mirror = picked
         return True
 
-    def _change(self, name: str, args: List[str]) -> int:
+    def _change(self, name: str, args: List[str]) -> ChildResult:
         if self.attached:
             code = self.children.attached(args)
             self.steps.append(Step(name, code))
-            return code
-        return self._record(name, self.children.json(args)).exit_code
+            return ChildResult(code, None)
+        return self._record(name, self.children.json(args))
 
-    def apply(self, key: str) -> int:
+    def apply(self, key: str) -> ChildResult:
         if key == KEEP_WITH_WORKAROUNDS:
             self.say("fix.progress.apply_a", {})
             return self._change("configure", ["configure", *self._root_args(), *AUTO_SETTINGS, "--yes",
@@ -142,6 +142,32 @@ class FixService:
         if self.mirror:
             self.say("fix.progress.mirror", {"mirror": self.mirror})
         return self._change("upgrade", ["upgrade", *self._root_args(), "-y", *self._source_args()])
+
+    @staticmethod
+    def changed(key: str, plan: FixPlan, done: ChildResult, before: Diagnosis, after: Diagnosis) -> bool:
+        """Whether carrying out KEY really changed something: the child's envelope says so (configure's
+        `changes`, upgrade's status); a child that talked to the terminal itself is judged by its plan (A:
+        the files the preview would write) or by the torch the runtime now has (B)."""
+        envelope = done.envelope
+        if key == KEEP_WITH_WORKAROUNDS:
+            if envelope is not None:
+                return bool(envelope.get("changes"))
+            return bool(plan.choice(key).details.get("files"))
+        if envelope is not None:
+            return envelope.get("status") in ("committed", "kept")
+        return bool(after.torch) and after.torch != before.torch
+
+    @staticmethod
+    def failure_text(done: ChildResult) -> str:
+        """Why a change failed, from the child's envelope (its error, or its summary), else its stderr."""
+        envelope = done.envelope or {}
+        error = envelope.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if envelope.get("summary"):
+            return str(envelope["summary"])
+        lines = [line for line in (done.stderr or "").strip().splitlines() if line.strip()]
+        return lines[-1] if lines else ""
 
     def prove(self, diagnosis: Diagnosis) -> Optional[bool]:
         """doctor's smoke tests on the real GPU; None when there is none to run them on."""
@@ -194,20 +220,27 @@ class FixService:
                               self.steps, report, diagnosis)
         if chosen == UPGRADE and not self._ask_mirror():
             return FixOutcome("cancelled", diagnosis.exit_code, plan, chosen, self.steps, final=diagnosis)
-        code = self.apply(chosen)
-        if code != 0:
+        done = self.apply(chosen)
+        if done.exit_code != 0:
             # configure and upgrade are transactions: a failed one changed nothing (upgrade: the
             # candidate failed verification in its staged copy), so there is nothing to roll back.
             report = self.write_report()
-            return FixOutcome("failed", 2, plan, chosen, self.steps, report, diagnosis)
+            return FixOutcome("failed", 2, plan, chosen, self.steps, report, diagnosis,
+                              failure=self.failure_text(done))
         final = self.check()
+        changed = self.changed(chosen, plan, done, diagnosis, final)
+        if not changed:
+            # Honest: nothing was written, so nothing was fixed by this run, whatever the check says now.
+            code = final.exit_code if final.exit_code != 3 else diagnosis.exit_code
+            return FixOutcome("unchanged", code, plan, chosen, self.steps, None, final, None, changed=False)
         proven = self.prove(final) if final.exit_code in (0, 1) else None
         if final.exit_code in (0, 1) and proven is not False:
-            return FixOutcome("fixed", final.exit_code, plan, chosen, self.steps, None, final, proven)
+            status = "fixed" if proven else "changed-unproven"
+            return FixOutcome(status, final.exit_code, plan, chosen, self.steps, None, final, proven, changed=True)
         self.undo(chosen)
         after = self.check()
         report = self.write_report()
-        return FixOutcome("failed-rolled-back", 2, plan, chosen, self.steps, report, after, proven)
+        return FixOutcome("failed-rolled-back", 2, plan, chosen, self.steps, report, after, proven, changed=True)
 
 
 def run_fix(options: FixOptions, text: Text, ask: Ask, children: Optional[Children] = None,

@@ -112,7 +112,7 @@ MESSAGES = {
     "error.unexpected": "Unexpected error: {detail}. Run again with --debug and attach the output to a bug report.",
     "error.hint_debug": "(run with --debug for details)",
     # -- findings ---------------------------------------------------------------------------
-    "finding.no-nvidia-gpu.title": "No NVIDIA GPU found",
+    "finding.no-nvidia-gpu.title": "No NVIDIA GPU found: GPT-SoVITS will run on the CPU, much slower",
     "finding.no-nvidia-gpu.detail": "No NVIDIA driver or GPU answered; GPT-SoVITS will run on the CPU, which is much slower.",
     "finding.no-nvidia-gpu.fix": "If this machine has an NVIDIA GPU, install or repair its driver, then run {cmd} check again.",
     "finding.gpu-capability-unknown.title": "Compute capability of {gpu} unknown",

@@ -108,7 +108,7 @@ MESSAGES = {
     "ui.fix_elsewhere": "请在运行这个 {platform} 整合包的电脑上：{fix}",
     "error.unexpected": "意外错误：{detail}。请加 --debug 重新运行，并把输出附在问题报告中。",
     "error.hint_debug": "（加 --debug 查看详细信息）",
-    "finding.no-nvidia-gpu.title": "未发现 NVIDIA 显卡",
+    "finding.no-nvidia-gpu.title": "未发现 NVIDIA 显卡：GPT-SoVITS 将在 CPU 上运行，速度慢很多",
     "finding.no-nvidia-gpu.detail": "没有检测到 NVIDIA 驱动或显卡；GPT-SoVITS 将使用 CPU 运行，速度会慢很多。",
     "finding.no-nvidia-gpu.fix": "如果这台电脑有 NVIDIA 显卡，请安装或修复显卡驱动，然后重新运行 {cmd} check。",
     "finding.gpu-capability-unknown.title": "无法确定 {gpu} 的计算能力",
