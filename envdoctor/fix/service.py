@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Callable, List, Optional
@@ -157,6 +158,24 @@ class FixService:
             return envelope.get("status") in ("committed", "kept")
         return bool(after.torch) and after.torch != before.torch
 
+    def _remember_upgrade(self, done: ChildResult) -> None:
+        """The support report's upgrade section reads this (envdoctor/support/upgrade_state.py): the
+        reason of a failed B is otherwise only in the child's envelope, gone once fix ends."""
+        from envdoctor.atomicfile import atomic_write
+        from envdoctor.support.upgrade_state import ATTEMPT
+
+        envelope = done.envelope or {}
+        record = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "exit_code": done.exit_code,
+                  "status": str(envelope.get("status") or ("failed" if done.exit_code else "done")),
+                  "reason": self.failure_text(done) if done.exit_code else "",
+                  "mirror": self.mirror or "", "wheelhouse": self.options.wheelhouse or ""}
+        path = os.path.join(self.root, ATTEMPT)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
+        except OSError:
+            pass  # a read-only folder: the report just has no upgrade section
+
     @staticmethod
     def failure_text(done: ChildResult) -> str:
         """Why a change failed, from the child's envelope (its error, or its summary), else its stderr."""
@@ -221,6 +240,8 @@ class FixService:
         if chosen == UPGRADE and not self._ask_mirror():
             return FixOutcome("cancelled", diagnosis.exit_code, plan, chosen, self.steps, final=diagnosis)
         done = self.apply(chosen)
+        if chosen == UPGRADE:
+            self._remember_upgrade(done)
         if done.exit_code != 0:
             # configure and upgrade are transactions: a failed one changed nothing (upgrade: the
             # candidate failed verification in its staged copy), so there is nothing to roll back.

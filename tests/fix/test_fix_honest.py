@@ -85,3 +85,24 @@ def test_fixed_needs_a_change_a_passing_check_and_a_proof(windows_bundle: Path) 
     assert proven.status == "fixed" and proven.changed and proven.proven is True
     again = run(_GpuProves)  # the proof passes again, but nothing was changed this time
     assert again.status == "unchanged" and again.changed is False
+
+
+def test_a_failed_b_says_why_in_text_and_in_the_report(posix_bundle: Path, fix_wheels: dict, capsys) -> None:
+    """Issue 23 item 4: the reason of a failed B is shown in text mode (not only in --json), and the
+    support report written after it has an upgrade section with that reason and the transaction log."""
+    import zipfile
+
+    reports = posix_bundle.parent / "reports-out"
+    reports.mkdir()
+    text = fix_text(capsys, "--root", str(posix_bundle), "--yes", "--choose", "B", "--wheelhouse",
+                    fix_wheels["houses"]["broken"], "--report-dir", str(reports))
+    assert "The change could not be made; nothing was changed." in text
+    why = text.split("Why: ", 1)[1]
+    assert "libcudnn missing (test fixture)" in why, text
+    report = sorted(reports.glob("*.zip"))[-1]
+    with zipfile.ZipFile(report) as archive:
+        data = json.loads(archive.read("report.json"))
+        upgrade = data["report"]["upgrade"]
+        assert upgrade["attempt"]["exit_code"] == 2 and "libcudnn missing" in upgrade["attempt"]["reason"]
+        assert upgrade["log"] in archive.namelist()
+        assert "Transaction log" in archive.read("report.md").decode("utf-8")
