@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--list", action="store_true", help="list kept runtimes and stop")
     parser.add_argument("--prune", action="store_true", help="delete kept runtimes beyond the newest --keep N")
     parser.add_argument("--keep", type=_count, default=2, metavar="N", help="how many kept runtimes --prune keeps (2)")
+    # rollback asks nothing, but scripts write `-y` as they do for upgrade: accepted, not refused.
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="do not ask (rollback never asks; accepted for scripts)")
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:

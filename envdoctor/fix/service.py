@@ -33,6 +33,28 @@ CHECK_TIMEOUT_S = 600.0  # a cold check may import torch in the runtime (the liv
 EXPLAIN_TIMEOUT_S = 300.0
 CONFIGURE_TIMEOUT_S = 600.0
 AUTO_SETTINGS = ("--fp16", "auto", "--v2pro-sv", "auto")
+REPORTS_FOLDER = "envdoctor-reports"  # in the GPT-SoVITS folder, unless --report-dir
+KEEP_REPORTS = 5
+
+
+def prune_reports(folder: str, keep_count: int, keep: str = "") -> List[str]:
+    """Delete fix's own report zips in FOLDER beyond the newest KEEP_COUNT (never KEEP, never anything
+    else); returns the deleted paths."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith("envdoctor-report-") and n.endswith(".zip")]
+    except OSError:
+        return []
+    paths = sorted((os.path.join(folder, n) for n in names), reverse=True)  # the name is the time
+    removed = []
+    for path in paths[keep_count:]:
+        if os.path.abspath(path) == os.path.abspath(keep) or os.path.islink(path) or not os.path.isfile(path):
+            continue
+        try:
+            os.remove(path)
+            removed.append(path)
+        except OSError:
+            pass
+    return removed
 
 
 class FixService:
@@ -205,10 +227,18 @@ class FixService:
         return self._record("rollback", self.children.json(["rollback", *self._root_args()])).exit_code
 
     def write_report(self) -> Optional[str]:
-        folder = os.path.abspath(self.options.report_dir or self.root)
+        # One folder for fix's reports, the newest few kept: each C or failure used to drop another zip
+        # beside go-webui.bat.
+        folder = os.path.abspath(self.options.report_dir or os.path.join(self.root, REPORTS_FOLDER))
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            folder = self.root
         path = os.path.join(folder, time.strftime("envdoctor-report-%Y%m%d-%H%M%S.zip"))
         self.say("fix.progress.report", {"path": path})
         result = self._record("report", self.children.json(["report", *self._root_args(), "-o", path]))
+        if self.options.report_dir is None:
+            prune_reports(folder, KEEP_REPORTS, keep=path)
         return path if result.exit_code in (0, 1, 2) and os.path.isfile(path) else None
 
     # -- the whole walk ----------------------------------------------------------------------------

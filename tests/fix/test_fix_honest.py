@@ -106,3 +106,20 @@ def test_a_failed_b_says_why_in_text_and_in_the_report(posix_bundle: Path, fix_w
         assert upgrade["attempt"]["exit_code"] == 2 and "libcudnn missing" in upgrade["attempt"]["reason"]
         assert upgrade["log"] in archive.namelist()
         assert "Transaction log" in archive.read("report.md").decode("utf-8")
+
+
+def test_reports_go_into_one_folder_that_keeps_the_newest_few(windows_bundle: Path, capsys) -> None:
+    from envdoctor.fix.service import KEEP_REPORTS, REPORTS_FOLDER
+
+    folder = windows_bundle / REPORTS_FOLDER
+    folder.mkdir()
+    for second in range(KEEP_REPORTS + 2):  # older reports of earlier runs
+        (folder / f"envdoctor-report-20200101-0000{second:02d}.zip").write_bytes(b"old")
+    (folder / "notes.txt").write_text("mine")
+    main(["fix", "--root", str(windows_bundle), "--no-live", "--yes", "--choose", "C", "--json", "--lang", "en"])
+    out = json.loads(capsys.readouterr().out)
+    assert Path(out["report"]).parent == folder
+    zips = sorted(p.name for p in folder.glob("envdoctor-report-*.zip"))
+    assert len(zips) == KEEP_REPORTS and Path(out["report"]).name in zips
+    assert (folder / "notes.txt").exists()
+    assert not list(windows_bundle.glob("envdoctor-report-*.zip"))  # none beside go-webui.bat

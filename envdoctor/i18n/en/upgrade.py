@@ -79,6 +79,7 @@ MESSAGES = {
     "upgrade.error.other_filesystem": "{path} is not on the runtime's filesystem; envdoctor needs them on one filesystem for atomic renames.",
     "upgrade.error.original_changed": "The original runtime {path} changed while the staged copy was built (another program wrote to it?). The upgrade was stopped; run `{cmd} check`.",
     "upgrade.error.no_such_backup": "No kept runtime {txid}. Kept: {known}.",
+    "upgrade.error.nothing_kept": "Nothing to roll back: no upgrade has replaced the runtime in {root}, so no earlier runtime is kept there. Nothing was changed.",
     "upgrade.error.no_backup": "No runtime replaced by an upgrade is kept in {root} (the last rollback may already have put it back). Kept runtimes: {known}. `{cmd} rollback --to ID` puts one of them back; `{cmd} rollback --list` shows them.",
     "upgrade.error.foreign_runtime": "This {platform} runtime cannot be run on this machine, so it cannot be upgraded here. Run envdoctor on the machine that runs it.",
     "upgrade.error.needs_yes": "Pass --yes to upgrade without a question (needed with --json or without a terminal).",

@@ -79,6 +79,7 @@ MESSAGES = {
     "upgrade.error.other_filesystem": "{path} 与运行环境不在同一个文件系统上;envdoctor 需要它们在同一文件系统上才能原子改名。",
     "upgrade.error.original_changed": "建副本期间原运行环境 {path} 被改动了(有别的程序在写它?)。升级已停止;请运行 `{cmd} check`。",
     "upgrade.error.no_such_backup": "没有保留的运行环境 {txid}。现有:{known}。",
+    "upgrade.error.nothing_kept": "没有可回滚的内容：{root} 中的运行时从未被升级替换过，因此没有保留以前的运行时。没有做任何改动。",
     "upgrade.error.no_backup": "{root} 中没有保留被升级替换的运行时（上一次回滚可能已把它放回）。保留的运行时：{known}。`{cmd} rollback --to ID` 可恢复其中之一；`{cmd} rollback --list` 列出它们。",
     "upgrade.error.foreign_runtime": "这个 {platform} 运行环境不能在本机运行,所以不能在这里升级。请在运行它的电脑上运行 envdoctor。",
     "upgrade.error.needs_yes": "不提问直接升级请加 --yes(使用 --json 或没有终端时必须加)。",
