@@ -162,7 +162,7 @@ def _render_show(ui: Ui, installation: Any, rows: Any) -> None:
     table = Table(title=escape(ui.text("configure.show.title", root=installation.root,
                                        generation=installation.generation)))
     for column in ("setting", "value", "source", "applies"):
-        table.add_column(ui.text("configure.show.col." + column))
+        table.add_column(ui.text("configure.show.col." + column), overflow="fold")
     for row in rows:
         source = ui.text("configure.where." + row.source) + (f" ({row.file})" if row.file else "")
         applies = ui.text("configure.applies." + row.applies_to) if row.applies_to else ""

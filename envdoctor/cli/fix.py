@@ -231,9 +231,10 @@ def _show_plan(plan: Any, ui: Ui) -> None:
     for title in diagnosis.log_errors:
         console.print(Text("  " + ui.text("fix.log_error", title=title), style="yellow"))
     table = Table(show_lines=True)
-    table.add_column(ui.text("fix.col.choice"))
-    table.add_column(ui.text("fix.col.gives"))
-    table.add_column(ui.text("fix.col.costs"))
+    # "fold", never "…": Chinese text has no spaces to wrap at, and a cut hint cannot be typed.
+    table.add_column(ui.text("fix.col.choice"), overflow="fold")
+    table.add_column(ui.text("fix.col.gives"), overflow="fold")
+    table.add_column(ui.text("fix.col.costs"), overflow="fold")
     for choice in plan.choices:
         name = ui.text(f"fix.choice.{choice.key}")
         if choice.key == plan.recommended:

@@ -77,13 +77,13 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
 
     console.print(Text(message(lang, f"verdict.{report.verdict.value}"), style=_VERDICT_STYLE[report.verdict]))
     facts = Table(show_header=False, box=None, pad_edge=False)
-    facts.add_column(style="bold")
+    facts.add_column(style="bold", overflow="fold")
     facts.add_column(overflow="fold")
     for label, value in _facts_rows(report, lang):
         facts.add_row(label, value)
     console.print(facts)
     table = Table(show_lines=False, expand=False)
-    table.add_column(message(lang, "ui.severity"), no_wrap=True)
+    table.add_column(message(lang, "ui.severity"), no_wrap=True, overflow="fold")
     # "fold", not the default ellipsis: Chinese text has no spaces, so rich would cut it off.
     table.add_column(message(lang, "ui.finding"), overflow="fold")
     table.add_column(message(lang, "ui.fix"), overflow="fold")
