@@ -89,8 +89,10 @@ def workaround_choice(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]],
     changes = configure.get("changes") or []
     files = [c.get("file") for c in changes if isinstance(c, dict) and c.get("file")]
     if left:
+        # What the user would still meet, in words (finding titles), never finding codes.
+        titles = [f.title or f.code for f in diagnosis.blocking if f.code in left]
         return Choice(KEEP_WITH_WORKAROUNDS, bool(files), False, tuple(gives), tuple(costs),
-                      reason=text("fix.a.not_enough", codes=", ".join(left)),
+                      reason=text("fix.a.not_enough", codes="; ".join(titles)),
                       details={"files": files, "left": left})
     return Choice(KEEP_WITH_WORKAROUNDS, bool(files) or not blocking, True, tuple(gives), tuple(costs),
                   reason="" if files else text("fix.a.nothing_to_write"),

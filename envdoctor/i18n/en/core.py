@@ -152,10 +152,10 @@ MESSAGES = {
     "finding.kernels-native.title": "torch has native kernels for {gpu} ({arch})",
     "finding.kernels-native.detail": "Source: {source}.",
     "finding.kernels-native.fix": "",
-    "finding.ptx-jit-only.title": "torch has no native kernels for {gpu} ({arch}), only PTX",
+    "finding.ptx-jit-only.title": "Slow first start, some operations may fail on {gpu}: torch has no native kernels for {arch}, only PTX",
     "finding.ptx-jit-only.detail": "The driver must compile kernels at first start (slow, minutes), and some kernels refuse to run. Source: {source}.",
     "finding.ptx-jit-only.fix": "Run {cmd} upgrade to install a torch build with native {arch} kernels.",
-    "finding.no-kernels-for-gpu.title": "torch {torch} has no kernels for {gpu} ({arch})",
+    "finding.no-kernels-for-gpu.title": "GPT-SoVITS cannot use {gpu}: torch {torch} has no kernels for {arch}",
     "finding.no-kernels-for-gpu.detail": "Neither native code nor PTX for {arch}: CUDA calls fail with "
     "\"no kernel image is available for execution on the device\". Source: {source}. {lacking}",
     "finding.no-kernels-for-gpu.fix": "Run {cmd} upgrade to install a torch build made for {arch} "
@@ -166,10 +166,10 @@ MESSAGES = {
     "finding.coverage-unknown.title": "Kernel coverage for {gpu} unknown",
     "finding.coverage-unknown.detail": "No CUDA binaries could be scanned and the matrix has no arch list for this build.",
     "finding.coverage-unknown.fix": "Run {cmd} doctor to test the GPU for real.",
-    "finding.nvrtc-arch-dropped.title": "NVRTC of CUDA {cuda} no longer compiles for {gpu} ({arch})",
+    "finding.nvrtc-arch-dropped.title": "v2Pro voices will crash on {gpu}: NVRTC of CUDA {cuda} no longer compiles for {arch}",
     "finding.nvrtc-arch-dropped.detail": "CUDA {cuda} dropped {arch} (the newest CUDA that knows it is {last}): operations compiled at run time (e.g. torch.fft.rfft in v2Pro speaker verification) fail with \"nvrtc: error: invalid value for --gpu-architecture (-arch)\".",
     "finding.nvrtc-arch-dropped.fix": "Run {cmd} upgrade to install a torch build made with CUDA {last} or older that supports {arch} (e.g. from the cu126 index).",
-    "finding.nvrtc-too-old.title": "NVRTC of CUDA {cuda} cannot compile for {gpu} ({arch})",
+    "finding.nvrtc-too-old.title": "v2Pro voices will crash on {gpu}: NVRTC of CUDA {cuda} cannot compile for {arch}",
     "finding.nvrtc-too-old.detail": "Operations compiled at run time (e.g. torch.fft.rfft in v2Pro speaker verification) "
     "will fail with \"nvrtc: error: invalid value for --gpu-architecture (-arch)\". CUDA {needed} or newer knows {arch}.",
     "finding.nvrtc-too-old.fix": "Run {cmd} upgrade (torch built with CUDA {needed}+), or {cmd} configure --v2pro-sv cpu.",

@@ -9,10 +9,10 @@ TESTS = {
     "matmul-fp16": ("fp16 matrix multiply", "FP16 inference (the default) needs it."),
     "conv1d-fp32": ("fp32 1-D convolution", "The HuBERT and VITS models need 1-D convolutions."),
     "conv1d-fp16": ("fp16 1-D convolution", "FP16 inference (the default) needs it."),
-    "sdpa-efficient": ("FP16 attention, memory-efficient kernel", "FP16 inference: this is the memo's failure 1 "
+    "sdpa-efficient": ("FP16 attention, memory-efficient kernel", "FP16 inference aborts the whole WebUI when this breaks "
                        "(\"FATAL: this function is for sm80, but was built for sm370\")."),
     "sdpa-default": ("FP16 attention, default kernel choice", "FP16 inference uses this attention path."),
-    "fft-fp32": ("torch.fft.rfft(x).abs() (fp32)", "v2Pro/v2ProPlus speaker verification (fbank): the memo's failure 2 "
+    "fft-fp32": ("torch.fft.rfft(x).abs() (fp32)", "v2Pro/v2ProPlus voices crash in speaker verification (fbank) when this breaks "
                  "(\"nvrtc: error: invalid value for --gpu-architecture\")."),
     "fft-fp16": ("torch.fft.rfft(x).abs() (fp16)", "v2Pro speaker verification with FP16 on."),
     "onnxruntime-cuda": ("onnxruntime CUDA execution provider", "The G2PW Chinese text frontend runs on it."),
@@ -106,7 +106,7 @@ MESSAGES = {
     "recommend.arch_list.unknown": "No GPU's compute capability is known.",
     "recommend.arch_list.note": "TORCH_CUDA_ARCH_LIST only steers CUDA extensions compiled on this machine "
     "(torch.utils.cpp_extension and similar). It adds no kernels to the torch already installed and does not change "
-    "which GPUs NVRTC can compile for: it fixes neither of the memo's two failures; an upgraded torch does.",
+    "which GPUs NVRTC can compile for: it fixes neither the FP16 abort nor the v2Pro speaker-verification crash; an upgraded torch does.",
     "recommend.upgrade.no_torch": "torch is not installed in this runtime.",
     "recommend.upgrade.cpu_torch": "torch {torch} is a CPU build on a machine with an NVIDIA GPU.",
     "recommend.upgrade.no_gpu": "No NVIDIA GPU: the installed torch is as good as it gets here.",
