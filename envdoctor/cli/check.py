@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("-v", "--verbose", action="store_true", help="show details and evidence of every finding")
     parser.add_argument("--demo", nargs="?", const="rtx5060ti-v2pro", metavar="SCENARIO",
                         help="check a built-in example bundle on a simulated GPU (no GPU needed); "
-                        "scenarios: rtx5060ti-v2pro (default: the memo's machine), rtx5060ti-cu124, "
+                        "scenarios: rtx5060ti-v2pro (default: an RTX 5060 Ti with a v2Pro bundle), rtx5060ti-cu124, "
                         "rtx5060ti-cu128, rtx4060-cu124")
 
 

@@ -26,4 +26,8 @@ MESSAGES = {
     "configure.where.launcher_overridden": "envdoctor block in the launcher, but IGNORED: the unpatched config.py chooses is_half itself (run {cmd} configure to patch it)",
     "configure.where.environment_overridden": "this shell's environment, but IGNORED: the unpatched config.py chooses is_half itself (run {cmd} configure to patch it)",
     "safety.bad_check_command": "--check-command {command} cannot be written into the launchers safely ({problem}). Nothing was changed.",
+    "error.unknown_command_close": "There is no command \"{command}\". Did you mean: {cmd} {suggestion}",
+    "error.unknown_command": "There is no command \"{command}\". The commands are: {commands}. {cmd} --help explains them.",
+    "error.interrupted": "Interrupted (Ctrl+C); envdoctor stopped.",
+    "error.interrupted_change": "Interrupted (Ctrl+C). If a change was under way, {cmd} recover finishes or undoes it.",
 }

@@ -38,7 +38,7 @@ MESSAGES = {
     "configure.checking": "正在检查运行环境，以确定 auto 设置……",
     "configure.title": "envdoctor configure：{root}（版本 {generation}）",
     "configure.keep": "GPT-SoVITS 默认（不覆盖）",
-    "configure.setting.fp16": "半精度(FP16)推理",
+    "configure.setting.fp16": "半精度（FP16）推理",
     "configure.setting.v2pro_sv": "v2Pro 声纹",
     "configure.setting.arch_list": "TORCH_CUDA_ARCH_LIST",
     "configure.setting.device": "设备",

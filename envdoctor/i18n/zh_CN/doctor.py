@@ -73,7 +73,7 @@ MESSAGES = {
     "ui.doctor.yes": "需要",
     "ui.doctor.no": "不需要",
     "ui.doctor.unknown": "未知",
-    "ui.doctor.fp16": "半精度(FP16)推理",
+    "ui.doctor.fp16": "半精度（FP16）推理",
     "ui.doctor.v2pro_sv": "启用v2Pro声纹",
     "ui.doctor.arch_list": "TORCH_CUDA_ARCH_LIST",
     "ui.doctor.upgrade_needed": "是否需要升级 torch",

@@ -16,7 +16,7 @@ MESSAGES = {
     "fix.recommended": "（推荐）",
     "fix.not_available": "此处无法使用：{reason}",
     "fix.note": "注意：{reason}",
-    "fix.a.gives_fp16": "关闭半精度(FP16)推理：避免 \"FATAL: this function is for sm80...\" 崩溃",
+    "fix.a.gives_fp16": "关闭半精度（FP16）推理：避免 \"FATAL: this function is for sm80...\" 崩溃",
     "fix.a.costs_fp16": "以 FP32 推理：更慢，占用更多显存",
     "fix.a.gives_sv_cpu": "v2Pro 声纹在 CPU 上运行：避免 NVRTC \"-arch\" 错误",
     "fix.a.costs_sv_cpu": "声纹提取稍慢（CPU）",
