@@ -1,7 +1,8 @@
 """The launcher block: environment for GPT-SoVITS and, optionally, a pre-launch `envdoctor check`.
 
 One block per launcher, inserted just before the first line that starts `webui.py` (after the script
-has set PATH and changed folder, before Python starts). `envdoctor check` exit codes: 0 ready,
+has set PATH and changed folder, before Python starts). `envdoctor check --launcher` (never waits on the
+runtime's `import torch`: the files decide, live facts are refreshed in the background) exit codes: 0 ready,
 1 warnings -> start; 2 will fail -> print the message and stop; 3 could not check -> start (a
 check that cannot run is no reason to block the user).
 """
@@ -45,7 +46,7 @@ def bat_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> Li
     lines = [f'set "{key}={value}"' for key, value in env.items()]
     if check:
         lines += [
-            f'call {check} check --root "%~dp0."',
+            f'call {check} check --launcher --root "%~dp0."',
             'if not "%ERRORLEVEL%"=="2" goto envdoctor_start',
             f"echo {_bat_echo(stop_message)}",
             "pause",
@@ -60,7 +61,7 @@ def ps1_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> Li
     if check:
         quoted = stop_message.replace("'", "''")
         lines += [
-            f'& {check} check --root "$PSScriptRoot"',
+            f'& {check} check --launcher --root "$PSScriptRoot"',
             "if ($LASTEXITCODE -eq 2) {",
             f"    Write-Host '{quoted}'",
             "    pause",
@@ -77,7 +78,7 @@ def sh_body(env: Dict[str, str], check: Optional[str], stop_message: str) -> Lis
         lines += [
             # The script may have changed folder already (the one configure writes cds to its own).
             '_envdoctor_root="$(cd "$(dirname "$0")" 2>/dev/null && pwd || pwd)"',
-            f'{check} check --root "$_envdoctor_root"',
+            f'{check} check --launcher --root "$_envdoctor_root"',
             'if [ "$?" -eq 2 ]; then',
             f"    echo '{quoted}' >&2",
             "    exit 2",

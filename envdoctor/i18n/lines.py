@@ -35,6 +35,7 @@ _SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in
      "line.bundle_machine"),
     (r"^torch is not installed in this runtime$", "line.no_torch"),
     (r"^no answer within (?P<seconds>\d+) s$", "line.no_answer"),
+    (r"^the runtime's torch is being read in the background; the next check uses it$", "line.live_background"),
     (r"^(?P<count>\d+) GPU\(s\)$", "line.gpu_count"),
     (r"^driver files unchanged since the last answer$", "line.gpu_cache"),
     (r"^--assume-gpu/--assume-driver$", "line.assumed"),

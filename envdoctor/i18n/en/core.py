@@ -61,6 +61,8 @@ MESSAGES = {
     "line.runtime_foreign": "a {platform} runtime cannot run on {host}",
     "line.bundle_machine": "a {platform} bundle examined on {host}: this machine's GPU is not its user's",
     "line.no_torch": "torch is not installed in this runtime",
+    "line.live_background": "the runtime's torch is being read in the background; the next check uses it",
+    "check.reading_torch": "Reading the runtime's torch (the first check after a change to the runtime takes a few seconds)…",
     "line.no_answer": "no answer within {seconds} s",
     "line.gpu_count": "{count} GPU(s)",
     "line.gpu_cache": "driver files unchanged since the last answer",

@@ -47,6 +47,9 @@ HELP = {
     "do not read CUDA binaries' fat-binary headers": "不读取 CUDA 库的 fat binary 头信息",
     "seconds to wait for the runtime's 'import torch' (default 90)": "等待运行环境执行 'import torch' 的秒数（默认 90）",
     "show details and evidence of every finding": "显示每条检查结果的详细说明和证据",
+    "for launchers: where the files already say ready or will fail, do not wait for the runtime's import torch; "
+    "read it in the background for the next start":
+        "供启动脚本使用：如果根据文件已能判断可以运行或会出错，就不等待运行环境导入 torch，改为在后台读取，供下次启动使用",
     "check a built-in example bundle on a simulated GPU (no GPU needed); scenarios: rtx5060ti-v2pro "
     "(default: an RTX 5060 Ti with a v2Pro bundle), rtx5060ti-cu124, rtx5060ti-cu128, rtx4060-cu124":
         "在模拟显卡上检查内置的示例整合包（不需要显卡）；场景：rtx5060ti-v2pro（默认：RTX 5060 Ti 加 v2Pro 整合包）、"

@@ -58,6 +58,8 @@ MESSAGES = {
     "line.runtime_foreign": "{platform} 运行环境不能在 {host} 上运行",
     "line.bundle_machine": "在 {host} 上检查 {platform} 整合包：本机的显卡不是使用者的",
     "line.no_torch": "这个运行环境没有安装 torch",
+    "line.live_background": "正在后台读取运行环境中的 torch，下次检查时使用",
+    "check.reading_torch": "正在读取运行环境中的 torch（运行环境变化后的第一次检查需要几秒钟）……",
     "line.no_answer": "{seconds} 秒内没有响应",
     "line.gpu_count": "{count} 张显卡",
     "line.gpu_cache": "驱动文件自上次检查以来没有变化，沿用上次的结果",
