@@ -99,7 +99,28 @@ def workaround_choice(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]],
                   details={"files": files, "settings": settings})
 
 
-def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: bool, text: Text) -> Choice:
+# What a failed connection's raw text (urllib3/pip/OSError, Windows and POSIX wording) says, in one word.
+_NETWORK_PROBLEMS = (
+    ("dns", ("nameresolutionerror", "getaddrinfo failed", "name or service not known", "nodename nor servname",
+             "temporary failure in name resolution", "no address associated", "11001", "name resolution")),
+    ("timeout", ("timed out", "timeout", "10060")),
+    ("refused", ("connection refused", "connectionrefused", "errno 111", "10061", "actively refused")),
+    ("tls", ("ssl", "certificate", "tls")),
+    ("http", ("http error", "status 4", "status 5", " 403", " 404", " 5")),
+)
+
+
+def network_problem(reason: str) -> str:
+    """dns | timeout | refused | tls | http | other: what went wrong, read from a raw error text."""
+    lowered = reason.lower()
+    for kind, needles in _NETWORK_PROBLEMS:
+        if any(needle in lowered for needle in needles):
+            return kind
+    return "other"
+
+
+def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: bool, text: Text,
+                   reachable_mirror: Optional[str] = None) -> Choice:
     """B: a torch/torchaudio build for this GPU, staged, verified, swapped; rollback keeps the old one."""
     if upgrade is None:
         return Choice(UPGRADE, False, False, reason=text("fix.b.no_answer"))
@@ -130,15 +151,23 @@ def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: b
     else:
         costs.append(text("fix.b.costs_download_unknown"))
     if unchecked:
-        costs.append(text("fix.b.source_unchecked", reason=str(upgrade.get("resolve_note"))[:300]))
+        # One sentence, never pip's raw `HTTPSConnectionPool(... NameResolutionError(...` in the table.
+        problem = text(f"fix.net.{network_problem(str(upgrade.get('resolve_note')))}")
+        if reachable_mirror:
+            costs.append(text("fix.b.source_unreachable_mirror", problem=problem, mirror=reachable_mirror))
+        else:
+            costs.append(text("fix.b.source_unreachable", problem=problem))
     if disk:
         costs.append(text("fix.b.costs_disk", mb=disk))
     costs.append(text("fix.b.costs_reversible"))
     if target.get("min_driver"):
         costs.append(text("fix.b.needs_driver", driver=target["min_driver"]))
-    return Choice(UPGRADE, True, True, tuple(gives), tuple(costs),
-                  details={"target": target.get("torch"), "variant": target.get("variant"),
-                           "download_mb": download, "disk_mb": disk})
+    details = {"target": target.get("torch"), "variant": target.get("variant"), "download_mb": download,
+               "disk_mb": disk}
+    if unchecked:
+        details.update(source_problem=network_problem(str(upgrade.get("resolve_note"))),
+                       suggested_mirror=reachable_mirror)
+    return Choice(UPGRADE, True, True, tuple(gives), tuple(costs), details=details)
 
 
 def leave_choice(diagnosis: Diagnosis, text: Text) -> Choice:
@@ -162,8 +191,15 @@ def recommend(choices: Iterable[Choice]) -> str:
     return LEAVE
 
 
+def source_unreachable(upgrade: Optional[Dict[str, Any]], exit_code: int) -> bool:
+    """The plan is there but its wheel source did not answer (B stays open: a mirror may serve it)."""
+    return bool(upgrade) and exit_code == 3 and bool((upgrade or {}).get("resolve_note")) \
+        and isinstance((upgrade or {}).get("plan"), dict)
+
+
 def make_plan(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]], upgrade: Optional[Dict[str, Any]],
-              upgrade_exit: int, offline: bool, text: Text) -> FixPlan:
-    choices = (workaround_choice(diagnosis, configure, text), upgrade_choice(upgrade, upgrade_exit, offline, text),
+              upgrade_exit: int, offline: bool, text: Text, reachable_mirror: Optional[str] = None) -> FixPlan:
+    choices = (workaround_choice(diagnosis, configure, text),
+               upgrade_choice(upgrade, upgrade_exit, offline, text, reachable_mirror),
                leave_choice(diagnosis, text))
     return FixPlan(diagnosis, choices, recommend(choices))

@@ -33,6 +33,7 @@ CHECK_TIMEOUT_S = 600.0  # a cold check may import torch in the runtime (the liv
 EXPLAIN_TIMEOUT_S = 300.0
 CONFIGURE_TIMEOUT_S = 600.0
 AUTO_SETTINGS = ("--fp16", "auto", "--v2pro-sv", "auto")
+MIRROR_PROBE_TIMEOUT_S = 5.0  # one page of a mirror: it answers quickly or not at all
 REPORTS_FOLDER = "envdoctor-reports"  # in the GPT-SoVITS folder, unless --report-dir
 KEEP_REPORTS = 5
 
@@ -69,6 +70,7 @@ class FixService:
         self.attached = attached  # interactive: the changing steps show their own progress
         self.root = os.path.abspath(options.root or os.getcwd())
         self.steps: List[Step] = []
+        self.suggested_mirror: Optional[str] = None  # a verified mirror that answers where the index did not
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -113,8 +115,15 @@ class FixService:
             ["configure", *self._root_args(), *AUTO_SETTINGS, *self._no_live()], timeout=CONFIGURE_TIMEOUT_S))
         upgrade = self._record("upgrade-plan", self.children.json(
             ["upgrade", *self._root_args(), "--dry-run", *self._source_args()], timeout=CHECK_TIMEOUT_S))
+        self.suggested_mirror = None
+        if plans.source_unreachable(upgrade.envelope, upgrade.exit_code) and not self._source_args():
+            # PyTorch's index did not answer (mainland China, a firewall): a verified mirror that does
+            # answer is proposed, and taken by Enter or --yes.
+            variant = (((upgrade.envelope or {}).get("plan") or {}).get("target") or {}).get("variant")
+            self.suggested_mirror = self._reachable_mirror(str(variant or ""))
         plan = plans.make_plan(diagnosis, configure.envelope, upgrade.envelope, upgrade.exit_code,
-                               offline=self.options.wheelhouse is not None, text=self.text)
+                               offline=self.options.wheelhouse is not None, text=self.text,
+                               reachable_mirror=self.suggested_mirror)
         if diagnosis.exit_code == 1 and not diagnosis.log_errors and not diagnosis.blocking:
             # It runs (with warnings) and no log shows a failure: nothing to repair urgently.
             plan = FixPlan(plan.diagnosis, plan.choices, LEAVE)
@@ -130,6 +139,24 @@ class FixService:
             args += ["--mirror", self.mirror]
         return args
 
+    def _reachable_mirror(self, variant: str) -> Optional[str]:
+        """The first verified mirror (mainland China's first) whose page for VARIANT answers, or None."""
+        import urllib.request
+
+        mirrors = sorted((m for m in load_matrix().mirrors if m.verified and m.name != "official"),
+                         key=lambda m: m.region != "cn")
+        for mirror in mirrors:
+            if mirror.per_variant and not variant:
+                continue
+            self.say("fix.progress.try_mirror", {"mirror": mirror.name})
+            try:
+                with urllib.request.urlopen(mirror.url_for(variant), timeout=MIRROR_PROBE_TIMEOUT_S) as answer:
+                    if 200 <= getattr(answer, "status", 200) < 400:
+                        return mirror.name
+            except (OSError, ValueError):
+                continue
+        return None
+
     def mirror_options(self) -> List[MirrorOption]:
         """The mirrors the matrix knows, in the user's language (none: the question is not asked)."""
         lang = self.options.lang
@@ -138,9 +165,14 @@ class FixService:
 
     def _ask_mirror(self) -> bool:
         """Before B: where the wheels come from, unless a source was given. False: the user cancelled."""
-        if self.pick_mirror is None or self.mirror or self.options.wheelhouse or self.options.index_url:
+        if self.mirror or self.options.wheelhouse or self.options.index_url:
+            return True
+        if self.pick_mirror is None:
+            self.mirror = self.suggested_mirror  # --yes: the verified mirror that answers, if any
             return True
         offered = self.mirror_options()
+        if self.suggested_mirror:  # first, so that Enter takes it
+            offered = sorted(offered, key=lambda option: option.name != self.suggested_mirror)
         if not offered:
             return True
         picked = self.pick_mirror(offered)
