@@ -94,6 +94,7 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandRe
 
 def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Dict[str, Any]], plan: Any,
                       applied: bool, show_diff: bool = False) -> None:
+    from envdoctor.i18n import colon
     from envdoctor.i18n.lines import localize_line
 
     console = ui.console()
@@ -110,7 +111,7 @@ def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Di
                         ("device", settings.device)):
         value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
         why = f" ({localize_line(ui.lang, choice.evidence)})" if choice.evidence else ""
-        console.print(f"  {ui.text('configure.setting.' + key)}: {value}  "
+        console.print(f"  {ui.text('configure.setting.' + key)}{colon(ui.lang)}{value}  "
                       f"[{ui.text('configure.source.' + choice.source)}]{why}", markup=False)
     for change in changes if (show_diff or not applied) else []:
         console.print("")

@@ -66,6 +66,11 @@ def message(lang: str, key: str, **params: Any) -> str:
     return template.format_map(_Missing(values))
 
 
+def colon(lang: str) -> str:
+    """The colon after a label: full-width in a Chinese sentence."""
+    return "：" if lang == "zh_CN" else ": "
+
+
 def has_message(lang: str, key: str) -> bool:
     return key in catalogue(lang)
 

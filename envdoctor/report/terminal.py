@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from envdoctor.i18n import has_message, message
+from envdoctor.i18n import colon, has_message, message
 from envdoctor.i18n.lines import display_params, localize_line
 from envdoctor.model import CheckReport, Finding, Severity, Verdict, arch_name
 from envdoctor.report.origin import fix_text, origin_line, shows_origin
@@ -32,7 +32,7 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
             memory = f", {gpu.memory_total_mib} MiB" if gpu.memory_total_mib else ""
             rows.append((f"{message(lang, 'ui.gpu')} {gpu.index}",
                          f"{gpu.name} ({arch_name(gpu.compute_capability)}{memory}) "
-                         f"[{gpu.source}] — {message(lang, 'ui.coverage')}: {cov}"))
+                         f"[{gpu.source}] — {message(lang, 'ui.coverage')}{colon(lang)}{cov}"))
     else:
         empty = "ui.gpu_unknown" if facts.gpu_origin == "unknown" else "ui.no_gpu"
         rows.append((message(lang, "ui.gpu"), message(lang, empty)))
@@ -99,5 +99,6 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
             body.append("\n" + "\n".join(f"· {localize_line(lang, line)}" for line in finding.evidence), style="dim")
         table.add_row(label, body, fix_text(lang, finding.code, finding.params, report.facts.foreign_platform))
     console.print(table)
-    console.print(Text(f"{message(lang, 'ui.verdict')}: {message(lang, 'ui.verdict_word.' + report.verdict.value)} "
+    verdict = message(lang, "ui.verdict_word." + report.verdict.value)
+    console.print(Text(f"{message(lang, 'ui.verdict')}{colon(lang)}{verdict} "
                        f"({message(lang, 'ui.exit_code', code=report.verdict.exit_code)})", style="dim"))
