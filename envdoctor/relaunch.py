@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence
 
 if TYPE_CHECKING:
     import argparse
@@ -80,12 +80,12 @@ def changes_runtime(args: argparse.Namespace) -> bool:
 
 
 def wanted(args: argparse.Namespace, interpreter: Optional[str] = None, platform: Optional[str] = None,
-           environ: Optional[Dict[str, str]] = None) -> Optional[str]:
+           environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """The runtime folder to step out of, or None: only on Windows, only for a command that may rename
     the runtime the running interpreter comes from, and never twice."""
     platform = platform or sys.platform
-    environ = os.environ if environ is None else environ
-    if platform != "win32" or environ.get(ENV_ORIGINAL) or not changes_runtime(args):
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    if platform != "win32" or env.get(ENV_ORIGINAL) or not changes_runtime(args):
         return None
     runtime = runtime_of(getattr(args, "root", None))
     if not lives_under(interpreter or sys.executable, runtime):

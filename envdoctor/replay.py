@@ -48,6 +48,8 @@ def _key(argv: Sequence[str], environ: Dict[str, str], fingerprint: str) -> str:
     return json.dumps({
         "envdoctor": __version__,
         "python": sys.executable,
+        "argv0": sys.argv[0] if sys.argv else "",  # hints name the command as started (envdoctor.invocation)
+        "prefix": environ.get("ENVDOCTOR_COMMAND_PREFIX", ""),
         "argv": list(argv),
         "cwd": os.getcwd(),
         "env": env,

@@ -16,6 +16,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     """Every test gets its own cache, the repo's matrix, no GPU override and English by default."""
     monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     for name in ("ENVDOCTOR_GPUS", "ENVDOCTOR_DRIVER", "ENVDOCTOR_MATRIX_DIR", "ENVDOCTOR_LANG", "LC_ALL",
+                 "ENVDOCTOR_COMMAND_PREFIX",
                  "LC_MESSAGES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")

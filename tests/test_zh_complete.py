@@ -34,7 +34,7 @@ onnxruntime hubert vits g2pw wheel pytorch https http import class sv custom dev
 nvidia-smi nvidia-ml-py onnxruntime-gpu memory-efficient site-packages fatbin cuobjdump
 on off auto keep true false
 a b c q
-ffmpeg torchcodec find-links full-shared longpathsenabled py
+ffmpeg torchcodec find-links full-shared longpathsenabled py ctrl
 """))
 NAMES |= {code.lower() for rule in ALL_RULES for code in rule.CODES} | {name.lower() for name in TEST_NAMES}
 

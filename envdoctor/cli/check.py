@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
+import sys
+from typing import Optional
 
 from envdoctor.cli.ui import Ui
 from envdoctor.result import CommandResult
@@ -62,9 +65,12 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add_target_options(parser)
     add_probe_options(parser, live=True)
     parser.add_argument("-v", "--verbose", action="store_true", help="show details and evidence of every finding")
+    parser.add_argument("--launcher", action="store_true",
+                        help="for launchers: where the files already say ready or will fail, do not wait for the "
+                        "runtime's import torch; read it in the background for the next start")
     parser.add_argument("--demo", nargs="?", const="rtx5060ti-v2pro", metavar="SCENARIO",
                         help="check a built-in example bundle on a simulated GPU (no GPU needed); "
-                        "scenarios: rtx5060ti-v2pro (default: the memo's machine), rtx5060ti-cu124, "
+                        "scenarios: rtx5060ti-v2pro (default: an RTX 5060 Ti with a v2Pro bundle), rtx5060ti-cu124, "
                         "rtx5060ti-cu128, rtx4060-cu124")
 
 
@@ -79,14 +85,68 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
             options = CollectOptions(root=root, live=False, scan=not args.no_scan)
             report = run_check(options, gpus=gpus, select=args.gpu)
         return _result(report, args)  # the report is data: the demo folder need not outlive it
+    from envdoctor.probes.live import BACKGROUND
+
     options = CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
-                             live_timeout=args.live_timeout, **machine_options(args))
+                             live_timeout=args.live_timeout, live_wait=not args.launcher,
+                             on_live_start=None if ui.json_mode else lambda: _reading_torch(ui),
+                             **machine_options(args))
     report = run_check(options, select=args.gpu)
+    live = report.facts.live
+    if live is not None and live.status == "skipped" and live.error == BACKGROUND:
+        if report.verdict.exit_code in (0, 2):
+            # The files answer (ready, or will fail): the launcher goes on now; the live facts are read
+            # in the background for the next start. Not recorded for the replay.
+            refresh_in_background(args.root, args.python, args.live_timeout)
+            return _result(report, args)
+        # Only warnings or no answer from the files: the live probe settles it, so wait for it this once.
+        report = run_check(dataclasses.replace(options, live_wait=True), select=args.gpu)
+        live = report.facts.live
     result = _result(report, args)
     # An answer whose live probe did not finish (timeout, crash) is asked again next time.
-    if report.facts.live is None or report.facts.live.status in ("ok", "skipped"):
+    if live is None or live.status in ("ok", "skipped"):
         result.replay_deps = lambda: replay_deps(report, args.root) + ([args.facts_from] if args.facts_from else [])
     return result
+
+
+def _reading_torch(ui: Ui) -> None:
+    """Said on stderr before the runtime's interpreter imports torch (seconds, once per runtime change),
+    so that a launcher's window does not look hung."""
+    try:
+        sys.stderr.write(ui.text("check.reading_torch") + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def refresh_in_background(root: Optional[str], python: Optional[str], timeout: Optional[float] = None) -> bool:
+    """Start `check` (with its live probe) as a detached process that fills the cache, so the next
+    launcher check has the live facts without waiting for them. False where it could not start."""
+    import subprocess
+    import sys
+
+    from envdoctor.fix.children import self_command  # the same envdoctor: installed, -m or the .pyz
+
+    args = [*self_command(), "check", "--json"]
+    if timeout is not None:
+        args += ["--live-timeout", str(timeout)]
+    if python:
+        args += ["--python", python]
+    elif root:
+        args += ["--root", root]
+    options: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
+                     "close_fds": True}
+    if sys.platform == "win32":
+        # Its own process group, no console: closing the launcher's window does not kill it.
+        options["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
+    else:
+        options["start_new_session"] = True
+    try:
+        subprocess.Popen(args, env=dict(os.environ, ENVDOCTOR_NO_REPLAY="1"), **options)
+    except OSError:
+        return False
+    return True
+
 
 
 def _result(report, args: argparse.Namespace) -> CommandResult:

@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     action.add_argument("--yes", "-y", action="store_true", help="apply the changes shown")
     action.add_argument("--revert", action="store_true", help="restore every file envdoctor changed, byte for byte")
     action.add_argument("--show", action="store_true", help="print the settings in effect and where each comes from")
+    parser.add_argument("--show-diff", action="store_true",
+                        help="with --yes: also print the lines changed in each file (the preview always shows them)")
     parser.add_argument("--force", action="store_true",
                         help="with --revert: restore even files changed since envdoctor wrote them")
 
@@ -89,25 +91,33 @@ def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandRe
                      args.check_command, lambda key, lang=None: message(lang or ui.lang, key), host_platform())
     return _result("applied" if done.applied else "preview", installation, done.exit_code,
                    lambda view: _render_configure(view, installation, done.settings, done.changes, done.plan,
-                                                  done.applied),
+                                                  done.applied, getattr(args, "show_diff", False)),
                    settings=done.settings.to_json(), changes=done.changes,
                    refusals=_messages(ui.lang, done.plan.refusals), notes=_messages(ui.lang, done.plan.notes))
 
 
 def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Dict[str, Any]], plan: Any,
-                      applied: bool) -> None:
+                      applied: bool, show_diff: bool = False) -> None:
+    from envdoctor.i18n import colon
     from envdoctor.i18n.lines import localize_line
 
     console = ui.console()
     console.soft_wrap = True  # the terminal wraps; rich's wrapping would cut diff lines and CJK words
+    if applied and changes:
+        # The result first, then what it was: the diff (70 lines for a bundle) only when asked for.
+        console.print(ui.text("configure.applied"), style="green", markup=False)
+        for change in changes:
+            added, removed = _counts(change["diff"])
+            console.print("  " + ui.text("configure.changed_file", file=change["file"], added=added,
+                                         removed=removed), markup=False)
     console.print(ui.text("configure.title", root=installation.root, generation=installation.generation), markup=False)
     for key, choice in (("fp16", settings.fp16), ("v2pro_sv", settings.sv), ("g2pw", settings.g2pw),
                         ("arch_list", settings.arch_list), ("device", settings.device)):
         value = ui.text("configure.keep") if choice.value is None else _value(choice.value)
         why = f" ({localize_line(ui.lang, choice.evidence)})" if choice.evidence else ""
-        console.print(f"  {ui.text('configure.setting.' + key)}: {value}  "
+        console.print(f"  {ui.text('configure.setting.' + key)}{colon(ui.lang)}{value}  "
                       f"[{ui.text('configure.source.' + choice.source)}]{why}", markup=False)
-    for change in changes:
+    for change in changes if (show_diff or not applied) else []:
         console.print("")
         for line in change["diff"].splitlines():
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
@@ -118,8 +128,17 @@ def _render_configure(ui: Ui, installation: Any, settings: Any, changes: List[Di
         console.print(ui.text("configure.refused") + " " + ui.text(key, **params), style="yellow", markup=False)
     for key, params in plan.notes:
         console.print("* " + ui.text(key, **params), markup=False)
-    if changes:
-        console.print(ui.text("configure.applied" if applied else "configure.preview_hint"))
+    if changes and applied and not show_diff:
+        console.print(ui.text("configure.diff_hint"), style="dim", markup=False)
+    elif changes and not applied:
+        console.print(ui.text("configure.preview_hint"))
+
+
+def _counts(diff: str) -> Any:
+    lines = diff.splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    return added, removed
 
 
 def _value(value: Any) -> str:
@@ -166,7 +185,7 @@ def _render_show(ui: Ui, installation: Any, rows: Any) -> None:
     table = Table(title=escape(ui.text("configure.show.title", root=installation.root,
                                        generation=installation.generation)))
     for column in ("setting", "value", "source", "applies"):
-        table.add_column(ui.text("configure.show.col." + column))
+        table.add_column(ui.text("configure.show.col." + column), overflow="fold")
     for row in rows:
         source = ui.text("configure.where." + row.source) + (f" ({row.file})" if row.file else "")
         applies = ui.text("configure.applies." + row.applies_to) if row.applies_to else ""

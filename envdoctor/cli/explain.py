@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import message
+from envdoctor.invocation import retarget
 from envdoctor.result import CommandResult
 
 # Imports inside run() and its helpers: main imports every command module to register its parser;
@@ -72,7 +73,8 @@ def data(result, lang: str) -> Dict[str, Any]:
         error = match.error
         item: Dict[str, Any] = {
             "code": error.code, "title": localized(error.title, lang), "cause": localized(error.cause, lang),
-            "fix": localized(error.fix, lang), "source": error.source, "line": match.line_no, "evidence": match.line,
+            "fix": retarget(localized(error.fix, lang)), "source": error.source, "line": match.line_no,
+            "evidence": match.line,
             "context": list(match.context), "count": match.count,
         }
         link = links.get(error.code)
@@ -130,7 +132,7 @@ def render(result, ui: Ui, machine_asked: bool = True) -> None:
             for line in match.context:
                 console.print(Text(f"      {line}", style="dim"))
             console.print(f"   [bold]{t('explain.cause')}:[/bold] {escape(localized(error.cause, lang))}")
-            console.print(f"   [bold]{t('explain.fix')}:[/bold] {escape(localized(error.fix, lang))}")
+            console.print(f"   [bold]{t('explain.fix')}:[/bold] {escape(retarget(localized(error.fix, lang)))}")
             link = links.get(error.code)
             if link is not None and result.machine is not None:
                 console.print(f"   [bold]{t('explain.machine')}:[/bold] {escape(t('explain.machine.' + link.status))}")

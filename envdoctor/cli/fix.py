@@ -139,7 +139,8 @@ def data(outcome: Any, ui: Ui, demo: Optional[str] = None) -> Dict[str, Any]:
         "chosen": outcome.chosen, "mirror": outcome.mirror, "recommended": plan.recommended if plan else None,
         "diagnosis": to_jsonable(plan.diagnosis) if plan else to_jsonable(outcome.final),
         "choices": to_jsonable(plan.choices) if plan else [],
-        "steps": to_jsonable(outcome.steps), "proven": outcome.proven,
+        "steps": to_jsonable(outcome.steps), "proven": outcome.proven, "changed": outcome.changed,
+        "failure": outcome.failure,
         "final": to_jsonable(outcome.final), "report": outcome.report_path,
     }
 
@@ -223,14 +224,19 @@ def _show_plan(plan: Any, ui: Ui) -> None:
     diagnosis = plan.diagnosis
     console.print(Text(ui.text("fix.title"), style="bold"))
     console.print(Text(diagnosis.summary or ui.text(f"fix.verdict.{diagnosis.exit_code}")))
+    if diagnosis.blocking or diagnosis.warnings:
+        console.print(Text(ui.text("fix.findings.title")))
     for finding in diagnosis.blocking:
         console.print(Text("  ✗ " + finding.title, style="red"))
+    for finding in diagnosis.warnings:  # what matters to the user too: the CPU, a slow first start...
+        console.print(Text("  ! " + finding.title, style="yellow"))
     for title in diagnosis.log_errors:
         console.print(Text("  " + ui.text("fix.log_error", title=title), style="yellow"))
     table = Table(show_lines=True)
-    table.add_column(ui.text("fix.col.choice"))
-    table.add_column(ui.text("fix.col.gives"))
-    table.add_column(ui.text("fix.col.costs"))
+    # "fold", never "…": Chinese text has no spaces to wrap at, and a cut hint cannot be typed.
+    table.add_column(ui.text("fix.col.choice"), overflow="fold")
+    table.add_column(ui.text("fix.col.gives"), overflow="fold")
+    table.add_column(ui.text("fix.col.costs"), overflow="fold")
     for choice in plan.choices:
         name = ui.text(f"fix.choice.{choice.key}")
         if choice.key == plan.recommended:
@@ -250,19 +256,32 @@ def _show_outcome(outcome: Any, ui: Ui, demo: Optional[str] = None) -> None:
     console = ui.console()
     if demo:
         console.print(Text(ui.text("fix.demo.note", scenario=demo), style="dim"))
-    style = {"fixed": "green", "nothing-to-do": "green", "failed-rolled-back": "red", "failed": "red",
-             "could-not-check": "yellow"}.get(outcome.status, "")
+    style = {"fixed": "green", "nothing-to-do": "green", "changed-unproven": "yellow", "failed-rolled-back": "red",
+             "failed": "red", "could-not-check": "yellow"}.get(outcome.status, "")
     key = f"fix.outcome.{outcome.status}"
     if demo and outcome.status == "planned":
         key = "fix.outcome.planned-demo"  # the command to try next is the demo's, not one on the user's folder
     console.print(Text(ui.text(key), style=style))
+    if outcome.failure:  # the reason lives in the child's envelope: the user must see it here too
+        console.print(Text(ui.text("fix.failure_reason", reason=outcome.failure)))
     if outcome.final is not None and outcome.final.error:
         console.print(Text(outcome.final.error))
     if outcome.mirror:
         console.print(Text(ui.text("fix.mirror.used", mirror=outcome.mirror)))
-    if outcome.status == "fixed":
-        key = {True: "fix.proven.yes", None: "fix.proven.unknown", False: "fix.proven.no"}[outcome.proven]
-        console.print(Text(ui.text(key)))
+    if outcome.status == "failed-rolled-back" and outcome.proven is False:
+        console.print(Text(ui.text("fix.proven.no")))
+    final = outcome.final
+    if outcome.status == "unchanged" and final is not None:
+        console.print(Text(ui.text(f"fix.verdict.{final.exit_code}")))
+    if outcome.status in ("fixed", "changed-unproven", "unchanged") and final is not None \
+            and (final.blocking or final.warnings or final.log_errors):
+        console.print(Text(ui.text("fix.still.title")))  # after A: what still warns (slow first start...)
+        for finding in final.blocking:
+            console.print(Text("  ✗ " + finding.title, style="red"))
+        for finding in final.warnings:
+            console.print(Text("  ! " + finding.title, style="yellow"))
+        for title in final.log_errors:  # the log predates the change; it is still what the user saw
+            console.print(Text("  " + ui.text("fix.log_error", title=title), style="yellow"))
     if outcome.report_path:
         console.print(Text(ui.text("fix.report_written", path=outcome.report_path), style="bold"))
 

@@ -16,7 +16,7 @@ from typing import List, Optional
 from envdoctor import __version__
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError, UsageError
-from envdoctor.i18n import LANGUAGES, detect_language
+from envdoctor.i18n import LANGUAGES, detect_language, message
 from envdoctor.result import CommandResult
 from envdoctor.streams import prepare as prepare_streams
 
@@ -47,11 +47,13 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None, lang: str = "en") -> argparse.ArgumentParser:
     """The parser; with `only`, just that command's subparser (a launcher's check need not import the
-    other nine command modules). Help and unknown commands get the full parser."""
+    other nine command modules). Help and unknown commands get the full parser. LANG: its help texts'."""
+    from envdoctor.invocation import current  # usage lines name the command as the user starts it
+
     parser = _Parser(
-        prog="envdoctor",
+        prog=current(),
         description="Checks, diagnoses and safely upgrades the GPU runtime of GPT-SoVITS bundles.",
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
@@ -59,6 +61,10 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     parent = common_options()
     for name in COMMANDS if only not in COMMANDS else (only,):
         importlib.import_module(f"envdoctor.cli.{name}").register(sub, parent)
+    if lang != "en":
+        from envdoctor.cli.zh_argparse import translate_parser
+
+        translate_parser(parser, lang)
     return parser
 
 
@@ -124,6 +130,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         except EnvdoctorError as error:
             result = CommandResult.failed(command, error)
         except KeyboardInterrupt:
+            # A short line instead of silence (or a traceback): what happened, and where a change was
+            # under way, how to finish or undo it. Exit 130 as shells expect.
+            key = "error.interrupted_change" if command in ("upgrade", "rollback", "recover", "fix") \
+                else "error.interrupted"
+            try:
+                sys.stderr.write("\n" + message(ui.lang, key) + "\n")
+            except (OSError, ValueError):
+                pass
             return 130
         except Relaunched as done:  # the copy outside runtime\ ran the command in this console
             return done.code
@@ -143,22 +157,18 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(argv: List[str], ui: Ui) -> CommandResult:
-    if not [a for a in argv if a not in _GLOBAL_FLAGS and not a.startswith("--lang")]:
-        build_parser().print_help(sys.stderr)  # no command: the help, and exit 3 ("could not check")
-        raise UsageError("safety.no_command")
-    _require_working_directory(argv)
-    parser = build_parser(argv[0] if argv else None)
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        # argparse would blame the top-level parser and print its usage; the command's usage helps more.
-        command_parser = _subparser(parser, getattr(args, "command", None)) or parser
-        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    from envdoctor.cli.zh_argparse import speaking
+
+    lang = ui.lang  # --lang, ENVDOCTOR_LANG, the locale: help and argparse's errors speak it too
+    with speaking(lang):
+        args = _parse(argv, lang)
     args.argv = argv
     ui.lang = detect_language(getattr(args, "lang", None)) if getattr(args, "command", None) else ui.lang
     ui.json_mode = getattr(args, "json", False)
     ui.debug = getattr(args, "debug", False)
     if not getattr(args, "command", None):
-        build_parser().print_help(sys.stderr)
+        with speaking(lang):
+            build_parser(lang=lang).print_help(sys.stderr)
         raise UsageError("safety.no_command")
     if args.command in ("upgrade", "rollback", "recover", "fix"):
         from envdoctor.relaunch import relaunch  # start-up: only commands that may rename runtime\
@@ -169,6 +179,32 @@ def _run(argv: List[str], ui: Ui) -> CommandResult:
     _notice_interrupted(args, ui)
     module = importlib.import_module(f"envdoctor.cli.{args.command}")
     return module.run(args, ui)
+
+
+def _parse(argv: List[str], lang: str) -> argparse.Namespace:
+    if not [a for a in argv if a not in _GLOBAL_FLAGS and not a.startswith("--lang")]:
+        build_parser(lang=lang).print_help(sys.stderr)  # no command: the help, and exit 3 ("could not check")
+        raise UsageError("safety.no_command")
+    _require_working_directory(argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        _unknown_command(argv[0])
+    parser = build_parser(argv[0] if argv else None, lang)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse would blame the top-level parser and print its usage; the command's usage helps more.
+        command_parser = _subparser(parser, getattr(args, "command", None)) or parser
+        command_parser.error(argparse._("unrecognized arguments: %s") % " ".join(unknown))  # type: ignore
+    return args
+
+
+def _unknown_command(typed: str) -> None:
+    """`envdoctor chek`: say which command was meant, in the user's language, instead of argparse's list."""
+    import difflib
+
+    close = difflib.get_close_matches(typed.lower(), COMMANDS, n=1, cutoff=0.6)
+    if close:
+        raise UsageError("error.unknown_command_close", command=typed, suggestion=close[0])
+    raise UsageError("error.unknown_command", command=typed, commands=", ".join(COMMANDS))
 
 
 def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> Optional[argparse.ArgumentParser]:

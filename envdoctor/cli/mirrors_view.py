@@ -35,7 +35,7 @@ def list_mirrors(ui: Ui) -> CommandResult:
         table = Table(title=view.text("upgrade.mirrors.title"))
         for key in ("name", "title", "region", "layout", "url", "verified"):
             # the URL is what a user copies: folded, never cut short
-            table.add_column(view.text(f"upgrade.mirrors.col.{key}"), overflow="fold" if key == "url" else "ellipsis")
+            table.add_column(view.text(f"upgrade.mirrors.col.{key}"), overflow="fold")
         for row in mirror_rows(view.lang):
             table.add_row(row["name"], row["title"], view.text(f"upgrade.region.{row['region']}"),
                           view.text(f"upgrade.layout.{row['layout']}"), row["url"],

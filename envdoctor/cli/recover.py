@@ -18,6 +18,8 @@ HELP = "finish or undo an upgrade/rollback that was interrupted (crash, power lo
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("recover", parents=[parent], help=HELP, description=HELP)
     parser.add_argument("--root", help="GPT-SoVITS folder holding runtime/ (default: current folder)")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="do not ask (recover never asks; accepted for scripts)")
     parser.add_argument("--reverse", action="store_true",
                         help="put back the runtime from before the interrupted step instead of finishing it")
 

@@ -156,18 +156,22 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
                         names = [n for n in archive.namelist() if n.startswith("evidence/") and not n.endswith("/")]
                         if len(names) > MAX_EVIDENCE_MEMBERS:
                             raise ValueError(f"more than {MAX_EVIDENCE_MEMBERS} evidence files")
-                        total = 0
-                        for name in names:
-                            data = read_member(archive, name, MAX_EVIDENCE_MEMBER_BYTES)
-                            total += len(data)
-                            if total > MAX_EVIDENCE_TOTAL_BYTES:
-                                raise ValueError(f"evidence larger than {MAX_EVIDENCE_TOTAL_BYTES >> 20} MiB")
-                            shape = recorded.get(name)
-                            if shape is not None:
-                                evidence[name], shapes[name] = decode_as(data, shape), shape
-                            else:
-                                # Decoded like any log (a hand-edited zip may hold UTF-16), so it is redacted.
-                                evidence[name] = decode_text(data)[0]
+                        members = [(name, read_member(archive, name, MAX_EVIDENCE_MEMBER_BYTES))
+                                   for name in names]
+                else:
+                    # A report.json from an unpacked zip: its evidence files lie beside it.
+                    members = _unpacked_evidence(path, envelope, MAX_EVIDENCE_MEMBERS, MAX_EVIDENCE_MEMBER_BYTES)
+            total = 0
+            for name, data in members:
+                total += len(data)
+                if total > MAX_EVIDENCE_TOTAL_BYTES:
+                    raise ValueError(f"evidence larger than {MAX_EVIDENCE_TOTAL_BYTES >> 20} MiB")
+                shape = recorded.get(name)
+                if shape is not None:
+                    evidence[name], shapes[name] = decode_as(data, shape), shape
+                else:
+                    # Decoded like any log (a hand-edited zip may hold UTF-16), so it is redacted.
+                    evidence[name] = decode_text(data)[0]
     except UnsafePathError as exc:
         raise exc.as_error() from exc
     except (OSError, ValueError, KeyError, LookupError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
@@ -183,6 +187,26 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
 
         document = redact_document(document, redactor)
     return document
+
+
+def _unpacked_evidence(path: str, envelope: Dict[str, Any], max_members: int, max_bytes: int) -> list:
+    """(name, bytes) of the evidence files report.json lists, read from beside it (missing ones skipped)."""
+    from envdoctor.safeio import path_kind, read_capped
+
+    folder = os.path.dirname(os.path.abspath(path))
+    listed = [entry.get("path") for entry in (envelope.get("report") or {}).get("evidence") or []
+              if isinstance(entry, dict)]
+    names = [n for n in listed if isinstance(n, str) and n.startswith("evidence/")
+             and ".." not in n.split("/") and "\\" not in n and ":" not in n]
+    if len(names) > max_members:
+        raise ValueError(f"more than {max_members} evidence files")
+    members = []
+    for name in names:
+        file = os.path.join(folder, *name.split("/"))
+        if path_kind(file) == "missing":
+            continue  # report.json alone (copied without its folder): nothing to add
+        members.append((name, read_capped(file, max_bytes)))
+    return members
 
 
 def _output_path(output: Optional[str], envelope: Dict[str, Any]) -> str:

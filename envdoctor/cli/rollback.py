@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     parser.add_argument("--keep", type=_count, default=None, metavar="N",
                         help="how many kept runtimes --prune keeps (2); after a rollback, older ones than the "
                              "newest N are deleted (1)")
+    # rollback asks nothing, but scripts write `-y` as they do for upgrade: accepted, not refused.
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="do not ask (rollback never asks; accepted for scripts)")
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:

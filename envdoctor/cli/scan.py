@@ -92,7 +92,7 @@ def _render(result: Dict, ui: Ui) -> None:
     table.add_column("PTX", overflow="fold")
     gpus = list(result["gpus"])
     for key in gpus:
-        table.add_column(arch_of(key), no_wrap=True)
+        table.add_column(arch_of(key), no_wrap=True, overflow="fold")
     embedded_label = ui.text("ui.scan.embedded")
     for binary in result["binaries"]:
         sass = _counts(binary["sass"], binary.get("embedded_sass") or {}, embedded_label)

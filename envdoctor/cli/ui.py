@@ -79,7 +79,8 @@ class Ui:
         _ensure_utf8_streams()
         text = printable(message(self.lang, error.key, **error.params))  # params hold paths, file text
         prefix = message(self.lang, "error.prefix")
-        sys.stderr.write(f"{prefix}: {text}\n")
+        colon = "：" if self.lang == "zh_CN" else ": "  # Chinese punctuation in a Chinese sentence
+        sys.stderr.write(f"{prefix}{colon}{text}\n")
         if not self.debug:
             sys.stderr.write(message(self.lang, "error.hint_debug") + "\n")
 

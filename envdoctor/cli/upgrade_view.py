@@ -57,8 +57,8 @@ def show_plan(plan: Plan, ui: Ui, status_text: str, check: Optional[Preflight], 
     if plan.target is None:
         return
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", overflow="fold")
+    table.add_column(overflow="fold")
     current = ", ".join(f"{k} {v}" for k, v in plan.current.items() if v) or "-"
     table.add_row(ui.text("upgrade.row.current"), current)
     table.add_row(ui.text("upgrade.row.target"), ", ".join(plan.target.requirements()))

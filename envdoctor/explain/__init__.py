@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from envdoctor.explain.matcher import explain_text
 from envdoctor.explain.service import localized
+from envdoctor.invocation import retarget
 from envdoctor.matrix.loader import load_matrix
 
 
@@ -27,6 +28,6 @@ def explain_for_report(text: str, lang: str = "en", known: Optional[Sequence[Any
         return None
     match = found.matches[0]
     return {"code": match.error.code, "title": localized(match.error.title, lang),
-            "cause": localized(match.error.cause, lang), "fix": localized(match.error.fix, lang),
+            "cause": localized(match.error.cause, lang), "fix": retarget(localized(match.error.fix, lang)),
             "source": match.error.source, "line": match.line_no,
             "evidence": match.line, "also": [m.error.code for m in found.matches[1:]]}

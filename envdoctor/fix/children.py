@@ -39,7 +39,12 @@ class Children:
                  command: Optional[Sequence[str]] = None) -> None:
         self.lang = lang
         # ENVDOCTOR_PARENT_PID: this fix is not a user of the runtime its `upgrade` child swaps (swap.py).
-        self.environ = dict(os.environ if environ is None else environ, ENVDOCTOR_PARENT_PID=str(os.getpid()))
+        # ENVDOCTOR_COMMAND_PREFIX: the children's hints name the command the user typed, not `python -m`.
+        from envdoctor.invocation import ENV_PREFIX, current
+
+        base = dict(os.environ if environ is None else environ)
+        self.environ = dict(base, ENVDOCTOR_PARENT_PID=str(os.getpid()))
+        self.environ.setdefault(ENV_PREFIX, current())
         self.command = list(command or self_command())
 
     def json(self, args: Sequence[str], timeout: Optional[float] = None) -> ChildResult:

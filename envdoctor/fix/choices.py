@@ -92,15 +92,38 @@ def workaround_choice(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]],
     changes = configure.get("changes") or []
     files = [c.get("file") for c in changes if isinstance(c, dict) and c.get("file")]
     if left:
+        # What the user would still meet, in words (finding titles), never finding codes.
+        titles = [f.title or f.code for f in diagnosis.blocking if f.code in left]
         return Choice(KEEP_WITH_WORKAROUNDS, bool(files), False, tuple(gives), tuple(costs),
-                      reason=text("fix.a.not_enough", codes=", ".join(left)),
+                      reason=text("fix.a.not_enough", codes="; ".join(titles)),
                       details={"files": files, "left": left})
     return Choice(KEEP_WITH_WORKAROUNDS, bool(files) or not blocking, True, tuple(gives), tuple(costs),
                   reason="" if files else text("fix.a.nothing_to_write"),
                   details={"files": files, "settings": settings})
 
 
-def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: bool, text: Text) -> Choice:
+# What a failed connection's raw text (urllib3/pip/OSError, Windows and POSIX wording) says, in one word.
+_NETWORK_PROBLEMS = (
+    ("dns", ("nameresolutionerror", "getaddrinfo failed", "name or service not known", "nodename nor servname",
+             "temporary failure in name resolution", "no address associated", "11001", "name resolution")),
+    ("timeout", ("timed out", "timeout", "10060")),
+    ("refused", ("connection refused", "connectionrefused", "errno 111", "10061", "actively refused")),
+    ("tls", ("ssl", "certificate", "tls")),
+    ("http", ("http error", "status 4", "status 5", " 403", " 404", " 5")),
+)
+
+
+def network_problem(reason: str) -> str:
+    """dns | timeout | refused | tls | http | other: what went wrong, read from a raw error text."""
+    lowered = reason.lower()
+    for kind, needles in _NETWORK_PROBLEMS:
+        if any(needle in lowered for needle in needles):
+            return kind
+    return "other"
+
+
+def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: bool, text: Text,
+                   reachable_mirror: Optional[str] = None) -> Choice:
     """B: a torch/torchaudio build for this GPU, staged, verified, swapped; rollback keeps the old one."""
     if upgrade is None:
         return Choice(UPGRADE, False, False, reason=text("fix.b.no_answer"))
@@ -131,15 +154,23 @@ def upgrade_choice(upgrade: Optional[Dict[str, Any]], exit_code: int, offline: b
     else:
         costs.append(text("fix.b.costs_download_unknown"))
     if unchecked:
-        costs.append(text("fix.b.source_unchecked", reason=str(upgrade.get("resolve_note"))[:300]))
+        # One sentence, never pip's raw `HTTPSConnectionPool(... NameResolutionError(...` in the table.
+        problem = text(f"fix.net.{network_problem(str(upgrade.get('resolve_note')))}")
+        if reachable_mirror:
+            costs.append(text("fix.b.source_unreachable_mirror", problem=problem, mirror=reachable_mirror))
+        else:
+            costs.append(text("fix.b.source_unreachable", problem=problem))
     if disk:
         costs.append(text("fix.b.costs_disk", mb=disk))
     costs.append(text("fix.b.costs_reversible"))
     if target.get("min_driver"):
         costs.append(text("fix.b.needs_driver", driver=target["min_driver"]))
-    return Choice(UPGRADE, True, True, tuple(gives), tuple(costs),
-                  details={"target": target.get("torch"), "variant": target.get("variant"),
-                           "download_mb": download, "disk_mb": disk})
+    details = {"target": target.get("torch"), "variant": target.get("variant"), "download_mb": download,
+               "disk_mb": disk}
+    if unchecked:
+        details.update(source_problem=network_problem(str(upgrade.get("resolve_note"))),
+                       suggested_mirror=reachable_mirror)
+    return Choice(UPGRADE, True, True, tuple(gives), tuple(costs), details=details)
 
 
 def pack_choice(diagnosis: Diagnosis, wheels: Tuple[str, ...], unpacked_bytes: int, text: Text) -> Choice:
@@ -159,8 +190,12 @@ def pack_choice(diagnosis: Diagnosis, wheels: Tuple[str, ...], unpacked_bytes: i
 
 
 def leave_choice(diagnosis: Diagnosis, text: Text) -> Choice:
-    """C: change nothing; say what will fail."""
-    fails = tuple(f.title for f in diagnosis.blocking) or (text("fix.c.nothing_fails"),)
+    """C: change nothing; say what will fail (predicted, or seen in the latest log), and only when nothing
+    is, that nothing is predicted to fail, with what still warns."""
+    fails = tuple(f.title for f in diagnosis.blocking) + tuple(
+        text("fix.log_errors_fail", title=title) for title in diagnosis.log_errors)
+    if not fails:
+        fails = (text("fix.c.nothing_fails"),) + tuple(f.title for f in diagnosis.warnings)
     return Choice(LEAVE, True, False, gives=(text("fix.c.gives"),), costs=fails)
 
 
@@ -175,10 +210,17 @@ def recommend(choices: Iterable[Choice]) -> str:
     return LEAVE
 
 
+def source_unreachable(upgrade: Optional[Dict[str, Any]], exit_code: int) -> bool:
+    """The plan is there but its wheel source did not answer (B stays open: a mirror may serve it)."""
+    return bool(upgrade) and exit_code == 3 and bool((upgrade or {}).get("resolve_note")) \
+        and isinstance((upgrade or {}).get("plan"), dict)
+
+
 def make_plan(diagnosis: Diagnosis, configure: Optional[Dict[str, Any]], upgrade: Optional[Dict[str, Any]],
-              upgrade_exit: int, offline: bool, text: Text, upgrade_choice_made: Optional[Choice] = None) -> FixPlan:
+              upgrade_exit: int, offline: bool, text: Text, reachable_mirror: Optional[str] = None,
+              upgrade_choice_made: Optional[Choice] = None) -> FixPlan:
     """`upgrade_choice_made`: B as decided without the planner (a fix pack not unpacked yet)."""
     choices = (workaround_choice(diagnosis, configure, text),
-               upgrade_choice_made or upgrade_choice(upgrade, upgrade_exit, offline, text),
+               upgrade_choice_made or upgrade_choice(upgrade, upgrade_exit, offline, text, reachable_mirror),
                leave_choice(diagnosis, text))
     return FixPlan(diagnosis, choices, recommend(choices))

@@ -89,8 +89,9 @@ class Step:
 
 @dataclass
 class FixOutcome:
-    # "nothing-to-do" | "planned" | "fixed" | "left" | "unavailable" | "failed" | "failed-rolled-back" |
-    # "could-not-check" | "cancelled"
+    # "nothing-to-do" | "planned" | "fixed" (changed, check passes, smoke tests passed on the GPU) |
+    # "changed-unproven" (changed, check passes, no GPU here to prove it) | "unchanged" (nothing to change) |
+    # "left" | "unavailable" | "failed" | "failed-rolled-back" | "could-not-check" | "cancelled"
     status: str
     exit_code: int
     plan: Optional[FixPlan] = None
@@ -100,3 +101,5 @@ class FixOutcome:
     final: Optional[Diagnosis] = None
     proven: Optional[bool] = None  # smoke tests passed on the GPU; None when they could not run
     mirror: Optional[str] = None  # the mirror B took its wheels from (None: the plan's own source)
+    changed: Optional[bool] = None  # the chosen change really changed files (None: nothing was carried out)
+    failure: str = ""  # why the change could not be made (the child's own message), for the text view

@@ -9,12 +9,16 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 # No < > | & in the markers: they are REM lines in .bat files, where cmd must not see redirection.
-BEGIN = "envdoctor configure: begin {name} (remove with: envdoctor configure --revert)"
+# The hint names the command as the user starts envdoctor in that folder (runtime\\python.exe envdoctor.pyz);
+# blocks are found by the part before it, so blocks written with another hint are found too.
+BEGIN = "envdoctor configure: begin {name} (remove with: "
+BEGIN_HINT = "{prefix} configure --revert)"
 END = "envdoctor configure: end {name}"
 
 
-def wrap(name: str, comment: str, body: List[str]) -> List[str]:
-    return [f"{comment} {BEGIN.format(name=name)}", *body, f"{comment} {END.format(name=name)}"]
+def wrap(name: str, comment: str, body: List[str], prefix: str = "envdoctor") -> List[str]:
+    begin = BEGIN.format(name=name) + BEGIN_HINT.format(prefix=prefix)
+    return [f"{comment} {begin}", *body, f"{comment} {END.format(name=name)}"]
 
 
 def find(text: str, name: str) -> Optional[Tuple[int, int]]:

@@ -1,7 +1,8 @@
 """The launcher block: environment for GPT-SoVITS and, optionally, a pre-launch `envdoctor check`.
 
 One block per launcher, inserted just before the first line that starts `webui.py` (after the script
-has set PATH and changed folder, before Python starts). `envdoctor check` exit codes: 0 ready,
+has set PATH and changed folder, before Python starts). `envdoctor check --launcher` (never waits on the
+runtime's `import torch`: the files decide, live facts are refreshed in the background) exit codes: 0 ready,
 1 warnings -> start; 2 will fail -> print the message and stop; 3 could not check -> start (a
 check that cannot run is no reason to block the user).
 """
@@ -68,7 +69,7 @@ def bat_body(env: Dict[str, str], check: Optional[str], stop_message: str, missi
         # No `call` before the program: Wine's cmd reports ERRORLEVEL 1 after `call prog.exe` exits 2.
         lines += recover_lines(check, missing_message) if missing_message else []
         lines += [
-            f'{check} check --root "%~dp0."',
+            f'{check} check --launcher --root "%~dp0."',
             'if not "%ERRORLEVEL%"=="2" goto envdoctor_start',
             f"echo {_bat_echo(stop_message)}",
             "pause",
@@ -83,7 +84,7 @@ def ps1_body(env: Dict[str, str], check: Optional[str], stop_message: str, missi
     if check:
         quoted = stop_message.replace("'", "''")
         lines += [
-            f'& {check} check --root "$PSScriptRoot"',
+            f'& {check} check --launcher --root "$PSScriptRoot"',
             "if ($LASTEXITCODE -eq 2) {",
             f"    Write-Host '{quoted}'",
             "    pause",
@@ -100,7 +101,7 @@ def sh_body(env: Dict[str, str], check: Optional[str], stop_message: str, missin
         lines += [
             # The script may have changed folder already (the one configure writes cds to its own).
             '_envdoctor_root="$(cd "$(dirname "$0")" 2>/dev/null && pwd || pwd)"',
-            f'{check} check --root "$_envdoctor_root"',
+            f'{check} check --launcher --root "$_envdoctor_root"',
             'if [ "$?" -eq 2 ]; then',
             f"    echo '{quoted}' >&2",
             "    exit 2",
@@ -119,13 +120,15 @@ KINDS = {
 PYZ = "envdoctor.pyz"
 
 
-def check_command(launcher: str, configured: str, root_has_pyz: bool, posix_python: Optional[str]) -> str:
+def check_command(launcher: str, configured: str, root_has_pyz: bool, posix_python: Optional[str],
+                  prefix: str = "envdoctor") -> str:
     """How LAUNCHER calls envdoctor: the user's command, else the bundle's zipapp run by the bundle's
-    own Python (no install needed), else `envdoctor` from PATH."""
+    own Python (no install needed), else the way configure itself was started (PREFIX, e.g. `envdoctor`
+    from PATH or `python3 -m envdoctor`)."""
     if configured != "auto":
         return quote_command(launcher, configured)
     if not root_has_pyz:
-        return "envdoctor"
+        return prefix
     if launcher == "go-webui.bat":
         return f'"%~dp0runtime\\python.exe" "%~dp0{PYZ}"'
     if launcher == "go-webui.ps1":
@@ -169,19 +172,19 @@ def quote_command(launcher: str, configured: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def new_sh_script(python: Optional[str], newline: str = "\n") -> str:
+def new_sh_script(python: Optional[str], newline: str = "\n", prefix: str = "envdoctor") -> str:
     """A shell launcher for Linux checkouts/bundles that have none (created by configure, removed by revert)."""
     interpreter = python or "python3"
     return newline.join([
         "#!/bin/sh",
-        "# Starts the GPT-SoVITS WebUI. Written by envdoctor configure; envdoctor configure --revert removes it.",
+        f"# Starts the GPT-SoVITS WebUI. Written by envdoctor configure; {prefix} configure --revert removes it.",
         'cd "$(dirname "$0")" || exit 1',
         f'exec {interpreter} webui.py "$@"',
         "",
     ])
 
 
-def apply(text: str, newline: str, launcher: str, body: Optional[List[str]]) -> str:
+def apply(text: str, newline: str, launcher: str, body: Optional[List[str]], prefix: str = "envdoctor") -> str:
     """TEXT with the launcher block (BODY) before the line that starts webui.py; None or [] removes it."""
     base = blocks.strip(text, NAME)
     if not body:
@@ -191,7 +194,7 @@ def apply(text: str, newline: str, launcher: str, body: Optional[List[str]]) -> 
     for line in base.splitlines(keepends=True):
         stripped = line.strip()
         if START_LINE.search(line) and not stripped.upper().startswith(("REM", "#", "::")):
-            lines = blocks.wrap(NAME, comment, body)
+            lines = blocks.wrap(NAME, comment, body, prefix)
             return base[:offset] + newline.join(lines) + newline + base[offset:]
         offset += len(line)
     raise NoStartLine(launcher)

@@ -180,7 +180,7 @@ def g2pw_body(mode: str) -> List[str]:
 
 
 def apply(text: str, newline: str, anchors: Tuple[Anchor, ...], name: str,
-          body: Optional[List[str]]) -> Tuple[str, str]:
+          body: Optional[List[str]], prefix: str = "envdoctor") -> Tuple[str, str]:
     """TEXT with block NAME (BODY) after the one known anchor found; (new text, upstream version).
 
     BODY None removes the block. Idempotent: an existing block is replaced, never doubled.
@@ -194,7 +194,7 @@ def apply(text: str, newline: str, anchors: Tuple[Anchor, ...], name: str,
         if base.count(needle) != 1:
             continue
         position = base.index(needle) + len(needle)
-        lines = blocks.wrap(name, "#", body)
+        lines = blocks.wrap(name, "#", body, prefix)
         if needle.endswith(newline):
             insert = newline.join(lines) + newline
         elif base.startswith(newline, position):

@@ -29,6 +29,8 @@ class Plan:
     refusals: List[Message] = field(default_factory=list)
     notes: List[Message] = field(default_factory=list)
     texts: Dict[str, Tuple[str, str]] = field(default_factory=dict)  # relative -> (before, after) for diffs
+    # How the user starts envdoctor in the GPT-SoVITS folder: the blocks' "remove with:" hint names it.
+    prefix: str = "envdoctor"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def _add(plan: Plan, relative: str, base: Base, new_text: Optional[str], new_mod
 def build(inst: Installation, settings: Settings, lang_message: Any, host: str) -> Plan:
     """All writes, refusals and notes for SETTINGS. `lang_message(key)` gives launcher stop text."""
     state = State(inst.root)
-    plan = Plan(inst, settings)
+    plan = Plan(inst, settings, prefix=_typed_prefix(inst.root))
     plan.notes.append(("configure.note.generation", {"generation": inst.generation, "root": inst.root}))
     _yaml(inst, state, settings, plan)
     _launchers(inst, state, settings, plan, lang_message, host)
@@ -120,7 +122,8 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
         check = None
         if settings.launcher_check:
             try:
-                check = launchers.check_command(relative, settings.check_command, has_pyz, inst.posix_python)
+                check = launchers.check_command(relative, settings.check_command, has_pyz, inst.posix_python,
+                                                 plan.prefix)
             except launchers.BadCheckCommand as exc:
                 raise ConfigureError("safety.bad_check_command", command=settings.check_command,
                                      problem=str(exc)) from exc
@@ -134,7 +137,7 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
             if not env and not check:
                 _add(plan, relative, base, None)
                 continue
-            text, new_mode = launchers.new_sh_script(inst.posix_python, base.style.newline), 0o755
+            text, new_mode = launchers.new_sh_script(inst.posix_python, base.style.newline, plan.prefix), 0o755
         style = base.style
         message, missing_text = stop, missing
         if stop.isascii() or not text.isascii():
@@ -149,15 +152,24 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
         base = dataclasses.replace(base, style=style)
         body = launchers.KINDS[relative][1](env, check, message, missing_text)
         try:
-            new_text = launchers.apply(text, base.style.newline, relative, body)
+            new_text = launchers.apply(text, base.style.newline, relative, body, plan.prefix)
         except launchers.NoStartLine:
             plan.refusals.append(("configure.refuse.no_start_line", {"file": relative}))
             continue
         if not base.style.can_encode(new_text):
             body = launchers.KINDS[relative][1](env, check, lang_message("configure.launcher.stop", "en"),
                                                 lang_message("configure.launcher.runtime_missing", "en"))
-            new_text = launchers.apply(text, base.style.newline, relative, body)
+            new_text = launchers.apply(text, base.style.newline, relative, body, plan.prefix)
         _add(plan, relative, base, new_text, new_mode)
+
+
+def _typed_prefix(root: str) -> str:
+    from envdoctor.invocation import DEFAULT, current
+
+    prefix = current(cwd=root)
+    # The hint goes into files of many encodings (GBK .bat, ASCII .ps1): an exotic path is not worth a
+    # file envdoctor cannot write back.
+    return prefix if prefix.isascii() and "%" not in prefix else DEFAULT
 
 
 def _wants_sh(inst: Installation, host: str) -> bool:
@@ -211,7 +223,7 @@ def _patch(inst: Installation, state: State, plan: Plan, relative: str, anchors:
     # A config.py saved by a Chinese Windows editor is GBK: read and written back as GBK (the block is ASCII).
     base = _base(inst, state, relative, plan, allow_gbk=relative.endswith(".py"), block_names=(block,))
     try:
-        new_text, version = patches.apply(base.text, base.style.newline, anchors, block, body)
+        new_text, version = patches.apply(base.text, base.style.newline, anchors, block, body, plan.prefix)
     except patches.AnchorNotFound:
         plan.refusals.append((refusal, {"file": relative}))
         return

@@ -60,7 +60,18 @@ def message(lang: str, key: str, **params: Any) -> str:
     template = catalogue(lang).get(key)
     if template is None:
         template = catalogue("en").get(key, key)
-    return template.format_map(_Missing({k: _text(v, lang) for k, v in params.items()}))
+    values = {k: _text(v, lang) for k, v in params.items()}
+    if "{cmd}" in template and "cmd" not in values:
+        # Hints name the command the way the user started envdoctor (runtime\python.exe envdoctor.pyz...)
+        from envdoctor.invocation import current
+
+        values["cmd"] = current()
+    return template.format_map(_Missing(values))
+
+
+def colon(lang: str) -> str:
+    """The colon after a label: full-width in a Chinese sentence."""
+    return "：" if lang == "zh_CN" else ": "
 
 
 def has_message(lang: str, key: str) -> bool:

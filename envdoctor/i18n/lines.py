@@ -35,6 +35,7 @@ _SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in
      "line.bundle_machine"),
     (r"^torch is not installed in this runtime$", "line.no_torch"),
     (r"^no answer within (?P<seconds>\d+) s$", "line.no_answer"),
+    (r"^the runtime's torch is being read in the background; the next check uses it$", "line.live_background"),
     (r"^(?P<count>\d+) GPU\(s\)$", "line.gpu_count"),
     (r"^driver files unchanged since the last answer$", "line.gpu_cache"),
     (r"^--assume-gpu/--assume-driver$", "line.assumed"),
@@ -70,6 +71,7 @@ def localize_line(lang: str, line: str) -> str:
 def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     """A finding's PARAMS for its texts in LANG (English: as they are): fixed-set words (source, coverage,
     status) as their labels, envdoctor's lines localized, quoted program messages in quotation marks."""
+    params = _finding_named(lang, params)
     if lang == "en":
         return dict(params)
     shown = _words(lang, params)
@@ -81,6 +83,17 @@ def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     if isinstance(sources, str):  # "live=none, matrix=ptx-jit" (coverage answers that disagree)
         shown["sources"] = "、".join(_source_pair(lang, pair) for pair in sources.split(", "))
     return shown
+
+
+def _finding_named(lang: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A finding that names another (blocker-unverified's `finding`): that one's title, in words, for
+    the reader; the code stays in the finding's params (--json)."""
+    code = params.get("finding")
+    key = f"finding.{code}.title"
+    if not isinstance(code, str) or not has_message(lang, key):
+        return params
+    rest = {k: v for k, v in params.items() if k != "finding"}
+    return dict(params, finding=message(lang, key, **display_params(lang, rest)))
 
 
 def _words(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from envdoctor.jsoncache import JsonCache, file_stamp
 from envdoctor.model import BinaryCoverageSummary, Facts, GpuFacts, Runtime, to_jsonable
@@ -30,6 +30,12 @@ class CollectOptions:
     assume_gpu: Optional[str] = None
     assume_driver: Optional[str] = None
     facts_from: Optional[str] = None
+    # A launcher's check never waits on `import torch`: without a recorded answer the files decide and
+    # the live facts are refreshed in the background (envdoctor.probes.live.refresh_in_background).
+    live_wait: bool = True
+    # Told just before the runtime's interpreter starts (the first check after a runtime change takes
+    # seconds there): the command shows what it is doing.
+    on_live_start: Optional[Callable[[], None]] = None
 
 
 _LIBRARY_SUFFIXES = (".so", ".dll", ".pyd")
@@ -109,7 +115,8 @@ def collect(
     if options.live:
         with watch.stage("live"):
             live = run_live_probe(runtime, torch_dir, gpus.gpus, runner=runner,
-                                  cache=JsonCache(cache_dir(), "live"), timeout=options.live_timeout)
+                                  cache=JsonCache(cache_dir(), "live"), timeout=options.live_timeout,
+                                  wait=options.live_wait, on_start=options.on_live_start)
     return Facts(
         gpu=gpus,
         runtime=runtime,

@@ -8,7 +8,7 @@ so a launcher's pre-launch check pays for it once per runtime change.
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from envdoctor.jsoncache import JsonCache, file_stamp
 from envdoctor.model import Gpu, LiveDevice, LiveProbe, Runtime, parse_cc
@@ -122,6 +122,10 @@ def _from_answer(answer: dict, duration: float, cached: bool) -> LiveProbe:
     )
 
 
+# The live probe's reason when a launcher's check did not wait for it (a line envdoctor.i18n.lines knows).
+BACKGROUND = "the runtime's torch is being read in the background; the next check uses it"
+
+
 def run_live_probe(
     runtime: Runtime,
     torch_dir: Optional[str],
@@ -129,7 +133,11 @@ def run_live_probe(
     runner: Optional[Runner] = None,
     cache: Optional[JsonCache] = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    wait: bool = True,
+    on_start: Optional[Callable[[], None]] = None,
 ) -> LiveProbe:
+    """The live facts: the cached answer for these torch files and GPUs, else the runtime's own
+    interpreter asked now; WAIT False: never ask now (the caller refreshes in the background)."""
     if torch_dir is None:
         return LiveProbe(status="skipped", error="torch is not installed in this runtime")
     if runtime.platform != host_platform():
@@ -143,6 +151,10 @@ def run_live_probe(
             except (TypeError, ValueError):
                 duration = 0.0
             return _from_answer(hit["answer"], duration, cached=True)
+    if not wait:
+        return LiveProbe(status="skipped", error=BACKGROUND)
+    if on_start is not None:
+        on_start()
     env = dict(os.environ)
     env.setdefault("PYTHONIOENCODING", "utf-8")
     result = (runner or SubprocessRunner()).run([runtime.python, "-I", "-c", PROBE_SCRIPT], timeout=timeout, env=env)

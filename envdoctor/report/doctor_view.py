@@ -92,7 +92,7 @@ def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: 
     names = {g.index: g.name for g in report.check.facts.gpu.gpus}
     table = Table(title=message(lang, "ui.doctor.smoke"), title_justify="left")
     for key in ("ui.doctor.test", "ui.doctor.gpu", "ui.doctor.status", "ui.doctor.time", "ui.doctor.error"):
-        table.add_column(message(lang, key))
+        table.add_column(message(lang, key), overflow="fold")
     for r in report.smoke:
         status = Text(status_text(r, lang), style=_STATUS_STYLE.get(r.status, ""))
         why = _short(why_text(r, lang))
@@ -105,7 +105,7 @@ def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: 
     rec = report.recommendation
     settings = Table(title=message(lang, "ui.doctor.recommend"), title_justify="left")
     for key in ("ui.doctor.setting", "ui.doctor.value", "ui.doctor.why", "ui.doctor.source"):
-        settings.add_column(message(lang, key))
+        settings.add_column(message(lang, key), overflow="fold")
     for name in SETTINGS:
         setting: m.Setting = getattr(rec, name)
         why = message(lang, setting.reason, **setting.params)

@@ -10,8 +10,9 @@ from typing import Any, Dict, Optional
 from envdoctor.i18n import message
 from envdoctor.i18n.lines import display_params
 
-# Origins that differ from "this machine checks its own runtime" and so must be said.
-_TOLD = ("given", "report", "unknown")
+# Origins that differ from "this machine checks its own runtime" and so must be said: a simulated GPU
+# (ENVDOCTOR_GPUS, --assume-gpu, the demo) is marked as such in check's output and in the report.
+_TOLD = ("given", "report", "unknown", "override", "simulated")
 
 
 def shows_origin(gpu_origin: str, foreign: Optional[str]) -> bool:

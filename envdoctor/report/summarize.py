@@ -106,8 +106,8 @@ def render_summary(summary: Dict[str, Any], lang: str, console: Console) -> None
     console.print(message(lang, "summarize.reports", count=summary["reports"]))
     for name in DIMENSIONS:
         table = Table(title=message(lang, f"summarize.{name}"), title_justify="left")
-        table.add_column(message(lang, "summarize.value"))
-        table.add_column(message(lang, "summarize.count"), justify="right")
+        table.add_column(message(lang, "summarize.value"), overflow="fold")
+        table.add_column(message(lang, "summarize.count"), justify="right", overflow="fold")
         for item in summary[name]:
             table.add_row(str(item["value"]), str(item["count"]))
         console.print(table)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from envdoctor.i18n import has_message, message
+from envdoctor.i18n import colon, has_message, message
 from envdoctor.i18n.lines import display_params, localize_line
 from envdoctor.model import CheckReport, Finding, Severity, Verdict, arch_name
 from envdoctor.report.origin import fix_text, origin_line, shows_origin
@@ -32,7 +32,7 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
             memory = f", {gpu.memory_total_mib} MiB" if gpu.memory_total_mib else ""
             rows.append((f"{message(lang, 'ui.gpu')} {gpu.index}",
                          f"{gpu.name} ({arch_name(gpu.compute_capability)}{memory}) "
-                         f"[{gpu.source}] — {message(lang, 'ui.coverage')}: {cov}"))
+                         f"[{gpu.source}] — {message(lang, 'ui.coverage')}{colon(lang)}{cov}"))
     else:
         empty = "ui.gpu_unknown" if facts.gpu_origin == "unknown" else "ui.no_gpu"
         rows.append((message(lang, "ui.gpu"), message(lang, empty)))
@@ -77,13 +77,13 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
 
     console.print(Text(message(lang, f"verdict.{report.verdict.value}"), style=_VERDICT_STYLE[report.verdict]))
     facts = Table(show_header=False, box=None, pad_edge=False)
-    facts.add_column(style="bold")
+    facts.add_column(style="bold", overflow="fold")
     facts.add_column(overflow="fold")
     for label, value in _facts_rows(report, lang):
         facts.add_row(label, Text(value))  # plain text: "[override]" is a source tag, not rich markup
     console.print(facts)
     table = Table(show_lines=False, expand=False)
-    table.add_column(message(lang, "ui.severity"), no_wrap=True)
+    table.add_column(message(lang, "ui.severity"), no_wrap=True, overflow="fold")
     # "fold", not the default ellipsis: Chinese text has no spaces, so rich would cut it off.
     table.add_column(message(lang, "ui.finding"), overflow="fold")
     table.add_column(message(lang, "ui.fix"), overflow="fold")
@@ -100,5 +100,6 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
         table.add_row(label, body, fix_text(lang, finding.code, finding.params, report.facts.foreign_platform,
                                             finding.severity.value))
     console.print(table)
-    console.print(Text(f"{message(lang, 'ui.verdict')}: {message(lang, 'ui.verdict_word.' + report.verdict.value)} "
+    verdict = message(lang, "ui.verdict_word." + report.verdict.value)
+    console.print(Text(f"{message(lang, 'ui.verdict')}{colon(lang)}{verdict} "
                        f"({message(lang, 'ui.exit_code', code=report.verdict.exit_code)})", style="dim"))

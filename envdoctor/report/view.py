@@ -72,8 +72,8 @@ def build_view(envelope: Dict[str, Any]) -> View:
         findings=findings,
         sections=tuple(s for s in (
             _gpus(envelope, t), _system(envelope, report, t), _coverage(envelope, t), _doctor(report, t),
-            _gptsovits(report, t), *_logs(report, t), _environment(report, t), _packages(envelope, t),
-            _files(report, t),
+            _upgrade(report, t), _gptsovits(report, t), *_logs(report, t), _environment(report, t),
+            _packages(envelope, t), _files(report, t),
         ) if s is not None),
     )
 
@@ -188,6 +188,22 @@ def _doctor(report: Dict[str, Any], t: Any) -> Optional[Section]:
     header = (t("report.col.test"), t("ui.severity"), t("report.col.result"))
     return Section("doctor", t("report.doctor"), header=header, rows=rows,
                    note=f"{t('ui.verdict')}: {doctor.get('verdict', '?')}")
+
+
+def _upgrade(report: Dict[str, Any], t: Any) -> Optional[Section]:
+    """The last upgrade tried here (by fix) and its transaction log: why B failed, for the helper."""
+    upgrade = report.get("upgrade") or {}
+    if not isinstance(upgrade, dict) or not upgrade:
+        return None
+    found = upgrade.get("attempt")
+    attempt: dict = found if isinstance(found, dict) else {}
+    pairs = []
+    for key in ("when", "status", "exit_code", "reason", "mirror", "wheelhouse"):
+        if attempt.get(key) not in (None, ""):
+            pairs.append((t(f"report.upgrade.{key}"), str(attempt[key])))
+    if upgrade.get("log"):
+        pairs.append((t("report.upgrade.log"), str(upgrade["log"])))
+    return Section("upgrade", t("report.upgrade"), pairs=tuple(pairs))
 
 
 def _gptsovits(report: Dict[str, Any], t: Any) -> Section:

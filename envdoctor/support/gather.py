@@ -27,6 +27,7 @@ from envdoctor.report import logs
 from envdoctor.report.document import REPORT_SCHEMA_VERSION, Document
 from envdoctor.report.envelope import check_data
 from envdoctor.support import evidence, seams
+from envdoctor.support.upgrade_state import upgrade_state
 
 SEVERITY_RANK = {s.value: s.rank for s in Severity}
 MAX_NAMED_LOGS = 8  # with 64 KiB tails each, the zip stays well under a ticket system's attachment limit
@@ -92,6 +93,9 @@ def gather(
     gptsovits, config_files, shapes = evidence.gptsovits_state(root)
     files.update(config_files)
 
+    upgrade, upgrade_files = upgrade_state(root)  # why the last upgrade failed, where one was tried
+    files.update(upgrade_files)
+
     step("report.step.logs")
 
     @functools.cache  # loaded once, and only when a log has an error to explain
@@ -132,6 +136,7 @@ def gather(
         "gptsovits": gptsovits,
         "logs": log_sections,
         "doctor": doctor,
+        **({"upgrade": upgrade} if upgrade else {}),
         "evidence": [],  # filled by `index_evidence` once the files are final
     }
     return Document(envelope, files, shapes)

@@ -38,6 +38,8 @@ class RollbackResult:
 
 def choose(layout: Layout, wanted: Optional[str]) -> KeptTree:
     trees = kept_trees(layout)
+    if not trees:  # nothing kept at all: no list of kept runtimes to offer, with --to or without
+        raise UpgradeError("upgrade.error.nothing_kept", root=layout.root)
     if wanted:
         match = [t for t in trees if t.txid == wanted or t.txid.startswith(wanted)]
         if len(match) != 1:
@@ -74,7 +76,7 @@ def verify_kept(layout: Layout, tree: KeptTree) -> None:
 def rollback(layout: Layout, wanted: Optional[str] = None) -> RollbackResult:
     journal = Journal(layout)
     if not os.path.isdir(layout.state_dir):
-        raise UpgradeError("upgrade.error.no_backup", root=layout.root)  # nothing kept: create nothing
+        raise UpgradeError("upgrade.error.nothing_kept", root=layout.root)  # nothing kept: create nothing
     with TxLock(layout), interrupts.guard():
         refuse_open(journal)
         tree = choose(layout, wanted)

@@ -129,5 +129,5 @@ def test_the_report_keeps_this_machines_gpu_out_and_says_whose_facts(bundle: Pat
         markdown = archive.read("report.md").decode("utf-8")
     assert "evidence/nvidia-smi-q.txt" not in names and "H100" not in markdown
     assert "This machine's operating system (not the bundle's)" in markdown
-    assert "GPU and driver: given with --assume-gpu / --assume-driver" in markdown
+    assert "GPU and driver: SIMULATED: given with --assume-gpu / --assume-driver, not detected" in markdown
     assert "On the machine that runs this windows bundle: " in markdown

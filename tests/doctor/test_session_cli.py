@@ -208,7 +208,7 @@ def test_cli_text_output_and_chinese(fake_python: Path, capsys, monkeypatch) -> 
     text = capsys.readouterr().out
     assert code == 2
     assert "冒烟测试 sdpa-efficient 在 NVIDIA GeForce RTX 5060 Ti 上导致进程崩溃" in text
-    assert "半精度(FP16)推理" in text and "关闭" in text
+    assert "半精度（FP16）推理" in text and "关闭" in text
     assert "TORCH_CUDA_ARCH_LIST 只影响在本机上编译的 CUDA 扩展" in text
 
 

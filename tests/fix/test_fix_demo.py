@@ -49,7 +49,7 @@ def test_the_demo_plans_the_memos_choices_and_leaves_no_folder(demo_env: Path, c
 
 def test_the_demo_carries_out_a_and_the_final_check_passes(demo_env: Path, capsys):
     out = fix_json(capsys, "--yes", "--choose", "A")
-    assert out["status"] == "fixed", out["steps"]
+    assert out["status"] == "changed-unproven", out["steps"]
     assert out["chosen"] == "A" and out["proven"] is None  # a simulated GPU proves nothing
     assert out["final"]["exit_code"] in (0, 1) and not out["final"]["blocking"]
     assert [s["name"] for s in out["steps"]] == ["check", "configure-preview", "upgrade-plan", "configure", "check"]

@@ -101,10 +101,10 @@ def test_launcher_check_uses_the_bundles_zipapp_when_there_is_one(checked_tree, 
     (root / "envdoctor.pyz").write_text("import sys\nprint('PYZ', sys.argv[1:])\nsys.exit(2)\n")
     configure(root, "--fp16", "off", "--arch-list", "off", "--launcher-check", "--yes", capsys=capsys)
     bat = (root / "go-webui.bat").read_text()
-    assert '"%~dp0runtime\\python.exe" "%~dp0envdoctor.pyz" check --root "%~dp0."' in bat
+    assert '"%~dp0runtime\\python.exe" "%~dp0envdoctor.pyz" check --launcher --root "%~dp0."' in bat
     process = launch(root, standin, {})
     assert process.returncode == 2
-    assert f"PYZ ['check', '--root', '{root}']" in process.stdout
+    assert f"PYZ ['check', '--launcher', '--root', '{root}']" in process.stdout
 
 
 def test_launcher_check_alone_changes_nothing_else(tree, capsys, gpu_5060) -> None:

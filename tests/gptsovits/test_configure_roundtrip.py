@@ -56,7 +56,7 @@ def test_bat_stays_gbk_with_crlf_and_gets_a_chinese_stop_message(tree, capsys) -
     start = next(i for i, line in enumerate(lines) if "webui.py" in line and not line.startswith("REM"))
     assert lines[start - 1].startswith("REM envdoctor configure: end launcher")
     assert 'set "is_half=False"' in lines and 'set "TORCH_CUDA_ARCH_LIST=12.0"' in lines
-    assert 'envdoctor check --root "%~dp0."' in lines
+    assert 'envdoctor check --launcher --root "%~dp0."' in lines
     assert 'if not "%ERRORLEVEL%"=="2" goto envdoctor_start' in lines
 
 

@@ -69,3 +69,30 @@ def test_arch_list_auto_does_not_write_this_machines_gpu_into_a_windows_bundle(t
     monkeypatch.setenv("COLUMNS", "300")
     main(["configure", "--root", str(root), "--arch-list", "auto", "--fp16", "off", "--no-live", "--lang", "en"])
     assert "a windows bundle examined on linux: this machine's GPU is not its user's" in capsys.readouterr().out
+
+
+def test_the_blocks_hint_names_the_command_the_user_typed(tmp_path: Path, capsys, gpu_5060, monkeypatch) -> None:
+    """Issue 26: `runtime\\python.exe envdoctor.pyz configure` writes `remove with: runtime\\python.exe
+    envdoctor.pyz configure --revert` into go-webui.bat, not `envdoctor configure --revert`; the block
+    written with an older hint is still found and replaced, and --revert still restores the bytes."""
+    import sys
+
+    from envdoctor import invocation
+
+    root = windows_bundle(tmp_path / "bundle")
+    before = snapshot(root)
+    configure(root, "--fp16", "off", "--yes", capsys=capsys)  # in-process: the plain `envdoctor` hint
+    assert "(remove with: envdoctor configure --revert)" in (root / "go-webui.bat").read_bytes().decode("gbk")
+    # Started as the zipapp by a python below the bundle folder, in that folder.
+    monkeypatch.setattr(sys, "argv", [str(root / "envdoctor.pyz")])
+    monkeypatch.setattr(sys, "executable", str(root / "runtime" / "bin" / "python3"))
+    monkeypatch.chdir(root)
+    invocation._CACHE.clear()
+    configure(root, "--fp16", "off", "--v2pro-sv", "cpu", "--yes", capsys=capsys)
+    bat = (root / "go-webui.bat").read_bytes().decode("gbk")
+    assert "REM envdoctor configure: begin launcher (remove with: runtime/bin/python3 envdoctor.pyz configure " \
+           "--revert)" in bat
+    assert bat.count("envdoctor configure: begin launcher") == 1
+    configure(root, "--revert", capsys=capsys)
+    assert snapshot(root) == before
+    invocation._CACHE.clear()

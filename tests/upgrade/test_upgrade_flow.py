@@ -191,7 +191,7 @@ def test_rollback_to_a_rejected_runtime_and_prune(bundle, env, index, capsys):
     state = os.path.join(bundle, ".envdoctor", "upgrade")
     assert [d for d in os.listdir(state) if d.startswith("tx-")] == []  # no empty tx-* folders left
     code, out = run_cli(capsys, "rollback", "--root", bundle, "--json")
-    assert code == 3 and out["error"]["key"] == "upgrade.error.no_backup"
+    assert code == 3 and out["error"]["key"] == "upgrade.error.nothing_kept"
     assert torch_version(bundle) == "2.7.0+cu128"
 
 

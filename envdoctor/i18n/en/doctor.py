@@ -11,19 +11,19 @@ TESTS = {
     "matmul-fp16": ("fp16 matrix multiply", "FP16 inference (the default) needs it."),
     "conv1d-fp32": ("fp32 1-D convolution", "The HuBERT and VITS models need 1-D convolutions."),
     "conv1d-fp16": ("fp16 1-D convolution", "FP16 inference (the default) needs it."),
-    "sdpa-efficient": ("FP16 attention, memory-efficient kernel", "FP16 inference: this is the memo's failure 1 "
+    "sdpa-efficient": ("FP16 attention, memory-efficient kernel", "FP16 inference aborts the whole WebUI when this breaks "
                        "(\"FATAL: this function is for sm80, but was built for sm370\")."),
     "sdpa-default": ("FP16 attention, default kernel choice", "FP16 inference uses this attention path."),
-    "fft-fp32": ("torch.fft.rfft(x).abs() (fp32)", "v2Pro/v2ProPlus speaker verification (fbank): the memo's failure 2 "
+    "fft-fp32": ("torch.fft.rfft(x).abs() (fp32)", "v2Pro/v2ProPlus voices crash in speaker verification (fbank) when this breaks "
                  "(\"nvrtc: error: invalid value for --gpu-architecture\")."),
     "fft-fp16": ("torch.fft.rfft(x).abs() (fp16)", "v2Pro speaker verification with FP16 on."),
     "onnxruntime-cuda": ("onnxruntime CUDA execution provider", "The G2PW Chinese text frontend runs on it."),
     "extension": ("a kernel from the given CUDA extension library", "Code in that library cannot run on this GPU."),
 }
 FIXES = {
-    "core": "Run envdoctor upgrade to install a torch build made for this GPU.",
-    "fp16": "Run envdoctor configure --fp16 off now (slower, more memory), and envdoctor upgrade for the real fix.",
-    "v2pro-sv": "Run envdoctor configure --v2pro-sv cpu now (speaker verification on the CPU), and envdoctor upgrade "
+    "core": "Run {cmd} upgrade to install a torch build made for this GPU.",
+    "fp16": "Run {cmd} configure --fp16 off now (slower, more memory), and {cmd} upgrade for the real fix.",
+    "v2pro-sv": "Run {cmd} configure --v2pro-sv cpu now (speaker verification on the CPU), and {cmd} upgrade "
                 "for the real fix.",
     "g2pw": "Run G2PW on the CPU: envdoctor configure --g2pw cpu (undo: envdoctor configure --revert).",
     "extension": "Rebuild the extension for this GPU (TORCH_CUDA_ARCH_LIST set to its compute capability).",
@@ -106,7 +106,7 @@ MESSAGES = {
     "recommend.arch_list.unknown": "No GPU's compute capability is known.",
     "recommend.arch_list.note": "TORCH_CUDA_ARCH_LIST only steers CUDA extensions compiled on this machine "
     "(torch.utils.cpp_extension and similar). It adds no kernels to the torch already installed and does not change "
-    "which GPUs NVRTC can compile for: it fixes neither of the memo's two failures; an upgraded torch does.",
+    "which GPUs NVRTC can compile for: it fixes neither the FP16 abort nor the v2Pro speaker-verification crash; an upgraded torch does.",
     "recommend.upgrade.no_torch": "torch is not installed in this runtime.",
     "recommend.upgrade.cpu_torch": "torch {torch} is a CPU build on a machine with an NVIDIA GPU.",
     "recommend.upgrade.no_gpu": "No NVIDIA GPU: the installed torch is as good as it gets here.",
@@ -136,5 +136,5 @@ for _test, (_what, _why) in TESTS.items():
     MESSAGES[f"finding.smoke-{_test}-timeout.detail"] = (
         f"{_why} No answer after {{seconds}} s (during {{stage}}). The first run on a GPU without native kernels "
         "can spend minutes compiling them; a hang here would hang the WebUI too.")
-    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "Run envdoctor doctor again with a longer --test-timeout; " \
+    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "Run {cmd} doctor again with a longer --test-timeout; " \
         "if it repeats: " + _fix

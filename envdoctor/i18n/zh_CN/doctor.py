@@ -9,20 +9,20 @@ TESTS = {
     "matmul-fp16": ("fp16 矩阵乘法", "半精度（FP16）推理（默认开启）需要它。"),
     "conv1d-fp32": ("fp32 一维卷积", "HuBERT 和 VITS 模型需要一维卷积。"),
     "conv1d-fp16": ("fp16 一维卷积", "半精度（FP16）推理（默认开启）需要它。"),
-    "sdpa-efficient": ("FP16 注意力（memory-efficient 内核）", "半精度推理：这就是备忘录里的现象一"
+    "sdpa-efficient": ("FP16 注意力（memory-efficient 内核）", "这一项出错时，半精度推理会让整个 WebUI 崩溃退出"
                        "（\"FATAL: this function is for sm80, but was built for sm370\"）。"),
     "sdpa-default": ("FP16 注意力（默认内核选择）", "半精度推理走的就是这条注意力路径。"),
-    "fft-fp32": ("torch.fft.rfft(x).abs()（fp32）", "v2Pro/v2ProPlus 声纹提取（fbank）：这就是备忘录里的现象二"
+    "fft-fp32": ("torch.fft.rfft(x).abs()（fp32）", "这一项出错时，v2Pro/v2ProPlus 音色在声纹提取（fbank）时崩溃"
                  "（\"nvrtc: error: invalid value for --gpu-architecture\"）。"),
     "fft-fp16": ("torch.fft.rfft(x).abs()（fp16）", "开启半精度时的 v2Pro 声纹提取。"),
     "onnxruntime-cuda": ("onnxruntime 的 CUDA 执行器", "G2PW 中文文本前端在它上面运行。"),
     "extension": ("指定的 CUDA 扩展库中的内核", "这个库里的代码无法在这张显卡上运行。"),
 }
 FIXES = {
-    "core": "运行 envdoctor upgrade，安装为这张显卡编译的 torch。",
-    "fp16": "现在先运行 envdoctor configure --fp16 off（更慢、更占显存）；根本解决办法是 envdoctor upgrade。",
-    "v2pro-sv": "现在先运行 envdoctor configure --v2pro-sv cpu（声纹提取改在 CPU 上做）；根本解决办法是 envdoctor upgrade。",
-    "g2pw": "让 G2PW 在 CPU 上运行：envdoctor configure --g2pw cpu（撤销：envdoctor configure --revert）。",
+    "core": "运行 {cmd} upgrade，安装为这张显卡编译的 torch。",
+    "fp16": "现在先运行 {cmd} configure --fp16 off（更慢、更占显存）；根本解决办法是 {cmd} upgrade。",
+    "v2pro-sv": "现在先运行 {cmd} configure --v2pro-sv cpu（声纹提取改在 CPU 上做）；根本解决办法是 {cmd} upgrade。",
+    "g2pw": "让 G2PW 在 CPU 上运行：{cmd} configure --g2pw cpu（撤销：{cmd} configure --revert）。",
     "extension": "为这张显卡重新编译这个扩展（把 TORCH_CUDA_ARCH_LIST 设为它的计算能力）。",
 }
 SKIP_REASONS = {
@@ -73,7 +73,7 @@ MESSAGES = {
     "ui.doctor.yes": "需要",
     "ui.doctor.no": "不需要",
     "ui.doctor.unknown": "未知",
-    "ui.doctor.fp16": "半精度(FP16)推理",
+    "ui.doctor.fp16": "半精度（FP16）推理",
     "ui.doctor.v2pro_sv": "启用v2Pro声纹",
     "ui.doctor.arch_list": "TORCH_CUDA_ARCH_LIST",
     "ui.doctor.upgrade_needed": "是否需要升级 torch",
@@ -102,7 +102,7 @@ MESSAGES = {
     "recommend.arch_list.value": "本机显卡的计算能力：{value}。",
     "recommend.arch_list.unknown": "不知道任何显卡的计算能力。",
     "recommend.arch_list.note": "TORCH_CUDA_ARCH_LIST 只影响在本机上编译的 CUDA 扩展（torch.utils.cpp_extension 之类）。"
-    "它不会给已经装好的 torch 增加内核，也不会改变 NVRTC 能为哪些显卡编译：备忘录里的两个问题它都解决不了，升级 torch 才能解决。",
+    "它不会给已经装好的 torch 增加内核，也不会改变 NVRTC 能为哪些显卡编译：半精度崩溃和 v2Pro 声纹崩溃它都解决不了，升级 torch 才能解决。",
     "recommend.upgrade.no_torch": "这个运行环境里没有安装 torch。",
     "recommend.upgrade.cpu_torch": "机器上有 NVIDIA 显卡，但 torch {torch} 是 CPU 版。",
     "recommend.upgrade.no_gpu": "没有 NVIDIA 显卡：现在的 torch 已经够用。",
@@ -132,4 +132,4 @@ for _test, (_what, _why) in TESTS.items():
     MESSAGES[f"finding.smoke-{_test}-timeout.detail"] = (
         f"{_why}{{seconds}} 秒后仍无结果（{{stage}} 阶段）。没有原生内核的显卡第一次运行时可能要花几分钟编译内核；"
         "如果是卡死，WebUI 也会卡死。")
-    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "用更长的 --test-timeout 再运行一次 envdoctor doctor；如果仍然超时：" + _fix
+    MESSAGES[f"finding.smoke-{_test}-timeout.fix"] = "用更长的 --test-timeout 再运行一次 {cmd} doctor；如果仍然超时：" + _fix
