@@ -3,6 +3,14 @@ the command modules) and argparse's own phrases (keyed by argparse's message ids
 envdoctor/cli/zh_argparse.py when the language is zh_CN."""
 
 HELP = {
+    "G2PW Chinese text frontend: on (GPT-SoVITS's choice: CUDA when onnxruntime offers it), cpu (auto: cpu when "
+    "onnxruntime-gpu's CUDA provider has no kernel for this GPU)":
+        "G2PW 中文文本前端：on（GPT-SoVITS 自己的选择：onnxruntime 提供 CUDA 时用 CUDA），cpu（auto：onnxruntime-gpu "
+        "的 CUDA 执行器没有这张显卡的内核时用 CPU）",
+    "after a successful upgrade, keep the newest N runtimes set aside for rollback and delete older ones (default 1)":
+        "升级成功后，只保留最新的 N 个供回滚的运行环境，删除更旧的（默认 1）",
+    "how many kept runtimes --prune keeps (2); after a rollback, older ones than the newest N are deleted (1)":
+        "--prune 保留几个运行环境（2）；回滚后，比最新的 N 个更旧的会被删除（1）",
     "Checks, diagnoses and safely upgrades the GPU runtime of GPT-SoVITS bundles.":
         "检查、诊断并安全升级 GPT-SoVITS 整合包的显卡运行环境。",
     "show this help message and exit": "显示此帮助并退出",
