@@ -105,7 +105,7 @@ def test_launchers_recover_a_missing_runtime_with_the_copy_and_call_no_program()
     lines = bat_body({}, check, "stop", "runtime missing")
     assert lines[0] == 'if exist "%~dp0runtime\\python.exe" goto envdoctor_check'
     assert '"%~dp0.envdoctor\\python\\python.exe" "%~dp0envdoctor.pyz" recover --root "%~dp0."' in lines
-    assert f'{check} check --root "%~dp0."' in lines and not any(line.startswith("call ") for line in lines)
+    assert f'{check} check --launcher --root "%~dp0."' in lines and not any(line.startswith("call ") for line in lines)
     bat = launcher_files()["fix-env.bat"].decode("ascii").split("\r\n")
     assert "if exist .envdoctor\\python\\python.exe .envdoctor\\python\\python.exe envdoctor.pyz recover" in bat
     assert bat.index(":envdoctor_fix") < bat.index("runtime\\python.exe envdoctor.pyz fix %*")

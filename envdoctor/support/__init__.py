@@ -2,5 +2,5 @@
 
 The action half of `envdoctor report`; envdoctor/report/ only redacts and renders what this gathers.
 
-May be imported by: cli only.
+May be imported by: cli, fix (the last upgrade attempt's record, support/upgrade_state.py).
 """

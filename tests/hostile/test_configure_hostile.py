@@ -70,7 +70,7 @@ def test_a_check_command_with_spaces_is_one_word_in_the_launcher(cli, tmp_path, 
     launcher = root / "go-webui.sh"
     ran = subprocess.run(["sh", str(launcher)], capture_output=True, text=True, timeout=30, cwd=root)
     assert ran.returncode == 2, ran.stdout + ran.stderr  # the check said "will fail": the WebUI did not start
-    assert marker.read_text().startswith("check --root")
+    assert marker.read_text().startswith("check --launcher --root")
     ps1 = (root / "go-webui.ps1").read_text(encoding="utf-8-sig")
     assert f"& '{command}'".replace("'s", "''s") in ps1 or f"& '{str(command).replace(chr(39), chr(39) * 2)}'" in ps1
 
