@@ -105,8 +105,12 @@ def test_report_html_renders_offline_in_chromium(machine: Machine, tmp_path: Pat
     text = " ".join(" ".join(parser.parts).split())
     assert "Will fail on this GPU" in text
     assert "NVIDIA GeForce RTX 5060 Ti" in text
-    assert "Most important finding: NVRTC of CUDA 12.4 cannot compile for NVIDIA GeForce RTX 5060 Ti (sm_120)" in text
-    assert "FP16 inference will abort on NVIDIA GeForce RTX 5060 Ti (sm_120)" in text
+    # Finding titles lead with the symptom (issue 26.4); the page must hold the catalogue's whole title.
+    from envdoctor.i18n import message
+
+    nvrtc = message("en", "finding.nvrtc-too-old.title", gpu="NVIDIA GeForce RTX 5060 Ti", cuda="12.4", arch="sm_120")
+    assert f"Most important finding: {nvrtc}" in text, text[:600]
+    assert "FP16 inference will abort on NVIDIA GeForce RTX 5060 Ti" in text
     assert "nvrtc-unknown-arch" in text  # the log's error, recognised
 
 
