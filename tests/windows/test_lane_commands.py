@@ -41,7 +41,7 @@ def test_configure_then_revert_is_byte_exact_and_the_block_exits_2_through_the_b
     text = data.decode("gbk")  # still GBK
     assert data.count(b"\n") == data.count(b"\r\n") and "REM 启动 GPT-SoVITS 整合包" in text
     lines = text.split("\r\n")
-    assert '"%~dp0runtime\\python.exe" "%~dp0envdoctor.pyz" check --root "%~dp0."' in lines  # no `call`
+    assert '"%~dp0runtime\\python.exe" "%~dp0envdoctor.pyz" check --launcher --root "%~dp0."' in lines  # no `call`
     # double-clicked: the pre-launch check says "will fail" (exit 2) and the WebUI is not started.
     # With `call` before the program, Wine's cmd read 1 and started it.
     started = bundle.root / "webui-started"
