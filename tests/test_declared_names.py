@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, List, Set, Tuple
 
 from envdoctor.doctor.catalog import TEST_NAMES
-from envdoctor.doctor.model import SKIP_REASONS
+from envdoctor.doctor.results import SKIP_REASONS
 from tests.diagnose.test_every_code import declared_codes
 
 PACKAGE = Path(__file__).resolve().parent.parent / "envdoctor"

@@ -236,7 +236,7 @@ def arch_list(library: Dict[str, Dict[str, int]], plain_only: bool) -> Dict[str,
 
 def _matrix():
     from envdoctor.matrix.loader import read_matrix_texts, validate_texts
-    from envdoctor.matrix.model import Matrix
+    from envdoctor.matrix.views import Matrix
 
     where, texts = read_matrix_texts(str(REPO / "matrices"))
     return Matrix.from_data(validate_texts(where, texts, check_records=False), where)

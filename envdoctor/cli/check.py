@@ -150,7 +150,7 @@ def refresh_in_background(root: Optional[str], python: Optional[str], timeout: O
 
 
 def _result(report, args: argparse.Namespace) -> CommandResult:
-    from envdoctor.report.envelope import check_data
+    from envdoctor.report.check_data import check_data
 
     return CommandResult("check", report.verdict.value, report.verdict.exit_code,
                          data=lambda lang: check_data(report, lang),

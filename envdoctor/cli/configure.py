@@ -76,7 +76,7 @@ def _messages(lang: str, items: List[Any]) -> List[Dict[str, Any]]:
 
 def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor import advice
-    from envdoctor.gptsovits.service import configure
+    from envdoctor.gptsovits.configuring import configure
 
     def get_advice() -> Any:
         # A spinner on stderr while the check runs, except for --json (its reader wants no decoration).

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.matrix.loader import load_matrix
 
     matrix = load_matrix()
-    from envdoctor.explain.service import explain
+    from envdoctor.explain.explainer import explain
 
     report, note = _machine(args, ui.lang)
     result = explain(args.file, matrix.known_errors, report, note)
@@ -63,8 +63,8 @@ def status(result) -> str:
 
 
 def data(result, lang: str) -> Dict[str, Any]:
-    from envdoctor.explain.service import localized
-    from envdoctor.report.envelope import finding_dict
+    from envdoctor.explain.explainer import localized
+    from envdoctor.report.check_data import finding_dict
 
     ex = result.explanation
     links = {link.code: link for link in result.links}
@@ -107,7 +107,7 @@ def render(result, ui: Ui, machine_asked: bool = True) -> None:
     from rich.markup import escape
     from rich.text import Text
 
-    from envdoctor.explain.service import localized
+    from envdoctor.explain.explainer import localized
 
     console = ui.console()
     lang = ui.lang

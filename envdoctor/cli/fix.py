@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
-    from envdoctor.fix.model import FixOptions
+    from envdoctor.fix.decisions import FixOptions
 
     if args.demo:
         return _run_demo(args, ui)
@@ -80,7 +80,7 @@ def _run_demo(args: argparse.Namespace, ui: Ui) -> CommandResult:
     driver; A really writes its workarounds (into the temporary copy); the folder is removed afterwards."""
     from envdoctor.demo import demo_bundle, demo_environ, scenario_named
     from envdoctor.fix.children import Children
-    from envdoctor.fix.model import FixOptions
+    from envdoctor.fix.decisions import FixOptions
 
     given = [flag for flag, value in (("--root", args.root), ("--wheelhouse", args.wheelhouse),
                                       ("--index-url", args.index_url), ("--mirror", args.mirror),
@@ -106,7 +106,7 @@ def _forget_demo_files(outcome: Any, demo: Optional[str]) -> None:
 
 
 def _run_quiet(options: Any, ui: Ui, children: Any = None, demo: Optional[str] = None) -> CommandResult:
-    from envdoctor.fix.service import run_fix
+    from envdoctor.fix.walk import run_fix
 
     def decide(plan):
         # Without a terminal to ask, only --yes may change anything (--choose, else the recommendation).
@@ -148,7 +148,7 @@ def data(outcome: Any, ui: Ui, demo: Optional[str] = None) -> Dict[str, Any]:
 # -- interactive -------------------------------------------------------------------------------------
 
 def _run_interactive(options: Any, ui: Ui, children: Any = None, demo: Optional[str] = None) -> CommandResult:
-    from envdoctor.fix.service import run_fix
+    from envdoctor.fix.walk import run_fix
 
     console = ui.console()
 

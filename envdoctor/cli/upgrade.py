@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         show_plan,
     )
     from envdoctor.model import to_jsonable
-    from envdoctor.upgrade import service
+    from envdoctor.upgrade import commands
 
     if args.list_mirrors:
         from envdoctor.cli.mirrors_view import list_mirrors
@@ -97,16 +97,16 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     from envdoctor.upgrade.mirrors import check_mirror_args
 
     check_mirror_args(args.mirror, args.wheelhouse)  # bad input: say so before any work
-    request = service.UpgradeRequest(
+    request = commands.UpgradeRequest(
         root=args.root, gpus=args.gpu, torch=args.torch, variant=args.variant, index_url=args.index_url,
         find_links=tuple(args.find_links), wheelhouse=args.wheelhouse, force=args.force, dry_run=args.dry_run,
         stage_method=args.stage_method, mirror=args.mirror)
     pending = interrupted_notice(args.root, ui)
-    service.refuse_pending(pending, request)
+    commands.refuse_pending(pending, request)
     def notify(key, params):  # said while the plan is checked (a stalled page: retrying)
         ui.console(stderr=True).print(f"[yellow]{ui.text(key, **params)}[/yellow]")
 
-    prepared = service.prepare(request, notify)
+    prepared = commands.prepare(request, notify)
     plan, check, blockers, code = prepared.plan, prepared.check, prepared.blockers, prepared.exit_code
     status_text = plan_status_text(plan, ui, prepared.driver, prepared.runtime.python_version)
     error = prepared.check_error
@@ -141,14 +141,14 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
                           status="cancelled", summary=ui.text("upgrade.cancelled"), plan=plan)
     events = Events() if ui.json_mode else ConsoleEvents(ui)
     try:
-        done = service.execute(prepared, request, events)
+        done = commands.execute(prepared, request, events)
     finally:
         if isinstance(events, ConsoleEvents):
             events.finish()
-    code = service.exit_code_of(done)
+    code = commands.exit_code_of(done)
     stored = None
     if done.status == "committed":  # passed its verification: older runtimes set aside and orphans go
-        stored = service.housekeeping(prepared, args.keep)
+        stored = commands.housekeeping(prepared, args.keep)
     if done.status == "kept":
         text = ui.text("upgrade.kept", processes=done.in_use, new=done.to_torch or "-")
     elif done.status == "committed":

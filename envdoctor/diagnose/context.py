@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from envdoctor.diagnose import coverage, device_choice
-from envdoctor.matrix.model import ROLE_CORE, ArchSet, BinaryRole, FactStatus, Matrix, TorchSeries, TorchVariant
+from envdoctor.matrix.views import ROLE_CORE, ArchSet, BinaryRole, FactStatus, Matrix, TorchSeries, TorchVariant
 from envdoctor.model import BinaryCoverageSummary, ComputeCapability, Facts, Gpu, arch_order
 
 

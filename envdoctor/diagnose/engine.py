@@ -6,7 +6,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.rules import ALL_RULES
-from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.views import Matrix
 from envdoctor.model import Facts, Finding, GpuVerdict, Severity, Verdict
 
 # The engine's own code: a rule that raised (its bug must not hide the other rules' answers).

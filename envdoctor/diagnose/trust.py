@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable, List, Optional
 
-from envdoctor.matrix.model import FactStatus
+from envdoctor.matrix.views import FactStatus
 from envdoctor.model import Finding, Severity
 
 CODES = ("blocker-unverified",)

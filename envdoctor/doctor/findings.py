@@ -12,11 +12,11 @@ import re
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import ATTENTION_TESTS, BASIC_KERNEL_TESTS, FEATURE_OF, SV_FP32_TESTS, TEST_NAMES
 from envdoctor.explain.matcher import first_known_error
 from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_OLD
-from envdoctor.matrix.model import KnownError
+from envdoctor.matrix.views import KnownError
 from envdoctor.model import Facts, Finding, Severity
 
 SMOKE_PASSED = "smoke-passed"

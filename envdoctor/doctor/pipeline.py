@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from envdoctor.diagnose.engine import diagnose, gpu_verdicts, overall_verdict
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import SmokeTest
 from envdoctor.doctor.findings import reconcile, smoke_findings, tag_known_errors
 from envdoctor.doctor.recommend import recommend

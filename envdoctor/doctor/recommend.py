@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import ATTENTION_TESTS, FP16_TESTS, KEY_TESTS, SV_FP32_TESTS, SV_TESTS, TORCH_TESTS
 from envdoctor.doctor.findings import first_line
 from envdoctor.model import Facts, Finding, Gpu, format_cc

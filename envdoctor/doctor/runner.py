@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import SmokeTest, script_source
 from envdoctor.doctor.worker import Outcome, Worker, spawn_hooks
 from envdoctor.model import Gpu, Runtime

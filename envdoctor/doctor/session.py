@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set
 
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import SmokeTest
 from envdoctor.doctor.runner import child_env, run_in
 from envdoctor.doctor.worker import Worker, spawn_hooks

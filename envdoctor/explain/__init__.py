@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence
 
+from envdoctor.explain.explainer import localized
 from envdoctor.explain.matcher import explain_text
-from envdoctor.explain.service import localized
 from envdoctor.invocation import retarget
 from envdoctor.matrix.loader import load_matrix
 

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Dict, FrozenSet, List, Optional, Pattern, Sequ
 from envdoctor.explain.budget import BLOCK_BUDGET_S, LINE_BUDGET_S, Budget, RegexTimeout
 from envdoctor.explain.literals import required_literals
 from envdoctor.explain.reader import ReadStats, read_blocks
-from envdoctor.matrix.model import KnownError
+from envdoctor.matrix.views import KnownError
 
 MAX_ERROR_LINES = 20
 MAX_TEXT = 400

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-from envdoctor.fix.model import (
+from envdoctor.fix.decisions import (
     KEEP_WITH_WORKAROUNDS,
     LEAVE,
     UPGRADE,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from envdoctor.matrix.model import FactStatus
 from envdoctor.matrix.verification import citation
+from envdoctor.matrix.views import FactStatus
 
 
 def fact_statuses(data: Dict[str, dict]) -> Tuple[Any, ...]:

@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import envdoctor
 from envdoctor.errors import MatrixError
 from envdoctor.jsoncache import JsonCache
-from envdoctor.matrix.model import Matrix
 from envdoctor.matrix.verification import enforce
+from envdoctor.matrix.views import Matrix
 from envdoctor.paths import cache_dir
 from envdoctor.safeio import UnsafePathError, read_capped
 

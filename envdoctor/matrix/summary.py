@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Dict
 
-from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.views import Matrix
 
 SCHEMA = "envdoctor.matrix"
 TOP_SOURCES = 12

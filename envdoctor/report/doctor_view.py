@@ -9,12 +9,12 @@ from rich.table import Table
 from rich.text import Text
 
 from envdoctor import envelope
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.findings import key_line
 from envdoctor.i18n import message
 from envdoctor.i18n.lines import localize_line
 from envdoctor.model import to_jsonable
-from envdoctor.report.envelope import check_data
+from envdoctor.report.check_data import check_data
 from envdoctor.report.terminal import render_check
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from envdoctor import envelope as envelopes
 from envdoctor.i18n import has_message, message
-from envdoctor.report.envelope import REPORT_SCHEMAS
+from envdoctor.report.check_data import REPORT_SCHEMAS
 from envdoctor.report.fileshape import FileShape
 from envdoctor.report.redact import Redactor
 from envdoctor.textcodec import readable, readable_name

@@ -24,8 +24,8 @@ from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.report import logs
+from envdoctor.report.check_data import check_data
 from envdoctor.report.document import REPORT_SCHEMA_VERSION, Document
-from envdoctor.report.envelope import check_data
 from envdoctor.support import evidence, seams
 from envdoctor.support.upgrade_state import upgrade_state
 

@@ -17,8 +17,8 @@ from envdoctor.doctor.catalog import select
 from envdoctor.doctor.pipeline import judge_doctor
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import message
+from envdoctor.report.check_data import finding_dict
 from envdoctor.report.doctor_view import recommendation_dict, status_text, why_text
-from envdoctor.report.envelope import finding_dict
 
 
 def doctor_section(check_report: Any, options: Any, lang: str,

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from envdoctor.safeio import read_capped, read_tail
 
-# Written by fix after each B (envdoctor/fix/service.py), read here.
+# Written by fix after each B (envdoctor/fix/walk.py), read here.
 ATTEMPT = os.path.join(".envdoctor", "fix", "last-upgrade.json")
 LOGS = os.path.join(".envdoctor", "upgrade", "logs")
 MAX_ATTEMPT_BYTES = 256 * 1024

@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Tuple
 
 from envdoctor.errors import UsageError
 from envdoctor.matrix.loader import load_matrix
-from envdoctor.matrix.model import PEP503, Matrix, Mirror
+from envdoctor.matrix.views import PEP503, Matrix, Mirror
 from envdoctor.upgrade.plan import Plan
 
 

@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext, arch_key, variant_archs
 from envdoctor.diagnose.rules import nvrtc
-from envdoctor.matrix.model import Matrix, TorchRelease, TorchSeries, TorchVariant
+from envdoctor.matrix.views import Matrix, TorchRelease, TorchSeries, TorchVariant
 from envdoctor.model import CheckReport, ComputeCapability
 from envdoctor.versions import at_least
 

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from packaging.version import Version
 
-from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.views import Matrix
 from envdoctor.relaunch import possible as relaunch_possible
 from envdoctor.upgrade import windows
 from envdoctor.upgrade.download import Downloader

@@ -24,7 +24,7 @@ from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.engine import diagnose
 from envdoctor.doctor import catalog
-from envdoctor.doctor.model import TIMEOUT
+from envdoctor.doctor.results import TIMEOUT
 from envdoctor.doctor.session import run_smoke_tests
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import GpuFacts, Severity

@@ -28,7 +28,7 @@ from envdoctor.model import (
     TorchBuild,
     Verdict,
 )
-from envdoctor.report.envelope import check_envelope
+from envdoctor.report.check_data import check_envelope
 from envdoctor.report.terminal import render_check
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

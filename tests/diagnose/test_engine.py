@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from envdoctor.diagnose.engine import diagnose, gpu_verdicts, overall_verdict
-from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.views import Matrix
 from envdoctor.model import Driver, Facts, Finding, Gpu, GpuFacts, Severity, Verdict
 
 EMPTY_MATRIX = Matrix("test", (), (), (), (), (), {})

@@ -38,11 +38,11 @@ from envdoctor.diagnose.rules import (
     torchaudio_pair,
 )
 from envdoctor.doctor import findings as doctor_findings
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import TEST_NAMES
 from envdoctor.i18n import catalogue
 from envdoctor.matrix.loader import load_matrix
-from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.views import Matrix
 from envdoctor.model import (
     BinaryCoverageSummary,
     Distribution,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.cli.main import main
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import TESTS
 from envdoctor.doctor.runner import run_one
 from envdoctor.model import Gpu, Runtime

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import pytest
 
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import TEST_NAMES
 from envdoctor.doctor.findings import reconcile, smoke_findings
 from envdoctor.doctor.recommend import recommend

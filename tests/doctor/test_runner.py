@@ -10,7 +10,7 @@ from typing import Optional
 
 import pytest
 
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import get
 from envdoctor.doctor.findings import tag_known_errors
 from envdoctor.doctor.runner import classify, exit_name, run_one

@@ -10,7 +10,7 @@ from typing import List
 import pytest
 
 from envdoctor.cli.main import main
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import TEST_NAMES, select
 from envdoctor.doctor.session import Event, run_smoke_tests
 from envdoctor.errors import UsageError

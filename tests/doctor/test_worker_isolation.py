@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import SmokeTest
 from envdoctor.doctor.session import run_smoke_tests
 from envdoctor.doctor.worker import OUTPUT_KEEP

@@ -13,8 +13,8 @@ import pytest
 
 from envdoctor.cli.main import main
 from envdoctor.fix.children import Children
-from envdoctor.fix.model import FixOptions
-from envdoctor.fix.service import FixService
+from envdoctor.fix.decisions import FixOptions
+from envdoctor.fix.walk import FixService
 from envdoctor.i18n import message
 from tests.fix.conftest import torch_version
 from tests.gptsovits.trees import snapshot

@@ -12,8 +12,8 @@ import pytest
 from envdoctor.cli.main import main
 from envdoctor.demo import SCENARIOS, demo_environ, write_bundle
 from envdoctor.fix.children import Children
-from envdoctor.fix.model import FixOptions
-from envdoctor.fix.service import FixService
+from envdoctor.fix.decisions import FixOptions
+from envdoctor.fix.walk import FixService
 from envdoctor.i18n import catalogue, message
 from tests.gptsovits.trees import make_tree
 
@@ -109,7 +109,7 @@ def test_a_failed_b_says_why_in_text_and_in_the_report(posix_bundle: Path, fix_w
 
 
 def test_reports_go_into_one_folder_that_keeps_the_newest_few(windows_bundle: Path, capsys) -> None:
-    from envdoctor.fix.service import KEEP_REPORTS, REPORTS_FOLDER
+    from envdoctor.fix.walk import KEEP_REPORTS, REPORTS_FOLDER
 
     folder = windows_bundle / REPORTS_FOLDER
     folder.mkdir()

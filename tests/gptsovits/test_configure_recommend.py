@@ -42,7 +42,7 @@ def test_arch_list_lists_each_capability_once_in_order() -> None:
 
 
 @dataclass(frozen=True)
-class _Setting:  # the shape of envdoctor.doctor.model.Setting
+class _Setting:  # the shape of envdoctor.doctor.results.Setting
     value: Any
     reason: str
     source: str

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.cli.main import main
-from envdoctor.doctor import model as m
+from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import get
 from envdoctor.doctor.findings import tag_known_errors
 from envdoctor.doctor.runner import run_one

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from envdoctor.errors import EnvdoctorError
-from envdoctor.matrix.model import KnownError
+from envdoctor.matrix.views import KnownError
 from envdoctor.report import logs
 from envdoctor.support import seams
 

@@ -15,7 +15,7 @@ from typing import List, Optional
 
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.views import Matrix
 from envdoctor.model import Finding, Severity
 from envdoctor.probes.torchfiles import split_local
 from envdoctor.versions import as_tuple, major_minor

@@ -16,7 +16,7 @@ from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.matrix.model import Toolkit
+from envdoctor.matrix.views import Toolkit
 from envdoctor.model import ComputeCapability, Finding, Severity, arch_name
 from envdoctor.versions import as_tuple, major_minor
 

@@ -20,7 +20,7 @@ from typing import List
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.rules.g2pw import is_g2pw_provider
-from envdoctor.matrix.model import ROLE_EXTENSION, ROLE_OP_SPECIFIC, ROLE_VENDOR, BinaryRole
+from envdoctor.matrix.views import ROLE_EXTENSION, ROLE_OP_SPECIFIC, ROLE_VENDOR, BinaryRole
 from envdoctor.model import BinaryCoverageSummary, Finding, Severity, arch_name
 
 CODES = (

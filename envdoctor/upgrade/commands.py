@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from envdoctor import pipeline
 from envdoctor.matrix.loader import load_matrix
-from envdoctor.matrix.model import Matrix
+from envdoctor.matrix.views import Matrix
 from envdoctor.model import CheckReport, Runtime
 from envdoctor.paths import cache_dir, host_platform
 from envdoctor.probes.collect import CollectOptions

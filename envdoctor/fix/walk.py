@@ -14,7 +14,7 @@ from envdoctor.bundlestate import BundleLock
 from envdoctor.fix import choices as plans
 from envdoctor.fix import fixpack
 from envdoctor.fix.children import Children, ChildResult
-from envdoctor.fix.model import (
+from envdoctor.fix.decisions import (
     KEEP_WITH_WORKAROUNDS,
     LEAVE,
     UPGRADE,

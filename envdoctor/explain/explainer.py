@@ -10,7 +10,7 @@ from typing import BinaryIO, Dict, List, Optional, Sequence
 from envdoctor.errors import UsageError
 from envdoctor.explain.combine import MachineLink, link
 from envdoctor.explain.matcher import Explanation, explain_stream
-from envdoctor.matrix.model import KnownError
+from envdoctor.matrix.views import KnownError
 from envdoctor.model import CheckReport
 from envdoctor.safeio import UnsafePathError, open_regular
 
