@@ -16,6 +16,7 @@ import re
 from typing import Any, Dict, List, Mapping, Tuple
 
 from envdoctor.i18n import has_message, message
+from envdoctor.model import Line
 
 # (pattern, message key); the named groups are the message's parameters. First match wins.
 _SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in (
@@ -66,6 +67,19 @@ def localize_line(lang: str, line: str) -> str:
                     params[name] = localize_line(lang, params[name])
             return message(lang, key, **_words(lang, params)).strip()
     return line
+
+
+def say(lang: str, line: str) -> str:
+    """An evidence LINE in LANG: one of envdoctor's own (`Line`) from its key and parameters; a plain
+    string (quoted text, or a line read back from JSON) through `localize_line`."""
+    if not isinstance(line, Line):
+        return localize_line(lang, line)
+    if lang == "en":
+        return str(line)
+    params = {name: say(lang, value) if isinstance(value, Line)
+              else localize_line(lang, value) if name in ("line", "detail") and isinstance(value, str) else value
+              for name, value in line.params.items()}
+    return message(lang, line.key, **_words(lang, params)).strip()
 
 
 def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional
 from envdoctor import envelope
 from envdoctor.i18n import message
 from envdoctor.i18n.lines import display_params
-from envdoctor.model import CheckReport, Finding, format_cc, to_jsonable
+from envdoctor.model import CheckReport, Finding, Line, format_cc, to_jsonable
 from envdoctor.report.origin import fix_text
 
 SCHEMA = envelope.schema_name("check")
@@ -27,7 +27,9 @@ def finding_dict(finding: Finding, lang: str, foreign: Optional[str] = None) -> 
         "gpu_index": finding.gpu_index,
         **finding_texts(lang, finding.code, finding.params, finding.severity.value, foreign),
         "params": to_jsonable(finding.params),
-        "evidence": list(finding.evidence),
+        "evidence": list(finding.evidence),  # English, for scripts and support
+        # The same lines as data (key and parameters, for a renderer in any language); null: quoted text.
+        "evidence_lines": [line.to_json() if isinstance(line, Line) else None for line in finding.evidence],
     }
 
 

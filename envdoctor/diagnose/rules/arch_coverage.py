@@ -7,12 +7,12 @@ sources disagree. Libraries loaded for some operations only are other_binaries' 
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.model import Finding, Severity, arch_name
+from envdoctor.model import Finding, Severity, arch_name, coverage_line
 
 CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
 
@@ -33,7 +33,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
                                     gpu_index=gpu.index))
             continue
         best = views[0]
-        evidence = tuple(f"{v.source}: {v.verdict} ({v.detail})" for v in views)
+        evidence: Tuple[str, ...] = tuple(coverage_line(v.source, v.verdict, v.detail) for v in views)
         params = {"gpu": gpu.name, "arch": arch, "torch": torch.version, "source": best.source,
                   "lacking": ", ".join(best.lacking)}
         code, severity = {

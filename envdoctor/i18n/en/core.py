@@ -53,6 +53,7 @@ MESSAGES = {
     "line.driver": "driver {version} ({source})",
     "line.torch_cuda": "torch {torch} built with CUDA {cuda}",
     "line.cuda_targets": "CUDA {cuda} targets: {archs}",
+    "line.nvrtc_read": "NVRTC {version} read from {source}",
     "line.coverage": "{source}: {coverage} ({detail})",
     "line.source_detail": "{source}: {detail}",
     "line.configured": "configured: {how}",

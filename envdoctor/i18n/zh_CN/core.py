@@ -50,6 +50,7 @@ MESSAGES = {
     "line.driver": "驱动 {version}（{source}）",
     "line.torch_cuda": "torch {torch} 使用 CUDA {cuda} 编译",
     "line.cuda_targets": "CUDA {cuda} 支持的架构：{archs}",
+    "line.nvrtc_read": "NVRTC {version}（读取自 {source}）",
     "line.coverage": "{source}：{coverage}（{detail}）",
     "line.source_detail": "{source}：{detail}",
     "line.configured": "已配置：{how}",
