@@ -179,7 +179,26 @@ def _data_lines() -> list:
         m.smoke_result_line("cuda", "NVIDIA GeForce RTX 3060", "passed"),
         m.Line("NVRTC 12.4.127 read from nvidia-cuda-nvrtc-cu12 12.4.127", "line.nvrtc_read", version="12.4.127",
                source="nvidia-cuda-nvrtc-cu12 12.4.127"),
+        *_device_lines(),
     ]
+
+
+def _device_lines() -> list:
+    """Lines of the GPU choice (CUDA_VISIBLE_DEVICES, the WebUI's GPU 0), the trust rule and the scan."""
+    from envdoctor.diagnose import device_choice, trust
+    from envdoctor.matrix.model import FactStatus
+    from envdoctor.model import Finding, Gpu, Line, Severity
+
+    gpus = [Gpu(0, "NVIDIA GeForce RTX 5060 Ti", (12, 0)), Gpu(1, "NVIDIA GeForce RTX 3060", (8, 6))]
+    lines = [*device_choice.visible_gpus(gpus, {"CUDA_VISIBLE_DEVICES": "1"})[1],
+             *device_choice.visible_gpus(gpus, {"CUDA_VISIBLE_DEVICES": "7"})[1],
+             *device_choice.visible_gpus(gpus, {"CUDA_VISIBLE_DEVICES": "MIG-1"})[1],
+             device_choice._webui_sees(0, gpus[0]), device_choice._webui_fp32(gpus)]
+    fact = FactStatus("cuda.yaml", "toolkits[12.8].sass_archs", False, "primary", True)
+    lowered, note = trust.block_or_warn(Finding("nvrtc-too-old", Severity.BLOCKING, {}), [fact])
+    return lines + [lowered.evidence[-1], note.evidence[-1],
+                    Line("the scan of a core library stopped early: run envdoctor doctor to test the GPU",
+                         "line.scan_stopped")]
 
 
 @pytest.mark.parametrize("line", _data_lines() + [

@@ -12,7 +12,7 @@ from typing import List, Tuple
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.model import Finding, Severity, arch_name, coverage_line
+from envdoctor.model import Finding, Line, Severity, arch_name, coverage_line
 
 CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
 
@@ -44,7 +44,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         if best.verdict == coverage.NONE and not best.complete:
             # A core library that could not be read to the end: its "none" may be the damage talking.
             severity = Severity.WARNING
-            evidence += ("the scan of a core library stopped early: run envdoctor doctor to test the GPU",)
+            evidence += (Line("the scan of a core library stopped early: run envdoctor doctor to test the GPU",
+                              "line.scan_stopped"),)
         findings.extend(block_or_warn(Finding(code, severity, params, evidence, gpu.index),
                                       ctx.view_facts(best) + [ctx.capability_fact(gpu)]))
         verdicts = {v.source: v.verdict for v in views}
