@@ -92,7 +92,11 @@ def rendered_findings(envelope: Dict[str, Any], lang: str) -> List[Dict[str, Any
     for finding in envelope.get("findings") or []:
         code, params = finding.get("code"), finding.get("params")
         if isinstance(params, dict) and has_message(lang, f"finding.{code}.title"):
-            finding = dict(finding, **finding_texts(lang, str(code), params, str(finding.get("severity")), foreign))
+            try:
+                finding = dict(finding, **finding_texts(lang, str(code), params, str(finding.get("severity")),
+                                                        foreign))
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+                pass  # parameters this version cannot fill (a hand-edited report): the stored words stand
         shown.append(finding)
     return shown
 
