@@ -156,6 +156,12 @@ def test_doctor_in_chinese(zh, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ENVDOCTOR_FAKE_TORCH", json.dumps({"fail": {"sdpa-efficient": "abort"}}))
     out = _run(capsys, "doctor", "--python", str(python), "--only", "cuda,sdpa-efficient,elementwise")
     assert "冒烟测试" in out and english_words(out) == []
+    # -v: the recommendation's evidence (the tests' results, each GPU's capability) is said in Chinese too.
+    monkeypatch.setenv("COLUMNS", "400")
+    out = _run(capsys, "doctor", "--python", str(python), "--only", "cuda,sdpa-efficient,elementwise", "-v")
+    assert "· sdpa-efficient：已跳过：显卡是模拟的" in out
+    assert "显卡 0 NVIDIA GeForce RTX 5060 Ti：12.0（覆盖设置）" in out
+    assert "：skipped" not in out and "12.0 (override)" not in out
 
 
 def _data_lines() -> list:

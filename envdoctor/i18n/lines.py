@@ -36,6 +36,9 @@ _SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in
     (r"^(?P<source>[a-z][a-z-]*): (?P<detail>.*)$", "line.probe_attempt"),
 )]
 
+_GAPS = re.compile(r"  +")
+_GAP_BEFORE = re.compile(r" (?=[：，。）；])")
+
 # Parameters whose values are words from a fixed set, and the catalogue prefix of their labels.
 _WORD_PARAMS = {"source": "ui.source.", "coverage": "ui.coverage.", "status": "ui.live.status."}
 # Parameters that hold one of envdoctor's lines (live-skipped's reason).
@@ -68,9 +71,11 @@ def say(lang: str, line: str) -> str:
     if lang == "en":
         return str(line)
     params = {name: say(lang, value) if isinstance(value, Line)
+              else message(lang, "ui.quoted", text=value) if name == "error" and isinstance(value, str) and value
               else localize_line(lang, value) if name in ("line", "detail") and isinstance(value, str) else value
               for name, value in line.params.items()}
-    return message(lang, line.key, **_words(lang, params)).strip()
+    # An empty optional part (no exit code, no stage) leaves no gap: "失败 （...）" reads "失败（...）".
+    return _GAP_BEFORE.sub("", _GAPS.sub(" ", message(lang, line.key, **_words(lang, params)))).strip()
 
 
 def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
