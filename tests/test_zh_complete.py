@@ -185,6 +185,9 @@ def _data_lines() -> list:
         m.smoke_result_line("cuda", "NVIDIA GeForce RTX 3060", "passed"),
         m.Line("NVRTC 12.4.127 read from nvidia-cuda-nvrtc-cu12 12.4.127", "line.nvrtc_read", version="12.4.127",
                source="nvidia-cuda-nvrtc-cu12 12.4.127"),
+        m.Line("GPT-SoVITS is configured not to run this on the GPU (is_half=False): a warning, not a blocker",
+               "line.avoided", how="is_half=False"),
+        m.Line("sdpa-efficient: passed in 1.2 s", "line.passed_in", test="sdpa-efficient", seconds="1.2"),
         *_device_lines(),
     ]
 

@@ -20,6 +20,7 @@ from envdoctor.matrix.model import KnownError
 from envdoctor.model import (
     Facts,
     Finding,
+    Line,
     Severity,
     confirmed_line,
     known_error_line,
@@ -135,8 +136,8 @@ def smoke_findings(facts: Facts, results: Sequence[m.SmokeResult]) -> List[Findi
             if r.known_error:
                 evidence.append(known_error_line(r.known_error))
             if avoided:
-                evidence.append(f"GPT-SoVITS is configured not to run this on the GPU ({avoided}): a warning, "
-                                "not a blocker")
+                evidence.append(Line(f"GPT-SoVITS is configured not to run this on the GPU ({avoided}): a warning, "
+                                     "not a blocker", "line.avoided", how=avoided))
             evidence.extend(line for line in (r.error or "").strip().splitlines()[-12:] if line.strip())
             findings.append(Finding(broken_code(r.test, r.status), severity, params, tuple(evidence), gpu_index))
     return findings
@@ -160,7 +161,8 @@ def reconcile(findings: Sequence[Finding], results: Sequence[m.SmokeResult]) -> 
             params = {"prediction": finding.code, "tests": ", ".join(tests), "gpu": finding.params.get("gpu", ""),
                       "arch": finding.params.get("arch", "")}
             evidence = tuple(predicted_line(line) for line in finding.evidence) + tuple(
-                f"{r.test}: passed in {r.duration_s:.1f} s" for r in ran)
+                Line(f"{r.test}: passed in {r.duration_s:.1f} s", "line.passed_in", test=r.test,
+                     seconds=f"{r.duration_s:.1f}") for r in ran)
             out.append(Finding(PREDICTION_DISPROVED, Severity.OK, params, evidence, finding.gpu_index))
             continue
         broke = [r for r in ran if r.broke]

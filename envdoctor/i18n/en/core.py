@@ -54,6 +54,8 @@ MESSAGES = {
     "line.torch_cuda": "torch {torch} built with CUDA {cuda}",
     "line.cuda_targets": "CUDA {cuda} targets: {archs}",
     "line.nvrtc_read": "NVRTC {version} read from {source}",
+    "line.avoided": "GPT-SoVITS is configured not to run this on the GPU ({how}): a warning, not a blocker",
+    "line.passed_in": "{test}: passed in {seconds} s",
     "line.test_result": "{test}: {status} {exit}",
     "line.test_result_error": "{test}: {status} {exit}: {error}",
     "line.gpu_capability": "GPU {index} {gpu}: {cc} ({source})",

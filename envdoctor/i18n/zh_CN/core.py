@@ -51,6 +51,8 @@ MESSAGES = {
     "line.torch_cuda": "torch {torch} 使用 CUDA {cuda} 编译",
     "line.cuda_targets": "CUDA {cuda} 支持的架构：{archs}",
     "line.nvrtc_read": "NVRTC {version}（读取自 {source}）",
+    "line.avoided": "GPT-SoVITS 已配置为不在显卡上运行这一项（{how}）：只是警告，不会阻止运行",
+    "line.passed_in": "{test}：{seconds} 秒内通过",
     "line.test_result": "{test}：{status} {exit}",
     "line.test_result_error": "{test}：{status} {exit}：{error}",
     "line.gpu_capability": "显卡 {index} {gpu}：{cc}（{source}）",
