@@ -265,9 +265,82 @@ class Facts:
         return None
 
 
+class Line(str):
+    """One of envdoctor's own evidence lines ("driver 576.02 (nvml)"). It is its English text (what
+    --json, support and scripts read: evidence stays English there) and carries the catalogue key
+    (`line.*`) and parameters a renderer says it with in the reader's language, so no renderer has to
+    parse English back. Text quoted from a program (a torch error, a cited source) stays a plain str."""
+
+    key: str
+    params: Dict[str, Any]
+
+    def __new__(cls, text: str, key: str, **params: Any) -> Line:
+        line = super().__new__(cls, text)
+        line.key, line.params = key, params
+        return line
+
+    def __reduce__(self) -> Any:  # copy/pickle keep the key and parameters
+        return (_line, (str(self), self.key, self.params))
+
+    def to_json(self) -> Dict[str, Any]:
+        """{"key", "params"}: the line as data (a parameter that is itself a line, as data too)."""
+        return {"key": self.key,
+                "params": {k: v.to_json() if isinstance(v, Line) else v for k, v in self.params.items()}}
+
+
+def _line(text: str, key: str, params: Dict[str, Any]) -> Line:
+    return Line(text, key, **params)
+
+
+def driver_line(version: str, source: str) -> Line:
+    return Line(f"driver {version} ({source})", "line.driver", version=version, source=source)
+
+
+def torch_cuda_line(torch: str, cuda: Optional[str]) -> Line:
+    return Line(f"torch {torch} built with CUDA {cuda}", "line.torch_cuda", torch=torch, cuda=cuda)
+
+
+def cuda_targets_line(cuda: str, archs: str) -> Line:
+    return Line(f"CUDA {cuda} targets: {archs}", "line.cuda_targets", cuda=cuda, archs=archs)
+
+
+def coverage_line(source: str, coverage: str, detail: str) -> Line:
+    """What one source (scan, live, matrix) says of a GPU's coverage."""
+    return Line(f"{source}: {coverage} ({detail})", "line.coverage", source=source, coverage=coverage, detail=detail)
+
+
+def source_detail_line(source: str, detail: str) -> Line:
+    return Line(f"{source}: {detail}", "line.source_detail", source=source, detail=detail)
+
+
+def configured_line(how: str) -> Line:
+    return Line(f"configured: {how}", "line.configured", how=how)
+
+
+def predicted_line(line: str) -> Line:
+    """A check's evidence line kept under a prediction a smoke test disproved."""
+    return Line(f"predicted: {line}", "line.predicted", line=line)
+
+
+def confirmed_line(test: str, status: str, exit: str = "") -> Line:
+    text = f"confirmed by smoke test {test}: {status}" + (f" ({exit})" if exit else "")
+    return Line(text, "line.confirmed", test=test, status=status, exit=exit)
+
+
+def known_error_line(code: str) -> Line:
+    return Line(f"known error: {code}", "line.known_error", code=code)
+
+
+def smoke_result_line(test: str, gpu: str, status: str, exit: str = "", stage: str = "") -> Line:
+    text = (f"{test} on GPU {gpu}: {status}" + (f" ({exit})" if exit else "")
+            + (f", last stage {stage}" if stage else ""))
+    return Line(text, "line.smoke_result", test=test, gpu=gpu, status=status, exit=exit, stage=stage)
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One judgement. Text lives in the message catalogues, keyed by `code`, filled from `params`."""
+    """One judgement. Text lives in the message catalogues, keyed by `code`, filled from `params`;
+    evidence is envdoctor's own lines (`Line`: key and parameters) and quoted text (plain str)."""
 
     code: str
     severity: Severity

@@ -156,20 +156,62 @@ def test_doctor_in_chinese(zh, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ENVDOCTOR_FAKE_TORCH", json.dumps({"fail": {"sdpa-efficient": "abort"}}))
     out = _run(capsys, "doctor", "--python", str(python), "--only", "cuda,sdpa-efficient,elementwise")
     assert "冒烟测试" in out and english_words(out) == []
+    # -v: the recommendation's evidence (the tests' results, each GPU's capability) is said in Chinese too.
+    monkeypatch.setenv("COLUMNS", "400")
+    out = _run(capsys, "doctor", "--python", str(python), "--only", "cuda,sdpa-efficient,elementwise", "-v")
+    assert "· sdpa-efficient：已跳过：显卡是模拟的" in out
+    assert "显卡 0 NVIDIA GeForce RTX 5060 Ti：12.0（覆盖设置）" in out
+    assert "：skipped" not in out and "12.0 (override)" not in out
 
 
-@pytest.mark.parametrize("line", [
-    "driver 576.02 (nvml)",
-    "torch 2.6.0+cu124 built with CUDA 12.4",
-    "CUDA 12.4 targets: sm_50 sm_60 sm_90",
-    "scan: ptx-jit (sm_50 sm_90 | PTX sm_90)",
-    "live: sm_50 sm_60",
-    "configured: is_half=False",
-    "predicted: driver 576.02 (nvml)",
-    "confirmed by smoke test sdpa-efficient: crashed (SIGABRT)",
-    "known error: fp16-attention-arch-mismatch",
-    "sdpa-efficient on GPU NVIDIA GeForce RTX 5060 Ti: crashed (SIGABRT), last stage sdpa-fp16-efficient",
-    "cuda on GPU NVIDIA GeForce RTX 3060: passed",
+def _data_lines() -> list:
+    """Evidence lines the rules and the doctor build as data (key and parameters), one of each shape."""
+    from envdoctor import model as m
+
+    driver = m.driver_line("576.02", "nvml")
+    return [
+        driver,
+        m.torch_cuda_line("2.6.0+cu124", "12.4"),
+        m.cuda_targets_line("12.4", "sm_50 sm_60 sm_90"),
+        m.coverage_line("scan", "ptx-jit", "sm_50 sm_90 | PTX sm_90"),
+        m.source_detail_line("live", "sm_50 sm_60"),
+        m.configured_line("is_half=False"),
+        m.predicted_line(driver),
+        m.predicted_line("https://example.invalid/a-cited-source"),
+        m.confirmed_line("sdpa-efficient", "crashed", "SIGABRT"),
+        m.known_error_line("fp16-attention-arch-mismatch"),
+        m.smoke_result_line("sdpa-efficient", "NVIDIA GeForce RTX 5060 Ti", "crashed", "SIGABRT",
+                            "sdpa-fp16-efficient"),
+        m.smoke_result_line("cuda", "NVIDIA GeForce RTX 3060", "passed"),
+        m.Line("NVRTC 12.4.127 read from nvidia-cuda-nvrtc-cu12 12.4.127", "line.nvrtc_read", version="12.4.127",
+               source="nvidia-cuda-nvrtc-cu12 12.4.127"),
+        m.Line("GPT-SoVITS is configured not to run this on the GPU (is_half=False): a warning, not a blocker",
+               "line.avoided", how="is_half=False"),
+        m.Line("sdpa-efficient: passed in 1.2 s", "line.passed_in", test="sdpa-efficient", seconds="1.2"),
+        *_device_lines(),
+    ]
+
+
+def _device_lines() -> list:
+    """Lines of the GPU choice (CUDA_VISIBLE_DEVICES, the WebUI's GPU 0), the trust rule and the scan."""
+    from envdoctor.diagnose import device_choice, trust
+    from envdoctor.matrix.views import FactStatus
+    from envdoctor.model import Finding, Gpu, Line, Severity
+
+    gpus = [Gpu(0, "NVIDIA GeForce RTX 5060 Ti", (12, 0)), Gpu(1, "NVIDIA GeForce RTX 3060", (8, 6))]
+    lines = [*device_choice.visible_gpus(gpus, {"CUDA_VISIBLE_DEVICES": "1"})[1],
+             *device_choice.visible_gpus(gpus, {"CUDA_VISIBLE_DEVICES": "7"})[1],
+             *device_choice.visible_gpus(gpus, {"CUDA_VISIBLE_DEVICES": "MIG-1"})[1],
+             device_choice._webui_sees(0, gpus[0]), device_choice._webui_fp32(gpus)]
+    fact = FactStatus("cuda.yaml", "toolkits[12.8].sass_archs", False, "primary", True)
+    lowered, note = trust.block_or_warn(Finding("nvrtc-too-old", Severity.BLOCKING, {}), [fact])
+    return lines + [lowered.evidence[-1], note.evidence[-1],
+                    Line("the scan of a core library stopped early: run envdoctor doctor to test the GPU",
+                         "line.scan_stopped")]
+
+
+@pytest.mark.parametrize("line", _data_lines() + [
+    # Lines probes write into their facts (read back from caches as plain strings).
     "a windows runtime cannot run on linux",
     "a windows bundle examined on linux: this machine's GPU is not its user's",
     "torch is not installed in this runtime",
@@ -180,10 +222,21 @@ def test_doctor_in_chinese(zh, tmp_path: Path, capsys, monkeypatch) -> None:
     "bundle-machine: a windows bundle examined on linux: this machine's GPU is not its user's",
     "no GPU",
     "simulated GPUs (ENVDOCTOR_GPUS) cannot run kernels",
-])
+], ids=str)
 def test_every_line_envdoctor_writes_reads_in_chinese(line: str) -> None:
-    from envdoctor.i18n.lines import localize_line
+    from envdoctor.i18n.lines import say
 
-    assert localize_line("en", line) == line  # English (and --json) keep the line as written
-    shown = localize_line("zh_CN", line)
+    assert say("en", line) == line  # English (and --json) keep the line as written
+    shown = say("zh_CN", line)
     assert shown != line and english_words(shown) == [], shown
+
+
+def test_evidence_lines_are_said_from_their_key_not_parsed_from_english() -> None:
+    """A line whose parameters would not survive a round trip through its English text (a driver
+    source with parentheses, a GPU name with a colon) is still said whole in Chinese."""
+    from envdoctor import model as m
+    from envdoctor.i18n.lines import say
+
+    assert say("zh_CN", m.driver_line("576.02", "nvidia-smi (fallback)")) == "驱动 576.02（nvidia-smi (fallback)）"
+    shown = say("zh_CN", m.smoke_result_line("fft-fp32", "GPU: 0", "failed", "", "cufft"))
+    assert shown.startswith("冒烟测试 fft-fp32（显卡 GPU: 0）") and "on GPU" not in shown

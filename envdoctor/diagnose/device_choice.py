@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from envdoctor.model import Gpu
+from envdoctor.model import Gpu, Line
 
 RULE_FIRST_VISIBLE = "first-visible"
 RULE_2025_06A = "per-gpu-2025-06a"
@@ -119,14 +119,18 @@ def visible_gpus(gpus: Sequence[Gpu], env: Mapping[str, str]) -> Tuple[Tuple[Gpu
     if any(_unjudgeable(entry, gpus) for entry in entries):
         # MIG instances, or UUIDs where the GPU facts carry none (ENVDOCTOR_GPUS): which GPUs are meant is
         # not known here, so the variable is not applied (every GPU stays judged).
-        return tuple(gpus), (f"CUDA_VISIBLE_DEVICES={raw!r}: names GPUs these facts cannot match; not applied",)
+        return tuple(gpus), (Line(f"CUDA_VISIBLE_DEVICES={raw!r}: names GPUs these facts cannot match; not applied",
+                                  "line.visible_unmatched", value=repr(raw)),)
     seen: List[Gpu] = []
     for entry in entries:
         found = _resolve(entry, gpus)
         if found is None or found in seen:
             break  # CUDA ignores the rest of the list after an entry it cannot resolve
         seen.append(found)
-    evidence = (f"CUDA_VISIBLE_DEVICES={raw!r}: visible {', '.join(str(g.index) for g in seen) or 'none'}",)
+    shown = ", ".join(str(g.index) for g in seen)
+    evidence: Tuple[str, ...] = (
+        Line(f"CUDA_VISIBLE_DEVICES={raw!r}: visible {shown}", "line.visible", value=repr(raw), gpus=shown) if seen
+        else Line(f"CUDA_VISIBLE_DEVICES={raw!r}: visible none", "line.visible_none", value=repr(raw)),)
     return tuple(seen), evidence
 
 
@@ -161,8 +165,8 @@ def choose(gpus: Sequence[Gpu], capability, generation: Optional[Generation], en
             return DeviceChoice(True, generation.name, (), None, False, tuple(hidden), evidence=evidence)
         if not order_known and len(visible) > 1:  # device 0 could be any of them: each is judged
             uses = tuple(GpuUse(g, True, True) for g in visible) + tuple(hidden)
-            return DeviceChoice(True, generation.name, visible, None, True, uses,
-                                evidence=evidence + ("CUDA device 0 is not known (set CUDA_DEVICE_ORDER=PCI_BUS_ID)",))
+            unknown = Line("CUDA device 0 is not known (set CUDA_DEVICE_ORDER=PCI_BUS_ID)", "line.device0_unknown")
+            return DeviceChoice(True, generation.name, visible, None, True, uses, evidence=evidence + (unknown,))
         first = visible[0]
         listed = [GpuUse(first, True, True)] + [GpuUse(g, False, False, NOT_FIRST) for g in visible[1:]] + hidden
         judged = [first]
@@ -170,7 +174,7 @@ def choose(gpus: Sequence[Gpu], capability, generation: Optional[Generation], en
             for gpu in _webui_gpu(0, gpus, True):
                 if gpu not in judged:
                     judged.append(gpu)
-                    evidence += (f"webui: its inference process sees GPU 0 = {gpu.name}",)
+                    evidence += (_webui_sees(0, gpu),)
         return DeviceChoice(True, generation.name, tuple(judged), first, True, tuple(listed), evidence=evidence)
     per_gpu: List[Tuple[GpuUse, float, float]] = []
     for gpu in visible:
@@ -189,7 +193,7 @@ def choose(gpus: Sequence[Gpu], capability, generation: Optional[Generation], en
         # Without CUDA_VISIBLE_DEVICES, GPU 0 is CUDA's first, not known among unlike GPUs outside PCI order.
         webui = _webui_gpu(0, gpus, order_known or "CUDA_VISIBLE_DEVICES" in env)
         return DeviceChoice(True, generation.name, webui, None, False, uses, webui_gpu0=True,
-                            evidence=evidence + (f"webui: GPU 0 ({', '.join(g.name for g in webui)}) in FP32",))
+                            evidence=evidence + (_webui_fp32(webui),))
     best = usable[0]
     for item in usable[1:]:  # max() keeps the first of equal keys, as upstream's does
         if (item[1], item[2]) > (best[1], best[2]):
@@ -204,7 +208,7 @@ def choose(gpus: Sequence[Gpu], capability, generation: Optional[Generation], en
         for gpu in _webui_gpu(visible.index(chosen), gpus, True):
             if gpu not in judged:
                 judged.append(gpu)
-                evidence += (f"webui: its inference process sees GPU {visible.index(chosen)} = {gpu.name}",)
+                evidence += (_webui_sees(visible.index(chosen), gpu),)
     return DeviceChoice(True, generation.name, tuple(judged), chosen, is_half, uses, evidence=evidence)
 
 
@@ -242,3 +246,13 @@ def _per_gpu(gpu: Gpu, cc: Tuple[int, int], rule: str) -> Tuple[GpuUse, float, f
 def environment(env: Mapping[str, str]) -> Dict[str, str]:
     """The variables the choice reads, as a fact (absent when unset)."""
     return {name: env[name] for name in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER") if name in env}
+
+
+def _webui_sees(number: int, gpu: Gpu) -> Line:
+    return Line(f"webui: its inference process sees GPU {number} = {gpu.name}", "line.webui_sees",
+                number=number, gpu=gpu.name)
+
+
+def _webui_fp32(gpus: Sequence[Gpu]) -> Line:
+    names = ", ".join(g.name for g in gpus)
+    return Line(f"webui: GPU 0 ({names}) in FP32", "line.webui_fp32", gpus=names)

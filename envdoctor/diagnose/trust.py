@@ -13,7 +13,7 @@ import dataclasses
 from typing import Iterable, List, Optional
 
 from envdoctor.matrix.views import FactStatus
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Line, Severity
 
 CODES = ("blocker-unverified",)
 
@@ -28,8 +28,9 @@ def block_or_warn(finding: Finding, facts: Iterable[Optional[FactStatus]]) -> Li
         finding,
         severity=Severity.WARNING,
         params=dict(finding.params, unverified_fact=refs),
-        evidence=finding.evidence + (f"unverified matrix fact: {refs}",),
+        evidence=finding.evidence + (Line(f"unverified matrix fact: {refs}", "line.unverified_fact", refs=refs),),
     )
     note = Finding("blocker-unverified", Severity.WARNING, dict(finding.params, finding=finding.code, fact=refs),
-                   (f"{finding.code} would block (exit 2); it rests on: {refs}",), finding.gpu_index)
+                   (Line(f"{finding.code} would block (exit 2); it rests on: {refs}", "line.would_block",
+                         code=finding.code, refs=refs),), finding.gpu_index)
     return [lowered, note]

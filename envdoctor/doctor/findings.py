@@ -17,7 +17,16 @@ from envdoctor.doctor.catalog import ATTENTION_TESTS, BASIC_KERNEL_TESTS, FEATUR
 from envdoctor.explain.matcher import first_known_error
 from envdoctor.gptsovits.mitigations import FP16_RISK, NVRTC_OLD
 from envdoctor.matrix.views import KnownError
-from envdoctor.model import Facts, Finding, Severity
+from envdoctor.model import (
+    Facts,
+    Finding,
+    Line,
+    Severity,
+    confirmed_line,
+    known_error_line,
+    predicted_line,
+    smoke_result_line,
+)
 
 SMOKE_PASSED = "smoke-passed"
 PREDICTION_DISPROVED = "prediction-disproved"
@@ -123,13 +132,12 @@ def smoke_findings(facts: Facts, results: Sequence[m.SmokeResult]) -> List[Findi
             params = {"gpu": gpu, "test": r.test, "status": r.status, "error": key_line(r.error)[:300],
                       "exit": r.exit or "", "stage": r.stage or "", "seconds": round(r.duration_s, 1),
                       "known_error": r.known_error or ""}
-            evidence = [f"{r.test} on GPU {gpu}: {r.status}" + (f" ({r.exit})" if r.exit else "")
-                        + (f", last stage {r.stage}" if r.stage else "")]
+            evidence: List[str] = [smoke_result_line(r.test, str(gpu), r.status, r.exit or "", r.stage or "")]
             if r.known_error:
-                evidence.append(f"known error: {r.known_error}")
+                evidence.append(known_error_line(r.known_error))
             if avoided:
-                evidence.append(f"GPT-SoVITS is configured not to run this on the GPU ({avoided}): a warning, "
-                                "not a blocker")
+                evidence.append(Line(f"GPT-SoVITS is configured not to run this on the GPU ({avoided}): a warning, "
+                                     "not a blocker", "line.avoided", how=avoided))
             evidence.extend(line for line in (r.error or "").strip().splitlines()[-12:] if line.strip())
             findings.append(Finding(broken_code(r.test, r.status), severity, params, tuple(evidence), gpu_index))
     return findings
@@ -152,14 +160,14 @@ def reconcile(findings: Sequence[Finding], results: Sequence[m.SmokeResult]) -> 
         if len(ran) == len(tests) and all(r.status == m.PASSED for r in ran):
             params = {"prediction": finding.code, "tests": ", ".join(tests), "gpu": finding.params.get("gpu", ""),
                       "arch": finding.params.get("arch", "")}
-            evidence = tuple(f"predicted: {line}" for line in finding.evidence) + tuple(
-                f"{r.test}: passed in {r.duration_s:.1f} s" for r in ran)
+            evidence = tuple(predicted_line(line) for line in finding.evidence) + tuple(
+                Line(f"{r.test}: passed in {r.duration_s:.1f} s", "line.passed_in", test=r.test,
+                     seconds=f"{r.duration_s:.1f}") for r in ran)
             out.append(Finding(PREDICTION_DISPROVED, Severity.OK, params, evidence, finding.gpu_index))
             continue
         broke = [r for r in ran if r.broke]
         if broke:
-            extra = tuple(f"confirmed by smoke test {r.test}: {r.status}" + (f" ({r.exit})" if r.exit else "")
-                          for r in broke)
+            extra = tuple(confirmed_line(r.test, r.status, r.exit or "") for r in broke)
             finding = replace(finding, evidence=finding.evidence + extra)
         out.append(finding)
     return out

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import ATTENTION_TESTS, FP16_TESTS, KEY_TESTS, SV_FP32_TESTS, SV_TESTS, TORCH_TESTS
 from envdoctor.doctor.findings import first_line
-from envdoctor.model import Facts, Finding, Gpu, format_cc
+from envdoctor.model import Facts, Finding, Gpu, Line, format_cc
 
 # check's findings that mean the torch build itself is wrong for the GPU (the real fix: upgrade).
 # "-avoided": check saw the same risk but the configuration already works around it; the risk (and so
@@ -65,9 +65,13 @@ class _Gpu:
 def _evidence(results: Sequence[m.SmokeResult]) -> Tuple[str, ...]:
     lines = []
     for r in results:
-        first = first_line(r.error)
+        first = first_line(r.error)[:200]
         how = f" ({r.exit})" if r.exit else ""
-        lines.append(f"{r.test}: {r.status}{how}" + (f": {first[:200]}" if first else ""))
+        # A skip's reason is envdoctor's own words (smoke.skip.*); a failure's error is quoted text.
+        error = Line(first, f"smoke.skip.{r.reason}") if r.reason and first else first
+        lines.append(Line(f"{r.test}: {r.status}{how}" + (f": {first}" if first else ""),
+                          "line.test_result_error" if first else "line.test_result",
+                          test=r.test, status=r.status, exit=r.exit or "", error=error))
     return tuple(lines)
 
 
@@ -139,7 +143,9 @@ def _arch_list(facts: Facts, results: Sequence[m.SmokeResult]) -> m.Setting:
     for gpu in facts.gpu.gpus:
         cc = gpu.compute_capability
         if cc is not None:
-            found.setdefault(format_cc(cc), f"GPU {gpu.index} {gpu.name}: {format_cc(cc)} ({gpu.source})")
+            found.setdefault(format_cc(cc), Line(f"GPU {gpu.index} {gpu.name}: {format_cc(cc)} ({gpu.source})",
+                                                 "line.gpu_capability", index=gpu.index, gpu=gpu.name,
+                                                 cc=format_cc(cc), source=gpu.source))
     if not found:
         # No driver answer: what torch reported in the cuda test is the next best witness.
         for r in results:

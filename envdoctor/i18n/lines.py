@@ -1,10 +1,11 @@
 """envdoctor's own short English lines, shown in the reader's language.
 
-Findings carry evidence lines ("driver 576.02 (nvml)", "scan: ptx-jit (sm_86 | PTX sm_90)") and the live
-probe a reason ("a windows runtime cannot run on linux"). They stay English in --json (data for scripts
-and support); the renderers pass them through `localize_line`, which recognises each shape envdoctor
-writes and says it with the catalogue's `line.*` message. A line of any other shape (an error message
-quoted from torch or a tool, a cited source) is shown as it is.
+Finding evidence is data: a `model.Line` is its English text (--json, support and scripts read it as
+written) with its catalogue key (`line.*`) and parameters, and `say` renders it from those. A plain
+string is quoted text (an error message from torch or a tool, a cited source) or a line a probe wrote
+into its facts, which travel through caches as JSON (the live probe's reason, the GPU probe's
+attempts, an upgrade's verify steps): `localize_line` recognises the few shapes those take and says
+them with the catalogue's `line.*` message; any other string is shown as it is.
 
 Some parameters of finding texts are words from a fixed set (the `source` of a coverage answer:
 scan, live, matrix) or one of those lines (a `reason`); `display_params` shows those in the language.
@@ -16,20 +17,11 @@ import re
 from typing import Any, Dict, List, Mapping, Tuple
 
 from envdoctor.i18n import has_message, message
+from envdoctor.model import Line
 
+# The shapes of the lines probes write into their facts (read back from caches as plain strings):
 # (pattern, message key); the named groups are the message's parameters. First match wins.
 _SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in (
-    (r"^driver (?P<version>\S+) \((?P<source>[^)]*)\)$", "line.driver"),
-    (r"^torch (?P<torch>\S+) built with CUDA (?P<cuda>\S+)$", "line.torch_cuda"),
-    (r"^CUDA (?P<cuda>\S+) targets: (?P<archs>.*)$", "line.cuda_targets"),
-    (r"^(?P<source>scan|live|matrix): (?P<coverage>native|ptx-jit|none) \((?P<detail>.*)\)$", "line.coverage"),
-    (r"^(?P<source>scan|live|matrix): (?P<detail>.*)$", "line.source_detail"),
-    (r"^configured: (?P<how>.*)$", "line.configured"),
-    (r"^predicted: (?P<line>.*)$", "line.predicted"),
-    (r"^confirmed by smoke test (?P<test>\S+): (?P<status>\w+)(?: \((?P<exit>[^)]*)\))?$", "line.confirmed"),
-    (r"^known error: (?P<code>\S+)$", "line.known_error"),
-    (r"^(?P<test>\S+) on GPU (?P<gpu>.+?): (?P<status>\w+)(?: \((?P<exit>[^)]*)\))?(?:, last stage (?P<stage>\S+))?$",
-     "line.smoke_result"),
     (r"^a (?P<platform>\w+) runtime cannot run on (?P<host>\w+)$", "line.runtime_foreign"),
     (r"^a (?P<platform>\w+) bundle examined on (?P<host>\w+): this machine's GPU is not its user's$",
      "line.bundle_machine"),
@@ -43,6 +35,9 @@ _SHAPES: List[Tuple[re.Pattern[str], str]] = [(re.compile(p), key) for p, key in
     (r"^simulated GPUs \(ENVDOCTOR_GPUS\) cannot run kernels$", "line.simulated_gpus"),
     (r"^(?P<source>[a-z][a-z-]*): (?P<detail>.*)$", "line.probe_attempt"),
 )]
+
+_GAPS = re.compile(r"  +")
+_GAP_BEFORE = re.compile(r" (?=[：，。）；])")
 
 # Parameters whose values are words from a fixed set, and the catalogue prefix of their labels.
 _WORD_PARAMS = {"source": "ui.source.", "coverage": "ui.coverage.", "status": "ui.live.status."}
@@ -61,11 +56,26 @@ def localize_line(lang: str, line: str) -> str:
         match = pattern.match(line)
         if match:
             params = match.groupdict()
-            for name in ("line", "detail"):  # nested envdoctor text ("predicted: driver 576.02 (nvml)")
+            for name in ("detail",):  # nested envdoctor text ("bundle-machine: a windows bundle examined ...")
                 if params.get(name):
                     params[name] = localize_line(lang, params[name])
             return message(lang, key, **_words(lang, params)).strip()
     return line
+
+
+def say(lang: str, line: str) -> str:
+    """An evidence LINE in LANG: one of envdoctor's own (`Line`) from its key and parameters; a plain
+    string (quoted text, or a line read back from JSON) through `localize_line`."""
+    if not isinstance(line, Line):
+        return localize_line(lang, line)
+    if lang == "en":
+        return str(line)
+    params = {name: say(lang, value) if isinstance(value, Line)
+              else message(lang, "ui.quoted", text=value) if name == "error" and isinstance(value, str) and value
+              else localize_line(lang, value) if name in ("line", "detail") and isinstance(value, str) else value
+              for name, value in line.params.items()}
+    # An empty optional part (no exit code, no stage) leaves no gap: "失败 （...）" reads "失败（...）".
+    return _GAP_BEFORE.sub("", _GAPS.sub(" ", message(lang, line.key, **_words(lang, params)))).strip()
 
 
 def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:

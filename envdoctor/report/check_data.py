@@ -6,12 +6,12 @@ the chosen language and may change wording. The envelope itself is written by `e
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from envdoctor import envelope
 from envdoctor.i18n import message
 from envdoctor.i18n.lines import display_params
-from envdoctor.model import CheckReport, Finding, format_cc, to_jsonable
+from envdoctor.model import CheckReport, Finding, Line, format_cc, to_jsonable
 from envdoctor.report.origin import fix_text
 
 SCHEMA = envelope.schema_name("check")
@@ -21,17 +21,28 @@ REPORT_SCHEMAS = (envelope.schema_name("report"), SCHEMA)
 
 def finding_dict(finding: Finding, lang: str, foreign: Optional[str] = None) -> Dict[str, Any]:
     """FOREIGN: the runtime's OS where it is not this machine's (the fix is for the machine that runs it)."""
-    base = f"finding.{finding.code}"
-    shown = display_params(lang, finding.params)  # "来源：兼容性矩阵", not "来源：matrix"
     return {
         "code": finding.code,
         "severity": finding.severity.value,
         "gpu_index": finding.gpu_index,
+        **finding_texts(lang, finding.code, finding.params, finding.severity.value, foreign),
+        "params": to_jsonable(finding.params),
+        "evidence": list(finding.evidence),  # English, for scripts and support
+        # The same lines as data (key and parameters, for a renderer in any language); null: quoted text.
+        "evidence_lines": [line.to_json() if isinstance(line, Line) else None for line in finding.evidence],
+    }
+
+
+def finding_texts(lang: str, code: str, params: Mapping[str, Any], severity: str,
+                  foreign: Optional[str] = None) -> Dict[str, str]:
+    """A finding's title, detail and fix in LANG, from its code and parameters: what check's envelope
+    stores, and what the report's renderers draw again in the reader's language (report --from)."""
+    base = f"finding.{code}"
+    shown = display_params(lang, params)  # "来源：兼容性矩阵", not "来源：matrix"
+    return {
         "title": message(lang, base + ".title", **shown),
         "detail": message(lang, base + ".detail", **shown),
-        "fix": fix_text(lang, finding.code, finding.params, foreign, finding.severity.value),
-        "params": to_jsonable(finding.params),
-        "evidence": list(finding.evidence),
+        "fix": fix_text(lang, code, dict(params), foreign, severity),
     }
 
 

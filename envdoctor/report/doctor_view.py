@@ -12,7 +12,7 @@ from envdoctor import envelope
 from envdoctor.doctor import results as m
 from envdoctor.doctor.findings import key_line
 from envdoctor.i18n import message
-from envdoctor.i18n.lines import localize_line
+from envdoctor.i18n.lines import say
 from envdoctor.model import to_jsonable
 from envdoctor.report.check_data import check_data
 from envdoctor.report.terminal import render_check
@@ -110,7 +110,7 @@ def render_doctor(report: m.DoctorReport, lang: str, console: Console, verbose: 
         setting: m.Setting = getattr(rec, name)
         why = message(lang, setting.reason, **setting.params)
         if verbose and setting.evidence:
-            why += "\n" + "\n".join(f"· {localize_line(lang, line)}" for line in setting.evidence)
+            why += "\n" + "\n".join(f"· {say(lang, line)}" for line in setting.evidence)
         settings.add_row(message(lang, f"ui.doctor.{name}"), Text(_value_text(name, setting.value, lang), style="bold"),
                          why, message(lang, f"ui.doctor.source.{setting.source}"))
     console.print(settings)

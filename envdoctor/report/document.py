@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional
 
 from envdoctor import envelope as envelopes
-from envdoctor.i18n import has_message, message
 from envdoctor.report.check_data import REPORT_SCHEMAS
 from envdoctor.report.fileshape import FileShape
 from envdoctor.report.redact import Redactor
@@ -84,20 +83,19 @@ def evidence_shapes(envelope: Dict[str, Any]) -> Dict[str, FileShape]:
 
 
 def relocalize(envelope: Dict[str, Any], lang: str) -> Dict[str, Any]:
-    """The same envelope with its catalogue texts in another language (for `report --from`)."""
-    result = dict(envelope, lang=lang)
-    verdict = envelope.get("verdict")
-    if verdict and has_message(lang, f"verdict.{verdict}"):
-        result["summary"] = message(lang, f"verdict.{verdict}")
-    findings = []
-    for finding in envelope.get("findings") or []:
-        base = f"finding.{finding.get('code')}"
-        if has_message(lang, base + ".title"):
-            params = finding.get("params") or {}
-            finding = dict(finding, **{part: message(lang, f"{base}.{part}", **params)
-                                       for part in ("title", "detail", "fix")})
-        findings.append(finding)
-    result["findings"] = findings
+    """The same envelope for a reader of LANG (`report --from`). The renderers draw every text from its
+    code (findings, the verdict, a log's known error); this only brings report.json's stored copies of
+    those texts (kept for readers of the JSON and older versions) into the same language."""
+    from envdoctor.report.explained import explanation_texts
+    from envdoctor.report.view import rendered_findings, summary_text
+
+    result = dict(envelope, lang=lang, summary=summary_text(envelope, lang), findings=rendered_findings(envelope, lang))
+    report = envelope.get("report")
+    if isinstance(report, dict) and isinstance(report.get("logs"), list):
+        logs = [dict(log, explain=dict(log["explain"], **explanation_texts(log["explain"], lang)))
+                if isinstance(log, dict) and isinstance(log.get("explain"), dict) else log
+                for log in report["logs"]]
+        result["report"] = dict(report, logs=logs)
     return result
 
 

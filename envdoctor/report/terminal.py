@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List
 
 from envdoctor.i18n import colon, has_message, message
-from envdoctor.i18n.lines import display_params, localize_line
+from envdoctor.i18n.lines import display_params, localize_line, say
 from envdoctor.model import CheckReport, Finding, Severity, Verdict, arch_name
 from envdoctor.report.origin import fix_text, origin_line, shows_origin
 
@@ -96,7 +96,7 @@ def render_check(report: CheckReport, lang: str, console: Console, verbose: bool
         if detail and (finding.severity is not Severity.OK or verbose):
             body.append("\n" + detail)
         if verbose and finding.evidence:
-            body.append("\n" + "\n".join(f"· {localize_line(lang, line)}" for line in finding.evidence), style="dim")
+            body.append("\n" + "\n".join(f"· {say(lang, line)}" for line in finding.evidence), style="dim")
         table.add_row(label, body, fix_text(lang, finding.code, finding.params, report.facts.foreign_platform,
                                             finding.severity.value))
     console.print(table)

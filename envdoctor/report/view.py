@@ -10,6 +10,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from envdoctor.i18n import has_message, message
 from envdoctor.i18n.lines import display_params, localize_line
 from envdoctor.model import Severity, arch_of, arch_order
+from envdoctor.report.check_data import finding_texts
+from envdoctor.report.explained import explanation_texts
 from envdoctor.report.origin import envelope_origin, origin_line
 
 SEVERITY_ORDER = {s.value: -s.rank for s in Severity}  # worst first; unknown ones last
@@ -60,19 +62,19 @@ def build_view(envelope: Dict[str, Any]) -> View:
         ("envdoctor", str(envelope.get("envdoctor_version", "?"))),
         (t("report.schema"), f"{envelope.get('schema')} v{envelope.get('schema_version')}"),
     )
-    findings = tuple(sorted(envelope.get("findings") or [],
-                            key=lambda f: SEVERITY_ORDER.get(f.get("severity"), 3)))
+    findings = tuple(sorted(rendered_findings(envelope, lang),
+                            key=lambda f: SEVERITY_ORDER.get(str(f.get("severity")), 3)))
     return View(
         lang=lang,
         title=t("report.title"),
         meta=meta,
         redacted=redacted,
         redaction_note=t("report.redacted" if redacted else "report.not_redacted"),
-        headline=_headline(envelope, t),
+        headline=_headline(envelope, lang, t),
         findings=findings,
         sections=tuple(s for s in (
             _gpus(envelope, t), _system(envelope, report, t), _coverage(envelope, t), _doctor(report, t),
-            _upgrade(report, t), _gptsovits(report, t), *_logs(report, t), _environment(report, t),
+            _upgrade(report, t), _gptsovits(report, t), *_logs(report, lang, t), _environment(report, t),
             _packages(envelope, t), _files(report, t),
         ) if s is not None),
     )
@@ -82,11 +84,35 @@ def severity_label(lang: str, severity: str) -> str:
     return message(lang, f"ui.severity.{severity}")
 
 
-def _headline(envelope: Dict[str, Any], t: Any) -> Headline:
+def rendered_findings(envelope: Dict[str, Any], lang: str) -> List[Dict[str, Any]]:
+    """The envelope's findings with their texts drawn from code and params in LANG (a report read back
+    in another language); a finding this version has no words for keeps the words it was stored with."""
+    foreign = (envelope_origin(envelope.get("facts") or {}) or {}).get("foreign") or None
+    shown = []
+    for finding in envelope.get("findings") or []:
+        code, params = finding.get("code"), finding.get("params")
+        if isinstance(params, dict) and has_message(lang, f"finding.{code}.title"):
+            try:
+                finding = dict(finding, **finding_texts(lang, str(code), params, str(finding.get("severity")),
+                                                        foreign))
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+                pass  # parameters this version cannot fill (a hand-edited report): the stored words stand
+        shown.append(finding)
+    return shown
+
+
+def summary_text(envelope: Dict[str, Any], lang: str) -> str:
     verdict = str(envelope.get("verdict", "could-not-check"))
-    text = str(envelope.get("summary") or t(f"verdict.{verdict}"))
+    if has_message(lang, f"verdict.{verdict}"):
+        return message(lang, f"verdict.{verdict}")
+    return str(envelope.get("summary") or verdict)
+
+
+def _headline(envelope: Dict[str, Any], lang: str, t: Any) -> Headline:
+    verdict = str(envelope.get("verdict", "could-not-check"))
+    text = summary_text(envelope, lang)
     index = (envelope.get("report") or {}).get("headline", {}).get("finding")
-    findings = envelope.get("findings") or []
+    findings = rendered_findings(envelope, lang)
     if isinstance(index, int) and 0 <= index < len(findings):
         top = findings[index]
         return Headline(verdict, text, str(top.get("severity")), str(top.get("title", "")),
@@ -226,7 +252,7 @@ def _gptsovits(report: Dict[str, Any], t: Any) -> Section:
     return Section("gptsovits", t("report.gptsovits"), pairs=tuple(pairs))
 
 
-def _logs(report: Dict[str, Any], t: Any) -> List[Section]:
+def _logs(report: Dict[str, Any], lang: str, t: Any) -> List[Section]:
     sections = []
     for index, log in enumerate(report.get("logs") or [], start=1):
         title = f"{t('report.log')} {index}: {log.get('path')}"
@@ -236,12 +262,13 @@ def _logs(report: Dict[str, Any], t: Any) -> List[Section]:
         pairs = [(t("report.log.size"), t("report.log.bytes", bytes=log.get("bytes", 0))
                   + (f" — {t('report.log.tail_only')}" if log.get("truncated") else ""))]
         explain = log.get("explain")
-        if explain:
-            pairs.append((t("report.explain"), " — ".join(str(explain.get(k)) for k in ("code", "title")
-                                                          if explain.get(k))))
+        if isinstance(explain, dict) and explain:
+            words = explanation_texts(explain, lang)  # from its code, in the reader's language
+            pairs.append((t("report.explain"), " — ".join(text for text in (str(explain.get("code") or ""),
+                                                                            words["title"]) if text)))
             for key in ("cause", "fix"):
-                if explain.get(key):
-                    pairs.append((t(f"report.explain.{key}"), str(explain[key])))
+                if words[key]:
+                    pairs.append((t(f"report.explain.{key}"), words[key]))
         error = log.get("recent_error")
         sections.append(Section(f"log{index}", title, pairs=tuple(pairs),
                                 text=error or "", note="" if error else t("report.log.no_error")))

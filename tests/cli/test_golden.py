@@ -27,6 +27,10 @@ from envdoctor.model import (
     Severity,
     TorchBuild,
     Verdict,
+    coverage_line,
+    cuda_targets_line,
+    driver_line,
+    source_detail_line,
 )
 from envdoctor.report.check_data import check_envelope
 from envdoctor.report.terminal import render_check
@@ -52,12 +56,13 @@ def memo_machine_report() -> CheckReport:
     gpu_params = {"gpu": gpu.name, "arch": "sm_120", "torch": "2.6.0+cu124"}
     findings = (
         Finding("driver-ok", Severity.OK, {"driver": "576.02", "cuda": "12.4", "torch": "2.6.0+cu124",
-                                           "minimum": "551.61"}, ("driver 576.02 (nvml)",)),
+                                           "minimum": "551.61"}, (driver_line("576.02", "nvml"),)),
         Finding("ptx-jit-only", Severity.WARNING, dict(gpu_params, source="scan", lacking=""),
-                ("scan: ptx-jit (sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90 | PTX sm_90)",), 0),
+                (coverage_line("scan", "ptx-jit", "sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90 | PTX sm_90"),), 0),
         Finding("nvrtc-too-old", Severity.BLOCKING, dict(gpu_params, cuda="12.4", needed="12.8"),
-                ("CUDA 12.4 targets: sm_50 ... sm_90",), 0),
-        Finding("fp16-attention-abort-risk", Severity.BLOCKING, gpu_params, ("scan: sm_90 PTX",), 0),
+                (cuda_targets_line("12.4", "sm_50 ... sm_90"),), 0),
+        Finding("fp16-attention-abort-risk", Severity.BLOCKING, gpu_params,
+                (source_detail_line("scan", "sm_90 PTX"),), 0),
         Finding("live-skipped", Severity.OK, {"reason": "a windows runtime cannot run on linux"}),
     )
     return CheckReport(facts, findings, Verdict.WILL_FAIL, (GpuVerdict(0, Verdict.WILL_FAIL, "ptx-jit"),), "matrices")

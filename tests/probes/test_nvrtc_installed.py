@@ -104,6 +104,21 @@ def test_nvrtc_12_8_that_cu128_torch_pins_is_still_blocked(tmp_path: Path, capsy
     assert any("NVRTC 12.8.93 read from nvidia-cuda-nvrtc-cu12 12.8.93" in e for e in finding["evidence"])
 
 
+def test_the_nvrtc_evidence_is_data_and_reads_in_chinese(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Evidence lines are keys with parameters (--json's evidence_lines), said in the reader's language
+    from those, not English text parsed back."""
+    root = cu128_linux(tmp_path, "12.8.93")
+    finding = codes(check(root, GB10, capsys, monkeypatch))["nvrtc-too-old"]
+    source = "nvidia-cuda-nvrtc-cu12 12.8.93 (dist-info), libnvrtc.so.12"
+    said = dict(zip(finding["evidence"], finding["evidence_lines"]))
+    assert said[f"NVRTC 12.8.93 read from {source}"] == {
+        "key": "line.nvrtc_read", "params": {"version": "12.8.93", "source": source}}
+    assert [line for line in said.values() if line is None] == [None]  # the cited source: quoted text
+    assert main(["check", "--root", str(root), "--no-live", "-v", "--lang", "zh_CN"]) == 2
+    out = " ".join(capsys.readouterr().out.split())  # rich folds long lines
+    assert "NVRTC 12.8.93（读取自" in out and "read from" not in out
+
+
 def test_upgraded_then_downgraded_nvrtc_follows_the_files(tmp_path: Path, capsys, monkeypatch) -> None:
     root = cu128_linux(tmp_path, "12.8.93")
     site = root / "runtime" / "lib" / "python3.11" / "site-packages"

@@ -93,6 +93,11 @@ def test_from_rerenders_an_existing_report_in_another_language(machine: Machine,
     md = zh["report.md"].decode("utf-8")
     assert "显卡" in md and "最重要的问题" in md and "FP16 推理" not in md or "半精度" not in md
     assert json.loads(zh["report.json"])["lang"] == "zh_CN"
+    # The log's known error is drawn again from its code (errors.yaml) in the reader's language.
+    assert "torch 自带的 NVRTC 比显卡旧" in md and "把 torch 升级到 CUDA 12.8 以上的版本" in md
+    assert "torch's NVRTC predates the GPU" not in md
+    explained = json.loads(zh["report.json"])["report"]["logs"][0]["explain"]
+    assert (explained["code"], explained["cause"]) == ("nvrtc-unknown-arch", "torch 自带的 NVRTC 比显卡旧")
     assert "evidence/nvidia-smi-q.txt" in zh  # a zip brings its evidence along
     capsys.readouterr()
 

@@ -7,12 +7,12 @@ sources disagree. Libraries loaded for some operations only are other_binaries' 
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.model import Finding, Severity, arch_name
+from envdoctor.model import Finding, Line, Severity, arch_name, coverage_line
 
 CODES = ("kernels-native", "ptx-jit-only", "no-kernels-for-gpu", "arch-sources-disagree", "coverage-unknown")
 
@@ -33,7 +33,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
                                     gpu_index=gpu.index))
             continue
         best = views[0]
-        evidence = tuple(f"{v.source}: {v.verdict} ({v.detail})" for v in views)
+        evidence: Tuple[str, ...] = tuple(coverage_line(v.source, v.verdict, v.detail) for v in views)
         params = {"gpu": gpu.name, "arch": arch, "torch": torch.version, "source": best.source,
                   "lacking": ", ".join(best.lacking)}
         code, severity = {
@@ -44,7 +44,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         if best.verdict == coverage.NONE and not best.complete:
             # A core library that could not be read to the end: its "none" may be the damage talking.
             severity = Severity.WARNING
-            evidence += ("the scan of a core library stopped early: run envdoctor doctor to test the GPU",)
+            evidence += (Line("the scan of a core library stopped early: run envdoctor doctor to test the GPU",
+                              "line.scan_stopped"),)
         findings.extend(block_or_warn(Finding(code, severity, params, evidence, gpu.index),
                                       ctx.view_facts(best) + [ctx.capability_fact(gpu)]))
         verdicts = {v.source: v.verdict for v in views}

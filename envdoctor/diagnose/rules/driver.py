@@ -10,7 +10,7 @@ from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Severity, driver_line, torch_cuda_line
 from envdoctor.versions import at_least, major_minor
 
 CODES = ("driver-too-old", "driver-minor-compat", "driver-ok", "driver-unknown", "driver-unknown-minimum")
@@ -26,7 +26,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     platform = ctx.facts.runtime.platform if ctx.facts.runtime else ctx.facts.host_platform
     toolkit = ctx.matrix.toolkit(torch.cuda or "")
     params = {"driver": driver.version, "cuda": major_minor(torch.cuda), "torch": torch.version}
-    evidence = (f"driver {driver.version} ({driver.source})", f"torch {torch.version} built with CUDA {torch.cuda}")
+    evidence = (driver_line(driver.version, driver.source), torch_cuda_line(torch.version, torch.cuda))
     if toolkit is None:  # an unknown CUDA version: torch_installed reports the build as unknown
         return [Finding("driver-unknown-minimum", Severity.WARNING, params, evidence)]
     compat = ctx.matrix.minor_compat_of(torch.cuda or "")

@@ -12,7 +12,7 @@ from typing import List
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.model import Finding, Severity, arch_name
+from envdoctor.model import Finding, Severity, arch_name, configured_line, source_detail_line
 
 CODES = ("fp16-attention-abort-risk", "fp16-attention-abort-avoided")
 
@@ -31,11 +31,11 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         if cc is None or view is None or view.verdict != coverage.PTX_JIT or cc < (8, 0):
             continue
         params = {"gpu": gpu.name, "arch": arch_name(cc), "torch": torch.version}
-        evidence = (f"{view.source}: {view.detail}",)
+        evidence = (source_detail_line(view.source, view.detail),)
         workaround = ctx.facts.workarounds.get("fp16-attention-abort-risk")
         if workaround:  # `configure --fp16 off` is in place: the WebUI runs, only slower
             findings.append(Finding("fp16-attention-abort-avoided", Severity.WARNING, dict(params, how=workaround),
-                                    evidence + (f"configured: {workaround}",), gpu.index))
+                                    evidence + (configured_line(workaround),), gpu.index))
         else:
             risk = Finding("fp16-attention-abort-risk", Severity.BLOCKING, params, evidence, gpu.index)
             findings.extend(block_or_warn(risk, ctx.view_facts(view) + [ctx.capability_fact(gpu)]))

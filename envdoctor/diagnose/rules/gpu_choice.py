@@ -12,7 +12,7 @@ from typing import List
 
 from envdoctor.diagnose import coverage, device_choice
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.model import Finding, Severity, arch_name
+from envdoctor.model import Finding, Severity, arch_name, coverage_line
 
 CODES = ("gpu-not-used", "runs-on-cpu", "webui-gpu0-fp32", "gpu-other-lacks-kernels", "webui-sees-other-gpu")
 
@@ -38,7 +38,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
                 findings.append(Finding("gpu-other-lacks-kernels", Severity.WARNING,
                                         dict(params, arch=arch_name(cc), index=gpu.index,
                                              chosen=choice.config_device.index if choice.config_device else 0),
-                                        evidence + (f"{view.source}: {view.verdict} ({view.detail})",), gpu.index))
+                                        evidence + (coverage_line(view.source, view.verdict, view.detail),), gpu.index))
                 continue
         findings.append(Finding("gpu-not-used", Severity.OK, params, evidence, gpu.index))
     chosen = choice.config_device

@@ -12,12 +12,20 @@ v2Pro failure ("nvrtc: error: invalid value for --gpu-architecture (-arch)").
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.matrix.views import Toolkit
-from envdoctor.model import ComputeCapability, Finding, Severity, arch_name
+from envdoctor.model import (
+    ComputeCapability,
+    Finding,
+    Line,
+    Severity,
+    arch_name,
+    configured_line,
+    cuda_targets_line,
+)
 from envdoctor.versions import as_tuple, major_minor
 
 # nvrtc-arch-dropped: the GPU is older than this CUDA supports (13.0 dropped sm_50-sm_72), not newer.
@@ -41,7 +49,8 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     toolkit = ctx.matrix.toolkit(nvrtc)
     if toolkit is None:
         return []
-    read = (f"NVRTC {nvrtc} read from {torch.nvrtc_source}",) if torch.nvrtc else ()
+    read: Tuple[str, ...] = (Line(f"NVRTC {nvrtc} read from {torch.nvrtc_source}", "line.nvrtc_read", version=nvrtc,
+                                   source=torch.nvrtc_source),) if torch.nvrtc else ()
     findings = []
     for gpu in ctx.judged_gpus():  # the GPU GPT-SoVITS uses, not every GPU
         cc = ctx.capability(gpu)
@@ -56,11 +65,11 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
                   "needed": first[0].version if first else "?"}
         if dropped:
             params["last"] = first[-1].version
-        evidence = read + (f"CUDA {toolkit.version} targets: {' '.join(toolkit.sass_archs)}", toolkit.source)
+        evidence = read + (cuda_targets_line(toolkit.version, " ".join(toolkit.sass_archs)), toolkit.source)
         workaround = ctx.facts.workarounds.get("nvrtc-too-old")
         if workaround:  # `configure --v2pro-sv cpu|off` keeps the NVRTC-compiled fbank off the GPU
             findings.append(Finding("nvrtc-too-old-avoided", Severity.WARNING, dict(params, how=workaround),
-                                    evidence + (f"configured: {workaround}",), gpu.index))
+                                    evidence + (configured_line(workaround),), gpu.index))
         else:
             code = "nvrtc-arch-dropped" if dropped else "nvrtc-too-old"
             basis = [ctx.matrix.fact_status("cuda.yaml", f"toolkits[{toolkit.version}].sass_archs"),
