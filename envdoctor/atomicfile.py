@@ -18,7 +18,9 @@ import stat
 from typing import Callable, Optional, Tuple
 
 from envdoctor import faults
-from envdoctor.safeio import TMP_PREFIX, TMP_SUFFIX  # the names remove_stale_temporaries clears after a kill
+
+TMP_PREFIX = ".envdoctor-"  # the temporaries' names, which safeio.remove_stale_temporaries clears after a kill
+TMP_SUFFIX = ".tmp"
 
 _CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
                  | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0))

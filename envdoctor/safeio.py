@@ -18,10 +18,8 @@ import stat
 import time
 from typing import Any, List, Optional, Tuple
 
+from envdoctor.atomicfile import TMP_PREFIX, TMP_SUFFIX, atomic_write
 from envdoctor.errors import UsageError
-
-TMP_PREFIX = ".envdoctor-"
-TMP_SUFFIX = ".tmp"
 
 
 class UnsafePathError(OSError):
@@ -188,8 +186,6 @@ def write_output(path: str, data: bytes, mode: Optional[int] = None) -> None:
     one gets 0o666 & ~umask), only as a regular file (see check_output_target). The target is checked
     again just before the rename, so a FIFO or symlink put there meanwhile is not replaced either."""
     check_output_target(path)
-    from envdoctor.atomicfile import atomic_write  # start-up: only a write needs the writer and its fault hooks
-
     atomic_write(path, data, mode, fault="output-written", guard=check_output_target)
 
 
