@@ -119,11 +119,5 @@ class BinaryScan(BinaryCoverageSummary):
         )
 
 
-def _merged(first: Dict[str, int], second: Dict[str, int]) -> Dict[str, int]:
-    out = dict(first)
-    for name, count in second.items():
-        out[name] = out.get(name, 0) + count
-    return _sorted(out)
-
 def _sorted(counts: Dict[str, int]) -> Dict[str, int]:
     return {name: counts[name] for name in sorted(counts, key=arch_order)}
