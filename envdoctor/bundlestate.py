@@ -27,10 +27,10 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import uuid
 from typing import Any, Dict, Iterable, List, Optional
 
+from envdoctor.atomicfile import atomic_write
 from envdoctor.errors import EnvdoctorError
 
 STATE_DIR = ".envdoctor"
@@ -174,18 +174,8 @@ def read_state(path: str, cap: int, error_type: Any = StateError) -> bytes:
 
 def replace_state(path: str, data: bytes) -> None:
     """Write a small state file whole: a temporary in the same folder renamed over the name (a link there
-    is replaced, never followed)."""
-    handle, temporary = tempfile.mkstemp(prefix=".envdoctor-", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    is replaced, never followed). Not fsynced: the holder note is worthless once its writer is gone."""
+    atomic_write(path, data, durable=False, fault="state-written")
 
 
 # -- the bundle lock -------------------------------------------------------------------------------

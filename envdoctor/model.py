@@ -201,7 +201,8 @@ class BinaryCoverageSummary:
     sass/ptx: the registered fat binary (what the CUDA runtime loads, and all cuobjdump lists);
     embedded_sass/embedded_ptx: containers found in the data sections that the library loads
     itself (cuFFT keeps nearly all its kernels there).  What the library can run is the union:
-    all_sass / all_ptx."""
+    all_sass / all_ptx. The fat-binary scanner's own result (probes.fatbin.BinaryScan) is this plus
+    what only the scan and its cache need; `BinaryScan.summary()` gives the part a check keeps."""
 
     path: str
     sass: Dict[str, int]
@@ -213,6 +214,7 @@ class BinaryCoverageSummary:
 
     @property
     def all_sass(self) -> Dict[str, int]:
+        """Registered and embedded SASS together, oldest architecture first: what the library can run."""
         return _summed(self.sass, self.embedded_sass)
 
     @property
@@ -224,7 +226,7 @@ def _summed(first: Dict[str, int], second: Dict[str, int]) -> Dict[str, int]:
     out = dict(first)
     for name, count in second.items():
         out[name] = out.get(name, 0) + count
-    return out
+    return {name: out[name] for name in sorted(out, key=arch_order)}
 
 
 @dataclass(frozen=True)

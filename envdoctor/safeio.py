@@ -15,14 +15,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 import time
 from typing import Any, List, Optional, Tuple
 
+from envdoctor.atomicfile import TMP_PREFIX, TMP_SUFFIX, atomic_write
 from envdoctor.errors import UsageError
-
-TMP_PREFIX = ".envdoctor-"
-TMP_SUFFIX = ".tmp"
 
 
 class UnsafePathError(OSError):
@@ -184,40 +181,12 @@ def check_output_target(path: str) -> None:
     raise UnsafePathError(kind, path)
 
 
-def write_output(path: str, data: bytes, mode: Optional[int] = 0o644) -> None:
-    """Write `data` to `path` atomically, only as a regular file (see check_output_target). The
-    target is checked again just before the rename, so a FIFO or symlink put there meanwhile is not
-    replaced either."""
+def write_output(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write `data` to `path` atomically (atomicfile.atomic_write: an existing file keeps its mode, a new
+    one gets 0o666 & ~umask), only as a regular file (see check_output_target). The target is checked
+    again just before the rename, so a FIFO or symlink put there meanwhile is not replaced either."""
     check_output_target(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode & ~_umask())
-        from envdoctor import faults  # start-up: only a write needs the fault-injection hooks
-
-        faults.hit("output-written")  # kill -9 tests: the temporary is whole, the target not replaced yet
-        check_output_target(path)
-        os.replace(temporary, path)
-        from envdoctor.atomicfile import _fsync_dir  # start-up: as faults above
-
-        _fsync_dir(folder)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+    atomic_write(path, data, mode, fault="output-written", guard=check_output_target)
 
 
 def remove_stale_temporaries(folder: str, min_age_s: float = 0.0) -> list:

@@ -1,10 +1,16 @@
 """Turning the bytes of a user's text file into text, whatever Windows wrote them in.
 
 The encodings met in GPT-SoVITS bundles: UTF-8 (with or without a BOM), GBK/GB18030 (the ANSI code
-page of Chinese Windows: .bat files, console logs), and UTF-16 LE/BE (what PowerShell's `>` and
-`Out-File` write; with a BOM, or without one when a tail was cut from the middle). Redaction and
-error matching work on text: a UTF-16 file read as UTF-8 keeps a NUL between every letter and no
-pattern matches it, so it would leave the report unredacted.
+page of Chinese Windows: .bat files, console logs), UTF-16 LE/BE (what PowerShell's `>` and
+`Out-File` write; with a BOM, or without one when a tail was cut from the middle) and, rarely, UTF-32
+with a BOM (`Out-File -Encoding utf32`). Redaction and error matching work on text: a UTF-16 file read
+as UTF-8 keeps a NUL between every letter and no pattern matches it, so it would leave the report
+unredacted.
+
+This is the one place that tells an encoding from bytes (`detect`): explain's streaming reader, the
+report's log tails and evidence copies, and configure's text files all ask it, so that one log reads
+the same everywhere. What stays theirs: streaming (explain), a tail cut mid-file (report logs), an
+exact byte-for-byte round trip (report file shapes), refusing what cannot be edited (configure).
 """
 
 from __future__ import annotations
@@ -28,6 +34,27 @@ def bom_encoding(data: bytes) -> Tuple[str, int]:
         if data.startswith(bom):
             return name, len(bom)
     return "", 0
+
+
+def bom_of(encoding: str) -> bytes:
+    """The BOM that `bom_encoding` reads as `encoding` ("utf-8-sig" or "utf-8" both give UTF-8's)."""
+    wanted = "utf-8-sig" if encoding == "utf-8" else encoding
+    return next((bom for bom, name in _BOMS if name == wanted), b"")
+
+
+def code_unit(encoding: str) -> int:
+    """Bytes per code unit: 4 for UTF-32, 2 for UTF-16, 1 for a byte encoding (where a cut may fall)."""
+    return 4 if encoding.startswith("utf-32") else 2 if encoding.startswith("utf-16") else 1
+
+
+def detect(head: bytes) -> Tuple[str, int]:
+    """(encoding, BOM length) of text that starts with `head`: the BOM's encoding, else UTF-16 told by
+    its NULs (BOM length 0), else ("", 0): a byte encoding (UTF-8 or GB18030), which only decoding
+    tells, line by line where a log mixes them."""
+    encoding, skip = bom_encoding(head)
+    if encoding:
+        return encoding, skip
+    return utf16_without_bom(head), 0
 
 
 def utf16_without_bom(data: bytes) -> str:

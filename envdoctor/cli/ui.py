@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import message
@@ -86,7 +86,3 @@ class Ui:
 
     def text(self, key: str, **params: Any) -> str:
         return message(self.lang, key, **params)
-
-
-def optional_int(value: Optional[str]) -> Optional[int]:
-    return None if value is None else int(value)

@@ -83,9 +83,6 @@ class DeviceChoice:
     def on_cpu(self) -> bool:
         return self.known and not self.judged
 
-    def use_of(self, gpu: Gpu) -> Optional[GpuUse]:
-        return next((u for u in self.uses if u.gpu.index == gpu.index), None)
-
 
 def generations(rows: Sequence[Mapping]) -> List[Generation]:
     """The matrix rows as Generations (malformed rows are left out: the schema rejects them first)."""

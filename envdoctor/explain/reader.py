@@ -1,12 +1,14 @@
 """Stream a log as blocks of text lines in bounded memory.
 
 Logs from Windows GPT-SoVITS bundles come as UTF-8, as the Chinese ANSI code page (GBK, read as its
-superset GB18030), or as UTF-16 (PowerShell 5's `>` redirection), sometimes mixed line by line when
-several programs wrote into one file. A block (about CHUNK bytes of whole lines) is decoded as UTF-8
-in one go; a block that is not valid UTF-8 is decoded line by line (UTF-8 where valid, else
-GB18030). Lines longer than MAX_LINE are cut (the rest of that line is skipped, not kept), so a
-2 GB log or a 2 GB line costs the same memory as a small one. Matching then runs over whole blocks
-(regular expressions in C), not line by line in Python: a 2 GB log takes seconds to a minute.
+superset GB18030), or as UTF-16 (PowerShell 5's `>` redirection; UTF-32 with `Out-File -Encoding
+utf32`), sometimes mixed line by line when several programs wrote into one file. Which one is
+envdoctor.textcodec's call (the same as the report's); streaming is this module's own. A block (about
+CHUNK bytes of whole lines) is decoded as UTF-8 in one go; a block that is not valid UTF-8 is decoded
+line by line (UTF-8 where valid, else GB18030). Lines longer than MAX_LINE are cut (the rest of that
+line is skipped, not kept), so a 2 GB log or a 2 GB line costs the same memory as a small one. Matching
+then runs over whole blocks (regular expressions in C), not line by line in Python: a 2 GB log takes
+seconds to a minute.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import codecs
 import re
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, Iterator, List, Tuple
+
+from envdoctor.textcodec import code_unit, detect
 
 CHUNK = 1 << 20
 MAX_LINE = 64 * 1024
@@ -27,7 +31,7 @@ _LONG_TEXT = re.compile(r"(?m)^[^\n]{" + str(MAX_LINE + 1) + ",}")
 @dataclass
 class ReadStats:
     kind: str = "text"  # "text" | "binary" | "empty"
-    encoding: str = "utf-8"  # of the whole input: "utf-8" | "gb18030" | "mixed" | "utf-16-le" ...
+    encoding: str = "utf-8"  # of the whole input: "utf-8" | "gb18030" | "mixed" | "utf-16-le" | "utf-32-be" ...
     bytes_read: int = 0
     lines: int = 0
     truncated_lines: int = 0
@@ -37,7 +41,7 @@ class ReadStats:
         self.per_encoding[encoding] = self.per_encoding.get(encoding, 0) + n
 
     def settle(self) -> None:
-        if self.encoding.startswith("utf-16"):
+        if code_unit(self.encoding) > 1:
             return
         if self.per_encoding.get("gb18030"):
             self.encoding = "mixed" if self.per_encoding.get("utf-8") else "gb18030"
@@ -55,24 +59,13 @@ _TEXT_CONTROLS = set(b"\t\n\r\x0c\x1b\x08")
 
 
 def sniff(head: bytes) -> Tuple[str, str]:
-    """(kind, encoding) from the first bytes: BOMs, UTF-16 without BOM, binary data, empty."""
+    """(kind, encoding) from the first bytes: BOMs and UTF-16 without BOM (textcodec.detect), binary
+    data, empty."""
     if not head:
         return "empty", "utf-8"
-    if head.startswith(codecs.BOM_UTF8):
-        return "text", "utf-8-sig"
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "text", "utf-16-le"
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "text", "utf-16-be"
-    sample = head[: len(head) - (len(head) % 2)]
-    if len(sample) >= 4:
-        even_nul = sample[0::2].count(0) / (len(sample) / 2)
-        odd_nul = sample[1::2].count(0) / (len(sample) / 2)
-        # ASCII-heavy UTF-16 text has a NUL in every other byte and almost none in the rest.
-        if odd_nul > 0.3 and even_nul < 0.05:
-            return "text", "utf-16-le"
-        if even_nul > 0.3 and odd_nul < 0.05:
-            return "text", "utf-16-be"
+    encoding, _bom = detect(head)
+    if encoding:
+        return "text", encoding
     if b"\x00" in head:
         return "binary", ""
     controls = sum(1 for b in head if b < 0x20 and b not in _TEXT_CONTROLS)
@@ -144,10 +137,10 @@ def _byte_blocks(stream: BinaryIO, head: bytes, stats: ReadStats) -> Iterator[st
             return
 
 
-def _utf16_blocks(stream: BinaryIO, head: bytes, encoding: str, stats: ReadStats) -> Iterator[str]:
+def _wide_blocks(stream: BinaryIO, head: bytes, encoding: str, stats: ReadStats) -> Iterator[str]:
+    """UTF-16 or UTF-32 (`head` without its BOM), decoded incrementally: a code unit or a surrogate
+    pair split between two reads is joined by the decoder."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        head = head[2:]
     pending = decoder.decode(head)
     skipping = False
     while True:
@@ -188,10 +181,11 @@ def read_blocks(stream: BinaryIO, stats: ReadStats) -> Iterator[Block]:
     stats.kind, stats.encoding = sniff(head)
     if stats.kind != "text":
         return
-    if stats.encoding.startswith("utf-16"):
-        texts: Iterator[str] = _utf16_blocks(stream, head, stats.encoding, stats)
+    body = head[detect(head)[1]:]  # without its BOM
+    if code_unit(stats.encoding) > 1:
+        texts: Iterator[str] = _wide_blocks(stream, body, stats.encoding, stats)
     else:
-        texts = _byte_blocks(stream, head[3:] if stats.encoding == "utf-8-sig" else head, stats)
+        texts = _byte_blocks(stream, body, stats)
     line = 1
     for text in texts:
         if "\r\n" in text:

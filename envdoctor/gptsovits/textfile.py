@@ -4,6 +4,8 @@ Bundles carry UTF-8 files, UTF-8 files with a BOM (PowerShell scripts saved by W
 UTF-16 files with a BOM (a script saved by Windows PowerShell's Out-File or Notepad's "Unicode") and
 GBK `.bat` files (cmd reads batch files in the ANSI code page, 936 on Chinese Windows). Line endings are
 CRLF or LF. An edit must keep all of that, so we decode once, edit text, and encode with what we found.
+A BOM (UTF-8, UTF-16 or UTF-32) is read by envdoctor.textcodec, the one detector; without one, only
+UTF-8 or (where allowed) GBK is edited: UTF-16 guessed from its NULs is for reading logs, not rewriting.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ from typing import Optional, Tuple
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.safeio import UnsafePathError, read_capped
+from envdoctor.textcodec import bom_encoding, bom_of
 
-BOM = b"\xef\xbb\xbf"
 MAX_TEXT_BYTES = 16 * 1024 * 1024  # config.py, launchers, tts_infer.yaml are kilobytes
-# UTF-16 is only recognised by its BOM (without one, nothing tells it from other bytes), and written back
-# with it: encoding name -> (BOM, codec).
-UTF16 = {"utf-16-le-sig": (b"\xff\xfe", "utf-16-le"), "utf-16-be-sig": (b"\xfe\xff", "utf-16-be")}
+SIG = "-sig"  # an encoding read from its BOM ends so, and is written back with that BOM
 
 
 class ConfigureError(EnvdoctorError):
@@ -32,7 +32,7 @@ class TextFile:
     path: str
     raw: bytes
     text: str
-    encoding: str  # "utf-8" | "utf-8-sig" | "utf-16-le-sig" | "utf-16-be-sig" | "gbk"
+    encoding: str  # "utf-8" | "gbk" | with a BOM: "utf-8-sig" | "utf-16-le-sig" | "utf-32-be-sig" ...
     newline: str  # "\r\n" | "\n"
     mode: Optional[int]  # permission bits, None for a file that does not exist yet
 
@@ -42,17 +42,15 @@ class TextFile:
 
     def encode(self, text: str) -> bytes:
         """Encode edited text like the original; raises UnicodeEncodeError when it cannot."""
-        if self.encoding == "utf-8-sig":
-            return BOM + text.encode("utf-8")
-        if self.encoding in UTF16:
-            bom, codec = UTF16[self.encoding]
-            return bom + text.encode(codec)
+        if self.encoding.endswith(SIG):
+            codec = self.encoding[:-len(SIG)]
+            return bom_of(codec) + text.encode(codec)
         return text.encode(self.encoding)
 
     @property
     def unicode_with_bom(self) -> bool:
         """Whether Windows PowerShell 5.1 reads it as Unicode (it reads a file without BOM as ANSI)."""
-        return self.encoding == "utf-8-sig" or self.encoding in UTF16
+        return self.encoding.endswith(SIG)
 
     def can_encode(self, text: str) -> bool:
         try:
@@ -63,11 +61,10 @@ class TextFile:
 
 
 def decode(raw: bytes, allow_gbk: bool) -> Tuple[str, str]:
-    if raw.startswith(BOM):
-        return raw[len(BOM):].decode("utf-8"), "utf-8-sig"
-    for name, (bom, codec) in UTF16.items():
-        if raw.startswith(bom):
-            return raw[len(bom):].decode(codec), name
+    marked, length = bom_encoding(raw)
+    if marked:
+        codec = marked[:-len(SIG)] if marked.endswith(SIG) else marked
+        return raw[length:].decode(codec), codec + SIG
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

@@ -29,10 +29,6 @@ class Citation:
     url: Optional[str] = None
     record: Optional[str] = None  # measurements/<name>.json for kind measurement
 
-    @property
-    def can_verify(self) -> bool:
-        return self.kind in (PRIMARY, MEASUREMENT)
-
 
 def citation(source: Any) -> Citation:
     """The Citation of a validated `source` value (string or object)."""

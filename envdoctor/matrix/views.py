@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from envdoctor.matrix.verification import Citation, citation
+from envdoctor.matrix.verification import citation
 from envdoctor.model import ComputeCapability, arch_name, parse_cc
 from envdoctor.versions import as_tuple, at_least
 
@@ -258,9 +258,6 @@ class Matrix:
         wanted = _major_minor(torch_release)
         return next((s for s in self.series if _major_minor(s.series) == wanted), None)
 
-    def newest_series(self) -> Optional[TorchSeries]:
-        return max(self.series, key=lambda s: as_tuple(s.series), default=None)
-
     def gpu_capability(self, name: str) -> Optional[GpuModel]:
         for model in self.gpus:
             if re.search(model.match, name, re.IGNORECASE):
@@ -379,10 +376,6 @@ def _binary_role(item: dict) -> BinaryRole:
 def _text(source: Any) -> str:
     """A source (string or object) as one evidence line."""
     return citation(source).text
-
-
-def source_citation(source: Any) -> Citation:
-    return citation(source)
 
 
 def _series(item: dict) -> TorchSeries:

@@ -80,8 +80,7 @@ def scan_binaries(runtime: Runtime, torch_dir: Optional[str], cache: JsonCache) 
             pass  # a damaged cache entry is a miss
     scans = fatbin.scan_paths(directories, cache=fatbin.ScanCache(cache.directory))
     summaries = tuple(
-        BinaryCoverageSummary(s.path, dict(s.sass), dict(s.ptx), s.error, dict(s.embedded_sass),
-                              dict(s.embedded_ptx), bool(s.searched))
+        s.summary()
         for s in scans
         if s.sass or s.ptx or s.embedded_sass or s.embedded_ptx or (s.error and s.error != "not-elf-or-pe")
     )

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Dict
 from rich.table import Table
 from rich.text import Text
 
-from envdoctor import envelope
 from envdoctor.doctor import results as m
 from envdoctor.doctor.findings import key_line
 from envdoctor.i18n import message
@@ -50,10 +49,6 @@ def doctor_data(report: m.DoctorReport, lang: str) -> Dict[str, Any]:
     payload["smoke"] = [smoke_dict(r, lang) for r in report.smoke]
     payload["recommendation"] = recommendation_dict(report.recommendation, lang)
     return payload
-
-
-def doctor_envelope(report: m.DoctorReport, lang: str) -> Dict[str, Any]:
-    return envelope.write("doctor", lang, report.check.verdict.exit_code, doctor_data(report, lang))
 
 
 def _value_text(name: str, value: Any, lang: str) -> str:

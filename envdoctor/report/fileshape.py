@@ -4,7 +4,8 @@ A support person looking at a report's copy of go-webui.bat must see what the us
 a GBK file with CRLF line ends stays GBK with CRLF, a UTF-16 PowerShell script stays UTF-16. The text
 is decoded with its own line endings untouched (so redaction works on text, not bytes), and encoded
 back the same way: a file with nothing to redact comes out byte for byte as it went in. The shape is
-recorded beside the copy in report.json.
+recorded beside the copy in report.json. Which encoding a file is in is envdoctor.textcodec's call
+(BOMs, UTF-16 without one); the round trip, and the code pages tried for it, are this module's own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+from envdoctor.textcodec import bom_encoding, bom_of, utf16_without_bom
+
 # Tried in order for a file without a BOM. latin-1 decodes any bytes and encodes them back unchanged,
 # so even a file in an unknown code page is copied exactly (its non-ASCII text just reads oddly).
 _GUESSES = ("utf-8", "gbk", "gb18030", "latin-1")
@@ -20,7 +22,7 @@ _GUESSES = ("utf-8", "gbk", "gb18030", "latin-1")
 
 @dataclass(frozen=True)
 class FileShape:
-    encoding: str  # a Python codec name: utf-8, gbk, gb18030, utf-16-le, utf-16-be, latin-1
+    encoding: str  # a Python codec name: utf-8, gbk, gb18030, utf-16-le/-be, utf-32-le/-be, latin-1
     bom: bool
     newline: str  # "crlf", "lf", "cr", "mixed" or "none"
 
@@ -42,33 +44,19 @@ def newline_style(text: str) -> str:
     return kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "none")
 
 
-def _utf16_without_bom(data: bytes) -> Optional[str]:
-    """UTF-16 written without a BOM: mostly ASCII text, so every other byte is NUL."""
-    if len(data) < 4 or len(data) % 2:
-        return None
-    even, odd = data[0::2].count(0), data[1::2].count(0)
-    half = len(data) // 2
-    if odd > half * 0.6 and even < half * 0.1:
-        return "utf-16-le"
-    if even > half * 0.6 and odd < half * 0.1:
-        return "utf-16-be"
-    return None
-
-
 def decode(data: bytes) -> Tuple[str, FileShape]:
     """The text (line endings as they are) and the shape that encodes it back to exactly DATA."""
     candidates: List[Tuple[str, bool]] = []
-    for mark, encoding in _BOMS:
-        if data.startswith(mark):
-            candidates.append((encoding, True))
-            break
+    marked, _length = bom_encoding(data)
+    if marked:
+        candidates.append((marked.replace("-sig", ""), True))
     else:
-        guessed = _utf16_without_bom(data)
+        guessed = utf16_without_bom(data)
         if guessed:
             candidates.append((guessed, False))
         candidates.extend((encoding, False) for encoding in _GUESSES)
     for encoding, bom in candidates:
-        body = data[len(_bom_bytes(encoding)):] if bom else data
+        body = data[len(bom_of(encoding)):] if bom else data
         try:
             text = body.decode(encoding)
         except UnicodeDecodeError:
@@ -82,7 +70,7 @@ def decode(data: bytes) -> Tuple[str, FileShape]:
 
 def decode_as(data: bytes, shape: FileShape) -> str:
     """DATA (written in SHAPE, e.g. a report's evidence file) as text, BOM removed."""
-    body = data[len(_bom_bytes(shape.encoding)):] if shape.bom else data
+    body = data[len(bom_of(shape.encoding)):] if shape.bom else data
     return body.decode(shape.encoding, errors="replace")
 
 
@@ -90,9 +78,4 @@ def encode(text: str, shape: FileShape) -> bytes:
     """TEXT in SHAPE's encoding with its BOM. Raises UnicodeEncodeError where the encoding cannot hold
     it (redaction puts only ASCII in, so that means the text came from elsewhere)."""
     body = text.encode(shape.encoding)
-    return (_bom_bytes(shape.encoding) if shape.bom else b"") + body
-
-
-def _bom_bytes(encoding: str) -> bytes:
-    return next(bom for bom, name in _BOMS if name == encoding) if encoding in ("utf-8", "utf-16-le", "utf-16-be") \
-        else b""
+    return (bom_of(shape.encoding) if shape.bom else b"") + body

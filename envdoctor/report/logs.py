@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from envdoctor.safeio import open_regular
-from envdoctor.textcodec import bom_encoding, decode_text, utf16_without_bom
+from envdoctor.textcodec import bom_encoding, code_unit, decode_text, utf16_without_bom
 
 TAIL_BYTES = 64 * 1024
 MAX_FOUND_LOGS = 3
@@ -30,16 +30,10 @@ class LogTail:
     truncated: bool  # the file is longer than the tail read
 
 
-def decode(data: bytes) -> str:
-    """Any encoding a Windows or Linux log is written in (see envdoctor.textcodec); never fails."""
-
-    return decode_text(data)[0]
-
-
 def read_tail(path: str, limit: int = TAIL_BYTES) -> LogTail:
     """The last `limit` bytes of a regular file as text. A FIFO or device is refused (OSError) without
-    blocking; a UTF-16 log keeps its encoding even when the tail starts mid-file (the BOM is read
-    from the head, and the cut is kept on a character boundary)."""
+    blocking; a UTF-16 or UTF-32 log keeps its encoding even when the tail starts mid-file (the BOM is
+    read from the head, and the cut is kept on a character boundary). Encodings: envdoctor.textcodec."""
 
     fd = open_regular(path)
     try:
@@ -47,8 +41,8 @@ def read_tail(path: str, limit: int = TAIL_BYTES) -> LogTail:
         head = os.read(fd, 4)  # the BOM, if any (os.pread is POSIX only)
         encoding, bom = bom_encoding(head)
         start = max(0, size - limit)
-        if start and encoding.startswith(("utf-16", "utf-32")):
-            unit = 4 if encoding.startswith("utf-32") else 2
+        unit = code_unit(encoding)
+        if start and unit > 1:
             start += (unit - (start - bom) % unit) % unit
         os.lseek(fd, start, os.SEEK_SET)
         data = b""

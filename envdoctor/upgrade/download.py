@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
 from envdoctor.paths import trusted_entry
+from envdoctor.upgrade import httpsession
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.resolve import WheelRef
 from envdoctor.upgrade.sources import check_url, file_url_path
@@ -38,21 +39,16 @@ class _Dropped(Exception):
 @dataclass
 class Downloader:
     cache_dir: str
-    retries: int = 5
-    backoff_s: float = 0.5
-    timeout_s: float = 60.0
+    retries: int = httpsession.RETRIES  # session, timeout and retry policy: httpsession's, shared with Http
+    backoff_s: float = httpsession.BACKOFF_S
+    timeout_s: float = httpsession.TIMEOUT_S
     progress: Optional[Progress] = None
     session: object = None
     on_retry: Optional[Callable[[str, Dict[str, object]], None]] = None  # a stall is said, not waited out silently
 
     def _session(self):
         if self.session is None:
-            # ~100 ms (urllib3, ssl), and every upgrade command imports this module: only a download pays.
-            import requests
-
-            session = requests.Session()
-            session.trust_env = True  # proxies from the environment, as pip would use
-            self.session = session
+            self.session = httpsession.shared_session()  # requests loaded here: only a download pays for it
         return self.session
 
     def cached(self, filename: str, sha256: Optional[str]) -> Optional[str]:
@@ -174,7 +170,7 @@ class Downloader:
                 if self.on_retry:
                     self.on_retry("upgrade.retrying", {"url": wheel.url, "attempt": attempt, "of": self.retries,
                                                        "reason": str(exc)[:200]})
-                time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
+                time.sleep(httpsession.pause_s(attempt, self.backoff_s))
                 continue
             if not wheel.sha256:
                 return self._name_by_hash(wheel, part, folder)
@@ -221,7 +217,7 @@ class Downloader:
                 mode, have = "wb", 0  # the server ignored Range: start over
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
-            elif response.status_code in (408, 429) or response.status_code >= 500:
+            elif httpsession.retry_status(response.status_code):
                 raise _Dropped(f"HTTP {response.status_code}")
             else:
                 raise UpgradeError("upgrade.error.download_http", url=wheel.url, status=response.status_code)

@@ -177,7 +177,3 @@ def _missing_text(item: Missing) -> str:
     elif item.reason == "platform":
         text += f": only wheels for other platforms: {item.detail}"
     return text
-
-
-def wheelhouse_size(resolution: Resolution) -> int:
-    return sum(w.size or 0 for w in resolution.wheels)

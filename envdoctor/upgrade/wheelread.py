@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from envdoctor.upgrade import zipmeta
+from envdoctor.upgrade import httpsession, zipmeta
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.finder import Link
 from envdoctor.upgrade.sources import check_url
@@ -25,28 +25,25 @@ from envdoctor.upgrade.sources import check_url
 
 @dataclass
 class Http:
-    """requests with a byte count (what this run received, for the log and the tests)."""
+    """requests with a byte count (what this run received, for the log and the tests). The session, timeout
+    and retry policy are httpsession's, shared with the download."""
 
-    timeout_s: float = 60.0
+    timeout_s: float = httpsession.TIMEOUT_S
     session: object = None
     received: int = 0
     requests: int = 0
-    retries: int = 3  # a stalled or dropped request (timeout, reset, 5xx) is tried again, said through on_retry
-    backoff_s: float = 1.0
+    retries: int = httpsession.RETRIES  # a stalled or dropped request (timeout, reset, 5xx) is tried again,
+    backoff_s: float = httpsession.BACKOFF_S  # said through on_retry
     on_retry: Optional[Callable[[str, Dict[str, object]], None]] = None
     last_headers: Optional[Dict[str, str]] = None  # ETag / Last-Modified of the last answer
 
     def _session(self):
         if self.session is None:
-            import requests  # ~100 ms (urllib3, ssl): only a remote wheel's metadata needs it
-
-            session = requests.Session()
-            session.trust_env = True  # proxies from the environment, as pip would use
-            self.session = session
+            self.session = httpsession.shared_session()
         return self.session
 
     def _get(self, url: str, headers: Optional[dict] = None):
-        import requests  # as in _session
+        import requests  # loaded by the session already (see httpsession)
 
         check_url(url)
         attempt = 0
@@ -63,8 +60,7 @@ class Http:
                 raise UpgradeError("upgrade.error.index_unreachable", url=url,
                                    detail=f"{type(exc).__name__}: {exc}") from exc
             else:
-                problem = f"HTTP {response.status_code}" if response.status_code in (408, 429) or \
-                    response.status_code >= 500 else None
+                problem = f"HTTP {response.status_code}" if httpsession.retry_status(response.status_code) else None
             if problem is None:
                 return response
             attempt += 1
@@ -75,7 +71,7 @@ class Http:
             if self.on_retry:
                 self.on_retry("upgrade.retrying", {"url": url, "attempt": attempt, "of": self.retries,
                                                    "reason": problem[:200]})
-            time.sleep(min(self.backoff_s * (2 ** (attempt - 1)), 10.0))
+            time.sleep(httpsession.pause_s(attempt, self.backoff_s))
 
     def get_text(self, url: str) -> Optional[str]:
         """The page, or None for 404; other failures are errors that name the URL."""

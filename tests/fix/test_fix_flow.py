@@ -147,6 +147,10 @@ def test_fix_launchers_for_the_windows_bundle(windows_bundle: Path, capsys):
     assert b"\r\n" in bat and b"\n" not in bat.replace(b"\r\n", b"")
     assert b"runtime\\python.exe envdoctor.pyz fix" in bat
     assert ps1.startswith(b"\xef\xbb\xbf") and "按回车键关闭" in ps1.decode("utf-8-sig")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("fix-env.bat", "fix-env.ps1"):  # as any file the user makes there, not -rw------- (mkstemp's)
+        assert (windows_bundle / name).stat().st_mode & 0o777 == 0o666 & ~umask
     (windows_bundle / "fix-env.bat").write_bytes(b"mine")
     main(["fix", "--root", str(windows_bundle), "--write-launchers", "--lang", "en"])
     assert (windows_bundle / "fix-env.bat").read_bytes() == b"mine"  # never overwritten

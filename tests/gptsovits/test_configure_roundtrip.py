@@ -70,6 +70,18 @@ def test_ps1_keeps_its_bom_and_line_endings(tree, capsys) -> None:
     assert "$env:is_half = 'False'\r\n" in text and "if ($LASTEXITCODE -eq 2) {\r\n" in text
 
 
+def test_a_utf32_ps1_stays_utf32(tree, capsys) -> None:
+    """textcodec reads UTF-32's BOM (which starts like UTF-16 LE's): the edit is UTF-32, not UTF-16 in it."""
+    root = tree("main")
+    original = (root / "go-webui.ps1").read_bytes().decode("utf-8-sig")
+    (root / "go-webui.ps1").write_bytes(b"\xff\xfe\x00\x00" + original.encode("utf-32-le"))
+    configure(root, "--fp16", "off", "--arch-list", "12.0", "--launcher-check", "--yes", capsys=capsys)
+    data = (root / "go-webui.ps1").read_bytes()
+    assert data.startswith(b"\xff\xfe\x00\x00") and len(data) % 4 == 0
+    text = data[4:].decode("utf-32-le")
+    assert "\x00" not in text and "$env:is_half = 'False'\r\n" in text
+
+
 def test_file_modes_are_kept(tree, capsys) -> None:
     root = tree("main")
     os.chmod(root / "config.py", 0o640)

@@ -96,3 +96,30 @@ def test_report_log_that_is_not_a_file_says_what_it_is(cli, tmp_path, kind) -> N
     expected = {"fifo": "named pipe", "device": "device", "folder": "is a folder", "loop": "symlink loop"}[kind]
     assert outcome.clear_error and expected in outcome.stderr, outcome.stderr
     assert not (tmp_path / "o.zip").exists()
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.mark.parametrize("writer", ["atomic_write", "write_output"])
+def test_both_writers_give_the_permissions_of_a_plain_open(tmp_path, writer) -> None:
+    """One writer: a new file gets 0o666 & ~umask (not mkstemp's 0o600), an existing one keeps its mode,
+    an explicit mode is set exactly."""
+    from envdoctor.atomicfile import atomic_write
+    from envdoctor.safeio import write_output
+
+    write = atomic_write if writer == "atomic_write" else write_output
+    old = os.umask(0o027)
+    try:
+        write(str(tmp_path / "new"), b"x")
+        (tmp_path / "kept").write_bytes(b"old")
+        os.chmod(tmp_path / "kept", 0o751)
+        write(str(tmp_path / "kept"), b"new")
+        write(str(tmp_path / "private"), b"x", 0o600)
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "new") == 0o640
+    assert _mode(tmp_path / "kept") == 0o751 and (tmp_path / "kept").read_bytes() == b"new"
+    assert _mode(tmp_path / "private") == 0o600
+    assert not list(tmp_path.glob(".envdoctor-*.tmp"))

@@ -613,3 +613,20 @@ def test_a_magic_at_the_very_end_of_a_data_section_is_no_problem(tmp_path: Path)
         mutated[end - back : end - back + 4] = struct.pack("<I", fatbin.FATBIN_MAGIC)
         scan = scan_file(write(str(tmp_path), "multi_arch.so", bytes(mutated)))
         assert scan.error is None and scan.embedded_entries == 0, back
+
+
+def test_a_scan_is_the_coverage_summary_a_check_keeps() -> None:
+    """One type for a binary's arch counts: the scanner's BinaryScan is a model.BinaryCoverageSummary
+    (same fields, same union of registered and embedded kernels), and summary() is what check keeps."""
+    from envdoctor.model import BinaryCoverageSummary
+
+    scan = fatbin.BinaryScan(path="/lib/libcufft.so", format="elf", size=10, mtime_ns=1, entries=1,
+                             sass={"sm_90": 1}, embedded_sass={"sm_120": 4, "sm_80": 2, "sm_90": 1},
+                             embedded_entries=7, searched=True)
+    assert isinstance(scan, BinaryCoverageSummary)
+    kept = scan.summary()
+    assert type(kept) is BinaryCoverageSummary
+    assert kept == BinaryCoverageSummary("/lib/libcufft.so", {"sm_90": 1}, {}, None,
+                                         {"sm_120": 4, "sm_80": 2, "sm_90": 1}, {}, True)
+    assert list(kept.all_sass.items()) == list(scan.all_sass.items()) == [("sm_80", 2), ("sm_90", 2), ("sm_120", 4)]
+    assert fatbin.BinaryScan.from_dict(scan.to_dict()) == scan

@@ -26,6 +26,8 @@ PS1_UTF16 = ("# 启动脚本\r\n$env:HF_HOME = 'D:\\models'\r\n$env:HF_TOKEN = '
     (b"\xff\xfe" + PS1_UTF16.encode("utf-16-le"), "utf-16-le", True, "crlf"),
     (b"\xfe\xff" + "a\nb\n".encode("utf-16-be"), "utf-16-be", True, "lf"),
     ("no BOM\r\n".encode("utf-16-le"), "utf-16-le", False, "crlf"),
+    (b"\xff\xfe\x00\x00" + "# 启动\r\n".encode("utf-32-le"), "utf-32-le", True, "crlf"),  # textcodec's BOMs
+    (b"\x00\x00\xfe\xff" + "a\nb\n".encode("utf-32-be"), "utf-32-be", True, "lf"),
     (b"\xef\xbb\xbfcustom:\n  device: cuda\n", "utf-8", True, "lf"),
     ("混合\r\nline\nends\r".encode(), "utf-8", False, "mixed"),
     (b"\x81\x30\x81\x30 gb18030 only\n", "gb18030", False, "lf"),

@@ -62,3 +62,46 @@ def test_a_dropped_download_says_it_retries(tmp_path):
         d = Downloader(str(tmp_path / "cache"), backoff_s=0.01, on_retry=lambda key, params: said.append(key))
         assert sha256_of(d.fetch(ref)) == ref.sha256
     assert said == ["upgrade.retrying"]
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive: a page and one file; remembers each client connection (its port)."""
+
+    protocol_version = "HTTP/1.1"
+    ports: set = set()
+    files: dict = {}
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).ports.add(self.client_address[1])
+        body = self.files.get(self.path, b'<a href="/files/x">x</a>')
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_metadata_reads_and_the_download_share_one_session(tmp_path):
+    """One session (httpsession): the plan's page read and the wheel's download reuse one connection, with
+    one timeout and retry policy."""
+    path = h.build_wheel(str(tmp_path / "w"), "onepkg", "1.0", {"onepkg/__init__.py": b""})
+    name = os.path.basename(path)
+    with open(path, "rb") as handle:
+        _Counting.files = {f"/files/{name}": handle.read()}
+    _Counting.ports = set()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        http_, downloader = Http(), Downloader(str(tmp_path / "cache"))
+        assert "/files/x" in http_.get_text(f"{base}/simple/onepkg/")
+        ref = WheelRef("onepkg", "1.0", f"{base}/files/{name}", name, sha256_of(path), True)
+        assert sha256_of(downloader.fetch(ref)) == ref.sha256
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(_Counting.ports) == 1, _Counting.ports
+    assert (http_.timeout_s, http_.retries, http_.backoff_s) == (downloader.timeout_s, downloader.retries,
+                                                                 downloader.backoff_s)

@@ -23,7 +23,6 @@ MESSAGES = {
     "report.upgrade.log": "Transaction log",
     "report.doctor": "Smoke tests (envdoctor doctor)",
     "report.doctor.not_requested": "Not run (add --doctor to run the smoke tests on the GPU).",
-    "report.doctor.unavailable": "The doctor is not available in this envdoctor build; the report has the check's findings only.",
     "report.gptsovits": "GPT-SoVITS configuration and launcher",
     "report.gptsovits.none": "No GPT-SoVITS configuration files found in {root}.",
     "report.gptsovits.no_bundle": "No GPT-SoVITS folder found at {root} (no runtime/, webui.py, GPT_SoVITS/ or go-webui launcher): no configuration or log was collected from it. Run envdoctor report in the GPT-SoVITS folder or pass --root; name a log with --log.",

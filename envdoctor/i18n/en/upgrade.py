@@ -55,7 +55,6 @@ MESSAGES = {
     "recover.outcome.reversed": "reversed (the previous runtime is back)",
     "recover.outcome.discarded": "discarded the unfinished staged copy (the runtime was never changed)",
     # -- errors -------------------------------------------------------------------------------
-    "upgrade.error.locked": "Another envdoctor upgrade, rollback or recover is running on {path} (process {pid}, since {since}). Wait for it to finish.",
     "upgrade.error.interrupted": "An earlier upgrade or rollback (transaction {txid}) was interrupted. Run `{cmd} recover --root {root}` first.",
     "upgrade.error.in_use": "The runtime {path} is in use ({processes}). Close the GPT-SoVITS WebUI and other programs using it, then try again. Nothing was changed.",
     "upgrade.error.in_use_rename": "Could not move {path}: a program still has files in it open ({detail}). Close the WebUI and try again; `{cmd} recover` finishes or undoes the step.",

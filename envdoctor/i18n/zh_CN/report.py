@@ -23,7 +23,6 @@ MESSAGES = {
     "report.upgrade.log": "事务日志",
     "report.doctor": "实测（envdoctor doctor）",
     "report.doctor.not_requested": "未运行（加上 --doctor 可在显卡上实测）。",
-    "report.doctor.unavailable": "此版本的 envdoctor 没有 doctor 功能；报告只包含检查结果。",
     "report.gptsovits": "GPT-SoVITS 配置与启动脚本",
     "report.gptsovits.none": "在 {root} 中没有找到 GPT-SoVITS 配置文件。",
     "report.gptsovits.no_bundle": "在 {root} 没有找到 GPT-SoVITS 文件夹（没有 runtime/、webui.py、GPT_SoVITS/ 或 go-webui.bat 等启动脚本）：没有从中收集任何配置或日志。请在 GPT-SoVITS 文件夹中运行 envdoctor report，或用 --root 指定；日志可用 --log 指定。",

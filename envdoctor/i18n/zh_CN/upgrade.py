@@ -55,7 +55,6 @@ MESSAGES = {
     "recover.outcome.reversed": "已撤销（原来的运行环境已恢复）",
     "recover.outcome.discarded": "已删除未完成的副本（运行环境从未被改动）",
     # -- 错误 ---------------------------------------------------------------------------------
-    "upgrade.error.locked": "{path} 上另有 envdoctor 升级、回滚或恢复正在进行。请等它结束。",
     "upgrade.error.interrupted": "之前的一次升级或回滚（事务 {txid}）被中断了。请先运行 `{cmd} recover --root {root}`。",
     "upgrade.error.in_use": "运行环境 {path} 正在被使用（{processes}）。请关闭 GPT-SoVITS WebUI 和其他用到它的程序后再试。什么都没有改。",
     "upgrade.error.in_use_rename": "无法移动 {path}:还有程序打开着其中的文件（{detail}）。请关闭 WebUI 后再试；`{cmd} recover` 会完成或撤销这一步。",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from envdoctor.model import arch_order
+from envdoctor.model import BinaryCoverageSummary, arch_order
 
 
 @dataclass(frozen=True)
@@ -19,37 +19,34 @@ class FatbinEntry:
 
 
 @dataclass(frozen=True)
-class BinaryScan:
-    path: str
-    format: str  # "elf" | "pe" | "fatbin" (a bare .fatbin/.cubin container file) | "unknown"
-    size: int
-    mtime_ns: int
+class BinaryScan(BinaryCoverageSummary):
+    """One file's scan: the facts a check keeps (model.BinaryCoverageSummary: path, registered and embedded
+    SASS/PTX counts, error, searched; all_sass/all_ptx) and what only `scan` and the scan cache need.
+    Build it with keywords: the inherited fields come first in positional order."""
+
     sass: Dict[str, int] = field(default_factory=dict)
     ptx: Dict[str, int] = field(default_factory=dict)
+    # error: a stable code (format.py); None when the whole file was read cleanly.
+    # embedded_sass/embedded_ptx: containers found in the data sections, outside the registered fat
+    # binary (see module doc); searched: whether the data sections were searched (False: registered only).
+    format: str = "unknown"  # "elf" | "pe" | "fatbin" (a bare .fatbin/.cubin container file) | "unknown"
+    size: int = 0
+    mtime_ns: int = 0
     entries: int = 0  # every entry read, including LTO-IR and unknown kinds
-    error: Optional[str] = None  # stable code; None when the whole file was read cleanly
     error_detail: Optional[str] = None
     other: Dict[str, int] = field(default_factory=dict)  # LTO-IR ("lto_90") and unknown kinds
-    # Containers found in the data sections, outside the registered fat binary (see module doc).
-    embedded_sass: Dict[str, int] = field(default_factory=dict)
-    embedded_ptx: Dict[str, int] = field(default_factory=dict)
     embedded_other: Dict[str, int] = field(default_factory=dict)
     embedded_entries: int = 0
     embedded_containers: int = 0
-    searched: bool = False  # whether the data sections were searched (False: registered only)
 
     @property
     def has_cuda(self) -> bool:
         return self.entries > 0 or self.embedded_entries > 0
 
-    @property
-    def all_sass(self) -> Dict[str, int]:
-        """Registered and embedded SASS together: what the library can run."""
-        return _merged(self.sass, self.embedded_sass)
-
-    @property
-    def all_ptx(self) -> Dict[str, int]:
-        return _merged(self.ptx, self.embedded_ptx)
+    def summary(self) -> BinaryCoverageSummary:
+        """The part a check keeps in its facts (and its cache), copied."""
+        return BinaryCoverageSummary(self.path, dict(self.sass), dict(self.ptx), self.error,
+                                     dict(self.embedded_sass), dict(self.embedded_ptx), bool(self.searched))
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -121,12 +118,6 @@ class BinaryScan:
             searched=data.get("searched") is True,
         )
 
-
-def _merged(first: Dict[str, int], second: Dict[str, int]) -> Dict[str, int]:
-    out = dict(first)
-    for name, count in second.items():
-        out[name] = out.get(name, 0) + count
-    return _sorted(out)
 
 def _sorted(counts: Dict[str, int]) -> Dict[str, int]:
     return {name: counts[name] for name in sorted(counts, key=arch_order)}

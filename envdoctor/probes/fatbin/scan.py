@@ -176,7 +176,7 @@ def is_shared_library_name(name: str) -> bool:
 def _walk_directory(root: str, problems: List[BinaryScan]) -> Iterator[str]:
     def failed(exc: OSError) -> None:
         where = exc.filename if isinstance(exc.filename, str) else root
-        problems.append(BinaryScan(where, "unknown", 0, 0, error="unreadable", error_detail=_os_detail(exc)))
+        problems.append(BinaryScan(path=where, error="unreadable", error_detail=_os_detail(exc)))
 
     for directory, subdirectories, files in os.walk(root, onerror=failed, followlinks=False):
         subdirectories.sort()
