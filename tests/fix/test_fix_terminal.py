@@ -103,6 +103,7 @@ def test_b_asks_for_the_mirror_and_installs_from_the_one_typed(posix_bundle: Pat
     assert set(loopback_mirrors.variants_asked) == {"cu128"}
 
 
+@pytest.mark.slow  # the English mirror walk stays in the quick loop
 def test_b_mirror_by_name_in_chinese(posix_bundle: Path, loopback_mirrors):
     term = start(posix_bundle, "zh_CN")
     term.expect("请选择 A、B 或 C")

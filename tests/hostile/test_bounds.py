@@ -134,7 +134,7 @@ def _script_runtime(tmp_path: Path, body: str) -> Path:
 
 
 @pytest.mark.skipif(shutil.which("setsid") is None, reason="needs setsid")
-@pytest.mark.parametrize("ends", ["exits", "hangs"])
+@pytest.mark.parametrize("ends", ["exits", pytest.param("hangs", marks=pytest.mark.slow)])
 def test_a_grandchild_holding_the_pipe_does_not_stretch_the_timeout(cli, tmp_path, ends) -> None:
     tail = "exit 0" if ends == "exits" else "sleep 120"
     root = _script_runtime(tmp_path, f"setsid sleep 120 &\n{tail}")

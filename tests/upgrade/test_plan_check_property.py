@@ -87,7 +87,8 @@ def _cases(matrix) -> List[Tuple[str, str, str, Tuple[int, int], str]]:
     return cases
 
 
-@pytest.mark.parametrize("python", ["3.9.13", "3.10.11", "3.11.9"])  # the bundles' Pythons
+@pytest.mark.parametrize("python", [pytest.param("3.9.13", marks=pytest.mark.slow),  # the bundles' Pythons
+                                    pytest.param("3.10.11", marks=pytest.mark.slow), "3.11.9"])
 def test_check_never_fails_on_the_plan_target(matrix, python: str) -> None:
     failures: List[str] = []
     planned = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import upgrade_helpers as h
 
 from envdoctor.cli.main import main
@@ -43,6 +44,7 @@ def test_upgrade_rollback_cycles_keep_one_runtime_and_say_how_to_free_it(bundle,
     assert "deleting it frees" in text and "download cache" in text and "--prune --keep 0" in text
 
 
+@pytest.mark.slow
 def test_keep_more_when_asked(bundle, env, index, capsys):
     for _cycle in range(2):
         assert run_json(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--force",

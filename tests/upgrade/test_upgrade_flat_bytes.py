@@ -18,7 +18,7 @@ def run_json(capsys, *argv):
     return code, json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("ranges", [False, True], ids=["whole-files", "range"])
+@pytest.mark.parametrize("ranges", [pytest.param(False, marks=pytest.mark.slow), True], ids=["whole-files", "range"])
 def test_a_flat_page_without_hashes_sends_each_wheel_once(bundle, env, wheels, capsys, ranges):
     files = wheels["new"] + wheels["fakedep"]
     with h.IndexServer(files, ranges=ranges) as server:

@@ -232,7 +232,7 @@ def test_a_linked_torch_folder_is_never_written_through_when_verification_fails(
     assert os.readlink(os.path.join(site_of(runtime), "torch")) == target
 
 
-@pytest.mark.parametrize("linked", ["torch", "site-packages"])
+@pytest.mark.parametrize("linked", ["torch", pytest.param("site-packages", marks=pytest.mark.slow)])
 def test_an_upgrade_over_a_link_out_replaces_the_link_and_rollback_brings_it_back(bundle, env, index, tmp_path,
                                                                                  linked):
     runtime = os.path.join(bundle, "runtime")
@@ -325,7 +325,7 @@ def shared_cache(tmp_path_factory):
     return str(tmp_path_factory.getbasetemp() / "lastmile-cache")
 
 
-@pytest.mark.parametrize("kind", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("kind", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])
 def test_ctrl_c_or_sigterm_before_the_swap_says_nothing_was_changed(bundle, env, index, shared_cache, kind):
     runtime = os.path.join(bundle, "runtime")
     before = h.manifest(runtime)
@@ -356,7 +356,8 @@ def test_ctrl_c_right_after_the_commit_still_says_done(bundle, env, index, share
 
 # -- 28.3: a full disk during the swap or recover ----------------------------------------------
 
-@pytest.mark.parametrize("point,exchange", [("move#1", True), ("move#2", False), ("committed", True)])
+@pytest.mark.parametrize("point,exchange", [pytest.param("move#1", True, marks=pytest.mark.slow), ("move#2", False),
+                                            pytest.param("committed", True, marks=pytest.mark.slow)])
 def test_a_full_disk_at_the_swap_says_what_is_in_place_then_recover(bundle, env, index, shared_cache, point,
                                                                      exchange):
     proc = _signalled_upgrade(bundle, env, index, shared_cache, point, "ENOSPC", exchange=exchange)

@@ -37,7 +37,8 @@ def torch_version(root):
     return names[0][len("torch-"):-len(".dist-info")]
 
 
-@pytest.mark.parametrize("mirror, layout_path", [("loop-index", "/whl/cu128/"), ("loop-flat", "/flat/cu128/")])
+@pytest.mark.parametrize("mirror, layout_path", [("loop-index", "/whl/cu128/"),
+                                                 pytest.param("loop-flat", "/flat/cu128/", marks=pytest.mark.slow)])
 def test_a_mirror_of_each_layout_resolves_and_installs(bundle, mirror_index, capsys, mirror, layout_path):
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--mirror", mirror, "--dry-run", "--json")
     assert code == 0, out

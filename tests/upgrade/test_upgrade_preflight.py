@@ -109,7 +109,8 @@ def test_text_output_names_the_missing_wheels(bundle, env, plain_wheels, tmp_pat
     assert "Download" not in text  # local files are not a download
 
 
-@pytest.mark.parametrize("pep658", [False, True], ids=["range-requests", "pep658"])
+@pytest.mark.parametrize("pep658", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["range-requests", "pep658"])
 def test_each_wheel_is_served_once_over_loopback(bundle, env, plain_wheels, tmp_path, capsys, pep658):
     files = [plain_wheels["torch27"], plain_wheels["audio27"], plain_wheels["fakedep"]]
     with h.IndexServer(files, pep658=pep658) as server:
