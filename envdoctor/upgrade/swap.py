@@ -231,13 +231,7 @@ def pin_link(path: str) -> Optional[str]:
         return None
     if os.path.isabs(text):
         return None
-    real = os.path.realpath(path)
-    tmp = f"{path}.envdoctor-link"
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    os.symlink(real, tmp, target_is_directory=True)
-    os.replace(tmp, path)
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
+    _replace_link(path, os.path.realpath(path))
     return text
 
 
@@ -251,10 +245,16 @@ def unpin_link(path: str, text: str) -> bool:
             return False
     except OSError:
         return False
+    _replace_link(path, text)
+    return True
+
+
+def _replace_link(path: str, target: str) -> None:
+    """Make the link PATH name TARGET in one rename (a new link beside it replaces it), never a moment
+    without a link."""
     tmp = f"{path}.envdoctor-link"
     if os.path.lexists(tmp):
         os.unlink(tmp)
-    os.symlink(text, tmp, target_is_directory=True)
+    os.symlink(target, tmp, target_is_directory=True)
     os.replace(tmp, path)
     fsync_dir(os.path.dirname(os.path.abspath(path)))
-    return True

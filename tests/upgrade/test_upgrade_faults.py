@@ -23,13 +23,6 @@ OLD, NEW = "2.6.0+cu124", "2.7.0+cu128"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def torch_version(root):
-    python = os.path.join(root, "runtime", "bin", "python")
-    if not os.path.exists(python):
-        return None
-    out = subprocess.run([python, "-B", "-c", "import torch; print(torch.__version__)"], capture_output=True,
-                         text=True, timeout=60)
-    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def cli(env, *argv):
@@ -55,10 +48,10 @@ def crash_and_recover(bundle, env, index, shared_cache, fault_env, reverse=False
     killed = proc.returncode == -signal.SIGKILL
     if not fault_env.get("ENVDOCTOR_NO_EXCHANGE"):
         # With the atomic exchange the runtime starts at every moment, even before recover.
-        assert torch_version(bundle) in (OLD, NEW)
+        assert h.torch_version(bundle) in (OLD, NEW)
     rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json", *(["--reverse"] if reverse else []))
     assert rec.returncode == 0, rec.stdout + rec.stderr
-    version = torch_version(bundle)
+    version = h.torch_version(bundle)
     assert version in (OLD, NEW), (fault_env, proc.stdout[-2000:], rec.stdout)
     assert Journal(Layout(bundle)).open_transactions() == []
     state = os.path.join(bundle, ".envdoctor", "upgrade")
@@ -72,7 +65,7 @@ def crash_and_recover(bundle, env, index, shared_cache, fault_env, reverse=False
                     "--yes", "--json")
         assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
         assert json.loads(again.stdout)["result"]["reused"] in kept
-        version = torch_version(bundle)
+        version = h.torch_version(bundle)
         assert version == NEW
     assert os.listdir(os.path.join(state, "trash")) == [] if os.path.isdir(os.path.join(state, "trash")) else True
     if version == NEW:
@@ -141,7 +134,7 @@ def test_rollback_journaled_kill_then_recover(bundle, env, index, shared_cache):
     answer = json.loads(rec.stdout)
     assert answer["recovered"][0]["outcome"] == "rollback-completed"
     assert "new runtime" not in answer["summary"] and "kept runtime is back" in answer["summary"]
-    assert torch_version(bundle) == OLD
+    assert h.torch_version(bundle) == OLD
     assert h.manifest(runtime) == before
 
 
@@ -178,7 +171,7 @@ def test_kill_9_of_envdoctor_alone_leaves_no_process_and_recover_leaves_no_stage
     assert processes_using(state) == []
     assert [d for d in os.listdir(state) if d.startswith("tx-") and os.path.isdir(os.path.join(state, d, "stage"))] \
         == []
-    assert torch_version(bundle) == OLD
+    assert h.torch_version(bundle) == OLD
     server.__exit__()
 
 

@@ -59,13 +59,6 @@ def nobody_available():
     return ""
 
 
-def torch_version(root):
-    python = os.path.join(root, "runtime", "bin", "python")
-    if not os.path.exists(python):
-        return None
-    out = subprocess.run([python, "-B", "-c", "import torch; print(torch.__version__)"], capture_output=True,
-                         text=True, timeout=60)
-    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def inodes(root):
@@ -124,19 +117,25 @@ def _give_to_nobody(path):
             os.lchown(os.path.join(dirpath, name), NOBODY, NOBODY)
 
 
+def _bundle_for_nobody(bundle, tmp_path):
+    """The bundle and a download cache owned by `nobody` (skipped where nobody cannot run here); returns
+    (runtime folder, cache folder)."""
+    why = nobody_available()
+    if why:
+        pytest.skip(why)
+    cache = str(tmp_path / "nobody-cache")
+    os.makedirs(cache)
+    _give_to_nobody(bundle)
+    _give_to_nobody(cache)
+    return os.path.join(bundle, "runtime"), cache
+
+
 @pytest.mark.slow
 def test_read_only_torch_as_a_non_root_user_leaves_every_inode_of_the_original_unchanged(bundle, env, wheels,
                                                                                        tmp_path):
     """pip cannot unlink a file in a read-only folder of the stage; its error handler then chmods the file
     0o200. On a hard link that reached the user's runtime and was reported as "not changed"."""
-    why = nobody_available()
-    if why:
-        pytest.skip(why)
-    runtime = os.path.join(bundle, "runtime")
-    cache = str(tmp_path / "nobody-cache")
-    os.makedirs(cache)
-    _give_to_nobody(bundle)
-    _give_to_nobody(cache)
+    runtime, cache = _bundle_for_nobody(bundle, tmp_path)
     for name in ("torch", "torchaudio"):
         _read_only(os.path.join(site_of(runtime), name))
     before = inodes(runtime)
@@ -150,7 +149,7 @@ def test_read_only_torch_as_a_non_root_user_leaves_every_inode_of_the_original_u
     after = inodes(runtime)
     changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed == {}  # mode included: nothing in the stage wrote through a shared inode
-    assert torch_version(bundle) == OLD
+    assert h.torch_version(bundle) == OLD
     # the read-only stage went to the trash and was deleted there; nothing waits that no command removes
     assert leftovers(bundle) == [] and open_transactions(bundle) == []
 
@@ -186,14 +185,7 @@ def test_a_read_only_stage_left_in_the_trash_is_removed(tmp_path):
 def test_an_unmovable_runtime_is_refused_before_any_work(bundle, env, index, tmp_path):
     """A runtime/ the user may not rename was found only at the swap, after the whole install, and the
     message sent them to a `recover` with nothing to do."""
-    why = nobody_available()
-    if why:
-        pytest.skip(why)
-    runtime = os.path.join(bundle, "runtime")
-    cache = str(tmp_path / "nobody-cache")
-    os.makedirs(cache)
-    _give_to_nobody(bundle)
-    _give_to_nobody(cache)
+    runtime, cache = _bundle_for_nobody(bundle, tmp_path)
     os.chmod(runtime, 0o555)
     proc = cli({**base_env(env, cache), "HOME": cache}, "upgrade", "--root", bundle, "--index-url", index.url,
                "--yes", "--json", user=True)
@@ -249,13 +241,13 @@ def test_an_upgrade_over_a_link_out_replaces_the_link_and_rollback_brings_it_bac
     base = base_env(env, str(tmp_path / "cache"))
     up = cli(base, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
-    assert torch_version(bundle) == NEW
+    assert h.torch_version(bundle) == NEW
     assert not os.path.islink(link) and os.path.isdir(link)  # the new runtime holds a real folder
     assert h.manifest(outside) == before_out  # the link's target was never touched
     rb = cli(base, "rollback", "--root", bundle, "--json")
     assert rb.returncode == 0, rb.stdout + rb.stderr
     assert h.manifest(runtime) == before and os.path.islink(link)
-    assert torch_version(bundle) == OLD
+    assert h.torch_version(bundle) == OLD
 
 
 def test_a_dangling_link_out_of_site_packages_is_refused_in_the_preflight(bundle, env, index, tmp_path):
@@ -308,7 +300,7 @@ def test_a_signal_at_every_step_of_the_two_rename_swap_leaves_a_runtime(bundle, 
     proc = _signalled_upgrade(bundle, env, index, shared_cache, point, kind)
     assert proc.returncode != -getattr(signal, kind), "the signal ended the process in the middle of the swap"
     assert os.path.isdir(os.path.join(bundle, "runtime"))  # without `recover`
-    assert torch_version(bundle) == NEW  # the swap was finished (verified candidate), "Done" said
+    assert h.torch_version(bundle) == NEW  # the swap was finished (verified candidate), "Done" said
     assert proc.returncode == 0 and "2.7.0" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert open_transactions(bundle) == [] and leftovers(bundle) == []
 
@@ -317,7 +309,7 @@ def test_sigterm_between_the_two_renames_leaves_a_runtime(bundle, env, index, sh
     """The quick one of the matrix above: move#2 is journaled between the two renames."""
     proc = _signalled_upgrade(bundle, env, index, shared_cache, "move#2", "SIGTERM")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert torch_version(bundle) == NEW and open_transactions(bundle) == []
+    assert h.torch_version(bundle) == NEW and open_transactions(bundle) == []
 
 
 @pytest.fixture
@@ -339,19 +331,19 @@ def test_ctrl_c_after_verification_keeps_the_candidate_like_a_kill_does(bundle, 
     proc = _signalled_upgrade(bundle, env, index, shared_cache, "verified", "SIGINT", exchange=True)
     assert proc.returncode == 130, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "is kept" in proc.stderr and "2.7.0" in proc.stderr
-    assert torch_version(bundle) == OLD
+    assert h.torch_version(bundle) == OLD
     txs = Journal(Layout(bundle)).transactions()
     assert txs[-1].last_event == "kept"
     again = cli(base_env(env, shared_cache), "upgrade", "--root", bundle, "--index-url", index.url, "--yes",
                 "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["result"]["reused"] == txs[-1].txid
-    assert torch_version(bundle) == NEW
+    assert h.torch_version(bundle) == NEW
 
 
 def test_ctrl_c_right_after_the_commit_still_says_done(bundle, env, index, shared_cache):
     proc = _signalled_upgrade(bundle, env, index, shared_cache, "committed", "SIGINT", exchange=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "2.7.0" in proc.stdout and torch_version(bundle) == NEW
+    assert "2.7.0" in proc.stdout and h.torch_version(bundle) == NEW
 
 
 # -- 28.3: a full disk during the swap or recover ----------------------------------------------
@@ -366,10 +358,10 @@ def test_a_full_disk_at_the_swap_says_what_is_in_place_then_recover(bundle, env,
     assert "Unexpected error" not in text
     assert "full" in text and "Nothing is lost" in text and "Free some space" in text and "recover" in text
     assert os.path.isdir(os.path.join(bundle, "runtime"))  # a runtime is in place at every moment
-    assert torch_version(bundle) in (OLD, NEW)
+    assert h.torch_version(bundle) in (OLD, NEW)
     rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json")
     assert rec.returncode == 0, rec.stdout + rec.stderr
-    assert open_transactions(bundle) == [] and torch_version(bundle) == NEW
+    assert open_transactions(bundle) == [] and h.torch_version(bundle) == NEW
 
 
 def test_a_full_disk_during_recover_says_what_is_in_place(bundle, env, index, shared_cache):
@@ -380,7 +372,7 @@ def test_a_full_disk_during_recover_says_what_is_in_place(bundle, env, index, sh
     rec = cli(full, "recover", "--root", bundle, "--json")
     out = json.loads(rec.stdout)
     assert rec.returncode == 3 and out["error"]["key"] == "upgrade.error.disk_full_new", rec.stdout + rec.stderr
-    assert torch_version(bundle) == NEW  # the rename went on although its journal line could not be written
+    assert h.torch_version(bundle) == NEW  # the rename went on although its journal line could not be written
     rec = cli({**os.environ, **env}, "recover", "--root", bundle, "--json")
     assert rec.returncode == 0 and open_transactions(bundle) == []
 
@@ -396,12 +388,12 @@ def test_a_relative_runtime_link_commits_and_rolls_back(bundle, env, index, shar
     base = base_env(env, shared_cache)
     up = cli(base, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
-    assert torch_version(bundle) == NEW
+    assert h.torch_version(bundle) == NEW
     listed = cli(base, "rollback", "--root", bundle, "--list", "--json")
     assert json.loads(up.stdout)["result"]["txid"] in listed.stdout, listed.stdout
     rb = cli(base, "rollback", "--root", bundle, "--json")
     assert rb.returncode == 0, rb.stdout + rb.stderr
-    assert torch_version(bundle) == OLD
+    assert h.torch_version(bundle) == OLD
     assert os.path.islink(runtime) and os.readlink(runtime) == "../rt"  # the user's own link, as it was
     assert h.manifest(real) == before
 
@@ -414,6 +406,6 @@ def test_a_full_disk_during_a_rollback_says_the_kept_runtime_is_in_place(bundle,
              bundle, "--json")
     out = json.loads(rb.stdout)
     assert rb.returncode == 3 and out["error"]["key"] == "upgrade.error.disk_full_restored", rb.stdout + rb.stderr
-    assert torch_version(bundle) == OLD
+    assert h.torch_version(bundle) == OLD
     rec = cli(base, "recover", "--root", bundle, "--json")
     assert rec.returncode == 0 and open_transactions(bundle) == []

@@ -434,3 +434,13 @@ mirrors:
     url: "{root_url}flat/{{variant}}/"
     source: "tests/upgrade/upgrade_helpers.py IndexServer"
 """
+
+
+def torch_version(root):
+    """The torch version the bundle's runtime imports (None: no runtime, or torch does not import)."""
+    python = os.path.join(root, "runtime", "bin", "python")
+    if not os.path.exists(python):
+        return None
+    out = subprocess.run([python, "-B", "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                         text=True, timeout=60)
+    return out.stdout.strip() if out.returncode == 0 else None
