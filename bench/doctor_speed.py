@@ -30,10 +30,10 @@ from typing import Dict, List, Optional, Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from envdoctor.check.pipeline import gather_facts  # noqa: E402
 from envdoctor.doctor.catalog import select  # noqa: E402
 from envdoctor.doctor.results import SmokeResult  # noqa: E402
 from envdoctor.doctor.session import run_smoke_tests  # noqa: E402
-from envdoctor.pipeline import gather_facts  # noqa: E402
 from envdoctor.probes.collect import CollectOptions  # noqa: E402
 
 

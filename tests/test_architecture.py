@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "envdoctor"
 
 
 def _part(module: str) -> str:
-    """envdoctor.probes.collect -> probes; envdoctor.pipeline -> pipeline."""
+    """envdoctor.probes.collect -> probes; envdoctor.check.pipeline -> pipeline."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else parts[0]
 

@@ -60,7 +60,7 @@ PRUNABLE = re.compile(r"^([0-9a-f]{64}|\.unpack-[0-9a-f]{12}-.+)$")
 
 
 def cache_root(environ):
-    """The same folder as envdoctor.paths.cache_dir() (which cannot be imported before sys.path is set)."""
+    """The same folder as envdoctor.fileio.paths.cache_dir() (which cannot be imported before sys.path is set)."""
     override = environ.get("ENVDOCTOR_CACHE_DIR")
     if override:
         return override

@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
-    from envdoctor.pipeline import run_check
+    from envdoctor.check.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
 
     if args.demo:
@@ -180,7 +180,7 @@ def replay_anchors(report, root) -> dict:
 
 
 def replay_deps(report, root) -> list:
-    """Every file and folder this answer was read from, as the probes declare them (see envdoctor.replay)."""
+    """Every file and folder this answer was read from, as the probes declare them (see envdoctor.check.replay)."""
     from envdoctor.probes.inputs import declared_files
 
     return declared_files(replay_anchors(report, root))

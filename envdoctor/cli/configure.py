@@ -9,9 +9,9 @@ from contextlib import nullcontext
 from typing import Any, Dict, List
 
 from envdoctor.cli.ui import Ui
+from envdoctor.fileio.paths import host_platform
 from envdoctor.gptsovits.settings import FP16_CHOICES, G2PW_CHOICES, SV_CHOICES
 from envdoctor.i18n import message
-from envdoctor.paths import host_platform
 from envdoctor.result import CommandResult
 
 # Imports inside run() and its helpers: main imports every command module to register its parser;
@@ -75,8 +75,8 @@ def _messages(lang: str, items: List[Any]) -> List[Dict[str, Any]]:
 
 
 def _configure(installation: Any, args: argparse.Namespace, ui: Ui) -> CommandResult:
-    from envdoctor import advice
     from envdoctor.gptsovits.configuring import configure
+    from envdoctor.support import advice
 
     def get_advice() -> Any:
         # A spinner on stderr while the check runs, except for --json (its reader wants no decoration).

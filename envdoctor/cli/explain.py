@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError
 from envdoctor.i18n import message
-from envdoctor.invocation import retarget
+from envdoctor.process.invocation import retarget
 from envdoctor.result import CommandResult
 
 # Imports inside run() and its helpers: main imports every command module to register its parser;
@@ -34,7 +34,7 @@ def _machine(args: argparse.Namespace, lang: str) -> Tuple[Optional[Any], Option
     """check's report (files only: fast, no import torch), or why there is none."""
     if args.no_machine:
         return None, "--no-machine"
-    from envdoctor.pipeline import run_check
+    from envdoctor.check.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
 
     try:

@@ -17,15 +17,15 @@ from envdoctor import __version__
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.i18n import LANGUAGES, detect_language, message
+from envdoctor.process.streams import prepare as prepare_streams
 from envdoctor.result import CommandResult
-from envdoctor.streams import prepare as prepare_streams
 
 COMMANDS = ("check", "doctor", "explain", "scan", "configure", "upgrade", "rollback", "recover", "report", "summarize",
             "matrix", "fix")
 
 
 class Relaunched(Exception):
-    """The command ran from the interpreter copy outside runtime\\ (envdoctor/relaunch.py): its exit code."""
+    """The command ran from the interpreter copy outside runtime\\ (envdoctor/process/relaunch.py): its exit code."""
 
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -50,7 +50,7 @@ def common_options() -> argparse.ArgumentParser:
 def build_parser(only: Optional[str] = None, lang: str = "en") -> argparse.ArgumentParser:
     """The parser; with `only`, just that command's subparser (a launcher's check need not import the
     other nine command modules). Help and unknown commands get the full parser. LANG: its help texts'."""
-    from envdoctor.invocation import current  # usage lines name the command as the user starts it
+    from envdoctor.process.invocation import current  # usage lines name the command as the user starts it
 
     parser = _Parser(
         prog=current(),
@@ -108,7 +108,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     closed = _reopen_closed_streams()
     prepare_streams(argv)  # before the replay too: a replayed answer is printed the same way
     # Start-up: imported here, after argv is read, so that a replayed check pays only for the replay.
-    from envdoctor.replay import finish_recording, replay, start_recording
+    from envdoctor.check.replay import finish_recording, replay, start_recording
 
     try:
         replayed = replay(argv)  # an unchanged pre-launch check answers before anything heavy is imported
@@ -171,7 +171,7 @@ def _run(argv: List[str], ui: Ui) -> CommandResult:
             build_parser(lang=lang).print_help(sys.stderr)
         raise UsageError("safety.no_command")
     if args.command in ("upgrade", "rollback", "recover", "fix"):
-        from envdoctor.relaunch import relaunch  # start-up: only commands that may rename runtime\
+        from envdoctor.process.relaunch import relaunch  # start-up: only commands that may rename runtime\
 
         code = relaunch(args, argv)
         if code is not None:
@@ -229,7 +229,7 @@ def emit(result: CommandResult, ui: Ui) -> int:
 
 def _notice_refused_caches(ui: Ui) -> None:
     """Say once that a cache folder was not safe to use and which private one served instead (stderr)."""
-    from envdoctor.paths import REFUSED
+    from envdoctor.fileio.paths import REFUSED
 
     for path, reason, fallback in REFUSED:
         ui.console(stderr=True).print(ui.text("cache.untrusted", path=path, fallback=fallback,

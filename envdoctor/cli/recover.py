@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
              for r in done] or [ui.text("recover.none")]
     if os.path.isdir(layout.state_dir):  # what stays on disk (orphaned candidates among it), and how to free it
         from envdoctor.cli.upgrade_view import kept_summary
-        from envdoctor.paths import cache_dir
+        from envdoctor.fileio.paths import cache_dir
         from envdoctor.upgrade.keep import ORPHAN
 
         line, stored = kept_summary(layout, ui, str(cache_dir()))

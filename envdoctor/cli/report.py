@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
 
     redactor = Redactor.for_machine(enabled=not args.no_redact)
     if args.output and not os.path.isdir(args.output):
-        from envdoctor.safeio import UnsafePathError, check_output_target
+        from envdoctor.fileio.safeio import UnsafePathError, check_output_target
 
         try:
             check_output_target(args.output)  # say so before the minute a check can take
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         document = current_head(document)
         files, envelope = render_files(document)
         output = _output_path(args.output, envelope)
-    from envdoctor.safeio import UnsafePathError
+    from envdoctor.fileio.safeio import UnsafePathError
 
     try:
         write_zip(output, files)
@@ -77,9 +77,9 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
 
 
 def _from_machine(args: argparse.Namespace, ui: Ui, redactor: Any) -> Any:
+    from envdoctor.fileio.safeio import path_kind
     from envdoctor.probes.collect import CollectOptions
     from envdoctor.report.document import redact_document
-    from envdoctor.safeio import path_kind
     from envdoctor.support.gather import ReportOptions, gather
 
     for path in args.log:
@@ -129,6 +129,9 @@ class _SmokeLine:
 def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
     import zipfile
 
+    from envdoctor.fileio.reportfile import read_member, read_report_json
+    from envdoctor.fileio.safeio import UnsafePathError, open_regular
+    from envdoctor.fileio.textcodec import decode_text
     from envdoctor.report.document import (
         MAX_EVIDENCE_MEMBER_BYTES,
         MAX_EVIDENCE_MEMBERS,
@@ -139,9 +142,6 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
         relocalize,
     )
     from envdoctor.report.fileshape import decode_as
-    from envdoctor.reportfile import read_member, read_report_json
-    from envdoctor.safeio import UnsafePathError, open_regular
-    from envdoctor.textcodec import decode_text
 
     evidence: Dict[str, str] = {}
     shapes: Dict[str, Any] = {}
@@ -191,7 +191,7 @@ def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
 
 def _unpacked_evidence(path: str, envelope: Dict[str, Any], max_members: int, max_bytes: int) -> list:
     """(name, bytes) of the evidence files report.json lists, read from beside it (missing ones skipped)."""
-    from envdoctor.safeio import path_kind, read_capped
+    from envdoctor.fileio.safeio import path_kind, read_capped
 
     folder = os.path.dirname(os.path.abspath(path))
     listed = [entry.get("path") for entry in (envelope.get("report") or {}).get("evidence") or []

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         raise UsageError("safety.root_missing", path=layout.root)  # a typo must not create folders
     pending = interrupted_notice(layout.root, ui)
     from envdoctor.cli.upgrade_view import kept_summary, mb
-    from envdoctor.paths import cache_dir
+    from envdoctor.fileio.paths import cache_dir
     from envdoctor.upgrade import keep
 
     cache = str(cache_dir())

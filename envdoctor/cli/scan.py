@@ -9,7 +9,7 @@ from typing import Dict, List
 
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
-from envdoctor.paths import cache_dir
+from envdoctor.fileio.paths import cache_dir
 from envdoctor.result import CommandResult
 
 # Imports inside run() and its helpers: main imports every command module to register its parser;

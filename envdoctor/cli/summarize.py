@@ -6,8 +6,8 @@ import argparse
 
 from envdoctor.cli.ui import Ui
 from envdoctor.errors import UsageError
+from envdoctor.fileio.safeio import folder_problem
 from envdoctor.result import CommandResult
-from envdoctor.safeio import folder_problem
 
 # Imports inside run() and its helpers: main imports every command module to register its parser;
 # `check` must start without loading other commands' code (bench/check_speed.py).

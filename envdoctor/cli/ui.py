@@ -33,7 +33,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def printable(text: str) -> str:
     """TEXT with every control character shown as an escape (\\x1b), never sent to the terminal, and a
     GBK file name (undecodable bytes on Linux) shown as its characters."""
-    from envdoctor.textcodec import readable_name
+    from envdoctor.fileio.textcodec import readable_name
 
     text = readable_name(text)
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
@@ -68,7 +68,7 @@ class Ui:
         return _Console(stderr=stderr, highlight=False, soft_wrap=False)
 
     def print_json(self, payload: Dict[str, Any]) -> None:
-        from envdoctor.textcodec import readable  # a GBK file name as its characters, not "??"
+        from envdoctor.fileio.textcodec import readable  # a GBK file name as its characters, not "??"
 
         _ensure_utf8_streams()
         sys.stdout.write(json.dumps(readable(payload), ensure_ascii=False, indent=2, sort_keys=False) + "\n")

@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
     kept_data = None
     if done.status in ("committed", "kept"):  # what stays on disk, and how to free it
         from envdoctor.cli.upgrade_view import kept_summary
-        from envdoctor.paths import cache_dir
+        from envdoctor.fileio.paths import cache_dir
         from envdoctor.upgrade.layout import layout_for_runtime
 
         kept_line, kept_data = kept_summary(layout_for_runtime(prepared.runtime.root), ui, str(cache_dir()))

@@ -4,5 +4,5 @@ One rule per module under rules/; context.py is the rules' view of facts + matri
 them (a crashing rule becomes a finding); trust.py lowers a blocker resting on an unverified fact;
 coverage.py and scan_result.py turn arch lists and scans into native / PTX JIT / none.
 
-May be imported by: cli, doctor, upgrade, pipeline (the check pipeline).
+May be imported by: cli, doctor, upgrade, check (the check pipeline).
 """

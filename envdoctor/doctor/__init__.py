@@ -10,7 +10,7 @@ progress   the live view of those events (rich, on the console it is given)
 findings   smoke results -> findings, and reconciling check's predictions with what was proven
 recommend  facts + smoke results + findings -> the FP16 / v2Pro SV / arch-list / upgrade defaults
 
-May be imported by: cli, advice, report, support, upgrade (stage verification), i18n (the catalogue's test names).
+May be imported by: cli, report, support, upgrade (stage verification), i18n (the catalogue's test names).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from envdoctor.check.pipeline import gather_facts
 from envdoctor.diagnose.engine import diagnose, gpu_verdicts, overall_verdict
 from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import SmokeTest
@@ -12,7 +13,6 @@ from envdoctor.doctor.recommend import recommend
 from envdoctor.doctor.session import Progress, run_smoke_tests
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import CheckReport, Facts, GpuFacts
-from envdoctor.pipeline import gather_facts
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.runner import Runner
 

@@ -23,8 +23,8 @@ from envdoctor.doctor import results as m
 from envdoctor.doctor.catalog import SmokeTest
 from envdoctor.doctor.runner import child_env, run_in
 from envdoctor.doctor.worker import Worker, spawn_hooks
+from envdoctor.fileio.paths import host_platform
 from envdoctor.model import Facts, Gpu
-from envdoctor.paths import host_platform
 from envdoctor.probes.runner import Runner
 
 # envdoctor's own tests of the hardware edge: the runtime (tests/doctor/fake_runtime.py) simulates the

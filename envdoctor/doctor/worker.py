@@ -22,9 +22,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from envdoctor.childlife import die_with_parent
 from envdoctor.doctor.catalog import worker_source
 from envdoctor.probes.runner import _decode, _kill_tree
+from envdoctor.process.childlife import die_with_parent
 
 OUTPUT_KEEP = 64 * 1024  # bytes of each test's output kept (the end: where the error is)
 LINE_LIMIT = 1024 * 1024  # a protocol line longer than this is not ours

@@ -14,8 +14,8 @@ from typing import Any, Dict, Optional, Sequence
 
 from envdoctor.explain.explainer import localized
 from envdoctor.explain.matcher import explain_text
-from envdoctor.invocation import retarget
 from envdoctor.matrix.loader import load_matrix
+from envdoctor.process.invocation import retarget
 
 
 def explain_for_report(text: str, lang: str = "en", known: Optional[Sequence[Any]] = None) -> Optional[Dict[str, Any]]:

@@ -10,9 +10,9 @@ from typing import BinaryIO, Dict, List, Optional, Sequence
 from envdoctor.errors import UsageError
 from envdoctor.explain.combine import MachineLink, link
 from envdoctor.explain.matcher import Explanation, explain_stream
+from envdoctor.fileio.safeio import UnsafePathError, open_regular
 from envdoctor.matrix.views import KnownError
 from envdoctor.model import CheckReport
-from envdoctor.safeio import UnsafePathError, open_regular
 
 
 @dataclass

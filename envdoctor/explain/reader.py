@@ -3,7 +3,7 @@
 Logs from Windows GPT-SoVITS bundles come as UTF-8, as the Chinese ANSI code page (GBK, read as its
 superset GB18030), or as UTF-16 (PowerShell 5's `>` redirection; UTF-32 with `Out-File -Encoding
 utf32`), sometimes mixed line by line when several programs wrote into one file. Which one is
-envdoctor.textcodec's call (the same as the report's); streaming is this module's own. A block (about
+envdoctor.fileio.textcodec's call (the same as the report's); streaming is this module's own. A block (about
 CHUNK bytes of whole lines) is decoded as UTF-8 in one go; a block that is not valid UTF-8 is decoded
 line by line (UTF-8 where valid, else GB18030). Lines longer than MAX_LINE are cut (the rest of that
 line is skipped, not kept), so a 2 GB log or a 2 GB line costs the same memory as a small one. Matching
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, Iterator, List, Tuple
 
-from envdoctor.textcodec import code_unit, detect
+from envdoctor.fileio.textcodec import code_unit, detect
 
 CHUNK = 1 << 20
 MAX_LINE = 64 * 1024

@@ -40,7 +40,7 @@ class Children:
         self.lang = lang
         # ENVDOCTOR_PARENT_PID: this fix is not a user of the runtime its `upgrade` child swaps (swap.py).
         # ENVDOCTOR_COMMAND_PREFIX: the children's hints name the command the user typed, not `python -m`.
-        from envdoctor.invocation import ENV_PREFIX, current
+        from envdoctor.process.invocation import ENV_PREFIX, current
 
         base = dict(os.environ if environ is None else environ)
         self.environ = dict(base, ENVDOCTOR_PARENT_PID=str(os.getpid()))

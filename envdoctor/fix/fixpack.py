@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from envdoctor.errors import UsageError
-from envdoctor.paths import cache_dir, trusted_tree
+from envdoctor.fileio.paths import cache_dir, trusted_tree
 
 MAX_PACK_BYTES = 32 * 1024 ** 3  # unpacked; torch CUDA wheels are 1-3 GB each
 MAX_RATIO = 20  # inflated / stored size of one member; wheels are zips already (real ones: 1.0-1.3)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List
 
-from envdoctor.atomicfile import atomic_write
+from envdoctor.fileio.atomicfile import atomic_write
 
 # Batch files are read in the console's code page; ASCII-only lines run everywhere. The Chinese line is
 # in the .ps1 (UTF-8 with BOM, which Windows PowerShell needs to read non-ASCII text).
@@ -17,7 +17,7 @@ FIX_BAT = (
     "rem envdoctor fix: diagnose this GPT-SoVITS bundle and repair it step by step.\r\n"
     "cd /d \"%~dp0\"\r\n"
     # An upgrade or rollback interrupted between its two renames leaves no runtime\: recover it with the
-    # interpreter copy envdoctor keeps outside runtime\ (envdoctor/relaunch.py), else say what to do.
+    # interpreter copy envdoctor keeps outside runtime\ (envdoctor/process/relaunch.py), else say what to do.
     "if exist runtime\\python.exe goto envdoctor_fix\r\n"
     "echo envdoctor: runtime\\python.exe is missing: an upgrade or rollback was interrupted. Running envdoctor"
     " recover to put it back.\r\n"

@@ -10,7 +10,7 @@ import time
 from contextlib import nullcontext
 from typing import Any, Callable, List, Optional
 
-from envdoctor.bundlestate import BundleLock
+from envdoctor.fileio.bundlestate import BundleLock
 from envdoctor.fix import choices as plans
 from envdoctor.fix import fixpack
 from envdoctor.fix.children import Children, ChildResult
@@ -254,7 +254,7 @@ class FixService:
     def _remember_upgrade(self, done: ChildResult) -> None:
         """The support report's upgrade section reads this (envdoctor/support/upgrade_state.py): the
         reason of a failed B is otherwise only in the child's envelope, gone once fix ends."""
-        from envdoctor.atomicfile import atomic_write
+        from envdoctor.fileio.atomicfile import atomic_write
         from envdoctor.support.upgrade_state import ATTEMPT
 
         envelope = done.envelope or {}

@@ -4,5 +4,5 @@ layout: which GPT-SoVITS generation a folder is and where it keeps its settings;
 show: what it is configured to avoid; settings/plan/writer/patches/yamledit/textfile/blocks/launchers:
 the `configure` transaction (preview, backup, byte-exact revert).
 
-May be imported by: cli, advice, demo, doctor, pipeline, support.
+May be imported by: check, cli, demo, doctor, support.
 """

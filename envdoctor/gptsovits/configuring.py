@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from envdoctor.bundlestate import BundleLock
+from envdoctor.fileio.bundlestate import BundleLock
 from envdoctor.gptsovits import plan as planner
 from envdoctor.gptsovits import writer
 from envdoctor.gptsovits.layout import Installation

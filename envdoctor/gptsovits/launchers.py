@@ -43,7 +43,7 @@ def _bat_echo(text: str) -> str:
 
 
 RUNTIME_PYTHON_BAT = '"%~dp0runtime\\python.exe"'
-# The interpreter copy envdoctor keeps outside runtime\ (envdoctor/relaunch.py): it still runs when an
+# The interpreter copy envdoctor keeps outside runtime\ (envdoctor/process/relaunch.py): it still runs when an
 # interrupted swap left no runtime\ (issue 28).
 COPY_PYTHON_BAT = '"%~dp0.envdoctor\\python\\python.exe"'
 

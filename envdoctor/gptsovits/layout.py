@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+from envdoctor.fileio.safeio import folder_problem, read_head
 from envdoctor.gptsovits.textfile import ConfigureError
-from envdoctor.safeio import folder_problem, read_head
 
 V2_2024 = "v2-2024"
 V2PRO_2025 = "v2pro-2025-06"

@@ -164,7 +164,7 @@ def _launchers(inst: Installation, state: State, settings: Settings, plan: Plan,
 
 
 def _typed_prefix(root: str) -> str:
-    from envdoctor.invocation import DEFAULT, current
+    from envdoctor.process.invocation import DEFAULT, current
 
     prefix = current(cwd=root)
     # The hint goes into files of many encodings (GBK .bat, ASCII .ps1): an exotic path is not worth a

@@ -1,7 +1,7 @@
 """What `auto` means: the settings doctor recommends for this machine, as configure writes them.
 
 There is one recommendation: `envdoctor.doctor.recommend` decides (fed with the check's facts and
-findings, see envdoctor/advice.py); `from_doctor` maps its answer onto the values configure writes.
+findings, see envdoctor/support/advice.py); `from_doctor` maps its answer onto the values configure writes.
 The arch list follows NVML (detect_gpus).
 """
 

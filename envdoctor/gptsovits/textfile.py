@@ -4,7 +4,7 @@ Bundles carry UTF-8 files, UTF-8 files with a BOM (PowerShell scripts saved by W
 UTF-16 files with a BOM (a script saved by Windows PowerShell's Out-File or Notepad's "Unicode") and
 GBK `.bat` files (cmd reads batch files in the ANSI code page, 936 on Chinese Windows). Line endings are
 CRLF or LF. An edit must keep all of that, so we decode once, edit text, and encode with what we found.
-A BOM (UTF-8, UTF-16 or UTF-32) is read by envdoctor.textcodec, the one detector; without one, only
+A BOM (UTF-8, UTF-16 or UTF-32) is read by envdoctor.fileio.textcodec, the one detector; without one, only
 UTF-8 or (where allowed) GBK is edited: UTF-16 guessed from its NULs is for reading logs, not rewriting.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from envdoctor.errors import EnvdoctorError
-from envdoctor.safeio import UnsafePathError, read_capped
-from envdoctor.textcodec import bom_encoding, bom_of
+from envdoctor.fileio.safeio import UnsafePathError, read_capped
+from envdoctor.fileio.textcodec import bom_encoding, bom_of
 
 MAX_TEXT_BYTES = 16 * 1024 * 1024  # config.py, launchers, tts_infer.yaml are kilobytes
 SIG = "-sig"  # an encoding read from its BOM ends so, and is written back with that BOM

@@ -6,7 +6,7 @@ same folder, is fsynced, then replaces the target (os.replace is atomic on one f
 original permission bits. A failure part-way restores the files already written, so a run either
 changes everything it planned or nothing.
 
-Applying and reverting hold the bundle's one writer lock (envdoctor/bundlestate.py): two configure runs,
+Applying and reverting hold the bundle's one writer lock (envdoctor/fileio/bundlestate.py): two configure runs,
 or a configure and a revert, never interleave (a lost backup would make --revert impossible). The state
 folder is never a link, and is never written through one.
 
@@ -24,11 +24,11 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from envdoctor.atomicfile import atomic_write
-from envdoctor.bundlestate import BundleLock, check_chain, ensure_dir, read_state
+from envdoctor.fileio.atomicfile import atomic_write
+from envdoctor.fileio.bundlestate import BundleLock, check_chain, ensure_dir, read_state
+from envdoctor.fileio.safeio import remove_stale_temporaries
 from envdoctor.gptsovits.layout import BAT, CONFIG_PY, G2PW_PY, PS1, SH, STATE_DIR, SV_PY, TTS_YAML
 from envdoctor.gptsovits.textfile import ConfigureError, is_read_only
-from envdoctor.safeio import remove_stale_temporaries
 
 MANIFEST_SCHEMA = "envdoctor.configure-manifest"
 MANIFEST_VERSION = 1

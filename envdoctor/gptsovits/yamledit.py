@@ -31,7 +31,7 @@ class YamlLayoutUnsupported(Exception):
 def load(text: str) -> Dict[str, Any]:
     import yaml  # here, not at the top: `envdoctor check` imports this module (mitigations) without parsing YAML
 
-    from envdoctor import safeyaml
+    from envdoctor.fileio import safeyaml
 
     try:
         data = safeyaml.safe_load(text)  # bounded: an alias bomb or deep nesting is refused, not walked

@@ -1,6 +1,6 @@
 """Message catalogues (en, zh_CN), keyed by finding code or message key, and language choice.
 
-May be imported by: every package that shows text: cli, advice, envelope, report, support.
+May be imported by: every package that shows text: cli, envelope, report, support.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def message(lang: str, key: str, **params: Any) -> str:
     values = {k: _text(v, lang) for k, v in params.items()}
     if "{cmd}" in template and "cmd" not in values:
         # Hints name the command the way the user started envdoctor (runtime\python.exe envdoctor.pyz...)
-        from envdoctor.invocation import current
+        from envdoctor.process.invocation import current
 
         values["cmd"] = current()
     return template.format_map(_Missing(values))

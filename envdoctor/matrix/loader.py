@@ -19,11 +19,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import envdoctor
 from envdoctor.errors import MatrixError
-from envdoctor.jsoncache import JsonCache
+from envdoctor.fileio.jsoncache import JsonCache
+from envdoctor.fileio.paths import cache_dir
+from envdoctor.fileio.safeio import UnsafePathError, read_capped
 from envdoctor.matrix.verification import enforce
 from envdoctor.matrix.views import Matrix
-from envdoctor.paths import cache_dir
-from envdoctor.safeio import UnsafePathError, read_capped
 
 SCHEMA_NAME = "schema.yaml"
 # Files a user's matrix folder may leave out: envdoctor's own copy stands in (the schema is always

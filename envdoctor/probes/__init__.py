@@ -6,5 +6,5 @@ fatbin/: the fat-binary scanner; live: the runtime's own Python asked in a child
 process; inputs: what each probe reads (environment and files), the replay's keys; collect: all of
 them for one check.
 
-May be imported by: cli, advice, diagnose, doctor, pipeline, replay, support, upgrade.
+May be imported by: check, cli, diagnose, doctor, support, upgrade.
 """

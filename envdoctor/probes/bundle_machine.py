@@ -13,8 +13,8 @@ import os
 from typing import Callable, Mapping, Optional, Tuple
 
 from envdoctor.errors import UsageError
+from envdoctor.fileio.paths import host_platform
 from envdoctor.model import GpuFacts, ProbeAttempt
-from envdoctor.paths import host_platform
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.gpus import ENV_GPUS, OverrideError, facts_from_json, parse_override
 
@@ -37,7 +37,7 @@ def _from_report(path: str) -> GpuFacts:
     # Start-up: only `--facts-from` reads a report.
     import zipfile
 
-    from envdoctor.reportfile import read_report_json
+    from envdoctor.fileio.reportfile import read_report_json
 
     try:
         envelope = read_report_json(path)

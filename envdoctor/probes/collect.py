@@ -7,15 +7,15 @@ import os
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
-from envdoctor.jsoncache import JsonCache, file_stamp
+from envdoctor.fileio.jsoncache import JsonCache, file_stamp
+from envdoctor.fileio.paths import cache_dir, host_platform
 from envdoctor.model import BinaryCoverageSummary, Facts, GpuFacts, Runtime, to_jsonable
-from envdoctor.paths import cache_dir, host_platform
 from envdoctor.probes import torchfiles
 from envdoctor.probes.gpus import detect_gpus
 from envdoctor.probes.live import run_live_probe
 from envdoctor.probes.runner import Runner, SubprocessRunner
 from envdoctor.probes.runtime import find_runtime
-from envdoctor.timing import Stopwatch
+from envdoctor.process.timing import Stopwatch
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Tuple
 
-from envdoctor.safeio import read_head
+from envdoctor.fileio.safeio import read_head
 
 # Names upstream's device choice uses in every generation (config.py, 2024-01 .. 2026-08).
 _WORDS = ("infer_device", "get_device_dtype_sm", "sm_version", "mem_gb", "is_16_series", "get_device_name",

@@ -14,7 +14,7 @@ import os
 import re
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
-from envdoctor.jsoncache import JsonCache
+from envdoctor.fileio.jsoncache import JsonCache
 from envdoctor.model import Driver, Gpu, GpuFacts, ProbeAttempt, parse_cc, to_jsonable
 from envdoctor.probes.interface import GpuSource, SourceUnavailable
 

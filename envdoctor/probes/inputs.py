@@ -1,6 +1,6 @@
 """What envdoctor's probes read from the environment, declared in one place.
 
-An answer is only as fresh as its inputs. The replay of an unchanged check (envdoctor.replay) and the
+An answer is only as fresh as its inputs. The replay of an unchanged check (envdoctor.check.replay) and the
 live probe's cache key are built from these declarations, so a variable a probe reads cannot be left
 out of either: a test runs whole checks with a recording environment and fails on any variable that
 envdoctor's code reads without a declaration here.

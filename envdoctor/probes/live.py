@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from typing import Callable, List, Optional, Sequence
 
-from envdoctor.jsoncache import JsonCache, file_stamp
+from envdoctor.fileio.jsoncache import JsonCache, file_stamp
+from envdoctor.fileio.paths import host_platform
 from envdoctor.model import Gpu, LiveDevice, LiveProbe, Runtime, parse_cc
-from envdoctor.paths import host_platform
 from envdoctor.probes.inputs import declared_environment
 from envdoctor.probes.runner import Runner, SubprocessRunner, last_marked_json
 

@@ -13,7 +13,7 @@ import os
 import struct
 from typing import Dict, Optional
 
-from envdoctor.safeio import open_regular
+from envdoctor.fileio.safeio import open_regular
 
 _MAX_RESOURCES = 4 << 20  # a version resource is a few hundred bytes; icons and manifests stay far below this
 _MAX_SECTIONS = 96

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from envdoctor.errors import ProbeError, UsageError
-from envdoctor.jsoncache import JsonCache, file_stamp
+from envdoctor.fileio.jsoncache import JsonCache, file_stamp
+from envdoctor.fileio.safeio import path_kind
 from envdoctor.model import Runtime
 from envdoctor.probes.runner import Runner, SubprocessRunner
-from envdoctor.safeio import path_kind
 
 RUNTIME_DIR_NAMES = ("runtime",)
 # python311.dll / python311._pth / python311.zip of an embeddable Python name its version even

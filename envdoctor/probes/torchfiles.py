@@ -13,9 +13,9 @@ import os
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from envdoctor.fileio.safeio import read_head
 from envdoctor.model import Distribution, Runtime, TorchBuild
 from envdoctor.probes.nvrtc import find_nvrtc
-from envdoctor.safeio import read_head
 
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)\.(dist-info|egg-info)$")
 _CUDNN_DLL = re.compile(r"^cudnn(?:64)?_(\d+)\.dll$", re.IGNORECASE)

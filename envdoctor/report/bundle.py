@@ -12,12 +12,12 @@ import os
 import zipfile
 from typing import Any, Dict, Mapping, Tuple
 
+from envdoctor.fileio.safeio import check_output_target, remove_stale_temporaries, write_output
 from envdoctor.report import fileshape
 from envdoctor.report.document import Document, facts_evidence, index_evidence
 from envdoctor.report.fileshape import FileShape
 from envdoctor.report.html import render_html
 from envdoctor.report.markdown import render_markdown
-from envdoctor.safeio import check_output_target, remove_stale_temporaries, write_output
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no clock in the bytes
 _FIRST = ("report.html", "report.md", "report.json")

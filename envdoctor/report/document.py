@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional
 
 from envdoctor import envelope as envelopes
+from envdoctor.fileio.textcodec import readable, readable_name
 from envdoctor.report.check_data import REPORT_SCHEMAS
 from envdoctor.report.fileshape import FileShape
 from envdoctor.report.redact import Redactor
-from envdoctor.textcodec import readable, readable_name
 
 REPORT_SCHEMA_VERSION = 1
 

@@ -4,7 +4,7 @@ A support person looking at a report's copy of go-webui.bat must see what the us
 a GBK file with CRLF line ends stays GBK with CRLF, a UTF-16 PowerShell script stays UTF-16. The text
 is decoded with its own line endings untouched (so redaction works on text, not bytes), and encoded
 back the same way: a file with nothing to redact comes out byte for byte as it went in. The shape is
-recorded beside the copy in report.json. Which encoding a file is in is envdoctor.textcodec's call
+recorded beside the copy in report.json. Which encoding a file is in is envdoctor.fileio.textcodec's call
 (BOMs, UTF-16 without one); the round trip, and the code pages tried for it, are this module's own.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from envdoctor.textcodec import bom_encoding, bom_of, utf16_without_bom
+from envdoctor.fileio.textcodec import bom_encoding, bom_of, utf16_without_bom
 
 # Tried in order for a file without a BOM. latin-1 decodes any bytes and encodes them back unchanged,
 # so even a file in an unknown code page is copied exactly (its non-ASCII text just reads oddly).

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
-from envdoctor.safeio import open_regular
-from envdoctor.textcodec import bom_encoding, code_unit, decode_text, utf16_without_bom
+from envdoctor.fileio.safeio import open_regular
+from envdoctor.fileio.textcodec import bom_encoding, code_unit, decode_text, utf16_without_bom
 
 TAIL_BYTES = 64 * 1024
 MAX_FOUND_LOGS = 3
@@ -33,7 +33,7 @@ class LogTail:
 def read_tail(path: str, limit: int = TAIL_BYTES) -> LogTail:
     """The last `limit` bytes of a regular file as text. A FIFO or device is refused (OSError) without
     blocking; a UTF-16 or UTF-32 log keeps its encoding even when the tail starts mid-file (the BOM is
-    read from the head, and the cut is kept on a character boundary). Encodings: envdoctor.textcodec."""
+    read from the head, and the cut is kept on a character boundary). Encodings: envdoctor.fileio.textcodec."""
 
     fd = open_regular(path)
     try:

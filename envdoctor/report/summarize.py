@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Tuple
 
 from rich.table import Table
 
+from envdoctor.fileio.reportfile import read_report_json
 from envdoctor.i18n import message
 from envdoctor.model import arch_of
 from envdoctor.report.document import is_report_envelope
-from envdoctor.reportfile import read_report_json
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -13,13 +13,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
+from envdoctor.fileio.safeio import read_head
 from envdoctor.gptsovits import layout
 from envdoctor.model import Facts
 from envdoctor.probes.runner import Runner
 from envdoctor.report import fileshape
 from envdoctor.report.fileshape import FileShape
 from envdoctor.report.logs import inside
-from envdoctor.safeio import read_head
 
 MAX_FILE_BYTES = 256 * 1024
 NVIDIA_SMI_TIMEOUT_S = 15.0
@@ -126,7 +126,7 @@ def gptsovits_state(root: Optional[str]) -> Tuple[Dict[str, Any], Dict[str, str]
 
 
 def _tts_infer_settings(text: str) -> Dict[str, str]:
-    from envdoctor.safeyaml import YamlTooComplex, safe_load
+    from envdoctor.fileio.safeyaml import YamlTooComplex, safe_load
 
     try:
         data = safe_load(text)  # bounded: an alias bomb would hang the report, deep nesting crash it

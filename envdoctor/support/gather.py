@@ -16,10 +16,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from envdoctor import __version__
 from envdoctor import envelope as envelopes
+from envdoctor.check.pipeline import run_check
 from envdoctor.errors import EnvdoctorError
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import CheckReport, Severity, format_cc, to_jsonable
-from envdoctor.pipeline import run_check
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner, SubprocessRunner

@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any, Dict, Optional, Tuple
 
-from envdoctor.safeio import read_capped, read_tail
+from envdoctor.fileio.safeio import read_capped, read_tail
 
 # Written by fix after each B (envdoctor/fix/walk.py), read here.
 ATTEMPT = os.path.join(".envdoctor", "fix", "last-upgrade.json")

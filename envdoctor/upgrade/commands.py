@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
-from envdoctor import pipeline
+from envdoctor.check import pipeline
+from envdoctor.fileio.paths import cache_dir, host_platform
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.matrix.views import Matrix
 from envdoctor.model import CheckReport, Runtime
-from envdoctor.paths import cache_dir, host_platform
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.events import Events

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
-from envdoctor.paths import trusted_entry
+from envdoctor.fileio.paths import trusted_entry
 from envdoctor.upgrade import httpsession
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.resolve import WheelRef

@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from envdoctor import faults
-from envdoctor.bundlestate import append_state, ensure_dir, read_state
+from envdoctor.fileio.bundlestate import append_state, ensure_dir, read_state
+from envdoctor.process import faults
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import fsync_dir
 from envdoctor.upgrade.layout import Layout, is_valid_txid

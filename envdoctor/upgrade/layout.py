@@ -2,7 +2,7 @@
 
   <root>/runtime                          the runtime the launcher starts
   <root>/.envdoctor/upgrade/journal.jsonl  the transaction journal (JSON lines, fsynced)
-  <root>/.envdoctor/lock                   the bundle's one writer lock (envdoctor/bundlestate.py)
+  <root>/.envdoctor/lock                   the bundle's one writer lock (envdoctor/fileio/bundlestate.py)
   <root>/.envdoctor/upgrade/tx-<id>/       one transaction: stage/ (candidate), backup/ (the replaced
                                            runtime after an upgrade), rejected/ (after a rollback), meta.json
   <root>/.envdoctor/upgrade/trash/         trees being deleted (renamed here first, so a half-deleted

@@ -1,4 +1,4 @@
-"""One writer at a time per bundle: the upgrade's names for the bundle lock (envdoctor/bundlestate.py),
+"""One writer at a time per bundle: the upgrade's names for the bundle lock (envdoctor/fileio/bundlestate.py),
 which configure, revert, fix, rollback and recover take too."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional
 
-from envdoctor.bundlestate import BundleLock, check_chain
-from envdoctor.bundlestate import live_holder as _live_holder
-from envdoctor.bundlestate import read_holder as _read_holder
+from envdoctor.fileio.bundlestate import BundleLock, check_chain
+from envdoctor.fileio.bundlestate import live_holder as _live_holder
+from envdoctor.fileio.bundlestate import read_holder as _read_holder
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.layout import Layout
 

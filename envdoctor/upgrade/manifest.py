@@ -16,8 +16,8 @@ import os
 import stat
 from typing import Dict, Optional
 
-from envdoctor.atomicfile import atomic_write
-from envdoctor.safeio import UnsafePathError, read_capped
+from envdoctor.fileio.atomicfile import atomic_write
+from envdoctor.fileio.safeio import UnsafePathError, read_capped
 
 MANIFEST_VERSION = 1
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024

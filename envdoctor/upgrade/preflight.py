@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from packaging.version import Version
 
 from envdoctor.matrix.views import Matrix
-from envdoctor.relaunch import possible as relaunch_possible
+from envdoctor.process.relaunch import possible as relaunch_possible
 from envdoctor.upgrade import windows
 from envdoctor.upgrade.download import Downloader
 from envdoctor.upgrade.finder import Finder
@@ -155,7 +155,7 @@ def self_in_runtime(interpreter: str, runtime_root: Optional[str], platform: str
     if platform != "windows" or not runtime_root or not windows.lives_under(interpreter, runtime_root):
         return None
     if relaunch_possible(runtime_root):
-        return None  # the command steps out of runtime\ first (envdoctor/relaunch.py)
+        return None  # the command steps out of runtime\ first (envdoctor/process/relaunch.py)
     return Note("self_in_runtime", {"python": interpreter, "runtime": runtime_root})
 
 

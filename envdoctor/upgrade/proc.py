@@ -14,9 +14,9 @@ import signal
 import sys
 import time
 
-from envdoctor import faults
-from envdoctor.childlife import die_with_parent
 from envdoctor.probes.runner import RunResult, SubprocessRunner
+from envdoctor.process import faults
+from envdoctor.process.childlife import die_with_parent
 from envdoctor.upgrade.swap import processes_using
 
 

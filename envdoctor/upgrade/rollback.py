@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
-from envdoctor.atomicfile import atomic_write
+from envdoctor.fileio.atomicfile import atomic_write
 from envdoctor.probes.runtime import find_runtime
 from envdoctor.upgrade import interrupts, manifest
 from envdoctor.upgrade.diskfull import disk_full_error, is_disk_full

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from envdoctor import faults
+from envdoctor.process import faults
 from envdoctor.upgrade.errors import UpgradeError
 
 REFLINK = "reflink"

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from envdoctor.relaunch import original, release_original
+from envdoctor.process.relaunch import original, release_original
 from envdoctor.upgrade.errors import UpgradeError
 from envdoctor.upgrade.fsutil import Identity, can_exchange, exchange_durable, fsync_dir, identity, rename_durable
 from envdoctor.upgrade.journal import Journal

@@ -15,10 +15,10 @@ import zipfile
 from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
-from envdoctor import faults
-from envdoctor.atomicfile import atomic_write
+from envdoctor.fileio.atomicfile import atomic_write
 from envdoctor.model import Distribution, GpuFacts, Runtime
 from envdoctor.probes.torchfiles import read_distributions
+from envdoctor.process import faults
 from envdoctor.upgrade import interrupts
 from envdoctor.upgrade.diskfull import disk_full_error, is_disk_full
 from envdoctor.upgrade.download import Downloader

@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
+from envdoctor.fileio.safeio import read_capped
 from envdoctor.probes.runtime import find_runtime
 from envdoctor.probes.torchfiles import read_distributions
-from envdoctor.safeio import read_capped
 from envdoctor.upgrade.fsutil import remove_tree
 from envdoctor.upgrade.journal import Journal
 from envdoctor.upgrade.layout import Layout, is_valid_txid

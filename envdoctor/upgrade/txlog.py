@@ -13,8 +13,8 @@ import json
 import os
 from typing import Any, Optional
 
-from envdoctor.bundlestate import append_state, ensure_dir
 from envdoctor.errors import EnvdoctorError
+from envdoctor.fileio.bundlestate import append_state, ensure_dir
 from envdoctor.upgrade.journal import Journal
 from envdoctor.upgrade.layout import Layout
 

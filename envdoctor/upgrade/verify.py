@@ -19,13 +19,13 @@ import wave
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from envdoctor.atomicfile import atomic_write
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.engine import diagnose
 from envdoctor.doctor import catalog
 from envdoctor.doctor.results import TIMEOUT
 from envdoctor.doctor.session import run_smoke_tests
+from envdoctor.fileio.atomicfile import atomic_write
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import GpuFacts, Severity
 from envdoctor.probes.collect import CollectOptions, collect

@@ -84,7 +84,7 @@ def test_broken_matrix_is_reported_with_file_and_line(tmp_path: Path, capsys, mo
 
 
 def test_unexpected_errors_say_so_and_debug_shows_the_traceback(monkeypatch, capsys) -> None:
-    import envdoctor.pipeline as pipeline
+    import envdoctor.check.pipeline as pipeline
 
     def explode(*args, **kwargs):
         raise ZeroDivisionError("planted")

@@ -142,7 +142,7 @@ def test_gtx1080_beside_rtx3060_judges_the_3060(tree, capsys, monkeypatch) -> No
 
 def test_the_plan_targets_the_device_used(tree, capsys, monkeypatch) -> None:
     """The fix does not ask for a build covering the 1080 too (none exists): the 3060 is covered, nothing to do."""
-    from envdoctor.pipeline import run_check
+    from envdoctor.check.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
     from envdoctor.upgrade.plan import UP_TO_DATE, facts_from_report, make_plan
 

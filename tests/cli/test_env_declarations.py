@@ -17,14 +17,14 @@ from typing import Set, Tuple
 import pytest
 
 import envdoctor
-import envdoctor.replay as replay
+import envdoctor.check.replay as replay
 from envdoctor.cli.main import main
 from envdoctor.probes import inputs
 from tests.gptsovits.trees import make_tree
 from tests.support.fake_torch import FakeTorch, make_runtime
 
 PACKAGE = os.path.dirname(os.path.abspath(envdoctor.__file__)) + os.sep
-KEY_BUILDERS = {os.path.join(PACKAGE, "replay.py"), os.path.join(PACKAGE, "probes", "inputs.py")}
+KEY_BUILDERS = {os.path.join(PACKAGE, "check", "replay.py"), os.path.join(PACKAGE, "probes", "inputs.py")}
 PASSES_ON = {os.path.join(PACKAGE, "probes", f"{probe}.py") for probe in inputs.PASSES_ENVIRONMENT_ON}
 
 
@@ -124,7 +124,7 @@ def test_the_issue_variables_are_declared() -> None:
 
 def test_sv_mode_change_is_computed_anew(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's case: GPT_SOVITS_SV_MODE changes what check answers, so a replay must not answer."""
-    import envdoctor.pipeline as pipeline
+    import envdoctor.check.pipeline as pipeline
 
     root = make_tree(tmp_path / "gsv", "main")
     make_runtime(root / "runtime", FakeTorch(version="2.7.1+cu128", cuda="12.8", arch_list=["sm_86"]))
@@ -150,8 +150,8 @@ def test_every_file_read_is_stamped(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     stamped paths, so changing it computes the answer anew."""
     import builtins
 
+    from envdoctor.check.pipeline import run_check
     from envdoctor.cli.check import replay_deps
-    from envdoctor.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
     from tests.support.fake_torch import site_packages
     from tests.support.fatbin_elf import write_elf

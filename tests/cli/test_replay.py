@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import envdoctor.pipeline as pipeline
-import envdoctor.replay as replay
+import envdoctor.check.pipeline as pipeline
+import envdoctor.check.replay as replay
 from envdoctor.cli.main import main
 from tests.support.fake_torch import FakeTorch, make_runtime, site_packages
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from envdoctor.pipeline import run_check
+from envdoctor.check.pipeline import run_check
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.support import seams
 

@@ -1,4 +1,4 @@
-"""One encoding detector (envdoctor.textcodec): `explain` (streaming a whole log) and `report --log` (its
+"""One encoding detector (envdoctor.fileio.textcodec): `explain` (streaming a whole log) and `report --log` (its
 tail) read a log the same way, whatever Windows wrote it in, so they find the same known error."""
 
 from __future__ import annotations

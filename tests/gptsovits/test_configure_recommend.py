@@ -3,9 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Tuple
 
-from envdoctor.advice import from_check
 from envdoctor.gptsovits.recommend import arch_list_from_gpus, from_doctor
 from envdoctor.model import Driver, Facts, Finding, Gpu, GpuFacts, Runtime, Severity, TorchBuild
+from envdoctor.support.advice import from_check
 
 # configure's `auto` advice is doctor's recommendation from the check's findings (no smoke results):
 # a CUDA 12.4 torch on an RTX 5060 Ti, the memo's machine.

@@ -77,7 +77,7 @@ def test_the_blocks_hint_names_the_command_the_user_typed(tmp_path: Path, capsys
     written with an older hint is still found and replaced, and --revert still restores the bytes."""
     import sys
 
-    from envdoctor import invocation
+    from envdoctor.process import invocation
 
     root = windows_bundle(tmp_path / "bundle")
     before = snapshot(root)

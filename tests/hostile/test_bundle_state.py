@@ -134,7 +134,7 @@ def test_a_linked_envdoctor_folder_is_refused_and_nothing_at_its_target_is_delet
 
 HOLD = """
 import sys, time
-from envdoctor.bundlestate import BundleLock
+from envdoctor.fileio.bundlestate import BundleLock
 with BundleLock(sys.argv[1], command="upgrade --yes"):
     print("held", flush=True)
     time.sleep(60)
@@ -169,7 +169,7 @@ def test_every_writer_is_refused_while_another_holds_the_bundle(cli, tmp_path, t
 # changes (the real configure runs, with its real files).
 SLOW_WRITES = """
 import time
-import envdoctor.atomicfile as atomicfile
+import envdoctor.fileio.atomicfile as atomicfile
 
 _real = atomicfile.atomic_write
 
@@ -267,7 +267,7 @@ def test_a_bundle_where_no_lock_can_be_made_is_a_clear_error(tmp_path, monkeypat
     """A read-only bundle folder (simulated: this suite runs as root, which may write anywhere)."""
     import errno
 
-    import envdoctor.bundlestate as bundlestate
+    import envdoctor.fileio.bundlestate as bundlestate
     from envdoctor.cli.main import main
 
     root = make_tree(tmp_path / "gsv", "main")

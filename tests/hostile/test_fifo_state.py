@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from envdoctor.jsoncache import JsonCache
+from envdoctor.fileio.jsoncache import JsonCache
 from envdoctor.upgrade.layout import Layout
 from envdoctor.upgrade.trees import read_meta
 

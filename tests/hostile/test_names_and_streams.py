@@ -59,7 +59,7 @@ def test_report_of_a_gbk_named_bundle_and_log(cli, gbk_bundle, tmp_path) -> None
 
 
 def test_readable_name_decodes_each_component() -> None:
-    from envdoctor.textcodec import readable_name
+    from envdoctor.fileio.textcodec import readable_name
 
     mixed = "/tmp/中文/" + GBK_NAME + "/x"
     assert readable_name(mixed) == "/tmp/中文/整合包/x"

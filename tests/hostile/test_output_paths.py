@@ -106,8 +106,8 @@ def _mode(path) -> int:
 def test_both_writers_give_the_permissions_of_a_plain_open(tmp_path, writer) -> None:
     """One writer: a new file gets 0o666 & ~umask (not mkstemp's 0o600), an existing one keeps its mode,
     an explicit mode is set exactly."""
-    from envdoctor.atomicfile import atomic_write
-    from envdoctor.safeio import write_output
+    from envdoctor.fileio.atomicfile import atomic_write
+    from envdoctor.fileio.safeio import write_output
 
     write = atomic_write if writer == "atomic_write" else write_output
     old = os.umask(0o027)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from envdoctor.fileio.textcodec import decode_text
 from envdoctor.report.logs import read_tail
 from envdoctor.report.redact import Identity, Redactor
-from envdoctor.textcodec import decode_text
 
 SECRETS = ("192.168.7.23", "hf_abcdefghijklmnopqrstuvwxyz0123", "bob.smith@example.com", "zhangwei-secret-home")
 LOG = ("2026-12-05 08:00:01 | INFO | started on http://192.168.7.23:9874\n"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import envdoctor.paths as paths
-import envdoctor.replay as replay
+import envdoctor.check.replay as replay
+import envdoctor.fileio.paths as paths
 from envdoctor.cli.main import main
 from tests.hostile.conftest import REPO, record
 from tests.support.fake_torch import FakeTorch, make_runtime
@@ -93,7 +93,7 @@ def test_a_private_cache_still_replays(machine, capsys, monkeypatch) -> None:
     """The control: the user's own cache (0755, theirs) is used and replayed as before."""
     root = machine
     first = main(["check", "--root", str(root)]), capsys.readouterr().out
-    monkeypatch.setattr("envdoctor.pipeline.run_check", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
+    monkeypatch.setattr("envdoctor.check.pipeline.run_check", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
     assert (main(["check", "--root", str(root)]), capsys.readouterr().out) == first
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.errors import MatrixError
-from envdoctor.jsoncache import JsonCache
+from envdoctor.fileio.jsoncache import JsonCache
 from envdoctor.matrix.loader import load_matrix
 
 REPO = Path(__file__).resolve().parents[2]

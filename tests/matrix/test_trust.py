@@ -153,7 +153,7 @@ def test_every_measurement_record_backs_what_the_matrix_says() -> None:
 
 
 def test_a_cached_matrix_is_validated_again_when_a_record_goes_missing(matrix_copy: Path, tmp_path: Path) -> None:
-    from envdoctor.jsoncache import JsonCache
+    from envdoctor.fileio.jsoncache import JsonCache
 
     cache = JsonCache(tmp_path / "cache", "matrix")
     load_matrix(str(matrix_copy), cache=cache)

@@ -187,7 +187,7 @@ def test_regenerating_a_skeleton_from_the_real_wheel_gives_the_committed_one(tmp
 
 
 def test_scan_binaries_carries_embedded_counts_into_the_facts(tmp_path: Path) -> None:
-    from envdoctor.jsoncache import JsonCache
+    from envdoctor.fileio.jsoncache import JsonCache
     from envdoctor.model import Runtime
     from envdoctor.probes.collect import scan_binaries
 

@@ -225,7 +225,7 @@ class _Counting:
 
 
 def test_nvml_answer_is_reused_while_the_driver_files_are_unchanged(tmp_path: Path) -> None:
-    from envdoctor.jsoncache import JsonCache
+    from envdoctor.fileio.jsoncache import JsonCache
     from envdoctor.probes.driverfiles import driver_fingerprint
 
     _driver_tree(tmp_path, (CAPTURED / "proc_version.txt").read_text(), "GPU-818109b4")

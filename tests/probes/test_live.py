@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.jsoncache import JsonCache
+from envdoctor.fileio.jsoncache import JsonCache
 from envdoctor.model import Gpu
 from envdoctor.probes import torchfiles
 from envdoctor.probes.live import run_live_probe

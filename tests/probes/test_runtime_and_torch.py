@@ -10,7 +10,7 @@ import pytest
 
 from envdoctor.demo import SCENARIOS, write_bundle
 from envdoctor.errors import ProbeError, UsageError
-from envdoctor.jsoncache import JsonCache
+from envdoctor.fileio.jsoncache import JsonCache
 from envdoctor.probes import torchfiles
 from envdoctor.probes.runtime import find_runtime
 from tests.support.fake_torch import FakeTorch, make_runtime, site_packages

@@ -1,5 +1,5 @@
 """Issue 23, B from the bundle alone: upgrade, rollback, recover and `fix --choose B` started by the
-bundle's own runtime\\python.exe step out of runtime\\ (envdoctor/relaunch.py) so the swap can rename it;
+bundle's own runtime\\python.exe step out of runtime\\ (envdoctor/process/relaunch.py) so the swap can rename it;
 a wheelhouse or .zip fix pack on another drive (E:) is read (problem 1); an interrupted swap is recovered
 by fix-env.bat with the interpreter copy kept outside runtime\\ (issue 28.2)."""
 

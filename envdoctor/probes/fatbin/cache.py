@@ -28,7 +28,7 @@ class ScanCache:
     def _entries(self) -> Any:
         if self._store is None:
             # Imported when a cache is first used (hashlib, json, tempfile): a bare scan starts faster.
-            from envdoctor.jsoncache import JsonCache
+            from envdoctor.fileio.jsoncache import JsonCache
 
             self._store = JsonCache(self.directory, "fatbin")
         return self._store

@@ -18,8 +18,8 @@ import stat
 import time
 from typing import Any, List, Optional, Tuple
 
-from envdoctor.atomicfile import TMP_PREFIX, TMP_SUFFIX, atomic_write
 from envdoctor.errors import UsageError
+from envdoctor.fileio.atomicfile import TMP_PREFIX, TMP_SUFFIX, atomic_write
 
 
 class UnsafePathError(OSError):

@@ -9,10 +9,10 @@ from typing import Optional, Sequence, Tuple
 from envdoctor.diagnose.device_choice import environment as device_environment
 from envdoctor.diagnose.engine import diagnose, gpu_verdicts, overall_verdict
 from envdoctor.errors import UsageError
-from envdoctor.jsoncache import JsonCache
+from envdoctor.fileio.jsoncache import JsonCache
+from envdoctor.fileio.paths import cache_dir
 from envdoctor.matrix.loader import load_matrix
 from envdoctor.model import CheckReport, Facts, GpuFacts
-from envdoctor.paths import cache_dir
 from envdoctor.probes import bundle_machine
 from envdoctor.probes.collect import CollectOptions, collect
 from envdoctor.probes.driverfiles import driver_fingerprint
@@ -20,7 +20,7 @@ from envdoctor.probes.gptsovits_config import device_lines
 from envdoctor.probes.gpus import OverrideError, detect_gpus
 from envdoctor.probes.runner import Runner
 from envdoctor.probes.runtime import find_runtime
-from envdoctor.timing import Stopwatch
+from envdoctor.process.timing import Stopwatch
 
 
 def select_gpus(gpu_facts: GpuFacts, wanted: Optional[Sequence[int]]) -> GpuFacts:

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from envdoctor.paths import trusted_entry
-from envdoctor.safeio import read_capped
+from envdoctor.fileio.paths import trusted_entry
+from envdoctor.fileio.safeio import read_capped
 
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 

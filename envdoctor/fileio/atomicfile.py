@@ -17,7 +17,7 @@ import secrets
 import stat
 from typing import Callable, Optional, Tuple
 
-from envdoctor import faults
+from envdoctor.process import faults
 
 TMP_PREFIX = ".envdoctor-"  # the temporaries' names, which safeio.remove_stale_temporaries clears after a kill
 TMP_SUFFIX = ".tmp"

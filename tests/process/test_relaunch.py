@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-from envdoctor import relaunch
 from envdoctor.probes.runtime import RUNTIME_DIR_NAMES
+from envdoctor.process import relaunch
 from envdoctor.upgrade.finder import links_from_folder
 from envdoctor.upgrade.sources import file_url, file_url_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _args(command: str, **extra) -> argparse.Namespace:
@@ -61,10 +61,10 @@ def test_the_original_hands_over_before_the_swap_and_is_gone_when_it_starts(tmp_
     """The original (runtime\\python.exe on Windows) waits for the relaunched child, and exits as soon as the
     child asks (right before its first rename); the child goes on only once the original has ended."""
     report = tmp_path / "report"
-    child = (f"import os, sys, time; sys.path.insert(0, {str(REPO)!r}); from envdoctor import relaunch; "
+    child = (f"import os, sys, time; sys.path.insert(0, {str(REPO)!r}); from envdoctor.process import relaunch; "
              f"parent = relaunch.original(); relaunch.release_original(); "
              f"time.sleep(0.3); open({str(report)!r}, 'w').write(str(parent) + ' ' + str(os.getppid()))")
-    original = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from envdoctor import relaunch; "
+    original = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from envdoctor.process import relaunch; "
                 f"sys.exit(relaunch.run_relaunched([sys.executable, '-c', {child!r}], {str(tmp_path / 'h')!r}))")
     done = subprocess.run([sys.executable, "-c", original], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, timeout=60)

@@ -30,8 +30,8 @@ import sys
 import uuid
 from typing import Any, Dict, Iterable, List, Optional
 
-from envdoctor.atomicfile import atomic_write
 from envdoctor.errors import EnvdoctorError
+from envdoctor.fileio.atomicfile import atomic_write
 
 STATE_DIR = ".envdoctor"
 LOCK_NAME = "lock"

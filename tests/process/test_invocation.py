@@ -12,9 +12,9 @@ from typing import Dict, Optional
 
 import pytest
 
-from envdoctor.invocation import command_prefix, retarget
+from envdoctor.process.invocation import command_prefix, retarget
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _which(table: Dict[str, str]):  # type: ignore[no-untyped-def]

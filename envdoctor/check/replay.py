@@ -26,8 +26,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, TextIO
 
 import envdoctor
 from envdoctor import __version__
-from envdoctor.jsoncache import JsonCache, stamp
-from envdoctor.paths import cache_dir
+from envdoctor.fileio.jsoncache import JsonCache, stamp
+from envdoctor.fileio.paths import cache_dir
 from envdoctor.probes.fingerprint import driver_fingerprint
 from envdoctor.probes.inputs import declared_environment
 
@@ -48,7 +48,7 @@ def _key(argv: Sequence[str], environ: Dict[str, str], fingerprint: str) -> str:
     return json.dumps({
         "envdoctor": __version__,
         "python": sys.executable,
-        "argv0": sys.argv[0] if sys.argv else "",  # hints name the command as started (envdoctor.invocation)
+        "argv0": sys.argv[0] if sys.argv else "",  # hints name the command as started (envdoctor.process.invocation)
         "prefix": environ.get("ENVDOCTOR_COMMAND_PREFIX", ""),
         "argv": list(argv),
         "cwd": os.getcwd(),

@@ -7,14 +7,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional, Sequence, Tuple
 
+from envdoctor.check.pipeline import run_check
 from envdoctor.doctor.recommend import recommend as doctor_recommend
 from envdoctor.errors import EnvdoctorError
+from envdoctor.fileio.paths import host_platform
 from envdoctor.gptsovits.mitigations import G2PW_NO_KERNELS
 from envdoctor.gptsovits.recommend import Recommendation, arch_list_from_gpus, from_doctor
 from envdoctor.i18n import message
 from envdoctor.model import Facts, Finding, format_cc
-from envdoctor.paths import host_platform
-from envdoctor.pipeline import run_check
 from envdoctor.probes import bundle_machine
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.gpus import OverrideError, detect_gpus

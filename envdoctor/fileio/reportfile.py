@@ -9,7 +9,7 @@ import os
 import zipfile
 from typing import Any
 
-from envdoctor.safeio import open_regular
+from envdoctor.fileio.safeio import open_regular
 
 MAX_REPORT_BYTES = 16 * 1024 * 1024  # a report.json read back (report --from, summarize)
 
