@@ -48,15 +48,10 @@ def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         except UnsafePathError as exc:
             raise exc.as_error() from exc
     if args.from_report:
-        try:
-            document = current_head(_from_existing(args.from_report, ui.lang if args.lang else None, redactor))
-            files, envelope = render_files(document)
-            output = _output_path(args.output, envelope)
-        except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
-            # A report.json is a file anyone can edit: a field of the wrong type, or nesting deep
-            # enough to exhaust the stack, is bad input, not an envdoctor bug.
-            raise UsageError("safety.bad_report", path=args.from_report,
-                             problem=f"{type(exc).__name__}: {exc}"[:200]) from exc
+        from envdoctor.support.readback import rerender
+
+        files, envelope = rerender(args.from_report, ui.lang if args.lang else None, redactor)
+        output = _output_path(args.output, envelope)
     else:
         document = _from_machine(args, ui, redactor)
         document = current_head(document)
@@ -124,89 +119,6 @@ class _SmokeLine:
             gpu = "-" if event.gpu_index is None else f"GPU {event.gpu_index}"
             self.progress.update(self.task, description=self.ui.text(
                 "report.step.smoke", test=event.test, gpu=gpu, done=self.done, total=self.total))
-
-
-def _from_existing(path: str, lang: Optional[str], redactor: Any) -> Any:
-    import zipfile
-
-    from envdoctor.fileio.reportfile import read_member, read_report_json
-    from envdoctor.fileio.safeio import UnsafePathError, open_regular
-    from envdoctor.fileio.textcodec import decode_text
-    from envdoctor.report.document import (
-        MAX_EVIDENCE_MEMBER_BYTES,
-        MAX_EVIDENCE_MEMBERS,
-        MAX_EVIDENCE_TOTAL_BYTES,
-        Document,
-        evidence_shapes,
-        is_report_envelope,
-        relocalize,
-    )
-    from envdoctor.report.fileshape import decode_as
-
-    evidence: Dict[str, str] = {}
-    shapes: Dict[str, Any] = {}
-    try:
-        envelope = read_report_json(path)
-        if isinstance(envelope, dict):
-            recorded = evidence_shapes(envelope)  # copies of the user's files, in their own encodings
-            with os.fdopen(open_regular(path), "rb") as handle:
-                if zipfile.is_zipfile(handle):
-                    handle.seek(0)
-                    with zipfile.ZipFile(handle) as archive:
-                        names = [n for n in archive.namelist() if n.startswith("evidence/") and not n.endswith("/")]
-                        if len(names) > MAX_EVIDENCE_MEMBERS:
-                            raise ValueError(f"more than {MAX_EVIDENCE_MEMBERS} evidence files")
-                        members = [(name, read_member(archive, name, MAX_EVIDENCE_MEMBER_BYTES))
-                                   for name in names]
-                else:
-                    # A report.json from an unpacked zip: its evidence files lie beside it.
-                    members = _unpacked_evidence(path, envelope, MAX_EVIDENCE_MEMBERS, MAX_EVIDENCE_MEMBER_BYTES)
-            total = 0
-            for name, data in members:
-                total += len(data)
-                if total > MAX_EVIDENCE_TOTAL_BYTES:
-                    raise ValueError(f"evidence larger than {MAX_EVIDENCE_TOTAL_BYTES >> 20} MiB")
-                shape = recorded.get(name)
-                if shape is not None:
-                    evidence[name], shapes[name] = decode_as(data, shape), shape
-                else:
-                    # Decoded like any log (a hand-edited zip may hold UTF-16), so it is redacted.
-                    evidence[name] = decode_text(data)[0]
-    except UnsafePathError as exc:
-        raise exc.as_error() from exc
-    except (OSError, ValueError, KeyError, LookupError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
-        raise UsageError("report.error.from_unreadable", path=path, detail=str(exc)[:200]) from exc
-    if not is_report_envelope(envelope):
-        raise UsageError("report.error.from_not_report", path=path)
-    if lang:
-        envelope = relocalize(envelope, lang)
-    document = Document(envelope, evidence, shapes)
-    if redactor.enabled:
-        # Redacting again is harmless (idempotent) and cleans a report that was written with --no-redact.
-        from envdoctor.report.document import redact_document
-
-        document = redact_document(document, redactor)
-    return document
-
-
-def _unpacked_evidence(path: str, envelope: Dict[str, Any], max_members: int, max_bytes: int) -> list:
-    """(name, bytes) of the evidence files report.json lists, read from beside it (missing ones skipped)."""
-    from envdoctor.fileio.safeio import path_kind, read_capped
-
-    folder = os.path.dirname(os.path.abspath(path))
-    listed = [entry.get("path") for entry in (envelope.get("report") or {}).get("evidence") or []
-              if isinstance(entry, dict)]
-    names = [n for n in listed if isinstance(n, str) and n.startswith("evidence/")
-             and ".." not in n.split("/") and "\\" not in n and ":" not in n]
-    if len(names) > max_members:
-        raise ValueError(f"more than {max_members} evidence files")
-    members = []
-    for name in names:
-        file = os.path.join(folder, *name.split("/"))
-        if path_kind(file) == "missing":
-            continue  # report.json alone (copied without its folder): nothing to add
-        members.append((name, read_capped(file, max_bytes)))
-    return members
 
 
 def _output_path(output: Optional[str], envelope: Dict[str, Any]) -> str:

@@ -77,17 +77,7 @@ def say_cancelled(exc: KeyboardInterrupt, ui: Ui, root: Optional[str]) -> None:
 
 
 def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
-    from envdoctor.cli.upgrade_view import (
-        ConsoleEvents,
-        Events,
-        blocker_texts,
-        interrupted_notice,
-        plan_status_text,
-        printer,
-        result,
-        show_plan,
-    )
-    from envdoctor.model import to_jsonable
+    from envdoctor.cli import upgrade_view as view
     from envdoctor.upgrade import commands
 
     if args.list_mirrors:
@@ -101,82 +91,25 @@ def _run(args: argparse.Namespace, ui: Ui) -> CommandResult:
         root=args.root, gpus=args.gpu, torch=args.torch, variant=args.variant, index_url=args.index_url,
         find_links=tuple(args.find_links), wheelhouse=args.wheelhouse, force=args.force, dry_run=args.dry_run,
         stage_method=args.stage_method, mirror=args.mirror)
-    pending = interrupted_notice(args.root, ui)
+    pending = view.interrupted_notice(args.root, ui)
     commands.refuse_pending(pending, request)
-    def notify(key, params):  # said while the plan is checked (a stalled page: retrying)
-        ui.console(stderr=True).print(f"[yellow]{ui.text(key, **params)}[/yellow]")
-
-    prepared = commands.prepare(request, notify)
-    plan, check, blockers, code = prepared.plan, prepared.check, prepared.blockers, prepared.exit_code
-    status_text = plan_status_text(plan, ui, prepared.driver, prepared.runtime.python_version)
-    error = prepared.check_error
-    check_error = ui.text(error.key, **error.params) if error is not None else None
-    if plan.target is not None and blockers:
-        status_text = ui.text("upgrade.status.blocked")
+    prepared = commands.prepare(request, view.retry_notifier(ui))
     if not ui.json_mode:  # shown now: the question below is about it
-        show_plan(plan, ui, status_text, check, check_error)
+        view.show_prepared(prepared, ui)
     if args.dry_run or not prepared.ready:
-        summary = " ".join([status_text, *blocker_texts(blockers, check, ui)] + ([check_error] if check_error
-                                                                                else []))
-        resolution = None
-        if check is not None:  # download_bytes: what crosses the network (0 for local files)
-            resolution = {**to_jsonable(check.resolution), "download_bytes": check.download_bytes}
-        # The plan was shown above; a blocked one ends with the line that says nothing was changed.
-        final = printer(ui.text("upgrade.blocked_final"), "red") if code == 2 and plan.target is not None else None
-        return result("upgrade", plan.status, code, final, dry_run=args.dry_run, status=plan.status,
-                      summary=summary, plan=plan, blockers=blockers, resolution=resolution,
-                      missing=check.missing if check else [],
-                      download_bytes=check.download_bytes if check else None,
-                      local_bytes=check.local_bytes if check else None,
-                      disk_needed=check.disk_needed if check else None,
-                      metadata_bytes=check.metadata_bytes if check else None,
-                      check_notes=check.notes if check else [],
-                      resolve_note=check_error, interrupted=pending)
-    if not args.yes:
-        if ui.json_mode or not sys.stdin.isatty():
-            raise UsageError("upgrade.error.needs_yes")
-        answer = input(ui.text("upgrade.confirm")).strip().lower()
-        if answer not in ("y", "yes", "是"):
-            return result("upgrade", "cancelled", 0, printer(ui.text("upgrade.cancelled")), dry_run=True,
-                          status="cancelled", summary=ui.text("upgrade.cancelled"), plan=plan)
-    events = Events() if ui.json_mode else ConsoleEvents(ui)
+        return view.plan_result(prepared, ui, args.dry_run, pending)
+    if not args.yes and not _confirmed(ui):
+        return view.cancelled_result(prepared.plan, ui)
+    events = view.events_for(ui)
     try:
-        done = commands.execute(prepared, request, events)
+        finished = commands.finish(prepared, request, events, args.keep)
     finally:
-        if isinstance(events, ConsoleEvents):
-            events.finish()
-    code = commands.exit_code_of(done)
-    stored = None
-    if done.status == "committed":  # passed its verification: older runtimes set aside and orphans go
-        stored = commands.housekeeping(prepared, args.keep)
-    if done.status == "kept":
-        text = ui.text("upgrade.kept", processes=done.in_use, new=done.to_torch or "-")
-    elif done.status == "committed":
-        text = ui.text("upgrade.done", old=done.from_torch or "-", new=done.to_torch or "-")
-        if done.reused:
-            text += " " + ui.text("upgrade.reused", txid=done.reused)
-        smoke = next((s for s in done.verify.steps if s.name == "smoke"), None)
-        if smoke is not None and smoke.status == "skipped":
-            text += " " + ui.text("upgrade.done_untested", reason=smoke.detail)
-    else:
-        failure = done.verify.failure
-        text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
-                       detail=(failure.detail if failure else "")[:600])
-        if failure is not None and failure.fix:
-            text += " " + ui.text(failure.fix, **dict(failure.fix_params))
-    # what the old runtime failed as well is not the upgrade's doing: said, never the reason to reject
-    before = [s for s in done.verify.steps if s.before]
-    if before:
-        text += " " + ui.text("upgrade.broken_before", items="; ".join(f"{s.name}: {s.before}" for s in before)[:800])
-    kept_data = None
-    if done.status in ("committed", "kept"):  # what stays on disk, and how to free it
-        from envdoctor.cli.upgrade_view import kept_summary
-        from envdoctor.fileio.paths import cache_dir
-        from envdoctor.upgrade.layout import layout_for_runtime
+        view.close_events(events)
+    return view.finished_result(prepared.plan, finished, ui)
 
-        kept_line, kept_data = kept_summary(layout_for_runtime(prepared.runtime.root), ui, str(cache_dir()))
-        if stored:
-            kept_data["pruned"] = stored
-        text += " " + kept_line
-    return result("upgrade", done.status, code, printer(text, "green" if code == 0 else "red"), dry_run=False,
-                  status=done.status, summary=text, plan=plan, result=done, kept=kept_data)
+
+def _confirmed(ui: Ui) -> bool:
+    """The user's yes at the prompt; --json or no terminal cannot ask, so it needs --yes."""
+    if ui.json_mode or not sys.stdin.isatty():
+        raise UsageError("upgrade.error.needs_yes")
+    return input(ui.text("upgrade.confirm")).strip().lower() in ("y", "yes", "是")

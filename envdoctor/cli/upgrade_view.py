@@ -257,3 +257,104 @@ def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, Any]]:
     text = ui.text("upgrade.interrupted_notice", root=base, txid=tx.txid)
     ui.console(stderr=True).print(f"[bold yellow]{text}[/bold yellow]")  # stderr: --json stdout stays clean
     return {"txid": tx.txid, "message": text}
+
+
+def retry_notifier(ui: Ui) -> Any:
+    """What `prepare` says while the plan is checked (a stalled page: retrying), on stderr."""
+    def notify(key: str, params: Dict[str, Any]) -> None:
+        ui.console(stderr=True).print(f"[yellow]{ui.text(key, **params)}[/yellow]")
+
+    return notify
+
+
+def prepared_texts(prepared: Any, ui: Ui) -> Tuple[str, Optional[str]]:
+    """(the plan's status line, why its preflight could not run or None)."""
+    plan = prepared.plan
+    status_text = plan_status_text(plan, ui, prepared.driver, prepared.runtime.python_version)
+    error = prepared.check_error
+    check_error = ui.text(error.key, **error.params) if error is not None else None
+    if plan.target is not None and prepared.blockers:
+        status_text = ui.text("upgrade.status.blocked")
+    return status_text, check_error
+
+
+def show_prepared(prepared: Any, ui: Ui) -> None:
+    """The plan, shown before the question that is about it."""
+    status_text, check_error = prepared_texts(prepared, ui)
+    show_plan(prepared.plan, ui, status_text, prepared.check, check_error)
+
+
+def plan_result(prepared: Any, ui: Ui, dry_run: bool, pending: Optional[Dict[str, Any]]) -> CommandResult:
+    """A dry run, or a plan that cannot go on: the plan (shown already) and why, nothing changed."""
+    plan, check, blockers, code = prepared.plan, prepared.check, prepared.blockers, prepared.exit_code
+    status_text, check_error = prepared_texts(prepared, ui)
+    summary = " ".join([status_text, *blocker_texts(blockers, check, ui)] + ([check_error] if check_error else []))
+    resolution = None
+    if check is not None:  # download_bytes: what crosses the network (0 for local files)
+        resolution = {**to_jsonable(check.resolution), "download_bytes": check.download_bytes}
+    # The plan was shown above; a blocked one ends with the line that says nothing was changed.
+    final = printer(ui.text("upgrade.blocked_final"), "red") if code == 2 and plan.target is not None else None
+    return result("upgrade", plan.status, code, final, dry_run=dry_run, status=plan.status,
+                  summary=summary, plan=plan, blockers=blockers, resolution=resolution,
+                  missing=check.missing if check else [],
+                  download_bytes=check.download_bytes if check else None,
+                  local_bytes=check.local_bytes if check else None,
+                  disk_needed=check.disk_needed if check else None,
+                  metadata_bytes=check.metadata_bytes if check else None,
+                  check_notes=check.notes if check else [],
+                  resolve_note=check_error, interrupted=pending)
+
+
+def cancelled_result(plan: Any, ui: Ui) -> CommandResult:
+    return result("upgrade", "cancelled", 0, printer(ui.text("upgrade.cancelled")), dry_run=True,
+                  status="cancelled", summary=ui.text("upgrade.cancelled"), plan=plan)
+
+
+def events_for(ui: Ui) -> Events:
+    """Progress bars on a terminal; silent events for --json."""
+    return Events() if ui.json_mode else ConsoleEvents(ui)
+
+
+def close_events(events: Events) -> None:
+    if isinstance(events, ConsoleEvents):
+        events.finish()
+
+
+def outcome_text(done: Any, ui: Ui) -> str:
+    """What became of the transaction: done, kept back (runtime in use) or rejected by its verification."""
+    if done.status == "kept":
+        text = ui.text("upgrade.kept", processes=done.in_use, new=done.to_torch or "-")
+    elif done.status == "committed":
+        text = ui.text("upgrade.done", old=done.from_torch or "-", new=done.to_torch or "-")
+        if done.reused:
+            text += " " + ui.text("upgrade.reused", txid=done.reused)
+        smoke = next((s for s in done.verify.steps if s.name == "smoke"), None)
+        if smoke is not None and smoke.status == "skipped":
+            text += " " + ui.text("upgrade.done_untested", reason=smoke.detail)
+    else:
+        failure = done.verify.failure
+        text = ui.text("upgrade.verify_failed", step=failure.name if failure else "?",
+                       detail=(failure.detail if failure else "")[:600])
+        if failure is not None and failure.fix:
+            text += " " + ui.text(failure.fix, **dict(failure.fix_params))
+    # what the old runtime failed as well is not the upgrade's doing: said, never the reason to reject
+    before = [s for s in done.verify.steps if s.before]
+    if before:
+        text += " " + ui.text("upgrade.broken_before", items="; ".join(f"{s.name}: {s.before}" for s in before)[:800])
+    return text
+
+
+def finished_result(plan: Any, finished: Any, ui: Ui) -> CommandResult:
+    """The envelope and the closing line of a transaction that ran (commands.Finished)."""
+    from envdoctor.upgrade.layout import layout_for_runtime
+
+    done, code = finished.result, finished.exit_code
+    text = outcome_text(done, ui)
+    kept_data = None
+    if finished.lists_kept_disk:  # what stays on disk, and how to free it
+        kept_line, kept_data = kept_summary(layout_for_runtime(finished.root), ui, finished.cache)
+        if finished.pruned:
+            kept_data["pruned"] = finished.pruned
+        text += " " + kept_line
+    return result("upgrade", done.status, code, printer(text, "green" if code == 0 else "red"), dry_run=False,
+                  status=done.status, summary=text, plan=plan, result=done, kept=kept_data)

@@ -1,6 +1,6 @@
 """Gathering what the checks say about a bundle: for a support report (run the check, read the evidence,
 run doctor when asked), and for configure's `auto` (advice: the check's findings through doctor's
-recommendation logic).
+recommendation logic); and a written report read back (readback: `report --from`).
 
 The action half of `envdoctor report`; envdoctor/report/ only redacts and renders what this gathers.
 

@@ -172,6 +172,30 @@ def execute(prepared: PreparedUpgrade, request: UpgradeRequest, events: Events) 
                        prepared.report.facts.gpu, options, events, resolution=prepared.check.resolution)
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A transaction that ran: its result, the command's exit code, and what stays on disk."""
+
+    result: UpgradeResult
+    exit_code: int
+    root: str  # the runtime's folder (its kept copies are listed from there)
+    cache: str  # the download cache
+    pruned: Dict[str, List[str]] = field(default_factory=dict)  # after a commit: what housekeeping removed
+
+    @property
+    def lists_kept_disk(self) -> bool:
+        """Whether the runtimes and downloads left on disk are worth listing (something changed or waits)."""
+        return self.result.status in ("committed", "kept")
+
+
+def finish(prepared: PreparedUpgrade, request: UpgradeRequest, events: Events, keep: int) -> Finished:
+    """Run the transaction, then tidy up after a commit (it passed its verification): older runtimes set
+    aside beyond `keep`, orphaned candidates and partial downloads go."""
+    done = execute(prepared, request, events)
+    pruned = housekeeping(prepared, keep) if done.status == "committed" else {}
+    return Finished(done, exit_code_of(done), prepared.runtime.root, str(cache_dir()), pruned)
+
+
 def housekeeping(prepared: PreparedUpgrade, keep: int) -> Dict[str, List[str]]:
     """After a committed upgrade: at most `keep` runtimes set aside, no orphaned candidates, no partial
     downloads of finished runs (see upgrade/keep.py)."""
