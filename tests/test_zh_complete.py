@@ -189,7 +189,22 @@ def _data_lines() -> list:
                "line.avoided", how="is_half=False"),
         m.Line("sdpa-efficient: passed in 1.2 s", "line.passed_in", test="sdpa-efficient", seconds="1.2"),
         *_device_lines(),
+        *_kernel_and_recommend_lines(),
     ]
+
+
+def _kernel_and_recommend_lines() -> list:
+    """Lines of the binaries' kernels (g2pw, other binaries) and of doctor's recommendation, built by the
+    code that writes them."""
+    from envdoctor.diagnose.kernel_lines import ptx_line, sass_line
+    from envdoctor.doctor import recommend
+    from envdoctor.model import Finding, Gpu, Severity
+
+    risk = Finding("fp16-attention-abort-risk", Severity.BLOCKING, {"gpu": "RTX 5060 Ti", "arch": "sm_120"})
+    label = recommend._Gpu(Gpu(0, "NVIDIA GeForce RTX 5060 Ti", (12, 0)), (), ()).label
+    return [sass_line(["sm_80", "sm_90"]), ptx_line([]), sass_line(["sm_86"], embedded=True),
+            ptx_line([], embedded=True), *recommend._finding_evidence([risk]), label,
+            recommend._Gpu(None, (), ()).label]
 
 
 def _device_lines() -> list:
@@ -240,3 +255,18 @@ def test_evidence_lines_are_said_from_their_key_not_parsed_from_english() -> Non
     assert say("zh_CN", m.driver_line("576.02", "nvidia-smi (fallback)")) == "驱动 576.02（nvidia-smi (fallback)）"
     shown = say("zh_CN", m.smoke_result_line("fft-fp32", "GPU: 0", "failed", "", "cufft"))
     assert shown.startswith("冒烟测试 fft-fp32（显卡 GPU: 0）") and "on GPU" not in shown
+
+
+def test_each_line_is_its_english_message() -> None:
+    """A `Line` carries its English text and its key: they must say the same, or --json and a Chinese
+    reader would be told two different things."""
+    from envdoctor.i18n import message
+    from envdoctor.model import Line
+
+    # These two write their optional parts (an exit code in brackets, ", last stage X") in the English text
+    # only when present; their catalogue texts leave the parts to the parameters' own wording.
+    optional_parts = {"line.confirmed", "line.smoke_result"}
+    lines = [line for line in _data_lines() if isinstance(line, Line) and line.key not in optional_parts]
+    assert len(lines) > 20
+    for line in lines:
+        assert message("en", line.key, **line.params) == str(line), line.key

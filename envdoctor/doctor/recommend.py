@@ -35,7 +35,8 @@ class _Gpu:
     def __init__(self, gpu: Optional[Gpu], results: Sequence[m.SmokeResult], findings: Sequence[Finding]) -> None:
         self.gpu = gpu
         self.index = gpu.index if gpu else None
-        self.label = f"GPU {gpu.index} {gpu.name}" if gpu else "default device"
+        self.label: str = (Line(f"GPU {gpu.index} {gpu.name}", "line.gpu_label", index=gpu.index, gpu=gpu.name)
+                           if gpu else Line("default device", "line.default_device"))
         self.results = {r.test: r for r in results if r.gpu_index == self.index}
         self.predictions = [f for f in findings if f.gpu_index == self.index or f.gpu_index is None]
 
@@ -76,7 +77,10 @@ def _evidence(results: Sequence[m.SmokeResult]) -> Tuple[str, ...]:
 
 
 def _finding_evidence(findings: Sequence[Finding]) -> Tuple[str, ...]:
-    return tuple(f"{f.code}" + (f" ({f.params.get('arch')})" if f.params.get("arch") else "") for f in findings)
+    # The finding's own parameters ride along: a reader's language says the finding by its title.
+    return tuple(Line(f"{f.code} ({f.params['arch']})" if f.params.get("arch") else f.code,
+                      "line.finding_arch" if f.params.get("arch") else "line.finding",
+                      **{k: v for k, v in f.params.items() if k != "finding"}, finding=f.code) for f in findings)
 
 
 def _no_cuda(facts: Facts) -> Optional[Tuple[str, Dict[str, str]]]:
@@ -151,7 +155,8 @@ def _arch_list(facts: Facts, results: Sequence[m.SmokeResult]) -> m.Setting:
         for r in results:
             cc_text = (r.details.get("device") or {}).get("cc") if r.test == "cuda" else None
             if cc_text:
-                found.setdefault(cc_text, f"torch.cuda.get_device_capability: {cc_text} (smoke test cuda)")
+                found.setdefault(cc_text, Line(f"torch.cuda.get_device_capability: {cc_text} (smoke test cuda)",
+                                               "line.cc_from_smoke", cc=cc_text))
     if not found:
         return m.Setting(None, "recommend.arch_list.unknown", {}, "facts", ())
     value = ";".join(sorted(found, key=lambda t: tuple(int(p) for p in t.split("."))))
@@ -166,7 +171,8 @@ def _upgrade(facts: Facts, evs: Sequence[_Gpu]) -> m.Setting:
     if not torch.is_cuda:
         if facts.gpu.gpus and not torch.hip:
             return m.Setting(True, "recommend.upgrade.cpu_torch", {"torch": torch.version}, "facts",
-                             (f"torch {torch.version}: torch.version.cuda = None",))
+                             (Line(f"torch {torch.version}: torch.version.cuda = None", "line.cpu_torch",
+                                   torch=torch.version),))
         return m.Setting(False, "recommend.upgrade.no_gpu", {}, "facts", ())
     if not facts.gpu.gpus and not evs:
         return m.Setting(False, "recommend.upgrade.no_gpu", {}, "facts", ())
@@ -177,7 +183,8 @@ def _upgrade(facts: Facts, evs: Sequence[_Gpu]) -> m.Setting:
                          "smoke", _evidence(broke))
     if all(all(ev.passed(t) for t in KEY_TESTS) for ev in evs):
         return m.Setting(False, "recommend.upgrade.smoke_passed", {"torch": torch.version}, "smoke",
-                         tuple(f"{ev.label}: {', '.join(KEY_TESTS)} passed" for ev in evs))
+                         tuple(Line(f"{ev.label}: {', '.join(KEY_TESTS)} passed", "line.tests_passed",
+                                    gpu=ev.label, tests=", ".join(KEY_TESTS)) for ev in evs))
     risky = [f for ev in evs for f in ev.predicted(UPGRADE_PREDICTIONS)]
     if risky:
         return m.Setting(True, "recommend.upgrade.predicted", {"torch": torch.version, "finding": risky[0].code},

@@ -75,6 +75,7 @@ def say(lang: str, line: str) -> str:
               else localize_line(lang, value) if name in ("line", "detail") and isinstance(value, str) else value
               for name, value in line.params.items()}
     # An empty optional part (no exit code, no stage) leaves no gap: "失败 （...）" reads "失败（...）".
+    params = dict(_finding_named(lang, params))  # a finding's code is said as its title
     return _GAP_BEFORE.sub("", _GAPS.sub(" ", message(lang, line.key, **_words(lang, params)))).strip()
 
 
@@ -85,6 +86,9 @@ def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     if lang == "en":
         return dict(params)
     shown = _words(lang, params)
+    for name, value in shown.items():
+        if isinstance(value, Line):  # a label that is one of envdoctor's lines ("default device")
+            shown[name] = say(lang, value)
     for name in _QUOTED_PARAMS:
         value = shown.get(name)
         if isinstance(value, str) and value.strip():

@@ -16,7 +16,7 @@ from typing import List, Optional
 from envdoctor.diagnose.context import DiagnosisContext
 from envdoctor.diagnose.trust import block_or_warn
 from envdoctor.matrix.views import Matrix
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Line, Severity
 from envdoctor.probes.torchfiles import split_local
 from envdoctor.versions import as_tuple, major_minor
 
@@ -58,8 +58,11 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
     # pip's requirement for the runtime: the release made for this torch where the matrix knows one
     params = {"torchaudio": audio.version, "torch": torch_release,
               "requirement": f"torchcodec=={codec}.*" if codec else "torchcodec"}
-    evidence = (f"{audio.name} {audio.version} installed, no torchcodec distribution in site-packages",
-                f"torchaudio {row['torchaudio_min']}+ loads audio with TorchCodec: {row['source'].get('says', '')}")
+    says = row["source"].get("says", "")
+    evidence = (Line(f"{audio.name} {audio.version} installed, no torchcodec distribution in site-packages",
+                     "line.no_torchcodec", name=audio.name, version=audio.version),
+                Line(f"torchaudio {row['torchaudio_min']}+ loads audio with TorchCodec: {says}",
+                     "line.audio_with_torchcodec", version=row["torchaudio_min"], says=says))
     # The row is measured on the torchaudio wheels up to the newest in torchaudio_builds; a newer release
     # (one the matrix has never seen) most likely reads audio the same way, but that is not known: warn.
     measured = [b["torchaudio"] for b in ctx.matrix.companions.get("torchaudio_builds", [])]

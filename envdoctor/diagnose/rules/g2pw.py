@@ -19,8 +19,9 @@ from typing import List, Optional, Tuple
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.kernel_lines import ptx_line, sass_line
 from envdoctor.diagnose.trust import block_or_warn
-from envdoctor.model import BinaryCoverageSummary, Finding, Severity, arch_name
+from envdoctor.model import BinaryCoverageSummary, Finding, Line, Severity, arch_name
 from envdoctor.versions import as_tuple
 
 CODES = ("g2pw-no-kernels", "g2pw-on-cpu")
@@ -57,8 +58,7 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             continue
         arch = arch_name(cc)
         params = {"gpu": gpu.name, "arch": arch, "binary": os.path.basename(provider.path), "version": version}
-        evidence: Tuple[str, ...] = (provider.path, "SASS: " + " ".join(sorted(provider.all_sass)),
-                    "PTX: " + (" ".join(sorted(provider.all_ptx)) or "none"),
+        evidence: Tuple[str, ...] = (provider.path, sass_line(provider.all_sass), ptx_line(provider.all_ptx),
                     "GPT_SoVITS/text/g2pw/onnx_api.py: InferenceSession(providers=[\"CUDAExecutionProvider\", ...])")
         how = ctx.facts.workarounds.get("g2pw-no-kernels")
         if how:
@@ -66,7 +66,9 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
             continue
         if entry is not None:
             torch_cuda = torch.cuda if torch else "?"
-            evidence += (f"onnxruntime-gpu {entry['version']}: CUDA {entry['cuda_major']}, torch CUDA {torch_cuda}",)
+            ort, cuda = entry["version"], entry["cuda_major"]
+            evidence += (Line(f"onnxruntime-gpu {ort}: CUDA {cuda}, torch CUDA {torch_cuda}", "line.ort_cuda",
+                              version=ort, cuda=cuda, torch_cuda=torch_cuda),)
         severity = Severity.BLOCKING if loads else Severity.WARNING
         basis = [ctx.matrix.fact_status("companions.yaml", f"onnxruntime_gpu[{entry['version']}]")] if entry else []
         findings.extend(block_or_warn(Finding("g2pw-no-kernels", severity, params, evidence, gpu.index), basis))

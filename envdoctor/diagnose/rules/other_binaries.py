@@ -19,9 +19,10 @@ from typing import List
 
 from envdoctor.diagnose import coverage
 from envdoctor.diagnose.context import DiagnosisContext
+from envdoctor.diagnose.kernel_lines import ptx_line, sass_line
 from envdoctor.diagnose.rules.g2pw import is_g2pw_provider
 from envdoctor.matrix.views import ROLE_EXTENSION, ROLE_OP_SPECIFIC, ROLE_VENDOR, BinaryRole
-from envdoctor.model import BinaryCoverageSummary, Finding, Severity, arch_name
+from envdoctor.model import BinaryCoverageSummary, Finding, Line, Severity, arch_name
 
 CODES = (
     "binary-lacks-kernels",
@@ -89,15 +90,21 @@ def _judge(binary: BinaryCoverageSummary, role: BinaryRole, verdict: str):
 
 
 def _evidence(binary: BinaryCoverageSummary, role: BinaryRole) -> tuple:
-    lines = [binary.path, f"role: {role.role} ({role.name}; {role.source})",
-             "SASS: " + " ".join(sorted(binary.sass)), "PTX: " + " ".join(sorted(binary.ptx))]
+    lines: List[str] = [binary.path,
+                        Line(f"role: {role.role} ({role.name}; {role.source})", "line.binary_role", role=role.role,
+                             name=role.name, source=role.source),
+                        sass_line(binary.sass, none=""), ptx_line(binary.ptx, none="")]
     if binary.embedded_sass or binary.embedded_ptx:
-        lines += ["embedded SASS: " + " ".join(sorted(binary.embedded_sass)),
-                  "embedded PTX: " + " ".join(sorted(binary.embedded_ptx))]
+        lines += [sass_line(binary.embedded_sass, none="", embedded=True),
+                  ptx_line(binary.embedded_ptx, none="", embedded=True)]
     if role.gptsovits is not None:
-        lines.append(f"GPT-SoVITS: {role.gptsovits.why.get('en', '')} ({role.gptsovits.source})")
+        why = role.gptsovits.why
+        lines.append(Line(f"GPT-SoVITS: {why.get('en', '')} ({role.gptsovits.source})", "line.gptsovits_use",
+                          why=why.get("en", ""), why_zh=why.get("zh_CN") or why.get("en", ""),
+                          source=role.gptsovits.source))
     if role.kernels == "embedded":
-        lines.append("embedded containers: " + ("searched" if binary.searched else "not searched (registered only)"))
+        lines.append(Line("embedded containers: searched", "line.embedded_searched") if binary.searched else
+                     Line("embedded containers: not searched (registered only)", "line.embedded_not_searched"))
     if binary.error:
-        lines.append(f"scan error: {binary.error}")
+        lines.append(Line(f"scan error: {binary.error}", "line.scan_error", error=binary.error))
     return tuple(lines)
