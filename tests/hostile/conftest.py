@@ -253,3 +253,14 @@ def _nothing_written_outside(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     for line in changed:
         record(line, "wrote-outside")
     assert not changed, "written outside the suite's temporary folders:\n" + "\n".join(changed[:40])
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runtime with a fake torch 2.6.0+cu124, made once per module and copied into each case's bundle."""
+    from tests.support.fake_torch import FakeTorch, make_runtime
+
+    base = tmp_path_factory.mktemp("template")
+    make_runtime(base / "runtime", FakeTorch(version="2.6.0+cu124"))
+    return base / "runtime"
+

@@ -16,20 +16,12 @@ import pytest
 
 from tests.gptsovits.trees import make_tree
 from tests.hostile.conftest import REPO, record, snapshot, unchanged
-from tests.support.fake_torch import FakeTorch, make_runtime
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="links and FIFOs made the POSIX way")
 
 TXID = "20260101T000000Z-abcdef"
 GPU = {"ENVDOCTOR_GPUS": "NVIDIA GeForce RTX 5060 Ti@12.0@16311", "ENVDOCTOR_DRIVER": "576.02@12.9"}
 SETTINGS = ["--fp16", "off", "--v2pro-sv", "cpu", "--arch-list", "12.0", "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("template")
-    make_runtime(base / "runtime", FakeTorch(version="2.6.0+cu124"))
-    return base / "runtime"
 
 
 def upgrade_bundle(tmp_path: Path, template: Path) -> Path:

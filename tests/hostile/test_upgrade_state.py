@@ -13,16 +13,8 @@ import pytest
 from envdoctor.upgrade import manifest
 from envdoctor.upgrade.layout import Layout
 from tests.hostile.conftest import snapshot, unchanged
-from tests.support.fake_torch import FakeTorch, make_runtime
 
 TXID = "20260101T000000Z-abcdef"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("template")
-    make_runtime(base / "runtime", FakeTorch(version="2.6.0+cu124"))
-    return base / "runtime"
 
 
 def bundle(tmp_path: Path, template: Path) -> Path:
