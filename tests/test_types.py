@@ -12,6 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_mypy_finds_no_type_error(tmp_path_factory: pytest.TempPathFactory) -> None:
     pytest.importorskip("mypy", reason="mypy is a test dependency: pip install -e '.[test]'")
     cache = tmp_path_factory.mktemp("mypy-cache")

@@ -94,6 +94,7 @@ def test_zipapp_runs_from_its_unpacked_copy_with_bytecode(pyz: Path, tmp_path: P
     assert not [line for line in loaded if str(pyz) in line and "__main__" not in line]
 
 
+@pytest.mark.slow
 def test_concurrent_first_starts_share_one_unpacked_copy(pyz: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     env = dict(os.environ, ENVDOCTOR_CACHE_DIR=str(cache))

@@ -55,6 +55,7 @@ def test_choice_a_writes_the_workarounds_and_the_check_then_passes(windows_bundl
     assert "GPT_SOVITS_SV_MODE" in (windows_bundle / "go-webui.bat").read_bytes().decode("gbk")
 
 
+@pytest.mark.slow
 def test_choice_c_changes_nothing_and_leaves_a_report(windows_bundle: Path, capsys):
     before = snapshot(windows_bundle)
     reports = windows_bundle.parent / "reports"
@@ -87,6 +88,7 @@ def test_recommendation_is_b_when_workarounds_cannot_help(posix_bundle: Path, fi
     assert not [c for c in out["choices"] if c["key"] == "A"][0]["resolves"]
 
 
+@pytest.mark.slow
 def test_a_candidate_that_fails_verification_changes_nothing_and_writes_a_report(posix_bundle: Path,
                                                                                 fix_wheels: dict, capsys):
     out = fix(capsys, "--root", str(posix_bundle), "--yes", "--choose", "B",
@@ -103,6 +105,7 @@ class _FailingProof(FixService):
         return False
 
 
+@pytest.mark.slow
 def test_a_fix_the_gpu_disproves_is_rolled_back_automatically(posix_bundle: Path, fix_wheels: dict):
     options = FixOptions(root=str(posix_bundle), lang="en", yes=True, wheelhouse=fix_wheels["houses"]["new"])
     service = _FailingProof(options, lambda key, **p: message("en", key, **p), Children("en"))
@@ -156,6 +159,7 @@ def test_fix_launchers_for_the_windows_bundle(windows_bundle: Path, capsys):
     assert (windows_bundle / "fix-env.bat").read_bytes() == b"mine"  # never overwritten
 
 
+@pytest.mark.slow
 def test_choice_b_from_a_named_mirror_records_it(posix_bundle: Path, loopback_mirrors, capsys):
     """--mirror for scripts: the flat page serves the wheels; PyTorch's own index (unreachable) is never used."""
     out = fix(capsys, "--root", str(posix_bundle), "--yes", "--choose", "B", "--mirror", "loop-flat")
@@ -186,6 +190,7 @@ def test_bad_mirror_input_is_refused_before_anything_runs(posix_bundle: Path, lo
     assert snapshot(posix_bundle) == before
 
 
+@pytest.mark.slow
 def test_choice_b_from_a_zip_pack_unpacks_it_only_then(posix_bundle: Path, fix_env: Path, fix_wheels: dict,
                                                        capsys):
     pack = fix_env / "fixpack.zip"

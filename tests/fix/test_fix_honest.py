@@ -33,6 +33,7 @@ def test_only_the_fixed_outcome_says_fixed() -> None:
         assert saying == ["fix.outcome.fixed"], (lang, saying)
 
 
+@pytest.mark.slow
 def test_a_twice_changes_then_says_nothing_to_change(windows_bundle: Path, capsys) -> None:
     first = fix_text(capsys, "--root", str(windows_bundle), "--no-live", "--yes", "--choose", "A")
     assert "Changed, and the check now passes. Not proven here" in first and "Fixed" not in first
@@ -46,6 +47,7 @@ def test_a_twice_changes_then_says_nothing_to_change(windows_bundle: Path, capsy
     assert out["status"] == "unchanged" and out["changed"] is False and out["exit_code"] == 1
 
 
+@pytest.mark.slow
 def test_a_log_crash_on_a_ready_bundle_is_never_called_fixed(tmp_path: Path, fix_env: Path,
                                                                           monkeypatch, capsys) -> None:
     scenario = SCENARIOS["rtx4060-cu124"]
@@ -87,6 +89,7 @@ def test_fixed_needs_a_change_a_passing_check_and_a_proof(windows_bundle: Path) 
     assert again.status == "unchanged" and again.changed is False
 
 
+@pytest.mark.slow
 def test_a_failed_b_says_why_in_text_and_in_the_report(posix_bundle: Path, fix_wheels: dict, capsys) -> None:
     """Issue 23 item 4: the reason of a failed B is shown in text mode (not only in --json), and the
     support report written after it has an upgrade section with that reason and the transaction log."""
@@ -108,6 +111,7 @@ def test_a_failed_b_says_why_in_text_and_in_the_report(posix_bundle: Path, fix_w
         assert "Transaction log" in archive.read("report.md").decode("utf-8")
 
 
+@pytest.mark.slow
 def test_reports_go_into_one_folder_that_keeps_the_newest_few(windows_bundle: Path, capsys) -> None:
     from envdoctor.fix.walk import KEEP_REPORTS, REPORTS_FOLDER
 

@@ -57,6 +57,7 @@ def _verified(matrix: str) -> None:
     Path(path).write_text(head + "  - name: loop-flat" + flat, encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_an_unreachable_index_and_a_verified_mirror_that_answers(posix_bundle: Path, loopback_mirrors,
                                                                  capsys) -> None:
     _verified(os.environ["ENVDOCTOR_MATRIX_DIR"])

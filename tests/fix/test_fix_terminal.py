@@ -86,6 +86,7 @@ def test_quitting_in_chinese_changes_nothing(windows_bundle: Path):
     assert snapshot(windows_bundle) == before
 
 
+@pytest.mark.slow
 def test_b_asks_for_the_mirror_and_installs_from_the_one_typed(posix_bundle: Path, loopback_mirrors):
     term = start(posix_bundle, "en")
     term.expect("Choose A, B or C")
@@ -103,7 +104,7 @@ def test_b_asks_for_the_mirror_and_installs_from_the_one_typed(posix_bundle: Pat
     assert set(loopback_mirrors.variants_asked) == {"cu128"}
 
 
-@pytest.mark.slow  # the English mirror walk stays in the quick loop
+@pytest.mark.slow
 def test_b_mirror_by_name_in_chinese(posix_bundle: Path, loopback_mirrors):
     term = start(posix_bundle, "zh_CN")
     term.expect("请选择 A、B 或 C")
@@ -119,6 +120,7 @@ def test_b_mirror_by_name_in_chinese(posix_bundle: Path, loopback_mirrors):
     assert pages and all(p.startswith("/whl/cu128/") for p in pages), pages
 
 
+@pytest.mark.slow
 def test_quitting_at_the_mirror_question_changes_nothing(posix_bundle: Path, loopback_mirrors):
     before = snapshot(posix_bundle)
     term = start(posix_bundle, "zh_CN")

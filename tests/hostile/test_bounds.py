@@ -151,7 +151,8 @@ def test_a_grandchild_holding_the_pipe_does_not_stretch_the_timeout(cli, tmp_pat
 
 
 # The probes' runner, and the upgrade's (pip, the stage's checks), which ties children to envdoctor's life.
-RUNNERS = [("envdoctor.probes.runner", "SubprocessRunner"), ("envdoctor.upgrade.proc", "StageRunner")]
+RUNNERS = [("envdoctor.probes.runner", "SubprocessRunner"),
+           pytest.param("envdoctor.upgrade.proc", "StageRunner", marks=pytest.mark.slow)]  # one in the quick loop
 
 
 @pytest.mark.parametrize("module, runner", RUNNERS)

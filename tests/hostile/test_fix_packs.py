@@ -105,6 +105,7 @@ def test_a_password_protected_pack_is_refused(cli, tmp_path, bundle) -> None:
     assert outcome.clear_error and "password-protected" in outcome.stderr, outcome.stdout + outcome.stderr
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_while_unpacking_is_a_clear_error(cli, tmp_path, posix_bundle) -> None:
     pack = _pack(tmp_path / "fixpack.zip", {TORCH: os.urandom(3 << 20)}, zipfile.ZIP_STORED)
     outcome = _fix(cli, "fix B with the disk full while unpacking", tmp_path, posix_bundle, pack, "--yes",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import upgrade_helpers as h
 
 from envdoctor.cli.main import main
@@ -67,6 +68,7 @@ def load(path):
 '''
 
 
+@pytest.mark.slow
 def test_upgrade_of_a_half_broken_bundle_is_not_rejected_for_what_was_broken(bundle, env, wheels, tmp_path,
                                                                               capsys):
     """The bundle has a package whose dependency is missing (pip check fails before and after): the
@@ -83,6 +85,7 @@ def test_upgrade_of_a_half_broken_bundle_is_not_rejected_for_what_was_broken(bun
     assert "Already broken before the upgrade" in out["summary"] and "absentdep" in out["summary"]
 
 
+@pytest.mark.slow
 def test_a_new_audio_failure_is_rejected_with_its_real_cause(bundle, env, tmp_path, capsys):
     base = str(tmp_path / "w")
     full = "2.7.0+cu128"

@@ -25,6 +25,7 @@ def tx_dirs(bundle):
     return sorted(d for d in os.listdir(state) if d.startswith("tx-"))
 
 
+@pytest.mark.slow
 def test_upgrade_rollback_cycles_keep_one_runtime_and_say_how_to_free_it(bundle, env, index, capsys):
     for _cycle in range(2):
         code, out = run_json(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes")
@@ -54,6 +55,7 @@ def test_keep_more_when_asked(bundle, env, index, capsys):
     assert len(tx_dirs(bundle)) == 2
 
 
+@pytest.mark.slow
 def test_an_orphaned_candidate_is_listed_and_pruned(bundle, env, index, monkeypatch, capsys, tmp_path):
     """A candidate kept because the runtime was busy, then the runtime changed: no upgrade can use it."""
     from envdoctor.upgrade import guards, transaction

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import upgrade_helpers as h
 
 from envdoctor.cli.main import main
@@ -78,6 +79,7 @@ def test_upgrade_then_rollback_restores_a_byte_identical_runtime(bundle, env, in
     assert after == {k: v for k, v in before.items() if "__pycache__" not in k}
 
 
+@pytest.mark.slow
 def test_original_untouched_after_stage_install_verify(bundle, env, index, capsys):
     """The hard-link staging must never write through to the original (manifest incl. .pyc files)."""
     runtime = os.path.join(bundle, "runtime")
@@ -103,6 +105,7 @@ def test_candidate_that_fails_verification_is_never_swapped(bundle, env, wheels,
     assert [d for d in os.listdir(state) if d.startswith("tx-")] == []
 
 
+@pytest.mark.slow
 def test_stage_whose_torchaudio_cannot_load_audio_is_refused_with_the_fix(bundle, env, wheels, capsys):
     """torchaudio >= 2.9 without TorchCodec imports fine but cannot load a WAV: caught before the swap."""
     runtime = os.path.join(bundle, "runtime")
@@ -116,6 +119,7 @@ def test_stage_whose_torchaudio_cannot_load_audio_is_refused_with_the_fix(bundle
     assert h.manifest(runtime) == before
 
 
+@pytest.mark.slow
 def test_candidate_without_native_kernels_is_rejected(bundle, env, wheels, capsys):
     runtime = os.path.join(bundle, "runtime")
     before = h.manifest(runtime)
@@ -136,6 +140,7 @@ def test_driver_too_old_says_which_driver(bundle, env, monkeypatch, capsys):
     assert "570.26" in out["summary"]
 
 
+@pytest.mark.slow
 def test_wheelhouse_offline(bundle, env, wheels, tmp_path, capsys):
     house = tmp_path / "house"
     house.mkdir()
@@ -174,6 +179,7 @@ def test_interrupted_transaction_is_reported_by_check(bundle, env, index, capsys
     assert sys.executable  # keep the import used
 
 
+@pytest.mark.slow
 def test_rollback_to_a_rejected_runtime_and_prune(bundle, env, index, capsys):
     code, out = run_cli(capsys, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
     assert code == 0, out
@@ -212,6 +218,7 @@ def test_not_enough_space_stops_before_anything_is_written(bundle, env, index, m
     assert [d for d in os.listdir(state) if d.startswith("tx-")] == []
 
 
+@pytest.mark.slow
 def test_a_rename_that_fails_during_the_swap_is_undone(bundle, env, index, monkeypatch, capsys):
     """As on Windows when a file in runtime/ is open: the swap stops, is reversed, nothing is lost."""
     from envdoctor.upgrade import swap
@@ -238,6 +245,7 @@ def test_a_rename_that_fails_during_the_swap_is_undone(bundle, env, index, monke
     assert txs[-1].last_event == "reversed" and txs[-1].has("swap-begin")
 
 
+@pytest.mark.slow
 def test_verified_candidate_survives_a_refused_swap_and_is_swapped_in_later(bundle, env, index, monkeypatch,
                                                                            capsys):
     """The WebUI starts while the upgrade installs: the swap is refused, the verified candidate is kept,

@@ -208,6 +208,7 @@ def _move_out(runtime, name, outside):
     return target
 
 
+@pytest.mark.slow
 def test_a_linked_torch_folder_is_never_written_through_when_verification_fails(bundle, env, wheels, tmp_path):
     runtime = os.path.join(bundle, "runtime")
     outside = str(tmp_path / "elsewhere")
@@ -225,6 +226,7 @@ def test_a_linked_torch_folder_is_never_written_through_when_verification_fails(
 
 
 @pytest.mark.parametrize("linked", ["torch", pytest.param("site-packages", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_an_upgrade_over_a_link_out_replaces_the_link_and_rollback_brings_it_back(bundle, env, index, tmp_path,
                                                                                  linked):
     runtime = os.path.join(bundle, "runtime")
@@ -305,6 +307,7 @@ def test_a_signal_at_every_step_of_the_two_rename_swap_leaves_a_runtime(bundle, 
     assert open_transactions(bundle) == [] and leftovers(bundle) == []
 
 
+@pytest.mark.slow
 def test_sigterm_between_the_two_renames_leaves_a_runtime(bundle, env, index, shared_cache):
     """The quick one of the matrix above: move#2 is journaled between the two renames."""
     proc = _signalled_upgrade(bundle, env, index, shared_cache, "move#2", "SIGTERM")
@@ -318,6 +321,7 @@ def shared_cache(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_ctrl_c_or_sigterm_before_the_swap_says_nothing_was_changed(bundle, env, index, shared_cache, kind):
     runtime = os.path.join(bundle, "runtime")
     before = h.manifest(runtime)
@@ -340,6 +344,7 @@ def test_ctrl_c_after_verification_keeps_the_candidate_like_a_kill_does(bundle, 
     assert h.torch_version(bundle) == NEW
 
 
+@pytest.mark.slow
 def test_ctrl_c_right_after_the_commit_still_says_done(bundle, env, index, shared_cache):
     proc = _signalled_upgrade(bundle, env, index, shared_cache, "committed", "SIGINT", exchange=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -350,6 +355,7 @@ def test_ctrl_c_right_after_the_commit_still_says_done(bundle, env, index, share
 
 @pytest.mark.parametrize("point,exchange", [pytest.param("move#1", True, marks=pytest.mark.slow), ("move#2", False),
                                             pytest.param("committed", True, marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_a_full_disk_at_the_swap_says_what_is_in_place_then_recover(bundle, env, index, shared_cache, point,
                                                                      exchange):
     proc = _signalled_upgrade(bundle, env, index, shared_cache, point, "ENOSPC", exchange=exchange)
@@ -364,6 +370,7 @@ def test_a_full_disk_at_the_swap_says_what_is_in_place_then_recover(bundle, env,
     assert open_transactions(bundle) == [] and h.torch_version(bundle) == NEW
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_recover_says_what_is_in_place(bundle, env, index, shared_cache):
     killed = _signalled_upgrade(bundle, env, index, shared_cache, "move#2", "kill")
     assert killed.returncode == -signal.SIGKILL
@@ -398,6 +405,7 @@ def test_a_relative_runtime_link_commits_and_rolls_back(bundle, env, index, shar
     assert h.manifest(real) == before
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_a_rollback_says_the_kept_runtime_is_in_place(bundle, env, index, shared_cache):
     base = base_env(env, shared_cache)
     up = cli(base, "upgrade", "--root", bundle, "--index-url", index.url, "--yes", "--json")
