@@ -1,5 +1,6 @@
-"""One pre-launch check: probes -> matrix -> diagnosis (pipeline), and its replay when nothing it read
-has changed (replay, keyed by the inputs the probes declare in probes/inputs.py).
+"""One pre-launch check: probes -> matrix -> diagnosis (pipeline); the answer a launcher gets, with the
+runtime's live facts read in the background where the files already answer, and the inputs the answer
+stands on (prelaunch); and its replay when none of those has changed (replay).
 
 Shared by check, doctor, report, explain, configure's `auto` and the upgrade's verification.
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
-import os
 import sys
-from typing import Optional
 
 from envdoctor.cli.ui import Ui
 from envdoctor.result import CommandResult
@@ -75,37 +72,27 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace, ui: Ui) -> CommandResult:
-    from envdoctor.check.pipeline import run_check
     from envdoctor.probes.collect import CollectOptions
 
     if args.demo:
+        from envdoctor.check.pipeline import run_check
         from envdoctor.demo import demo_bundle
 
         with demo_bundle(args.demo) as (root, gpus):
             options = CollectOptions(root=root, live=False, scan=not args.no_scan)
             report = run_check(options, gpus=gpus, select=args.gpu)
         return _result(report, args)  # the report is data: the demo folder need not outlive it
-    from envdoctor.probes.live import BACKGROUND
+    from envdoctor.check.prelaunch import prelaunch_check, replay_deps
 
     options = CollectOptions(root=args.root, python=args.python, live=not args.no_live, scan=not args.no_scan,
                              live_timeout=args.live_timeout, live_wait=not args.launcher,
                              on_live_start=None if ui.json_mode else lambda: _reading_torch(ui),
                              **machine_options(args))
-    report = run_check(options, select=args.gpu)
-    live = report.facts.live
-    if live is not None and live.status == "skipped" and live.error == BACKGROUND:
-        if report.verdict.exit_code in (0, 2):
-            # The files answer (ready, or will fail): the launcher goes on now; the live facts are read
-            # in the background for the next start. Not recorded for the replay.
-            refresh_in_background(args.root, args.python, args.live_timeout)
-            return _result(report, args)
-        # Only warnings or no answer from the files: the live probe settles it, so wait for it this once.
-        report = run_check(dataclasses.replace(options, live_wait=True), select=args.gpu)
-        live = report.facts.live
-    result = _result(report, args)
-    # An answer whose live probe did not finish (timeout, crash) is asked again next time.
-    if live is None or live.status in ("ok", "skipped"):
-        result.replay_deps = lambda: replay_deps(report, args.root) + ([args.facts_from] if args.facts_from else [])
+    answer = prelaunch_check(options, select=args.gpu)
+    result = _result(answer.report, args)
+    if answer.replayable:
+        result.replay_deps = lambda: (replay_deps(answer.report, args.root)
+                                      + ([args.facts_from] if args.facts_from else []))
     return result
 
 
@@ -119,71 +106,12 @@ def _reading_torch(ui: Ui) -> None:
         pass
 
 
-def refresh_in_background(root: Optional[str], python: Optional[str], timeout: Optional[float] = None) -> bool:
-    """Start `check` (with its live probe) as a detached process that fills the cache, so the next
-    launcher check has the live facts without waiting for them. False where it could not start."""
-    import subprocess
-    import sys
-
-    from envdoctor.fix.children import self_command  # the same envdoctor: installed, -m or the .pyz
-
-    args = [*self_command(), "check", "--json"]
-    if timeout is not None:
-        args += ["--live-timeout", str(timeout)]
-    if python:
-        args += ["--python", python]
-    elif root:
-        args += ["--root", root]
-    options: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
-                     "close_fds": True}
-    if sys.platform == "win32":
-        # Its own process group, no console: closing the launcher's window does not kill it.
-        options["creationflags"] = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
-    else:
-        options["start_new_session"] = True
-    try:
-        subprocess.Popen(args, env=dict(os.environ, ENVDOCTOR_NO_REPLAY="1"), **options)
-    except OSError:
-        return False
-    return True
-
-
-
 def _result(report, args: argparse.Namespace) -> CommandResult:
     from envdoctor.report.check_data import check_data
 
     return CommandResult("check", report.verdict.value, report.verdict.exit_code,
                          data=lambda lang: check_data(report, lang),
                          render=lambda ui: _render(report, args, ui))
-
-
-def replay_anchors(report, root) -> dict:
-    """Where this answer's declared file inputs (envdoctor.probes.inputs.FILE_INPUTS) are anchored."""
-    from envdoctor.probes import torchfiles
-    from envdoctor.probes.inputs import anchor_paths
-
-    facts = report.facts
-    pairs = [("bundle", os.path.abspath(root or os.getcwd()))]
-    if facts.runtime is not None:
-        pairs += [("python", facts.runtime.python), ("runtime", facts.runtime.root)]
-        pairs += [("site", site) for site in facts.runtime.site_packages]
-        folders = torchfiles.cuda_binaries(facts.runtime, facts.torch.location if facts.torch else None)
-        pairs += [("binaries", folder) for folder in folders]
-    if facts.torch is not None:
-        pairs.append(("torch", facts.torch.location))
-        dist = facts.distribution("torch")
-        if dist is not None and dist.path:
-            pairs.append(("torch_dist", dist.path))
-    if os.path.isdir(report.matrix_where):
-        pairs.append(("matrix", report.matrix_where))
-    return anchor_paths(pairs)
-
-
-def replay_deps(report, root) -> list:
-    """Every file and folder this answer was read from, as the probes declare them (see envdoctor.check.replay)."""
-    from envdoctor.probes.inputs import declared_files
-
-    return declared_files(replay_anchors(report, root))
 
 
 def _render(report, args: argparse.Namespace, ui: Ui) -> None:

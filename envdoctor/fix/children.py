@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 # A child that prints more than this is not an envelope we can use; keeps memory bounded.
 MAX_ENVELOPE_BYTES = 32 * 1024 * 1024
@@ -24,14 +23,6 @@ class ChildResult:
     stderr: str = ""
 
 
-def self_command(argv0: Optional[str] = None) -> List[str]:
-    """How to start this envdoctor again: the zipapp file when run from one, else the package."""
-    first = argv0 if argv0 is not None else (sys.argv[0] if sys.argv else "")
-    if first.lower().endswith(".pyz") and os.path.isfile(first):
-        return [sys.executable, os.path.abspath(first)]
-    return [sys.executable, "-m", "envdoctor"]
-
-
 class Children:
     """Starts envdoctor commands; `interactive` children share the terminal (their own progress bars)."""
 
@@ -40,7 +31,7 @@ class Children:
         self.lang = lang
         # ENVDOCTOR_PARENT_PID: this fix is not a user of the runtime its `upgrade` child swaps (swap.py).
         # ENVDOCTOR_COMMAND_PREFIX: the children's hints name the command the user typed, not `python -m`.
-        from envdoctor.process.invocation import ENV_PREFIX, current
+        from envdoctor.process.invocation import ENV_PREFIX, current, self_command
 
         base = dict(os.environ if environ is None else environ)
         self.environ = dict(base, ENVDOCTOR_PARENT_PID=str(os.getpid()))

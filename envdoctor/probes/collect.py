@@ -31,7 +31,7 @@ class CollectOptions:
     assume_driver: Optional[str] = None
     facts_from: Optional[str] = None
     # A launcher's check never waits on `import torch`: without a recorded answer the files decide and
-    # the live facts are refreshed in the background (envdoctor.probes.live.refresh_in_background).
+    # the live facts are refreshed in the background (envdoctor.check.prelaunch.refresh_in_background).
     live_wait: bool = True
     # Told just before the runtime's interpreter starts (the first check after a runtime change takes
     # seconds there): the command shows what it is doing.

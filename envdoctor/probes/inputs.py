@@ -71,7 +71,7 @@ def declared_environment(environ: Mapping[str, str], probe: str = "") -> Dict[st
 
 
 # ---------------------------------------------------------------------------------------------------
-# Files. Anchors (filled in by the check from its facts, see envdoctor.cli.check.replay_anchors):
+# Files. Anchors (filled in by the check from its facts, see envdoctor.check.prelaunch.replay_anchors):
 #   python    the runtime's interpreter            runtime   the runtime's folder
 #   site      each site-packages folder            torch     torch's package folder
 #   torch_dist  torch's dist-info folder

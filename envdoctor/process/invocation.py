@@ -16,7 +16,7 @@ import posixpath
 import re
 import shutil
 import sys
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 # Set by envdoctor for the envdoctor commands it starts itself (fix's children), so that their
 # messages name the command the user typed, not the child's `python -m envdoctor`.
@@ -48,6 +48,14 @@ def command_prefix(argv0: str, executable: str, os_name: str, cwd: str,
 
 
 _CACHE: Dict[Tuple[str, str, str, str], str] = {}
+
+
+def self_command(argv0: Optional[str] = None) -> List[str]:
+    """How to start this envdoctor again: the zipapp file when run from one, else the package."""
+    first = argv0 if argv0 is not None else (sys.argv[0] if sys.argv else "")
+    if first.lower().endswith(".pyz") and os.path.isfile(first):
+        return [sys.executable, os.path.abspath(first)]
+    return [sys.executable, "-m", "envdoctor"]
 
 
 def current(cwd: Optional[str] = None) -> str:

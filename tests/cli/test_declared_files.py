@@ -51,7 +51,7 @@ def _outside_declarations(opened: List[str], envelope: Dict, root: Path) -> List
     """What the check read that is neither declared nor one of the inputs kept elsewhere: the interpreter's
     own files (stdlib, envdoctor's dependencies), envdoctor's code (stamped whole), the cache, the driver's
     /proc files (the driver fingerprint)."""
-    from envdoctor.cli.check import replay_anchors
+    from envdoctor.check.prelaunch import replay_anchors
 
     facts = envelope["facts"]
     anchors = _anchors(facts, envelope, root, replay_anchors)

@@ -151,7 +151,7 @@ def test_every_file_read_is_stamped(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     import builtins
 
     from envdoctor.check.pipeline import run_check
-    from envdoctor.cli.check import replay_deps
+    from envdoctor.check.prelaunch import replay_deps
     from envdoctor.probes.collect import CollectOptions
     from tests.support.fake_torch import site_packages
     from tests.support.fatbin_elf import write_elf
