@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
-from envdoctor.check.pipeline import run_check
+from envdoctor.check import pipeline  # called through the module: tests count its calls
 from envdoctor.model import CheckReport
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.live import BACKGROUND
@@ -30,13 +30,13 @@ class PrelaunchAnswer:
 
 def prelaunch_check(options: CollectOptions, select: Optional[Sequence[int]] = None) -> PrelaunchAnswer:
     """The check as a launcher needs it (options.live_wait False: --launcher)."""
-    report = run_check(options, select=select)
+    report = pipeline.run_check(options, select=select)
     live = report.facts.live
     if live is not None and live.status == "skipped" and live.error == BACKGROUND:
         if report.verdict.exit_code in (0, 2):
             refresh_in_background(options.root, options.python, options.live_timeout)
             return PrelaunchAnswer(report, replayable=False)
-        report = run_check(dataclasses.replace(options, live_wait=True), select=select)
+        report = pipeline.run_check(dataclasses.replace(options, live_wait=True), select=select)
         live = report.facts.live
     return PrelaunchAnswer(report, replayable=live is None or live.status in ("ok", "skipped"))
 
