@@ -101,7 +101,7 @@ def corpus_library(identifier: str, folder: Path, name: str) -> Optional[Path]:
     path = skeleton.CORPUS / f"{identifier}.skel.xz"
     if not path.is_file():
         return None
-    return skeleton.materialize(path, folder / name)
+    return skeleton.materialize_shared(path, folder / name)
 
 
 def library(identifier: str, folder: Path, name: str, registered: Optional[List[str]], embedded: List[str] = (),

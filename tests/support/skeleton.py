@@ -94,6 +94,39 @@ def materialize(skeleton: Path, destination: Path) -> Path:
     return destination
 
 
+_SHARED: Dict[str, Path] = {}
+_SHARED_DIR: List[str] = []
+
+
+def materialize_shared(skeleton: Path, destination: Path) -> Path:
+    """materialize(), written once per test session and hard-linked into place after that.
+
+    A cuFFT skeleton writes some 25,000 chunks into about 100 MB of disk blocks (0.4 s); the verdict tests
+    build dozens of runtimes from the same few. Tests only read these libraries (the scanner opens them
+    read-only); a test that means to damage one writes its own file instead. Where a link cannot be made
+    (another file system), the file is written as before."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    key = str(Path(skeleton).resolve())
+    master = _SHARED.get(key)
+    if master is None:
+        if not _SHARED_DIR:
+            _SHARED_DIR.append(tempfile.mkdtemp(prefix="envdoctor-skeletons-"))
+            atexit.register(shutil.rmtree, _SHARED_DIR[0], True)
+        master = materialize(skeleton, Path(_SHARED_DIR[0]) / f"{len(_SHARED)}-{Path(skeleton).name}")
+        _SHARED[key] = master
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(master, destination)
+    except OSError:
+        return materialize(skeleton, destination)
+    return destination
+
+
 def provenance(skeleton: Path) -> Dict[str, Any]:
     """The NAME.json beside NAME.skel.xz."""
     path = Path(str(skeleton)[: -len(".skel.xz")] + ".json")
@@ -110,7 +143,7 @@ def corpus_skeletons() -> List[Path]:
 def materialize_corpus_binary(skeleton: Path, folder: Path) -> Path:
     """The skeleton under its original file name (libtorch_cuda.so, cufft64_11.dll) in folder."""
     name = provenance(skeleton)["original"]["name"]
-    return materialize(skeleton, Path(folder) / name)
+    return materialize_shared(skeleton, Path(folder) / name)
 
 
 def chunk_bytes(chunks: List[Chunk]) -> int:
