@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from envdoctor.cli.ui import Ui
 from envdoctor.model import to_jsonable
@@ -16,8 +16,10 @@ from envdoctor.upgrade.recover import first_interrupted
 # Every command imports this module for `interrupted_notice` (cli/main.py), so it stays light: rich's tables
 # and bars, the plan, the preflight and the verify steps are imported where an upgrade shows them.
 if TYPE_CHECKING:
+    from envdoctor.upgrade.commands import Finished, PreparedUpgrade
     from envdoctor.upgrade.plan import Plan
     from envdoctor.upgrade.preflight import Preflight
+    from envdoctor.upgrade.transaction import UpgradeResult
     from envdoctor.upgrade.verify import VerifyStep
 
 
@@ -259,7 +261,7 @@ def interrupted_notice(root: Optional[str], ui: Ui) -> Optional[Dict[str, Any]]:
     return {"txid": tx.txid, "message": text}
 
 
-def retry_notifier(ui: Ui) -> Any:
+def retry_notifier(ui: Ui) -> Callable[[str, Dict[str, Any]], None]:
     """What `prepare` says while the plan is checked (a stalled page: retrying), on stderr."""
     def notify(key: str, params: Dict[str, Any]) -> None:
         ui.console(stderr=True).print(f"[yellow]{ui.text(key, **params)}[/yellow]")
@@ -267,7 +269,7 @@ def retry_notifier(ui: Ui) -> Any:
     return notify
 
 
-def prepared_texts(prepared: Any, ui: Ui) -> Tuple[str, Optional[str]]:
+def prepared_texts(prepared: PreparedUpgrade, ui: Ui) -> Tuple[str, Optional[str]]:
     """(the plan's status line, why its preflight could not run or None)."""
     plan = prepared.plan
     status_text = plan_status_text(plan, ui, prepared.driver, prepared.runtime.python_version)
@@ -278,13 +280,13 @@ def prepared_texts(prepared: Any, ui: Ui) -> Tuple[str, Optional[str]]:
     return status_text, check_error
 
 
-def show_prepared(prepared: Any, ui: Ui) -> None:
+def show_prepared(prepared: PreparedUpgrade, ui: Ui) -> None:
     """The plan, shown before the question that is about it."""
     status_text, check_error = prepared_texts(prepared, ui)
     show_plan(prepared.plan, ui, status_text, prepared.check, check_error)
 
 
-def plan_result(prepared: Any, ui: Ui, dry_run: bool, pending: Optional[Dict[str, Any]]) -> CommandResult:
+def plan_result(prepared: PreparedUpgrade, ui: Ui, dry_run: bool, pending: Optional[Dict[str, Any]]) -> CommandResult:
     """A dry run, or a plan that cannot go on: the plan (shown already) and why, nothing changed."""
     plan, check, blockers, code = prepared.plan, prepared.check, prepared.blockers, prepared.exit_code
     status_text, check_error = prepared_texts(prepared, ui)
@@ -305,7 +307,7 @@ def plan_result(prepared: Any, ui: Ui, dry_run: bool, pending: Optional[Dict[str
                   resolve_note=check_error, interrupted=pending)
 
 
-def cancelled_result(plan: Any, ui: Ui) -> CommandResult:
+def cancelled_result(plan: Plan, ui: Ui) -> CommandResult:
     return result("upgrade", "cancelled", 0, printer(ui.text("upgrade.cancelled")), dry_run=True,
                   status="cancelled", summary=ui.text("upgrade.cancelled"), plan=plan)
 
@@ -320,7 +322,7 @@ def close_events(events: Events) -> None:
         events.finish()
 
 
-def outcome_text(done: Any, ui: Ui) -> str:
+def outcome_text(done: UpgradeResult, ui: Ui) -> str:
     """What became of the transaction: done, kept back (runtime in use) or rejected by its verification."""
     if done.status == "kept":
         text = ui.text("upgrade.kept", processes=done.in_use, new=done.to_torch or "-")
@@ -344,7 +346,7 @@ def outcome_text(done: Any, ui: Ui) -> str:
     return text
 
 
-def finished_result(plan: Any, finished: Any, ui: Ui) -> CommandResult:
+def finished_result(plan: Plan, finished: Finished, ui: Ui) -> CommandResult:
     """The envelope and the closing line of a transaction that ran (commands.Finished)."""
     from envdoctor.upgrade.layout import layout_for_runtime
 
