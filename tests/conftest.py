@@ -22,6 +22,17 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     monkeypatch.setenv("LANG", "C.UTF-8")
 
 
+def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001
+    """Ctrl-C tests send SIGINT to envdoctor (in this process or a child). A shell starting the suite in
+    the background without job control (`pytest &` in a script) leaves SIGINT ignored, and an ignored
+    signal stays ignored in every child: give the suite Python's own Ctrl-C handler back (children start
+    with the default action, since a handler is not inherited across exec)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def has_gpu() -> bool:
     return shutil.which("nvidia-smi") is not None and os.path.exists("/dev/nvidiactl")
 
