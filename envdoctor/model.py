@@ -333,6 +333,55 @@ def known_error_line(code: str) -> Line:
     return Line(f"known error: {code}", "line.known_error", code=code)
 
 
+# Lines the probes write into their facts (a reason, an attempt's outcome). They travel through the GPU
+# cache as data (to_jsonable(lines=True) / revive_lines); in --json and report.json they are text, which
+# envdoctor.i18n.lines still reads back by shape.
+
+def probe_attempt_line(source: str, detail: str) -> Line:
+    return Line(f"{source}: {detail}", "line.probe_attempt", source=source, detail=detail)
+
+
+def gpu_count_line(count: int) -> Line:
+    return Line(f"{count} GPU(s)", "line.gpu_count", count=count)
+
+
+def gpu_cache_line() -> Line:
+    return Line("driver files unchanged since the last answer", "line.gpu_cache")
+
+
+def assumed_line() -> Line:
+    return Line("--assume-gpu/--assume-driver", "line.assumed")
+
+
+def no_torch_line() -> Line:
+    return Line("torch is not installed in this runtime", "line.no_torch")
+
+
+def foreign_runtime_line(platform: str, host: str) -> Line:
+    return Line(f"a {platform} runtime cannot run on {host}", "line.runtime_foreign", platform=platform, host=host)
+
+
+def foreign_bundle_line(platform: str, host: str) -> Line:
+    return Line(f"a {platform} bundle examined on {host}: this machine's GPU is not its user's",
+                "line.bundle_machine", platform=platform, host=host)
+
+
+def no_answer_line(seconds: float) -> Line:
+    return Line(f"no answer within {seconds:.0f} s", "line.no_answer", seconds=f"{seconds:.0f}")
+
+
+def live_background_line() -> Line:
+    return Line("the runtime's torch is being read in the background; the next check uses it", "line.live_background")
+
+
+def no_gpu_line() -> Line:
+    return Line("no GPU", "line.no_gpu")
+
+
+def simulated_gpus_line() -> Line:
+    return Line("simulated GPUs (ENVDOCTOR_GPUS) cannot run kernels", "line.simulated_gpus")
+
+
 def smoke_result_line(test: str, gpu: str, status: str, exit: str = "", stage: str = "") -> Line:
     text = (f"{test} on GPU {gpu}: {status}" + (f" ({exit})" if exit else "")
             + (f", last stage {stage}" if stage else ""))
@@ -358,17 +407,34 @@ class GpuVerdict:
     coverage: Optional[str] = None  # "native" | "ptx-jit" | "none" | None when unknown
 
 
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types from dataclasses, enums and tuples (used by the JSON renderer and caches)."""
+def to_jsonable(value: Any, lines: bool = False) -> Any:
+    """Plain JSON types from dataclasses, enums and tuples (used by the JSON renderer and caches).
+    A `Line` is its English text; LINES (caches only) keeps it as data instead: {"line": text, "key",
+    "params"}, which `revive_lines` turns back into the Line."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_jsonable(getattr(value, f.name), lines) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
+    if lines and isinstance(value, Line):
+        return {"line": str(value), "key": value.key,
+                "params": {k: to_jsonable(v, lines) for k, v in value.params.items()}}
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
+        return [to_jsonable(v, lines) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v, lines) for k, v in value.items()}
     return value
+
+
+def revive_lines(value: Any) -> Any:
+    """What to_jsonable(..., lines=True) wrote, with its Lines back (anything else as it is)."""
+    if isinstance(value, list):
+        return [revive_lines(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"line", "key", "params"} and isinstance(value["line"], str) \
+            and isinstance(value["key"], str) and isinstance(value["params"], dict):
+        return Line(value["line"], value["key"], **{str(k): revive_lines(v) for k, v in value["params"].items()})
+    return {k: revive_lines(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True)

@@ -270,3 +270,19 @@ def test_each_line_is_its_english_message() -> None:
     assert len(lines) > 20
     for line in lines:
         assert message("en", line.key, **line.params) == str(line), line.key
+
+
+def test_the_probes_reasons_are_said_from_their_keys(monkeypatch) -> None:
+    """The live probe's reason and a verify step's are lines the probes write (not English to be parsed):
+    with the reader of English shapes switched off, they still read in Chinese."""
+    from envdoctor import model as m
+    from envdoctor.i18n import lines
+
+    monkeypatch.setattr(lines, "_SHAPES", [])
+    reasons = [m.no_torch_line(), m.foreign_runtime_line("windows", "linux"), m.no_answer_line(90.0),
+               m.live_background_line(), m.no_gpu_line(), m.simulated_gpus_line(), m.assumed_line(),
+               m.probe_attempt_line("nvml", m.gpu_count_line(2)), m.probe_attempt_line("cache", m.gpu_cache_line())]
+    for reason in reasons:
+        shown = lines.display_params("zh_CN", {"reason": reason})["reason"]
+        assert shown == lines.localize_line("zh_CN", reason) == lines.say("zh_CN", reason)
+        assert english_words(shown) == [], shown

@@ -199,7 +199,7 @@ class ConsoleEvents(Events):
         color = {"ok": "green", "failed": "red"}.get(step.status, "yellow")
         status = display_params(self.ui.lang, {"status": step.status})["status"]
         self.console.print(self.ui.text("upgrade.verify.step", name=step.name, status=f"[{color}]{status}[/{color}]",
-                                        detail=localize_line(self.ui.lang, step.detail[:200])))
+                                        detail=localize_line(self.ui.lang, step.detail)[:200]))
 
     def notice(self, key: str, params: Dict[str, object]) -> None:
         text = self.ui.text(key, **params)

@@ -24,7 +24,7 @@ from envdoctor.doctor.catalog import SmokeTest
 from envdoctor.doctor.runner import child_env, run_in
 from envdoctor.doctor.worker import Worker, spawn_hooks
 from envdoctor.fileio.paths import host_platform
-from envdoctor.model import Facts, Gpu
+from envdoctor.model import Facts, Gpu, foreign_runtime_line, no_torch_line
 from envdoctor.probes.runner import Runner
 
 # envdoctor's own tests of the hardware edge: the runtime (tests/doctor/fake_runtime.py) simulates the
@@ -60,13 +60,13 @@ def _precondition(test: SmokeTest, facts: Facts, extension: Optional[str]) -> Op
     if runtime is None:
         return ("no-runtime", "no runtime was found")
     if runtime.platform != host_platform():
-        return ("foreign-runtime", f"a {runtime.platform} runtime cannot run on {host_platform()}")
+        return ("foreign-runtime", foreign_runtime_line(runtime.platform, host_platform()))
     if facts.gpu_origin != "host" and facts.gpu.gpus and not os.environ.get(SMOKE_ON_SIMULATED):
         # The GPUs are someone else's or a what-if (ENVDOCTOR_GPUS, --assume-gpu, --facts-from, a demo):
         # a test run here would run on this machine and be reported as that GPU's result.
         return ("simulated-gpu", f"the GPU is not this machine's ({facts.gpu_origin})")
     if test.needs == "torch" and facts.torch is None:
-        return ("no-torch", "torch is not installed in this runtime")
+        return ("no-torch", no_torch_line())
     if test.needs == "onnxruntime" and not any(facts.distribution(n) for n in _ONNXRUNTIME_DISTS):
         return ("no-onnxruntime", "onnxruntime is not installed in this runtime")
     if test.needs == "extension" and not extension:

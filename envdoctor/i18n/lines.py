@@ -1,11 +1,13 @@
 """envdoctor's own short English lines, shown in the reader's language.
 
 Finding evidence is data: a `model.Line` is its English text (--json, support and scripts read it as
-written) with its catalogue key (`line.*`) and parameters, and `say` renders it from those. A plain
-string is quoted text (an error message from torch or a tool, a cited source) or a line a probe wrote
-into its facts, which travel through caches as JSON (the live probe's reason, the GPU probe's
-attempts, an upgrade's verify steps): `localize_line` recognises the few shapes those take and says
-them with the catalogue's `line.*` message; any other string is shown as it is.
+written) with its catalogue key (`line.*`) and parameters, and `say` renders it from those. The probes
+write their reasons and attempts as Lines too (the live probe's reason, the GPU probe's attempts, an
+upgrade's verify steps), and the GPU cache keeps them as data. A plain string is quoted text (an error
+message from torch or a tool, a cited source), or one of those probe lines come back as text from a JSON
+file (a report.json read back, a finding's parameters, an upgrade's journal): for those alone,
+`localize_line` recognises the few shapes they take and says them with the catalogue's `line.*` message;
+any other string is shown as it is.
 
 Some parameters of finding texts are words from a fixed set (the `source` of a coverage answer:
 scan, live, matrix) or one of those lines (a `reason`); `display_params` shows those in the language.
@@ -49,9 +51,12 @@ _QUOTED_PARAMS = ("error", "detail")
 
 
 def localize_line(lang: str, line: str) -> str:
-    """LINE in LANG where it has one of envdoctor's shapes; itself otherwise (and always in English)."""
+    """LINE in LANG: an envdoctor `Line` from its key; text where it has one of envdoctor's shapes (it came
+    back from JSON); itself otherwise (and always in English)."""
     if lang == "en":
         return line
+    if isinstance(line, Line):
+        return say(lang, line)
     for pattern, key in _SHAPES:
         match = pattern.match(line)
         if match:
@@ -86,13 +91,13 @@ def display_params(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     if lang == "en":
         return dict(params)
     shown = _words(lang, params)
-    for name, value in shown.items():
-        if isinstance(value, Line):  # a label that is one of envdoctor's lines ("default device")
-            shown[name] = say(lang, value)
     for name in _QUOTED_PARAMS:
         value = shown.get(name)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and value.strip() and not isinstance(value, Line):
             shown[name] = message(lang, "ui.quoted", text=value)
+    for name, value in shown.items():
+        if isinstance(value, Line):  # one of envdoctor's lines ("default device", a probe's reason): said, not quoted
+            shown[name] = say(lang, value)
     sources = shown.get("sources")
     if isinstance(sources, str):  # "live=none, matrix=ptx-jit" (coverage answers that disagree)
         shown["sources"] = "、".join(_source_pair(lang, pair) for pair in sources.split(", "))
@@ -117,7 +122,7 @@ def _words(lang: str, params: Mapping[str, Any]) -> Dict[str, Any]:
         if isinstance(value, str) and has_message(lang, prefix + value):
             shown[name] = message(lang, prefix + value)
     for name in _LINE_PARAMS:
-        if isinstance(shown.get(name), str):
+        if isinstance(shown.get(name), str) and not isinstance(shown[name], Line):  # a Line is said by the caller
             shown[name] = localize_line(lang, shown[name])
     return shown
 

@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Optional, Tuple
 
 from envdoctor.errors import UsageError
 from envdoctor.fileio.paths import host_platform
-from envdoctor.model import GpuFacts, ProbeAttempt
+from envdoctor.model import GpuFacts, ProbeAttempt, assumed_line, foreign_bundle_line
 from envdoctor.probes.collect import CollectOptions
 from envdoctor.probes.gpus import ENV_GPUS, OverrideError, facts_from_json, parse_override
 
@@ -28,7 +28,7 @@ def assumed_gpus(options: CollectOptions) -> Optional[Tuple[GpuFacts, str]]:
             facts = parse_override(options.assume_gpu or "none", options.assume_driver)
         except OverrideError as exc:
             raise UsageError("error.gpu_override", detail=str(exc).replace(ENV_GPUS, "--assume-gpu")) from exc
-        attempt = ProbeAttempt("assumed", True, "--assume-gpu/--assume-driver")
+        attempt = ProbeAttempt("assumed", True, assumed_line())
         return GpuFacts(facts.gpus, facts.driver, (attempt,)), "given"
     return None
 
@@ -61,7 +61,7 @@ def foreign_runtime_platform(options: CollectOptions, find: Callable[..., object
 
 
 def unknown_machine(platform: str, host: Optional[str] = None) -> GpuFacts:
-    reason = f"a {platform} bundle examined on {host or host_platform()}: this machine's GPU is not its user's"
+    reason = foreign_bundle_line(platform, host or host_platform())
     return GpuFacts((), None, (ProbeAttempt("bundle-machine", False, reason),))
 
 

@@ -15,7 +15,17 @@ import re
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from envdoctor.fileio.jsoncache import JsonCache
-from envdoctor.model import Driver, Gpu, GpuFacts, ProbeAttempt, parse_cc, to_jsonable
+from envdoctor.model import (
+    Driver,
+    Gpu,
+    GpuFacts,
+    ProbeAttempt,
+    gpu_cache_line,
+    gpu_count_line,
+    parse_cc,
+    revive_lines,
+    to_jsonable,
+)
 from envdoctor.probes.interface import GpuSource, SourceUnavailable
 
 ENV_GPUS = "ENVDOCTOR_GPUS"
@@ -141,20 +151,21 @@ def detect_gpus(
     env = os.environ if environ is None else environ
     if env.get(ENV_GPUS) is not None:
         return parse_override(env[ENV_GPUS], env.get(ENV_DRIVER))
-    key = "gpus:" + fingerprint if (cache is not None and fingerprint) else None
+    # "gpus2": entries keep their lines as data (to_jsonable(lines=True)); an older envdoctor reads "gpus:".
+    key = "gpus2:" + fingerprint if (cache is not None and fingerprint) else None
     if key is not None:
-        hit = cache.get(key)  # type: ignore[union-attr]
+        hit = revive_lines(cache.get(key))  # type: ignore[union-attr]
         if isinstance(hit, dict):
             try:
                 facts = facts_from_json(hit)
             except (KeyError, TypeError, ValueError):
                 facts = None
             if facts is not None:
-                note = ProbeAttempt("cache", True, "driver files unchanged since the last answer")
+                note = ProbeAttempt("cache", True, gpu_cache_line())
                 return GpuFacts(facts.gpus, facts.driver, (note,) + tuple(ProbeAttempt(**a) for a in hit["attempts"]))
     facts = _ask_sources(sources)
     if key is not None and facts.gpus and all(g.compute_capability for g in facts.gpus):
-        cache.put(key, to_jsonable(facts))  # type: ignore[union-attr]
+        cache.put(key, to_jsonable(facts, lines=True))  # type: ignore[union-attr]
     return facts
 
 
@@ -170,7 +181,7 @@ def _ask_sources(sources: Optional[Sequence[GpuSource]]) -> GpuFacts:
         except Exception as exc:  # a source that breaks must not break the check
             attempts.append(ProbeAttempt(source.name, False, f"{type(exc).__name__}: {exc}"))
             continue
-        attempts.append(ProbeAttempt(source.name, True, f"{len(facts.gpus)} GPU(s)"))
+        attempts.append(ProbeAttempt(source.name, True, gpu_count_line(len(facts.gpus))))
         if partial is not None:
             facts = _merge(partial, facts)
         if facts.gpus and all(g.compute_capability is not None for g in facts.gpus):

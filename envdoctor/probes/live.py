@@ -12,7 +12,17 @@ from typing import Callable, List, Optional, Sequence
 
 from envdoctor.fileio.jsoncache import JsonCache, file_stamp
 from envdoctor.fileio.paths import host_platform
-from envdoctor.model import Gpu, LiveDevice, LiveProbe, Runtime, parse_cc
+from envdoctor.model import (
+    Gpu,
+    LiveDevice,
+    LiveProbe,
+    Runtime,
+    foreign_runtime_line,
+    live_background_line,
+    no_answer_line,
+    no_torch_line,
+    parse_cc,
+)
 from envdoctor.probes.inputs import declared_environment
 from envdoctor.probes.runner import Runner, SubprocessRunner, last_marked_json
 
@@ -122,8 +132,8 @@ def _from_answer(answer: dict, duration: float, cached: bool) -> LiveProbe:
     )
 
 
-# The live probe's reason when a launcher's check did not wait for it (a line envdoctor.i18n.lines knows).
-BACKGROUND = "the runtime's torch is being read in the background; the next check uses it"
+# The live probe's reason when a launcher's check did not wait for it.
+BACKGROUND = live_background_line()
 
 
 def run_live_probe(
@@ -139,9 +149,9 @@ def run_live_probe(
     """The live facts: the cached answer for these torch files and GPUs, else the runtime's own
     interpreter asked now; WAIT False: never ask now (the caller refreshes in the background)."""
     if torch_dir is None:
-        return LiveProbe(status="skipped", error="torch is not installed in this runtime")
+        return LiveProbe(status="skipped", error=no_torch_line())
     if runtime.platform != host_platform():
-        return LiveProbe(status="skipped", error=f"a {runtime.platform} runtime cannot run on {host_platform()}")
+        return LiveProbe(status="skipped", error=foreign_runtime_line(runtime.platform, host_platform()))
     key = cache_key(runtime, torch_dir, gpus)
     if cache is not None:
         hit = cache.get(key)
@@ -159,7 +169,7 @@ def run_live_probe(
     env.setdefault("PYTHONIOENCODING", "utf-8")
     result = (runner or SubprocessRunner()).run([runtime.python, "-I", "-c", PROBE_SCRIPT], timeout=timeout, env=env)
     if result.timed_out:
-        return LiveProbe(status="timeout", error=f"no answer within {timeout:.0f} s", duration_s=result.duration_s)
+        return LiveProbe(status="timeout", error=no_answer_line(timeout), duration_s=result.duration_s)
     if result.start_error:
         return LiveProbe(status="failed", error=result.start_error, duration_s=result.duration_s)
     answer = parse_probe_output(result.stdout)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, List
 
 from envdoctor.i18n import colon, has_message, message
 from envdoctor.i18n.lines import display_params, localize_line, say
-from envdoctor.model import CheckReport, Finding, Severity, Verdict, arch_name
+from envdoctor.model import CheckReport, Finding, Line, Severity, Verdict, arch_name
 from envdoctor.report.origin import fix_text, origin_line, shows_origin
 
 if TYPE_CHECKING:
@@ -58,8 +58,8 @@ def _facts_rows(report: CheckReport, lang: str) -> List[tuple]:
         live = facts.live
         cached = f", {message(lang, 'ui.live.cached')}" if live.cached else ""
         error_lines = (live.error or "").splitlines()
-        detail = " ".join(live.arch_list) if live.status == "ok" \
-            else (localize_line(lang, error_lines[0][:120]) if error_lines else "")
+        first = live.error if isinstance(live.error, Line) else (error_lines[0][:120] if error_lines else "")
+        detail = " ".join(live.arch_list) if live.status == "ok" else localize_line(lang, first)
         status = display_params(lang, {"status": live.status})["status"]
         rows.append((message(lang, "ui.live"), f"{status}{cached} {detail}".strip()))
     return rows

@@ -27,7 +27,7 @@ from envdoctor.doctor.results import TIMEOUT
 from envdoctor.doctor.session import run_smoke_tests
 from envdoctor.fileio.atomicfile import atomic_write
 from envdoctor.matrix.loader import load_matrix
-from envdoctor.model import GpuFacts, Severity
+from envdoctor.model import GpuFacts, Severity, no_gpu_line, simulated_gpus_line
 from envdoctor.probes.collect import CollectOptions, collect
 from envdoctor.probes.runner import Runner, last_marked_json
 from envdoctor.upgrade.proc import StageRunner, output_tail
@@ -344,9 +344,9 @@ def smoke(python: str, gpus: GpuFacts, runner: Runner) -> VerifyStep:
     real GPUs, each in its own child process: a candidate that breaks any of them is not swapped in.
     A test that timed out counts as broken here; one that could not run (skipped) does not."""
     if not gpus.gpus:
-        return VerifyStep("smoke", "skipped", "no GPU")
+        return VerifyStep("smoke", "skipped", no_gpu_line())
     if all(g.source == "override" for g in gpus.gpus):
-        return VerifyStep("smoke", "skipped", "simulated GPUs (ENVDOCTOR_GPUS) cannot run kernels")
+        return VerifyStep("smoke", "skipped", simulated_gpus_line())
     # The smoke tests need the stage's facts (which torch, which packages) to know what they can run.
     facts = collect(CollectOptions(python=python, live=False, scan=False), runner=runner, gpus=gpus)
     results = run_smoke_tests(facts, catalog.select(), runner=runner, env=pip_env())

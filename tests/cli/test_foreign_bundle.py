@@ -45,6 +45,23 @@ def test_this_machines_gpu_is_left_out(bundle: Path, capsys, monkeypatch) -> Non
     assert "Whose facts" in out and "this windows bundle's files" in out and "not this machine's" in out
 
 
+def test_whose_facts_is_said_from_its_keys_not_parsed_back(bundle: Path, capsys, monkeypatch) -> None:
+    """The probe's attempt is data in --json (a line within a line), and the Chinese text is drawn from
+    those keys: with the reader of English shapes switched off it still reads in Chinese."""
+    from envdoctor.i18n import lines
+
+    code, out = _check(capsys, "--root", str(bundle), "--json")
+    finding = next(f for f in json.loads(out)["findings"] if f["code"] == "bundle-machine-unknown")
+    assert finding["evidence_lines"] == [{"key": "line.probe_attempt", "params": {
+        "source": "bundle-machine",
+        "detail": {"key": "line.bundle_machine", "params": {"platform": "windows", "host": "linux"}}}}]
+    monkeypatch.setattr(lines, "_SHAPES", [])
+    monkeypatch.setenv("COLUMNS", "250")
+    code, out = _check(capsys, "--root", str(bundle), "-v", "--lang", "zh_CN")
+    assert "在 linux 上检查 windows 整合包：本机的显卡不是使用者的" in out
+    assert "examined on" not in out
+
+
 def test_given_gpu_and_driver_are_judged_and_fixes_are_for_the_users_machine(bundle: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "250")  # one line per fact: the assertions read whole phrases
     code, out = _check(capsys, "--root", str(bundle), "--json", "--assume-gpu", FIVE_SIXTY,

@@ -247,6 +247,27 @@ def test_nvml_answer_is_reused_while_the_driver_files_are_unchanged(tmp_path: Pa
     assert nvml.calls == 3
 
 
+def test_the_cached_answer_keeps_its_lines_as_data(tmp_path: Path) -> None:
+    """The attempts' lines ("1 GPU(s)") come back from the cache as lines with their keys, so a reader in
+    another language is told them from the catalogue, not by parsing the English back."""
+    from envdoctor.fileio.jsoncache import JsonCache
+    from envdoctor.model import Line
+    from envdoctor.probes.driverfiles import driver_fingerprint
+
+    _driver_tree(tmp_path, (CAPTURED / "proc_version.txt").read_text(), "GPU-818109b4")
+    cache = JsonCache(tmp_path / "cache", "gpus")
+    nvml = _Counting(GpuFacts((Gpu(0, "NVIDIA H200", (9, 0), "GPU-1", 143771, "nvml"),),
+                              Driver("580.159.04", "13.0", "nvml")))
+    detect_gpus([nvml], environ={}, cache=cache, fingerprint=driver_fingerprint(str(tmp_path)))
+    again = detect_gpus([nvml], environ={}, cache=cache, fingerprint=driver_fingerprint(str(tmp_path)))
+    assert nvml.calls == 1
+    details = {a.source: a.detail for a in again.attempts}
+    assert isinstance(details["cache"], Line) and details["cache"].key == "line.gpu_cache"
+    assert isinstance(details["nvml"], Line) and (details["nvml"].key, details["nvml"].params) == (
+        "line.gpu_count", {"count": 1})
+    assert details["nvml"] == "1 GPU(s)"
+
+
 def test_no_driver_files_means_no_fingerprint_and_no_cache(tmp_path: Path) -> None:
     from envdoctor.probes.driverfiles import driver_fingerprint
 

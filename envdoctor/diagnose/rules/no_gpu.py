@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List
 
 from envdoctor.diagnose.context import DiagnosisContext
-from envdoctor.model import Finding, Severity
+from envdoctor.model import Finding, Severity, probe_attempt_line
 
 CODES = ("no-nvidia-gpu", "gpu-capability-unknown", "bundle-machine-unknown")
 
@@ -17,9 +17,9 @@ def evaluate(ctx: DiagnosisContext) -> List[Finding]:
         platform = ctx.facts.foreign_platform or "?"
         return [Finding("bundle-machine-unknown", Severity.WARNING,
                         {"platform": platform, "host": ctx.facts.host_platform},
-                        tuple(f"{a.source}: {a.detail}" for a in gpu_facts.attempts))]
+                        tuple(probe_attempt_line(a.source, a.detail) for a in gpu_facts.attempts))]
     if not gpu_facts.gpus:
-        tried = tuple(f"{a.source}: {a.detail}" for a in gpu_facts.attempts)
+        tried = tuple(probe_attempt_line(a.source, a.detail) for a in gpu_facts.attempts)
         return [Finding("no-nvidia-gpu", Severity.WARNING, {}, tried)]
     findings = []
     for gpu in gpu_facts.gpus:
