@@ -109,34 +109,32 @@ def read_capped(path: str, cap: int) -> bytes:
     ("too_large"). Devices, FIFOs, sockets and folders are refused without blocking."""
     fd = open_regular(path)
     try:
-        chunks = []
-        total = 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > cap:
-                raise UnsafePathError("too_large", path, f"more than {cap} bytes", limit=cap)
-        return b"".join(chunks)
+        data = _read_at_most(fd, cap + 1)  # one byte over the cap says the file is larger
     finally:
         os.close(fd)
+    if len(data) > cap:
+        raise UnsafePathError("too_large", path, f"more than {cap} bytes", limit=cap)
+    return data
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes from `fd`'s position, read in 1 MiB pieces (a short read is not the end)."""
+    chunks = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def read_head(path: str, limit: int) -> bytes:
     """At most the first `limit` bytes of the regular file `path` (refuses what read_capped refuses)."""
     fd = open_regular(path)
     try:
-        chunks = []
-        left = limit
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        return _read_at_most(fd, limit)
     finally:
         os.close(fd)
 
@@ -148,15 +146,7 @@ def read_tail(path: str, limit: int) -> Tuple[int, int, bytes]:
         size = os.fstat(fd).st_size
         start = max(0, size - limit)
         os.lseek(fd, start, os.SEEK_SET)
-        chunks = []
-        left = limit
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return size, start, b"".join(chunks)
+        return size, start, _read_at_most(fd, limit)
     finally:
         os.close(fd)
 
